@@ -1,0 +1,155 @@
+// Sum and mean over all values or over chosen axes. WGSL: shaders/reduce.wgsl.
+// A multi-axis reduction is a sequence of single-axis ones (each viewed as [outer, k, inner]).
+import broadcastWgsl from '../../shaders/broadcast.wgsl';
+import reduceWgsl from '../../shaders/reduce.wgsl';
+import { gpu } from '../gpu/index.js';
+import type { KernelSpec } from '../gpu/kernel.js';
+import { fmtShape, numel, record, runKernel, Tensor, type Kernel, type Shape } from '../tensor.js';
+
+const SUM_AXIS: KernelSpec = { name: 'reduce.sum_axis', source: reduceWgsl, entry: 'sum_axis', bindings: { x: 'read', out: 'read_write', params: 'uniform' } };
+const SUM_AXIS_SERIAL: KernelSpec = { ...SUM_AXIS, name: 'reduce.sum_axis_serial', entry: 'sum_axis_serial' };
+const CHUNK = 4096; // values of the reduced axis per workgroup (tree) or invocation (serial)
+const SERIAL_MIN_OUTPUTS = 1024; // from this many outputs on, one invocation per output
+
+export interface AxisReduce {
+  outer: number;
+  k: number;
+  inner: number;
+  scale: number;
+}
+
+export const sumAxisKernel: Kernel<AxisReduce> = {
+  name: 'sum_axis',
+  cpu([x], [out], { outer, k, inner, scale }) {
+    for (let o = 0; o < outer; o++) {
+      for (let i = 0; i < inner; i++) {
+        let acc = 0; // float64 accumulation
+        for (let j = 0; j < k; j++) acc += x[(o * k + j) * inner + i];
+        out[o * inner + i] = acc * scale;
+      }
+    }
+  },
+  webgpu([x], [out], { outer, k, inner, scale }) {
+    const rt = gpu();
+    const outputs = outer * inner;
+    if (outputs === 0) return;
+    const chunks = Math.ceil(k / CHUNK);
+    if (outputs >= SERIAL_MIN_OUTPUTS && chunks <= 1) {
+      const [sx, sy] = foldGroups(Math.ceil(outputs / 64));
+      rt.dispatch(SUM_AXIS_SERIAL, { x, out }, { outer, k, inner, chunk: CHUNK, scale }, [sx, sy, 1], { label: `[${outer},${k},${inner}]` });
+      return;
+    }
+    const [gx, gy] = foldGroups(outputs);
+    if (chunks <= 1) {
+      rt.dispatch(SUM_AXIS, { x, out }, { outer, k, inner, chunk: CHUNK, scale }, [gx, gy, 1], { label: `[${outer},${k},${inner}]` });
+      return;
+    }
+    // Two passes: partials [chunks, outputs], then their sum.
+    if (chunks > 65535) throw new Error(`sum: axis of ${k} values is too long (at most ${65535 * CHUNK})`);
+    const partials = rt.alloc(4 * chunks * outputs);
+    rt.dispatch(SUM_AXIS, { x, out: partials }, { outer, k, inner, chunk: CHUNK, scale: 1 }, [gx, gy, chunks], { label: `[${outer},${k},${inner}] partials` });
+    rt.dispatch(SUM_AXIS, { x: partials, out }, { outer: 1, k: chunks, inner: outputs, chunk: CHUNK, scale }, [gx, gy, 1], { label: `[1,${chunks},${outputs}] final` });
+    rt.release(partials);
+  },
+};
+
+function foldGroups(n: number): [number, number] {
+  if (n <= 65535) return [n, 1];
+  const y = Math.ceil(n / 65535);
+  return [Math.ceil(n / y), y];
+}
+
+function normalizeAxes(op: string, shape: Shape, axes?: number | number[]): number[] {
+  if (axes === undefined) return shape.map((_, i) => i);
+  const list = (Array.isArray(axes) ? axes : [axes]).map((a) => (a < 0 ? a + shape.length : a));
+  for (const a of list) {
+    if (!Number.isInteger(a) || a < 0 || a >= shape.length) throw new Error(`${op}: axis ${a} is out of range for shape ${fmtShape(shape)}`);
+  }
+  if (new Set(list).size !== list.length) throw new Error(`${op}: axes [${list.join(', ')}] repeat an axis`);
+  return list.sort((a, b) => b - a); // reduce the last axes first so the others keep their index
+}
+
+/** Reduce the raw tensor over `axes` (no tape). The result keeps the reduced axes as size 1 if keepDims. */
+function reduceRaw(x: Tensor, axes: number[], scale: number): Tensor {
+  let cur = x;
+  let shape = [...x.shape];
+  axes.forEach((axis, idx) => {
+    const outer = numel(shape.slice(0, axis));
+    const k = shape[axis];
+    const inner = numel(shape.slice(axis + 1));
+    const nextShape = [...shape];
+    nextShape[axis] = 1;
+    const last = idx === axes.length - 1;
+    const [out] = runKernel(sumAxisKernel, [cur], [nextShape], { outer, k, inner, scale: last ? scale : 1 });
+    if (cur !== x) cur.release();
+    cur = out;
+    shape = nextShape;
+  });
+  return cur === x ? runKernel(sumAxisKernel, [x], [x.shape], { outer: x.size, k: 1, inner: 1, scale })[0] : cur;
+}
+
+/** out has the reduced axes removed (or kept as size 1). */
+function reduce(op: string, x: Tensor, axes: number | number[] | undefined, keepDims: boolean, mean: boolean): Tensor {
+  const list = normalizeAxes(op, x.shape, axes);
+  const count = list.reduce((n, a) => n * x.shape[a], 1);
+  if (mean && count === 0) throw new Error(`${op}: mean over zero values (shape ${fmtShape(x.shape)})`);
+  const scale = mean ? 1 / count : 1;
+  const kept = reduceRaw(x, list, scale);
+  const outShape = keepDims ? kept.shape : x.shape.filter((_, i) => !list.includes(i));
+  const out = keepDims ? kept : reshapeRaw(kept, outShape);
+  return record(op, out, [x], (g) => [broadcastTo(reshapeRaw(g, kept.shape), x.shape, scale)]);
+}
+
+function reshapeRaw(t: Tensor, shape: Shape): Tensor {
+  if (t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i])) return t;
+  const r = t.reshape(shape);
+  t.release();
+  return r;
+}
+
+export function sum(x: Tensor, axes?: number | number[], keepDims = false): Tensor {
+  return reduce('sum', x, axes, keepDims, false);
+}
+
+export function mean(x: Tensor, axes?: number | number[], keepDims = false): Tensor {
+  return reduce('mean', x, axes, keepDims, true);
+}
+
+// The gradient of a reduction: the reduced gradient repeated along the reduced axes. It is the
+// transpose of the sum, done with the same [outer, k, inner] views.
+const BROADCAST: KernelSpec = { name: 'broadcast', source: broadcastWgsl, bindings: { x: 'read', out: 'read_write', params: 'uniform' } };
+
+export const broadcastAxisKernel: Kernel<AxisReduce> = {
+  name: 'broadcast_axis',
+  cpu([x], [out], { outer, k, inner, scale }) {
+    for (let o = 0; o < outer; o++) for (let j = 0; j < k; j++) for (let i = 0; i < inner; i++) out[(o * k + j) * inner + i] = scale * x[o * inner + i];
+  },
+  webgpu([x], [out], { outer, k, inner, scale }) {
+    const n = outer * k * inner;
+    const groups = Math.ceil(n / 256);
+    const [gx, gy] = foldGroups(groups);
+    gpu().dispatch(BROADCAST, { x, out }, { n, k, inner, scale }, [gx, gy], { label: `[${outer},${k},${inner}]` });
+  },
+};
+
+/** Repeat g (reduced axes of size 1) to `shape`, times `scale`. */
+function broadcastTo(g: Tensor, shape: Shape, scale: number): Tensor {
+  let cur = g;
+  let curShape = [...g.shape];
+  let first = true;
+  for (let axis = 0; axis < shape.length; axis++) {
+    if (curShape[axis] === shape[axis]) continue;
+    const outer = numel(curShape.slice(0, axis));
+    const inner = numel(curShape.slice(axis + 1));
+    const next = [...curShape];
+    next[axis] = shape[axis];
+    const [out] = runKernel(broadcastAxisKernel, [cur], [next], { outer, k: shape[axis], inner, scale: first ? scale : 1 });
+    if (cur !== g) cur.release();
+    cur = out;
+    curShape = next;
+    first = false;
+  }
+  if (first) return runKernel(broadcastAxisKernel, [g], [shape], { outer: g.size, k: 1, inner: 1, scale })[0];
+  if (g !== cur) g.release();
+  return cur;
+}

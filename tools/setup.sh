@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Set-up for a fresh Debian machine: the software WebGPU adapter when no Vulkan driver is present,
+# then the npm dependencies. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+have_vulkan_driver() {
+  ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json 2>/dev/null | grep -vq lvp
+}
+
+if [ ! -f /usr/lib/chromium/vk_swiftshader_icd.json ] && ! have_vulkan_driver; then
+  echo "[setup] no Vulkan driver found: installing SwiftShader (libvulkan1 + chromium-common)"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libvulkan1 chromium-common
+elif ! ldconfig -p 2>/dev/null | grep -q libvulkan.so.1; then
+  echo "[setup] installing the Vulkan loader (libvulkan1)"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libvulkan1
+fi
+
+if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+npm run build
+echo "[setup] done"
