@@ -5,6 +5,7 @@ import { gpu, grid1d } from '../gpu/index.js';
 import type { KernelSpec } from '../gpu/kernel.js';
 import { accumulate, record, runKernel, Tensor, type Kernel } from '../tensor.js';
 import { expectSameShape } from './shapes.js';
+import { input, registerChecks } from '../check.js';
 
 const ew = (entry: string, bindings: KernelSpec['bindings']): KernelSpec => ({ name: `elementwise.${entry}`, source: elementwiseWgsl, entry, bindings });
 const ADD = ew('add', { a: 'read', b: 'read', out: 'read_write', params: 'uniform' });
@@ -131,3 +132,14 @@ export function fillLike(like: Tensor, value: number): Tensor {
   runKernel(fillKernel, [], [out], { value });
   return out;
 }
+
+// ---- checks for `wrn check` (awkward size: odd, not a multiple of 4 or of the workgroup) ------------
+
+const EXACT = { atol: 0, rtol: 1e-6 }; // one f32 rounding
+registerChecks(
+  { name: 'add', make: () => ({ kernel: addKernel, inputs: [input([1031], 1), input([1031], 2)], outputs: [[1031]], params: undefined, tol: EXACT }) },
+  { name: 'mul', make: () => ({ kernel: mulKernel, inputs: [input([1031], 1), input([1031], 2)], outputs: [[1031]], params: undefined, tol: EXACT }) },
+  { name: 'scale', make: () => ({ kernel: scaleKernel, inputs: [input([1031], 1)], outputs: [[1031]], params: { alpha: 0.7 }, tol: EXACT }) },
+  { name: 'relu.forward', make: () => ({ kernel: reluForwardKernel, inputs: [input([3, 5, 7, 7], 1)], outputs: [[3, 5, 7, 7]], params: undefined, tol: EXACT }) },
+  { name: 'relu.backward', make: () => ({ kernel: reluBackwardKernel, inputs: [input([3, 5, 7, 7], 1), input([3, 5, 7, 7], 2)], outputs: [[3, 5, 7, 7]], params: undefined, tol: EXACT }) },
+);

@@ -6,6 +6,7 @@ import type { KernelSpec } from '../gpu/kernel.js';
 import { fmtShape, numel, record, runKernel, sameDevice, Tensor, type Kernel } from '../tensor.js';
 import { sum } from './reduce.js';
 import { expectRank } from './shapes.js';
+import { input, registerChecks } from '../check.js';
 
 const MATMUL: KernelSpec = { name: 'matmul', source: matmulWgsl, bindings: { a: 'read', b: 'read', c: 'read_write', params: 'uniform' } };
 const BIAS_ADD: KernelSpec = { name: 'bias_add', source: biasAddWgsl, bindings: { x: 'read', bias: 'read', out: 'read_write', params: 'uniform' } };
@@ -98,3 +99,13 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
   const withBias = biasAdd(out, b);
   return withBias;
 }
+
+// ---- checks for `wrn check` -------------------------------------------------------------------
+
+const MM_TOL = { atol: 1e-4, rtol: 1e-5 }; // f32 dot products of <= 300 terms in [-1, 1] vs f64
+registerChecks(
+  { name: 'matmul', make: () => ({ kernel: matmulKernel, inputs: [input([65, 63], 1), input([63, 129], 2)], outputs: [[65, 129]], params: { m: 65, n: 129, k: 63, transA: false, transB: false }, tol: MM_TOL }) },
+  { name: 'matmul (Aᵀ)', make: () => ({ kernel: matmulKernel, inputs: [input([63, 65], 1), input([63, 10], 2)], outputs: [[65, 10]], params: { m: 65, n: 10, k: 63, transA: true, transB: false }, tol: MM_TOL }) },
+  { name: 'matmul (Bᵀ)', make: () => ({ kernel: matmulKernel, inputs: [input([5, 63], 1), input([10, 63], 2)], outputs: [[5, 10]], params: { m: 5, n: 10, k: 63, transA: false, transB: true }, tol: MM_TOL }) },
+  { name: 'bias_add', make: () => ({ kernel: biasAddKernel, inputs: [input([2, 3, 5], 1), input([3], 2)], outputs: [[2, 3, 5]], params: { channels: 3, inner: 5 }, tol: { atol: 0, rtol: 1e-6 } }) },
+);

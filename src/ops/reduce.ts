@@ -5,6 +5,7 @@ import reduceWgsl from '../../shaders/reduce.wgsl';
 import { gpu } from '../gpu/index.js';
 import type { KernelSpec } from '../gpu/kernel.js';
 import { fmtShape, numel, record, runKernel, Tensor, type Kernel, type Shape } from '../tensor.js';
+import { input, registerChecks } from '../check.js';
 
 const SUM_AXIS: KernelSpec = { name: 'reduce.sum_axis', source: reduceWgsl, entry: 'sum_axis', bindings: { x: 'read', out: 'read_write', params: 'uniform' } };
 const SUM_AXIS_SERIAL: KernelSpec = { ...SUM_AXIS, name: 'reduce.sum_axis_serial', entry: 'sum_axis_serial' };
@@ -153,3 +154,12 @@ function broadcastTo(g: Tensor, shape: Shape, scale: number): Tensor {
   if (g !== cur) g.release();
   return cur;
 }
+
+// ---- checks for `wrn check` -------------------------------------------------------------------
+
+const SUM_TOL = { atol: 1e-4, rtol: 1e-5 }; // f32 tree order vs f64 over <= 10^5 values in [-1, 1]
+registerChecks(
+  { name: 'sum_axis (long axis, two passes)', make: () => ({ kernel: sumAxisKernel, inputs: [input([2, 9000, 3], 1)], outputs: [[2, 1, 3]], params: { outer: 2, k: 9000, inner: 3, scale: 1 }, tol: SUM_TOL }) },
+  { name: 'sum_axis (many outputs)', make: () => ({ kernel: sumAxisKernel, inputs: [input([1500, 7, 1], 1)], outputs: [[1500, 1, 1]], params: { outer: 1500, k: 7, inner: 1, scale: 1 / 7 }, tol: SUM_TOL }) },
+  { name: 'broadcast_axis', make: () => ({ kernel: broadcastAxisKernel, inputs: [input([3, 1, 5], 1)], outputs: [[3, 7, 5]], params: { outer: 3, k: 7, inner: 5, scale: 0.5 }, tol: { atol: 0, rtol: 1e-6 } }) },
+);

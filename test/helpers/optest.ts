@@ -3,9 +3,10 @@
 //    explicit tolerances, reporting the largest error;
 //  - gradCheck: an op's backward against central finite differences, in float64 on the CPU backend;
 //  - compareOnDevices: a whole function (forward and every gradient) on 'webgpu' against 'cpu'.
-import { describe, expect } from 'vitest';
-import { initWebGPU, GpuRuntime, Tensor, runKernel, withFloat64, noGrad, scope, sum, mul, fmtShape, type Kernel, type Shape } from '../../src/index.js';
+import { describe } from 'vitest';
+import { initWebGPU, GpuRuntime, Tensor, withFloat64, noGrad, scope, sum, mul, fmtShape, type Shape } from '../../src/index.js';
 import { numel } from '../../src/tensor.js';
+import { rand, compareKernel as compareKernelOnDevices, compareArrays as compareArraysResult, type Input, type Tolerance, type KernelCase } from '../../src/check.js';
 
 // ---- GPU availability ------------------------------------------------------------------------
 
@@ -30,22 +31,9 @@ export const describeGpu: typeof describe = CPU_ONLY
     }) as unknown as typeof describe)
   : describe;
 
-// ---- random inputs ---------------------------------------------------------------------------
+// ---- random inputs and kernel comparison (shared with `wrn check`: src/check.ts) -----------
 
-/** Deterministic uniform values in [lo, hi) (mulberry32). */
-export function rand(shape: Shape, seed: number, lo = -1, hi = 1): Float32Array {
-  const n = numel(shape);
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
-  }
-  return out;
-}
+export { rand, input, type Input, type Tolerance, type KernelCase } from '../../src/check.js';
 
 /** Deterministic normal values (Box-Muller over rand). */
 export function randn(shape: Shape, seed: number, mean = 0, std = 1): Float32Array {
@@ -56,85 +44,18 @@ export function randn(shape: Shape, seed: number, mean = 0, std = 1): Float32Arr
   return out;
 }
 
-export interface Input {
-  shape: Shape;
-  data: ArrayLike<number>;
+/** Run the kernel on both backends and compare every output; fails the test on mismatch. */
+export async function compareKernel<P>(c: KernelCase<P>): Promise<{ maxAbsErr: number; maxRelErr: number }> {
+  const r = await compareKernelOnDevices(c);
+  if (!r.ok) throw new Error(r.message);
+  return r;
 }
 
-export const input = (shape: Shape, seed: number, lo = -1, hi = 1): Input => ({ shape, data: rand(shape, seed, lo, hi) });
-
-// ---- GPU kernel against CPU reference --------------------------------------------------------
-
-export interface Tolerance {
-  /** |gpu - cpu| <= atol + rtol * |cpu| for every value */
-  atol: number;
-  rtol: number;
-}
-
-export interface KernelCase<P> {
-  kernel: Kernel<P>;
-  inputs: Input[];
-  /** Output shapes, or inputs given as initial values of in-place outputs. */
-  outputs: (Shape | Input)[];
-  params: P;
-  tol: Tolerance;
-  /** Compare only these outputs (default all). */
-  compare?: number[];
-}
-
-export interface KernelReport {
-  maxAbsErr: number;
-  maxRelErr: number;
-}
-
-/** Run `c.kernel` on both backends and compare every output. Throws (with the worst element) on mismatch. */
-export async function compareKernel<P>(c: KernelCase<P>): Promise<KernelReport> {
-  const run = (device: 'cpu' | 'webgpu') =>
-    scope(() => {
-      const ins = c.inputs.map((i) => Tensor.from(i.data, i.shape, device));
-      const outs = c.outputs.map((o) => (isInput(o) ? Tensor.from(o.data, o.shape, device) : o));
-      return runKernel(c.kernel, ins, outs, c.params);
-    });
-  const cpu = run('cpu');
-  const gpu = run('webgpu');
-  const report: KernelReport = { maxAbsErr: 0, maxRelErr: 0 };
-  const which = c.compare ?? cpu.map((_, i) => i);
-  for (const i of which) {
-    const a = await cpu[i].toArray();
-    const b = await gpu[i].toArray();
-    const r = compareArrays(`${c.kernel.name} output ${i} ${fmtShape(cpu[i].shape)}`, b, a, c.tol);
-    report.maxAbsErr = Math.max(report.maxAbsErr, r.maxAbsErr);
-    report.maxRelErr = Math.max(report.maxRelErr, r.maxRelErr);
-  }
-  [...cpu, ...gpu].forEach((t) => t.release());
-  return report;
-}
-
-function isInput(o: Shape | Input): o is Input {
-  return !Array.isArray(o) && typeof o === 'object' && 'data' in o;
-}
-
-/** Compare `got` against `want` elementwise; throws naming the worst index. */
-export function compareArrays(what: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: Tolerance): KernelReport {
-  expect(got.length, `${what}: length`).toBe(want.length);
-  let maxAbsErr = 0;
-  let maxRelErr = 0;
-  let worst = -1;
-  let worstExcess = 0;
-  for (let i = 0; i < want.length; i++) {
-    const err = Math.abs(got[i] - want[i]);
-    const bound = tol.atol + tol.rtol * Math.abs(want[i]);
-    if (!(err <= bound) && (worst < 0 || err - bound > worstExcess || Number.isNaN(err))) {
-      worst = i;
-      worstExcess = err - bound;
-    }
-    maxAbsErr = Math.max(maxAbsErr, err);
-    if (Math.abs(want[i]) > tol.atol) maxRelErr = Math.max(maxRelErr, err / Math.abs(want[i]));
-  }
-  if (worst >= 0) {
-    throw new Error(`${what}: mismatch at index ${worst}: got ${got[worst]}, expected ${want[worst]} (atol ${tol.atol}, rtol ${tol.rtol}); max abs err ${maxAbsErr}`);
-  }
-  return { maxAbsErr, maxRelErr };
+/** Compare `got` against `want` elementwise; fails the test naming the worst index. */
+export function compareArrays(what: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: Tolerance): { maxAbsErr: number; maxRelErr: number } {
+  const r = compareArraysResult(what, got, want, tol);
+  if (!r.ok) throw new Error(r.message);
+  return r;
 }
 
 // ---- gradients against finite differences (float64, CPU) -------------------------------------

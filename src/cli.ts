@@ -1,0 +1,43 @@
+// The `wrn` command line.
+import { UsageError } from './cli/args.js';
+import { checkCommand } from './cli/check.js';
+
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
+  check: { run: checkCommand, help: 'print the adapter and check every WGSL kernel against its CPU reference' },
+};
+
+const HELP = `wrn: train Wide-ResNets on WebGPU with hand-written WGSL kernels, and measure what batch norm costs.
+
+usage: wrn <command> [flags]     (wrn <command> --help for its flags)
+
+commands:
+${Object.entries(COMMANDS)
+  .map(([k, c]) => `  ${k.padEnd(10)} ${c.help}`)
+  .join('\n')}`;
+
+async function main(): Promise<number> {
+  const [cmd, ...rest] = process.argv.slice(2);
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    console.log(HELP);
+    return cmd ? 0 : 2;
+  }
+  const c = COMMANDS[cmd];
+  if (!c) {
+    console.error(`wrn: unknown command '${cmd}'\n\n${HELP}`);
+    return 2;
+  }
+  return c.run(rest);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    if (e instanceof UsageError) {
+      console.error(e.message);
+      process.exit(2);
+    }
+    console.error(`wrn: ${(e as Error).message}`);
+    if (process.env.WRN_DEBUG) console.error((e as Error).stack);
+    process.exit(1);
+  },
+);

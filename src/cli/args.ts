@@ -1,0 +1,83 @@
+// A small flag parser: --name value or --name=value; every flag is declared with its type, so a
+// typo or a bad value is a clear error naming the flag and the expected form.
+
+export type FlagType = 'int' | 'number' | 'string' | 'bool' | 'list';
+
+export interface FlagSpec {
+  type: FlagType;
+  default?: string | number | boolean | (string | number)[];
+  help: string;
+  /** allowed values, for strings */
+  choices?: string[];
+}
+
+export type Flags = Record<string, FlagSpec>;
+export type Parsed<F extends Flags> = { [K in keyof F]: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export class UsageError extends Error {}
+
+export function parseFlags<F extends Flags>(command: string, argv: string[], spec: F): Parsed<F> {
+  const out: Record<string, unknown> = {};
+  for (const [k, s] of Object.entries(spec)) if (s.default !== undefined) out[k] = s.default;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--')) throw new UsageError(`wrn ${command}: unexpected argument '${arg}' (flags start with --; see wrn ${command} --help)`);
+    let [name, value] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    const s = spec[name];
+    if (!s) {
+      const known = Object.keys(spec).map((k) => `--${k}`).join(', ');
+      throw new UsageError(`wrn ${command}: unknown flag --${name} (known: ${known})`);
+    }
+    if (s.type === 'bool') {
+      if (value === undefined) out[name] = true;
+      else if (value === 'true' || value === 'false') out[name] = value === 'true';
+      else throw new UsageError(`wrn ${command}: --${name} is a switch; give it alone or as --${name}=true|false, not '${value}'`);
+      continue;
+    }
+    if (value === undefined) {
+      value = argv[++i];
+      if (value === undefined) throw new UsageError(`wrn ${command}: --${name} needs a value (${describe(s)})`);
+    }
+    out[name] = convert(command, name, s, value);
+  }
+  return out as Parsed<F>;
+}
+
+function describe(s: FlagSpec): string {
+  if (s.choices) return `one of ${s.choices.join(', ')}`;
+  return { int: 'an integer', number: 'a number', string: 'a string', bool: 'a switch', list: 'a comma-separated list' }[s.type];
+}
+
+function convert(command: string, name: string, s: FlagSpec, v: string): unknown {
+  const bad = () => new UsageError(`wrn ${command}: --${name} must be ${describe(s)}, got '${v}'`);
+  switch (s.type) {
+    case 'int': {
+      if (!/^-?\d+$/.test(v)) throw bad();
+      return Number(v);
+    }
+    case 'number': {
+      const n = Number(v);
+      if (v.trim() === '' || !Number.isFinite(n)) throw bad();
+      return n;
+    }
+    case 'list':
+      return v.split(',').map((x) => x.trim()).filter((x) => x.length > 0).map((x) => (/^-?[\d.e+-]+$/i.test(x) && Number.isFinite(Number(x)) ? Number(x) : x));
+    default:
+      if (s.choices && !s.choices.includes(v)) throw bad();
+      return v;
+  }
+}
+
+export function usage(command: string, summary: string, spec: Flags): string {
+  const lines = [`usage: wrn ${command} [flags]`, '', summary, '', 'flags:'];
+  for (const [k, s] of Object.entries(spec)) {
+    const def = s.default !== undefined ? ` (default: ${Array.isArray(s.default) ? s.default.join(',') : s.default})` : '';
+    lines.push(`  --${k.padEnd(18)} ${s.help}${s.choices ? ` [${s.choices.join('|')}]` : ''}${def}`);
+  }
+  return lines.join('\n');
+}
+
+/** Check a numeric flag's range, naming it. */
+export function requireRange(command: string, name: string, v: number, lo: number, hi = Infinity): void {
+  if (!(v >= lo && v <= hi)) throw new UsageError(`wrn ${command}: --${name} must be in [${lo}, ${hi === Infinity ? '∞' : hi}], got ${v}`);
+}

@@ -1,0 +1,34 @@
+// `wrn check`: the adapter and its limits, then every kernel against its CPU reference.
+import { initWebGPU } from '../index.js';
+import { runChecks, checkCases } from '../check.js';
+import { parseFlags, usage } from './args.js';
+
+const FLAGS = {
+  filter: { type: 'string', default: '', help: 'run only the checks whose name contains this' },
+  help: { type: 'bool', default: false, help: 'show this help' },
+} as const;
+
+export async function checkCommand(argv: string[]): Promise<number> {
+  const f = parseFlags('check', argv, FLAGS);
+  if (f.help) {
+    console.log(usage('check', 'Print the WebGPU adapter and its limits, then run every WGSL kernel on small random inputs against its CPU reference.', FLAGS));
+    return 0;
+  }
+  const rt = await initWebGPU();
+  console.log(`adapter: ${rt.adapterName}`);
+  const l = rt.limits;
+  console.log(
+    `limits: maxStorageBufferBindingSize=${l.maxStorageBufferBindingSize} maxBufferSize=${l.maxBufferSize} ` +
+      `maxComputeWorkgroupStorageSize=${l.maxComputeWorkgroupStorageSize} maxComputeInvocationsPerWorkgroup=${l.maxComputeInvocationsPerWorkgroup} ` +
+      `maxComputeWorkgroupsPerDimension=${l.maxComputeWorkgroupsPerDimension} maxStorageBuffersPerShaderStage=${l.maxStorageBuffersPerShaderStage}`,
+  );
+  console.log(`timestamp-query: ${rt.ctx.adapter.features.includes('timestamp-query') ? 'available' : 'not available'}`);
+  console.log(`checking ${checkCases().filter((c) => c.name.includes(f.filter)).length} kernels against their CPU references:`);
+  const lines = await runChecks(f.filter, (r) => {
+    const err = `max abs err ${r.maxAbsErr.toExponential(2)}, max rel err ${r.maxRelErr.toExponential(2)}`;
+    console.log(`  ${r.ok ? 'PASS' : 'FAIL'}  ${r.name.padEnd(44)} ${err}  (${r.ms.toFixed(0)} ms)${r.ok ? '' : `\n        ${r.message}`}`);
+  });
+  const failed = lines.filter((x) => !x.ok).length;
+  console.log(`${lines.length - failed} passed, ${failed} failed`);
+  return failed ? 1 : 0;
+}

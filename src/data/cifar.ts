@@ -1,0 +1,164 @@
+// Reader for the CIFAR-10 *binary* version (cifar-10-binary.tar.gz, extracted).
+// Each record: 1 label byte, then 3072 pixel bytes as R, G, B planes of 32x32, row-major,
+// which is already the CHW layout we train on, so records are copied verbatim.
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+
+export const IMAGE_CHANNELS = 3;
+export const IMAGE_SIZE = 32;
+/** Bytes (and floats) per image: 3 * 32 * 32. */
+export const IMAGE_NUMEL = IMAGE_CHANNELS * IMAGE_SIZE * IMAGE_SIZE;
+export const CIFAR_RECORD_BYTES = 1 + IMAGE_NUMEL;
+
+/** A labelled image set held in memory. */
+export interface Dataset {
+  /** count * 3 * 32 * 32 bytes, each image CHW (R plane, G plane, B plane). */
+  images: Uint8Array;
+  /** count labels, each in [0, classes.length). */
+  labels: Uint8Array;
+  count: number;
+  classes: string[];
+  name: string;
+}
+
+export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+export const CIFAR10_TRAIN_FILES = ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin'];
+export const CIFAR10_TEST_FILE = 'test_batch.bin';
+
+const WANTED = 'the CIFAR-10 binary version, cifar-10-binary.tar.gz, extracted (https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz)';
+
+export class CifarFormatError extends Error {
+  override name = 'CifarFormatError';
+}
+
+export interface LoadCifarOptions {
+  /** How many of data_batch_1..5.bin to read (default 5), or the file names to read. */
+  trainFiles?: number | string[];
+  /** Keep at most this many training records (the first ones, in file order). */
+  limit?: number;
+  /** Keep at most this many test records (default: all). */
+  testLimit?: number;
+}
+
+/**
+ * Load CIFAR-10 from `dir` (synchronous). Throws CifarFormatError naming the file and the problem.
+ * If `dir` holds a `cifar-10-batches-bin` folder (the tarball's top level), that folder is used.
+ */
+export function loadCifar10(dir: string, opts: LoadCifarOptions = {}): { train: Dataset; test: Dataset } {
+  const trainNames = resolveTrainFiles(opts.trainFiles);
+  const root = findRoot(dir);
+  const expected = [...trainNames, CIFAR10_TEST_FILE];
+  const missing = expected.filter((f) => !existsSync(join(root, f)));
+  if (missing.length > 0) {
+    throw new CifarFormatError(
+      `CIFAR-10 directory ${root} is missing ${missing.join(', ')}. Expected ${expected.join(', ')}: ${WANTED}.` + extraHint(root),
+    );
+  }
+  // Check every file's size up front so a truncated file fails before minutes of reading.
+  for (const f of expected) checkSize(join(root, f));
+  const train = readRecords(trainNames.map((f) => join(root, f)), opts.limit, 'cifar10-train');
+  const test = readRecords([join(root, CIFAR10_TEST_FILE)], opts.testLimit, 'cifar10-test');
+  return { train, test };
+}
+
+function resolveTrainFiles(t: number | string[] | undefined): string[] {
+  if (t === undefined) return CIFAR10_TRAIN_FILES;
+  if (typeof t === 'number') {
+    if (!Number.isInteger(t) || t < 1 || t > 5) throw new RangeError(`trainFiles must be an integer 1..5, got ${t}`);
+    return CIFAR10_TRAIN_FILES.slice(0, t);
+  }
+  if (t.length === 0) throw new RangeError('trainFiles must name at least one file');
+  return t;
+}
+
+function findRoot(dir: string): string {
+  if (!existsSync(dir)) {
+    throw new CifarFormatError(`CIFAR-10 directory not found: ${dir}. Expected a directory holding ${WANTED}.`);
+  }
+  if (!statSync(dir).isDirectory()) {
+    const tarHint = /\.(tar\.gz|tgz|tar)$/i.test(dir) ? ` It looks like the archive itself: extract it (tar xzf ${basename(dir)}) and pass the extracted folder.` : '';
+    throw new CifarFormatError(`CIFAR-10 path ${dir} is not a directory.${tarHint} Expected a directory holding ${WANTED}.`);
+  }
+  const entries = new Set(readdirSync(dir));
+  if (!entries.has(CIFAR10_TEST_FILE) && entries.has('cifar-10-batches-bin')) {
+    const inner = join(dir, 'cifar-10-batches-bin');
+    if (statSync(inner).isDirectory()) return inner;
+  }
+  if (basename(dir.replace(/[\\/]+$/, '')) === 'cifar-10-batches-py' || (entries.has('data_batch_1') && !entries.has('data_batch_1.bin'))) {
+    throw new CifarFormatError(
+      `CIFAR-10 directory ${dir} holds the python-pickle version (data_batch_1 without .bin), which this reader does not parse. ` +
+        `Download ${WANTED}.`,
+    );
+  }
+  if (entries.has('cifar-10-batches-py') && !entries.has(CIFAR10_TEST_FILE)) {
+    throw new CifarFormatError(`CIFAR-10 directory ${dir} holds cifar-10-batches-py, the python-pickle version, which this reader does not parse. Download ${WANTED}.`);
+  }
+  return dir;
+}
+
+function extraHint(dir: string): string {
+  const entries = new Set(readdirSync(dir));
+  if (entries.has('train.bin') || entries.has('coarse_label_names.txt')) return ' This looks like CIFAR-100 (train.bin/test.bin), not CIFAR-10.';
+  return '';
+}
+
+function checkSize(file: string): number {
+  const st = statSync(file);
+  if (!st.isFile()) throw new CifarFormatError(`CIFAR-10 file ${file} is not a regular file.`);
+  const size = st.size;
+  if (size === 0) throw new CifarFormatError(`CIFAR-10 file ${file} is empty (0 bytes); records are ${CIFAR_RECORD_BYTES} bytes (1 label + ${IMAGE_NUMEL} pixels).`);
+  if (size % CIFAR_RECORD_BYTES !== 0) {
+    const whole = Math.floor(size / CIFAR_RECORD_BYTES);
+    throw new CifarFormatError(
+      `CIFAR-10 file ${file} is truncated or not CIFAR-10: its size, ${size} bytes, is not a multiple of the ` +
+        `${CIFAR_RECORD_BYTES}-byte record (1 label + ${IMAGE_NUMEL} pixels): ${whole} whole records and ${size - whole * CIFAR_RECORD_BYTES} bytes left over` +
+        (size < 10000 * CIFAR_RECORD_BYTES ? ` (a full file is ${10000 * CIFAR_RECORD_BYTES} bytes).` : '.'),
+    );
+  }
+  return size / CIFAR_RECORD_BYTES;
+}
+
+function readRecords(files: string[], limit: number | undefined, name: string): Dataset {
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) throw new RangeError(`limit must be a non-negative integer, got ${limit}`);
+  const counts = files.map(checkSize);
+  let total = counts.reduce((a, b) => a + b, 0);
+  if (limit !== undefined) total = Math.min(total, limit);
+  const images = new Uint8Array(total * IMAGE_NUMEL);
+  const labels = new Uint8Array(total);
+  let n = 0;
+  for (let fi = 0; fi < files.length && n < total; fi++) {
+    const take = Math.min(counts[fi], total - n);
+    const buf = readPrefix(files[fi], take * CIFAR_RECORD_BYTES);
+    for (let r = 0; r < take; r++) {
+      const off = r * CIFAR_RECORD_BYTES;
+      const label = buf[off];
+      if (label > 9) {
+        throw new CifarFormatError(
+          `CIFAR-10 file ${files[fi]}: record ${r} (byte offset ${off}) has label ${label}, outside 0-9. ` +
+            `The file is corrupt or is not ${WANTED}` + (label < 100 ? ' (CIFAR-100 labels go up to 99)' : '') + '.',
+        );
+      }
+      labels[n] = label;
+      images.set(buf.subarray(off + 1, off + CIFAR_RECORD_BYTES), n * IMAGE_NUMEL);
+      n++;
+    }
+  }
+  return { images, labels, count: n, classes: [...CIFAR10_CLASSES], name };
+}
+
+// Read only what `limit` needs: a quick run should not read 150 MB.
+function readPrefix(file: string, bytes: number): Uint8Array {
+  const buf = new Uint8Array(bytes);
+  const fd = openSync(file, 'r');
+  try {
+    let got = 0;
+    while (got < bytes) {
+      const n = readSync(fd, buf, got, bytes - got, got);
+      if (n === 0) throw new CifarFormatError(`CIFAR-10 file ${file} ended after ${got} bytes while reading ${bytes} (changed while reading?).`);
+      got += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return buf;
+}
