@@ -1,8 +1,10 @@
 // The `wrn` command line.
 import { UsageError } from './cli/args.js';
 import { checkCommand } from './cli/check.js';
+import { trainCommand } from './cli/train.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
+  train: { run: trainCommand, help: 'train a Wide-ResNet (bn, skipinit, unnormalized, regularized-skipinit, fixup)' },
   check: { run: checkCommand, help: 'print the adapter and check every WGSL kernel against its CPU reference' },
 };
 

@@ -109,3 +109,11 @@ registerChecks(
   { name: 'matmul (Bᵀ)', make: () => ({ kernel: matmulKernel, inputs: [input([5, 63], 1), input([10, 63], 2)], outputs: [[5, 10]], params: { m: 5, n: 10, k: 63, transA: false, transB: true }, tol: MM_TOL }) },
   { name: 'bias_add', make: () => ({ kernel: biasAddKernel, inputs: [input([2, 3, 5], 1), input([3], 2)], outputs: [[2, 3, 5]], params: { channels: 3, inner: 5 }, tol: { atol: 0, rtol: 1e-6 } }) },
 );
+
+/** x + b for a one-element tensor b (Fixup's scalar biases). */
+export function addScalar(x: Tensor, b: Tensor): Tensor {
+  sameDevice('addScalar', [x, b]);
+  if (b.size !== 1) throw new Error(`addScalar: b ${fmtShape(b.shape)} must hold one value`);
+  const [out] = runKernel(biasAddKernel, [x, b], [x.shape], { channels: 1, inner: 1 });
+  return record('addScalar', out, [x, b], (g) => [x.requiresGrad ? g.reshape(g.shape) : null, b.requiresGrad ? sum(g).reshape([...b.shape]) : null]);
+}

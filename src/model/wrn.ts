@@ -1,0 +1,250 @@
+// Wide-ResNet WRN-n-k (Zagoruyko & Komodakis) in every variant the paper compares.
+//
+// depth n = 6N + 4: a 3x3 stem conv with 16 channels, three stages of N pre-activation blocks with
+// widths 16k, 32k, 64k (stride 2 at the first block of stages 2 and 3), then (BN) ReLU, global
+// average pool and a linear classifier. A block is
+//     h = ReLU(BN(x));  branch = conv3x3(ReLU(BN(conv3x3(h, stride))));  out = skip + branch
+// with skip = x, or a 1x1 conv (with the stride) of h when the width or the stride changes.
+// Variants change only the normalization and how the branch joins the skip:
+//   bn                    BN as above
+//   skipinit              no BN; out = skip + alpha * branch, alpha a learnable scalar (init 0)
+//   unnormalized          no BN, no alpha
+//   regularized-skipinit  skipinit + a bias on every conv + dropout before the classifier
+//   fixup                 no BN; scalar biases before each conv/linear/activation, a scalar
+//                         multiplier per branch, zero-init last conv and classifier, branch convs
+//                         scaled by L^(-1/(2m-2)) (L blocks, m = 2 convs per branch)
+import { Tensor, type Device } from '../tensor.js';
+import { add, relu } from '../ops/elementwise.js';
+import { linear, addScalar } from '../ops/matmul.js';
+import { conv2d } from '../ops/conv2d.js';
+import { batchNorm, type BatchNormState } from '../ops/batchnorm.js';
+import { skipAdd } from '../ops/skipadd.js';
+import { globalAvgPool } from '../ops/pool.js';
+import { dropout } from '../ops/dropout.js';
+import { Rng } from '../data/synthetic.js';
+
+export const VARIANTS = ['bn', 'skipinit', 'unnormalized', 'regularized-skipinit', 'fixup'] as const;
+export type Variant = (typeof VARIANTS)[number];
+
+export interface WrnConfig {
+  depth: number;
+  widen: number;
+  variant: Variant;
+  numClasses?: number;
+  /** SkipInit's alpha at init (0 in the paper; 1 for its ablation). */
+  alphaInit?: number;
+  /** Dropout before the classifier (regularized-skipinit: 0.6). */
+  dropout?: number;
+  seed?: number;
+  /** BN running-statistics momentum and epsilon. */
+  bnMomentum?: number;
+  bnEps?: number;
+}
+
+export interface Param {
+  name: string;
+  tensor: Tensor;
+  /** L2 weight decay applies (the paper applies it to all parameters). */
+  decay: boolean;
+}
+
+/** A standard normal draw (Box-Muller). */
+function normal(rng: Rng): number {
+  const u = 1 - rng.float(); // (0, 1]
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.float());
+}
+
+/** Blocks per stage for a WRN of this depth; throws on a depth that is not 6N + 4. */
+export function blocksPerStage(depth: number): number {
+  if (!Number.isInteger(depth) || depth < 10 || (depth - 4) % 6 !== 0) {
+    throw new Error(`WRN depth must be 6N + 4 with N >= 1 (10, 16, 22, 28, 40, ...), got ${depth}`);
+  }
+  return (depth - 4) / 6;
+}
+
+interface Bn {
+  gamma: Tensor;
+  beta: Tensor;
+  state: BatchNormState;
+}
+
+interface Block {
+  inC: number;
+  outC: number;
+  stride: number;
+  bn1?: Bn;
+  conv1: Tensor;
+  bias1?: Tensor;
+  bn2?: Bn;
+  conv2: Tensor;
+  bias2?: Tensor;
+  proj?: Tensor;
+  projBias?: Tensor;
+  alpha?: Tensor;
+  /** fixup: scalar biases before conv1, before the ReLU, before conv2, after conv2 */
+  fixupBias?: [Tensor, Tensor, Tensor, Tensor];
+}
+
+export class WideResNet {
+  readonly config: Required<WrnConfig>;
+  readonly params: Param[] = [];
+  /** Non-trainable state saved in checkpoints (BN running statistics). */
+  readonly buffers: { name: string; tensor: Tensor }[] = [];
+  private stem: Tensor;
+  private stemBias?: Tensor;
+  private blocks: Block[] = [];
+  private finalBn?: Bn;
+  private fc: Tensor;
+  private fcBias: Tensor;
+  private fixupFcBias?: Tensor;
+  private rng: Rng;
+
+  constructor(cfg: WrnConfig, readonly device: Device) {
+    this.config = {
+      numClasses: 10,
+      alphaInit: 0,
+      dropout: cfg.variant === 'regularized-skipinit' ? 0.6 : 0,
+      seed: 0,
+      bnMomentum: 0.1,
+      bnEps: 1e-5,
+      ...cfg,
+    };
+    if (!VARIANTS.includes(cfg.variant)) throw new Error(`unknown WRN variant '${cfg.variant}' (expected one of ${VARIANTS.join(', ')})`);
+    if (!Number.isInteger(cfg.widen) || cfg.widen < 1) throw new Error(`WRN width factor must be a positive integer, got ${cfg.widen}`);
+    const n = blocksPerStage(cfg.depth);
+    this.rng = new Rng(this.config.seed);
+    const v = cfg.variant;
+    const useBn = v === 'bn';
+    const convBias = v === 'regularized-skipinit';
+    const fixup = v === 'fixup';
+    const fixupScale = fixup ? Math.pow(3 * n, -1 / (2 * 2 - 2)) : 1; // L^(-1/(2m-2)), m = 2
+
+    this.stem = this.heConv('stem', 16, 3, 3);
+    if (convBias) this.stemBias = this.zeros('stem.bias', [16]);
+    let inC = 16;
+    const widths = [16 * cfg.widen, 32 * cfg.widen, 64 * cfg.widen];
+    widths.forEach((outC, stage) => {
+      for (let i = 0; i < n; i++) {
+        const stride = i === 0 && stage > 0 ? 2 : 1;
+        const p = `stage${stage + 1}.block${i + 1}`;
+        const b: Block = { inC, outC, stride, conv1: this.heConv(`${p}.conv1`, outC, inC, 3, fixupScale), conv2: this.heConv(`${p}.conv2`, outC, outC, 3, fixupScale) };
+        if (fixup) b.conv2.assign(new Float32Array(b.conv2.size)); // zero-init the branch's last layer
+        if (useBn) {
+          b.bn1 = this.bn(`${p}.bn1`, inC);
+          b.bn2 = this.bn(`${p}.bn2`, outC);
+        }
+        if (convBias) {
+          b.bias1 = this.zeros(`${p}.conv1.bias`, [outC]);
+          b.bias2 = this.zeros(`${p}.conv2.bias`, [outC]);
+        }
+        if (inC !== outC || stride !== 1) {
+          b.proj = this.heConv(`${p}.proj`, outC, inC, 1);
+          if (convBias) b.projBias = this.zeros(`${p}.proj.bias`, [outC]);
+        }
+        if (v === 'skipinit' || v === 'regularized-skipinit') b.alpha = this.scalar(`${p}.alpha`, this.config.alphaInit);
+        if (fixup) {
+          b.alpha = this.scalar(`${p}.scale`, 1);
+          b.fixupBias = [0, 1, 2, 3].map((k) => this.scalar(`${p}.fixup_bias${k + 1}`, 0)) as Block['fixupBias'];
+        }
+        this.blocks.push(b);
+        inC = outC;
+      }
+    });
+    if (useBn) this.finalBn = this.bn('final.bn', inC);
+    const bound = 1 / Math.sqrt(inC);
+    this.fc = this.param('fc.weight', [cfg.numClasses ?? 10, inC], fixup ? () => 0 : () => this.rng.uniform(-bound, bound));
+    this.fcBias = this.zeros('fc.bias', [cfg.numClasses ?? 10]);
+    if (fixup) this.fixupFcBias = this.scalar('fc.fixup_bias', 0);
+  }
+
+  // ---- parameters ------------------------------------------------------------------------------
+
+  private param(name: string, shape: number[], init: () => number, decay = true): Tensor {
+    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    for (let i = 0; i < data.length; i++) data[i] = init();
+    const t = Tensor.from(data, shape, this.device).param(name);
+    this.params.push({ name, tensor: t, decay });
+    return t;
+  }
+
+  /** He-normal: std = sqrt(2 / fan_in), fan_in = Cin * k * k. */
+  private heConv(name: string, cout: number, cin: number, k: number, scale = 1): Tensor {
+    const std = scale * Math.sqrt(2 / (cin * k * k));
+    return this.param(name, [cout, cin, k, k], () => std * normal(this.rng));
+  }
+
+  private zeros(name: string, shape: number[]): Tensor {
+    return this.param(name, shape, () => 0);
+  }
+
+  private scalar(name: string, value: number): Tensor {
+    return this.param(name, [1], () => value);
+  }
+
+  private bn(name: string, c: number): Bn {
+    const gamma = this.param(`${name}.gamma`, [c], () => 1);
+    const beta = this.param(`${name}.beta`, [c], () => 0);
+    const runningMean = Tensor.zeros([c], this.device).keep();
+    const runningVar = Tensor.full([c], 1, this.device).keep();
+    this.buffers.push({ name: `${name}.running_mean`, tensor: runningMean }, { name: `${name}.running_var`, tensor: runningVar });
+    return { gamma, beta, state: { runningMean, runningVar, momentum: this.config.bnMomentum, eps: this.config.bnEps } };
+  }
+
+  get parameterCount(): number {
+    return this.params.reduce((s, p) => s + p.tensor.size, 0);
+  }
+
+  // ---- forward ---------------------------------------------------------------------------------
+
+  /**
+   * Logits [N, classes] for images x [N, 3, 32, 32]. `training` picks BN's batch statistics (and
+   * updates the running ones) and turns dropout on; `dropoutSeed` makes its mask reproducible.
+   * If `probe` is given, it is called after every block with (index, output, branch output).
+   */
+  forward(x: Tensor, training: boolean, dropoutSeed = 0, probe?: (block: number, out: Tensor, branch: Tensor) => void): Tensor {
+    if (x.shape.length !== 4 || x.shape[1] !== 3) throw new Error(`WideResNet.forward: input ${JSON.stringify(x.shape)} must be [N, 3, H, W]`);
+    let h = conv2d(x, this.stem, this.stemBias, { stride: 1, pad: 1 });
+    this.blocks.forEach((b, i) => {
+      const [out, branch] = this.block(b, h, training);
+      probe?.(i, out, branch);
+      h = out;
+    });
+    let f: Tensor;
+    if (this.finalBn) f = batchNorm(h, this.finalBn.gamma, this.finalBn.beta, this.finalBn.state, { training, relu: true });
+    else f = relu(h);
+    let pooled = globalAvgPool(f);
+    if (this.fixupFcBias) pooled = addScalar(pooled, this.fixupFcBias);
+    if (this.config.dropout > 0) pooled = dropout(pooled, this.config.dropout, dropoutSeed, training);
+    return linear(pooled, this.fc, this.fcBias);
+  }
+
+  private block(b: Block, x: Tensor, training: boolean): [Tensor, Tensor] {
+    const fb = b.fixupBias;
+    // Pre-activation: the same (BN-)ReLU output feeds the branch and the projection.
+    let h: Tensor;
+    if (b.bn1) h = batchNorm(x, b.bn1.gamma, b.bn1.beta, b.bn1.state, { training, relu: true });
+    else h = relu(x);
+    const convIn = fb ? addScalar(h, fb[0]) : h;
+    let r = conv2d(convIn, b.conv1, b.bias1, { stride: b.stride, pad: 1 });
+    if (b.bn2) r = batchNorm(r, b.bn2.gamma, b.bn2.beta, b.bn2.state, { training, relu: true });
+    else r = relu(fb ? addScalar(r, fb[1]) : r);
+    if (fb) r = addScalar(r, fb[2]);
+    let branch = conv2d(r, b.conv2, b.bias2, { stride: 1, pad: 1 });
+    if (fb) branch = addScalar(branch, fb[3]);
+    const skip = b.proj ? conv2d(convIn, b.proj, b.projBias, { stride: b.stride, pad: 0 }) : x;
+    const out = b.alpha ? skipAdd(skip, branch, b.alpha) : add(skip, branch);
+    return [out, branch];
+  }
+
+  /** Tensors of all parameters and buffers, for checkpoints. */
+  stateTensors(): { name: string; tensor: Tensor }[] {
+    return [...this.params.map((p) => ({ name: p.name, tensor: p.tensor })), ...this.buffers];
+  }
+
+  release(): void {
+    for (const s of this.stateTensors()) {
+      s.tensor.grad?.release();
+      s.tensor.release();
+    }
+  }
+}
