@@ -4,9 +4,9 @@
 //
 // Backward in two dispatches (WGSL has no float atomics):
 //   backward        d_skip = g, d_branch = alpha * g, and one partial of sum(g * branch) per
-//                   workgroup; each invocation handles PER_THREAD vec4s serially, so there is a
-//                   single barrier per WG * PER_THREAD vec4s (barriers are expensive on CPU
-//                   adapters);
+//                   workgroup; each invocation handles params.per_thread vec4s serially, so
+//                   there is a single barrier per WG * per_thread vec4s (barriers are expensive
+//                   on CPU adapters);
 //   reduce_partials one workgroup sums the partials into d_alpha.
 // The last vec4 may hold padding past n values: it is computed and ignored, except that it must
 // not enter d_alpha, so those lanes are masked there.
@@ -15,6 +15,7 @@ struct Params {
   n4: u32,        // vec4s in the tensors = ceil(n / 4)
   n: u32,         // values
   partials: u32,  // number of partials = workgroups of `backward`
+  per_thread: u32,  // vec4s per invocation in `backward`
 }
 
 @group(0) @binding(0) var<storage, read> skip: array<vec4<f32>>;
@@ -29,7 +30,6 @@ struct Params {
 @group(0) @binding(9) var<uniform> params: Params;
 
 const WG: u32 = 64u;
-const PER_THREAD: u32 = 16u;  // keep in sync with PER_THREAD in src/ops/skipadd.ts
 var<workgroup> scratch: array<f32, WG>;
 
 @compute @workgroup_size(WG)
@@ -43,9 +43,9 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
             @builtin(num_workgroups) nwg: vec3<u32>) {
   let group = wid.x + wid.y * nwg.x;
   let a = alpha[0];
-  let start = group * WG * PER_THREAD;
+  let start = group * WG * params.per_thread;
   var acc = vec4<f32>(0.0);
-  for (var j = 0u; j < PER_THREAD; j++) {
+  for (var j = 0u; j < params.per_thread; j++) {
     let i = start + j * WG + lid;  // adjacent invocations touch adjacent vec4s
     if (i < params.n4) {
       let gi = g[i];

@@ -5,10 +5,10 @@ export type FlagType = 'int' | 'number' | 'string' | 'bool' | 'list';
 
 export interface FlagSpec {
   type: FlagType;
-  default?: string | number | boolean | (string | number)[];
+  default?: string | number | boolean | readonly (string | number)[];
   help: string;
   /** allowed values, for strings */
-  choices?: string[];
+  choices?: readonly string[];
 }
 
 export type Flags = Record<string, FlagSpec>;

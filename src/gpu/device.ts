@@ -44,7 +44,8 @@ async function getGPU(): Promise<{ gpu: GPU; runtime: string }> {
   Object.assign(globalThis, webgpu.globals);
   // Dawn destroys its instance when the JS object is collected, and the device dies with it
   // (a crash inside ProcessEvents, not an error). Hold it for the life of the process.
-  nodeGpu ??= webgpu.create([]);
+  // Timestamp quantization (a fingerprinting guard for the web) would round GPU timings to 100 us.
+  nodeGpu ??= webgpu.create(['disable-dawn-features=timestamp_quantization']);
   return { gpu: nodeGpu, runtime: `node-dawn (webgpu ${await webgpuPackageVersion()}, node ${process.version})` };
 }
 

@@ -32,8 +32,8 @@ const AUTO_FLUSH_DISPATCHES = 1024;
 const AUTO_FLUSH_BYTES = 256 * 1024 * 1024;
 
 export interface ProfileEntry {
+  /** kernel name and shapes, as given at dispatch */
   label: string;
-  category: string;
   ns: number;
 }
 
@@ -51,9 +51,7 @@ export class GpuRuntime {
   private scopeChecks: Promise<string | null>[] = [];
   /** Dispatches recorded since the runtime was opened (for tests and reports). */
   dispatchCount = 0;
-  private profiler: { querySet: GPUQuerySet; capacity: number; entries: { label: string; category: string }[] } | null = null;
-  /** Category attached to profiled dispatches (set by the op layer: 'conv', 'bn', ...). */
-  category = 'other';
+  private profiler: { querySet: GPUQuerySet; capacity: number; labels: string[] } | null = null;
 
   private constructor(readonly ctx: GpuContext) {
     this.device = ctx.device;
@@ -236,9 +234,9 @@ export class GpuRuntime {
     if (x * y * z === 0) return;
     const bindGroup = this.device.createBindGroup({ label, layout: p.layout, entries });
     const desc: GPUComputePassDescriptor = { label };
-    if (this.profiler && this.profiler.entries.length < this.profiler.capacity) {
-      const i = this.profiler.entries.length;
-      this.profiler.entries.push({ label, category: this.category });
+    if (this.profiler && this.profiler.labels.length < this.profiler.capacity) {
+      const i = this.profiler.labels.length;
+      this.profiler.labels.push(label);
       desc.timestampWrites = { querySet: this.profiler.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
     }
     const pass = this.enc().beginComputePass(desc);
@@ -311,7 +309,7 @@ export class GpuRuntime {
     if (!this.ctx.timestamps) throw new Error('this device was opened without timestamp-query; use GpuRuntime.open({ timestamps: true })');
     this.flush();
     this.profiler?.querySet.destroy();
-    this.profiler = { querySet: this.device.createQuerySet({ type: 'timestamp', count: 2 * capacity }), capacity, entries: [] };
+    this.profiler = { querySet: this.device.createQuerySet({ type: 'timestamp', count: 2 * capacity }), capacity, labels: [] };
   }
 
   /** Stop profiling and return each recorded dispatch's GPU time. */
@@ -319,7 +317,7 @@ export class GpuRuntime {
     const prof = this.profiler;
     if (!prof) return [];
     this.profiler = null;
-    const n = prof.entries.length;
+    const n = prof.labels.length;
     if (n === 0) return [];
     const U = GPUBufferUsage;
     const resolve = this.device.createBuffer({ size: 16 * n, usage: U.QUERY_RESOLVE | U.COPY_SRC });
@@ -335,7 +333,7 @@ export class GpuRuntime {
     resolve.destroy();
     prof.querySet.destroy();
     await this.throwPendingErrors();
-    return prof.entries.map((e, i) => ({ ...e, ns: Number(t[2 * i + 1] - t[2 * i]) }));
+    return prof.labels.map((label, i) => ({ label, ns: Number(t[2 * i + 1] - t[2 * i]) }));
   }
 
   get hasTimestamps(): boolean {

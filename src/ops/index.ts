@@ -1,5 +1,11 @@
 // Every op, by family. Each family's file holds the op's meaning (forward and backward), its CPU
-// reference kernel and the dispatch of its WGSL kernel (shaders/<family>.wgsl).
+// reference kernel and the dispatch of its WGSL kernel (shaders/<family>.wgsl), and registers its
+// checks for `wrn check`.
 export * from './elementwise.js';
 export * from './reduce.js';
 export * from './matmul.js';
+export * from './skipadd.js';
+export * from './pool.js';
+export * from './loss.js';
+export * from './dropout.js';
+export * from './sgd.js';

@@ -1,0 +1,69 @@
+// SGD with heavy-ball momentum and L2 weight decay, updating parameters and velocities in place.
+// WGSL: shaders/sgd.wgsl. PyTorch's convention (dampening 0, velocities start at zero):
+//   g' = grad + weightDecay * param;  v = momentum * v + g';  param -= lr * v.
+import sgdWgsl from '../../shaders/sgd.wgsl';
+import { gpu, grid1d } from '../gpu/index.js';
+import type { KernelSpec } from '../gpu/kernel.js';
+import { fmtShape, runKernel, sameDevice, type Kernel, type Tensor } from '../tensor.js';
+import { sameShape } from './shapes.js';
+import { input, registerChecks } from '../check.js';
+
+const SGD: KernelSpec = { name: 'sgd', source: sgdWgsl, bindings: { grad: 'read', param: 'read_write', velocity: 'read_write', params: 'uniform' } };
+const WG = 64;
+
+export interface SgdOptions {
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+}
+
+/** Inputs: grad. Outputs (updated in place): param, velocity. */
+export const sgdKernel: Kernel<SgdOptions> = {
+  name: 'sgd',
+  cpu([grad], [param, velocity], { lr, momentum, weightDecay }) {
+    for (let i = 0; i < param.length; i++) {
+      const v = momentum * velocity[i] + (grad[i] + weightDecay * param[i]);
+      velocity[i] = v;
+      param[i] -= lr * v;
+    }
+  },
+  webgpu([grad], [param, velocity], { lr, momentum, weightDecay }) {
+    const n = param.bytes / 4;
+    const n4 = Math.ceil(n / 4);
+    gpu().dispatch(SGD, { grad, param, velocity }, { n4, lr, momentum, weight_decay: weightDecay }, grid1d(n4, WG), { label: `n=${n}` });
+  },
+};
+
+/**
+ * One SGD step over every parameter that has a gradient (parameters without one are skipped, as
+ * in PyTorch): one dispatch per tensor, params[i] and velocities[i] updated in place, nothing
+ * allocated. velocities[i] has params[i]'s shape and starts at zero.
+ */
+export function sgdStep(params: Tensor[], velocities: Tensor[], opts: SgdOptions): void {
+  const { lr, momentum, weightDecay } = opts;
+  if (params.length !== velocities.length) {
+    throw new Error(`sgdStep: ${params.length} parameters but ${velocities.length} velocities; expected one velocity per parameter`);
+  }
+  if (!Number.isFinite(lr) || lr < 0) throw new Error(`sgdStep: lr must be a finite number >= 0, got ${lr}`);
+  if (!Number.isFinite(momentum) || momentum < 0 || momentum >= 1) throw new Error(`sgdStep: momentum must be in [0, 1), got ${momentum}`);
+  if (!Number.isFinite(weightDecay) || weightDecay < 0) throw new Error(`sgdStep: weightDecay must be a finite number >= 0, got ${weightDecay}`);
+  // Check everything before updating anything, so a bad argument leaves no half-done step.
+  const updates: [Tensor, Tensor, Tensor][] = [];
+  params.forEach((p, i) => {
+    const v = velocities[i];
+    const what = `parameter ${i}${p.name ? ` '${p.name}'` : ''}`;
+    if (!sameShape(p.shape, v.shape)) throw new Error(`sgdStep: ${what} ${fmtShape(p.shape)} and its velocity ${fmtShape(v.shape)} must have the same shape`);
+    if (!p.grad) return;
+    if (!sameShape(p.shape, p.grad.shape)) throw new Error(`sgdStep: ${what} ${fmtShape(p.shape)} has a gradient of shape ${fmtShape(p.grad.shape)}`);
+    sameDevice('sgdStep', [p, v, p.grad]);
+    updates.push([p.grad, p, v]);
+  });
+  for (const [grad, p, v] of updates) runKernel(sgdKernel, [grad], [p, v], opts);
+}
+
+// ---- checks for `wrn check` (odd size, several workgroups, updated in place) -------------------
+
+registerChecks({
+  name: 'sgd',
+  make: () => ({ kernel: sgdKernel, inputs: [input([1031], 1)], outputs: [input([1031], 2), input([1031], 3)], params: { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 }, tol: { atol: 1e-7, rtol: 1e-6 } }),
+});
