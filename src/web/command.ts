@@ -1,0 +1,52 @@
+// `wrn browser`: run a page task (the kernel checks by default) in headless Chromium with WebGPU,
+// or serve the page for a browser of your own. Node only (bundled into the CLI, not the page).
+import { parseFlags, usage } from '../cli/args.js';
+import { runInBrowser, formatCheckResult, startServer } from './runner.js';
+
+const FLAGS = {
+  task: { type: 'string', default: 'check', help: "the page's task (check; more tasks register themselves in src/web/tasks.ts)" },
+  filter: { type: 'string', default: '', help: 'task=check: run only the checks whose name contains this' },
+  gpu: { type: 'bool', default: false, help: "use the machine's GPU instead of SwiftShader" },
+  timeout: { type: 'number', default: 300, help: 'seconds to wait for the page' },
+  verbose: { type: 'bool', default: false, help: "print the page's console" },
+  json: { type: 'bool', default: false, help: 'print the whole result as JSON' },
+  serve: { type: 'bool', default: false, help: 'only serve the page (open the printed URL in Chrome) until Ctrl-C' },
+  port: { type: 'int', default: 0, help: 'with --serve: the port (0: a free one)' },
+  help: { type: 'bool', default: false, help: 'show this help' },
+} as const;
+
+export async function browserCommand(argv: string[]): Promise<number> {
+  const f = parseFlags('browser', argv, FLAGS);
+  if (f.help) {
+    console.log(
+      usage(
+        'browser',
+        'Run the engine in headless Chromium (WebGPU on SwiftShader unless --gpu) and report what the page found: by default every WGSL kernel against its CPU reference, in the browser. Needs npm run build and Chromium (apt-get install chromium).',
+        FLAGS,
+      ),
+    );
+    return 0;
+  }
+  if (f.serve) {
+    const { url, close } = await startServer({ port: f.port });
+    console.log(`serving the page at ${url}\nopen ${url}?task=${encodeURIComponent(f.task)}${f.filter ? `&filter=${encodeURIComponent(f.filter)}` : ''} in Chrome (Ctrl-C to stop)`);
+    await new Promise<void>((done) => {
+      const stop = () => close().then(done);
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    return 0;
+  }
+  const r = await runInBrowser({
+    task: f.task,
+    query: f.filter ? { filter: f.filter } : {},
+    gpu: f.gpu ? 'default' : 'swiftshader',
+    timeoutMs: f.timeout * 1000,
+    verbose: f.verbose,
+  });
+  if (f.json) console.log(JSON.stringify(r, null, 2));
+  else if (r.error || Array.isArray(r.lines)) console.log(formatCheckResult(r));
+  else console.log(JSON.stringify(r, null, 2));
+  console.log(`(${r.browserVersion}, ${(r.wallMs / 1000).toFixed(1)} s)`);
+  return r.error || (typeof r.failed === 'number' && r.failed > 0) ? 1 : 0;
+}
