@@ -1,0 +1,526 @@
+// Line charts (linear/log axes), stacked bar charts and panel tiling on top of the raster.
+import { Canvas, parseColor, textWidth, wrapText, CAP_HEIGHT, FONT_HEIGHT, type Color, type MarkerShape, type RGBA } from './raster.js';
+import { formatLogTicks, formatNumber, formatTicks, logMinorTicks, logTicks, niceScale, niceTicks } from './ticks.js';
+
+/** Okabe-Ito (colour-blind safe) first, yellow late because it is faint on white, then tab10 extras. */
+export const PALETTE: readonly string[] = [
+  '#0072B2', // blue
+  '#D55E00', // vermillion
+  '#009E73', // bluish green
+  '#E69F00', // orange
+  '#CC79A7', // reddish purple
+  '#56B4E9', // sky blue
+  '#000000', // black
+  '#F0E442', // yellow
+  '#8C564B', // brown
+  '#7F7F7F', // grey
+];
+
+/** Marker shapes cycle alongside colours so series stay distinguishable without colour. */
+export const MARKERS: readonly MarkerShape[] = ['circle', 'square', 'triangle', 'diamond', 'triangle-down'];
+
+export function paletteColor(i: number): string {
+  return PALETTE[((i % PALETTE.length) + PALETTE.length) % PALETTE.length]!;
+}
+
+const INK = '#222222';
+const TICK_INK = '#444444';
+const FRAME = '#555555';
+const GRID = '#e3e3e3';
+const GRID_MINOR = '#f1f1f1';
+
+/** Text scale that keeps labels readable for the canvas size. */
+function autoScale(w: number, h: number): number {
+  const m = Math.min(w, h);
+  return m >= 900 ? 3 : m >= 300 ? 2 : 1;
+}
+
+// ---------------------------------------------------------------- axes
+
+interface Axis {
+  lo: number;
+  hi: number;
+  log: boolean;
+  ticks: number[];
+  minor: number[];
+  labels: string[];
+}
+
+function axisFrac(a: Axis, v: number): number {
+  if (a.log) return (Math.log10(v) - Math.log10(a.lo)) / (Math.log10(a.hi) - Math.log10(a.lo));
+  return (v - a.lo) / (a.hi - a.lo);
+}
+
+function buildAxis(values: number[], log: boolean, maxTicks: number, userMin?: number, userMax?: number): Axis {
+  const okUser = (v: number | undefined): v is number => v !== undefined && Number.isFinite(v) && (!log || v > 0);
+  let dmin = Infinity;
+  let dmax = -Infinity;
+  for (const v of values) {
+    if (v < dmin) dmin = v;
+    if (v > dmax) dmax = v;
+  }
+  if (okUser(userMin) && okUser(userMax) && userMin > userMax) [userMin, userMax] = [userMax, userMin];
+  if (log) {
+    if (!(dmin <= dmax)) [dmin, dmax] = [1, 10];
+    let lo = okUser(userMin) ? userMin : Number(`1e${Math.floor(Math.log10(dmin) + 1e-12)}`);
+    let hi = okUser(userMax) ? userMax : Number(`1e${Math.ceil(Math.log10(dmax) - 1e-12)}`);
+    if (!(hi > lo)) {
+      if (okUser(userMax)) lo = hi / 10;
+      else hi = lo * 10;
+    }
+    if (!Number.isFinite(hi)) hi = Number.MAX_VALUE;
+    const ticks = logTicks(lo, hi, maxTicks);
+    const decades = Math.log10(hi) - Math.log10(lo);
+    const stride1 = ticks.length >= 2 && Math.abs(ticks[1]! / ticks[0]! - 10) < 1e-6;
+    const minor = decades <= 8 && (stride1 || ticks.length < 2 || decades < 1) ? logMinorTicks(lo, hi) : [];
+    return { lo, hi, log, ticks, minor, labels: formatLogTicks(ticks) };
+  }
+  if (!(dmin <= dmax)) [dmin, dmax] = [0, 1];
+  let lo: number;
+  let hi: number;
+  let ticks: number[];
+  if (okUser(userMin) || okUser(userMax)) {
+    lo = okUser(userMin) ? userMin : dmin;
+    hi = okUser(userMax) ? userMax : dmax;
+    if (!(hi > lo)) {
+      if (okUser(userMin) && !okUser(userMax)) hi = lo + (Math.abs(lo) || 1);
+      else lo = hi - (Math.abs(hi) || 1);
+    }
+    // Let the free end snap outward to a nice value.
+    const sc = niceScale(lo, hi, maxTicks);
+    if (!okUser(userMin)) lo = sc.min;
+    if (!okUser(userMax)) hi = sc.max;
+    ticks = niceTicks(lo, hi, maxTicks);
+  } else {
+    const sc = niceScale(dmin, dmax, maxTicks);
+    [lo, hi, ticks] = [sc.min, sc.max, sc.ticks];
+  }
+  if (!(hi > lo) || !Number.isFinite(hi - lo)) {
+    // Ranges near the float limit (overflowed data): keep the axis drawable.
+    lo = Math.max(lo, -Number.MAX_VALUE / 2);
+    hi = Math.min(hi, Number.MAX_VALUE / 2);
+    if (!(hi > lo)) hi = lo + 1;
+    ticks = [lo, hi];
+    return { lo, hi, log, ticks, minor: [], labels: ticks.map((v) => formatNumber(v, 3)) };
+  }
+  return { lo, hi, log, ticks, minor: [], labels: formatTicks(ticks) };
+}
+
+// ---------------------------------------------------------------- legend
+
+interface LegendItem {
+  name: string;
+  color: RGBA;
+  kind: 'line' | 'box';
+  dashed?: boolean;
+  marker?: MarkerShape | null;
+}
+
+interface LegendLayout {
+  rows: { items: LegendItem[]; widths: number[]; width: number }[];
+  height: number;
+}
+
+function legendMetrics(s: number) {
+  return { sample: 16 * s, gapIn: 4 * s, gapOut: 12 * s, rowH: FONT_HEIGHT * s + 3 * s };
+}
+
+function layoutLegend(items: LegendItem[], maxW: number, s: number): LegendLayout {
+  const m = legendMetrics(s);
+  const rows: LegendLayout['rows'] = [];
+  for (const it of items) {
+    const w = (it.kind === 'line' ? m.sample : CAP_HEIGHT * s) + m.gapIn + textWidth(it.name, s);
+    const row = rows[rows.length - 1];
+    if (row && row.width + m.gapOut + w <= maxW) {
+      row.items.push(it);
+      row.widths.push(w);
+      row.width += m.gapOut + w;
+    } else rows.push({ items: [it], widths: [w], width: w });
+  }
+  return { rows, height: rows.length * m.rowH };
+}
+
+function drawLegend(cv: Canvas, lay: LegendLayout, cx: number, top: number, s: number, lineWidth: number): void {
+  const m = legendMetrics(s);
+  lay.rows.forEach((row, r) => {
+    let x = Math.round(cx - row.width / 2);
+    const midY = top + r * m.rowH + (CAP_HEIGHT * s) / 2;
+    row.items.forEach((it, i) => {
+      if (it.kind === 'box') {
+        const b = CAP_HEIGHT * s;
+        cv.fillRect(x, Math.round(midY - b / 2), b, b, it.color);
+        x += b + m.gapIn;
+      } else {
+        const y = Math.round(midY) + 0.5;
+        cv.polyline([[x, y], [x + m.sample, y]], it.color, { width: lineWidth, dash: it.dashed ? dashFor(s) : undefined });
+        if (it.marker) cv.marker(x + m.sample / 2, y, it.marker, markerSize(s), it.color, '#ffffff');
+        x += m.sample + m.gapIn;
+      }
+      cv.text(x, midY, it.name, { scale: s, color: INK, valign: 'middle' });
+      x += row.widths[i]! - (it.kind === 'box' ? CAP_HEIGHT * s : m.sample) - m.gapIn + m.gapOut;
+    });
+  });
+}
+
+const dashFor = (s: number) => [5 * s, 3.5 * s];
+const markerSize = (s: number) => 3 * s + 2;
+
+// ---------------------------------------------------------------- shared frame
+
+interface Frame {
+  L: number;
+  T: number;
+  R: number;
+  B: number;
+}
+
+/** Title lines and legend stacked from the top; returns the y where the plot area may start. */
+function drawHeader(cv: Canvas, title: string, legend: LegendItem[], s: number, lineWidth: number): number {
+  const pad = 6 * s;
+  let y = pad;
+  if (title) {
+    for (const line of wrapText(title, cv.width - 2 * pad, s, true)) {
+      cv.text(cv.width / 2, y, line, { scale: s, bold: true, align: 'center', color: '#111111' });
+      y += FONT_HEIGHT * s + 2 * s;
+    }
+    y += 3 * s;
+  }
+  if (legend.length > 0) {
+    const lay = layoutLegend(legend, cv.width - 2 * pad, s);
+    drawLegend(cv, lay, cv.width / 2, y, s, lineWidth);
+    y += lay.height + 2 * s;
+  }
+  return y + 4 * s;
+}
+
+function drawFrame(cv: Canvas, f: Frame): void {
+  // One pixel outside the plot area, so data drawn up to the edge is not covered.
+  cv.strokeRect(f.L - 1, f.T - 1, f.R - f.L + 2, f.B - f.T + 2, FRAME, 1);
+}
+
+function drawYAxis(cv: Canvas, f: Frame, ax: Axis, s: number, label: string, labelX: number, grid: boolean): void {
+  const tick = 3 * s;
+  const py = (v: number) => Math.round(f.B - axisFrac(ax, v) * (f.B - f.T));
+  if (grid) {
+    for (const v of ax.minor) cv.fillRect(f.L, py(v), f.R - f.L, 1, GRID_MINOR);
+    for (const v of ax.ticks) cv.fillRect(f.L, py(v), f.R - f.L, 1, GRID);
+  }
+  ax.ticks.forEach((v, i) => {
+    const y = py(v);
+    cv.fillRect(f.L - 1 - tick, y, tick, 1, FRAME);
+    cv.text(f.L - 1 - tick - 3 * s, y + 0.5, ax.labels[i]!, { scale: s, align: 'right', valign: 'middle', color: TICK_INK });
+  });
+  for (const v of ax.minor) cv.fillRect(f.L - 1 - Math.ceil(tick / 2), py(v), Math.ceil(tick / 2), 1, FRAME);
+  if (label) cv.text(labelX, (f.T + f.B) / 2, label, { scale: s, vertical: true, align: 'center', valign: 'top', color: INK });
+}
+
+// ---------------------------------------------------------------- line chart
+
+export interface LineSeries {
+  name: string;
+  x: number[];
+  y: number[];
+  color?: string;
+  dashed?: boolean;
+  markers?: boolean;
+}
+
+export interface LineChartOptions {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  series: LineSeries[];
+  logY?: boolean;
+  logX?: boolean;
+  width?: number;
+  height?: number;
+  yMin?: number;
+  yMax?: number;
+  xMin?: number;
+  xMax?: number;
+  /** Integer text scale; default picks one from the canvas size. */
+  scale?: number;
+  /** Show the legend (default: when any series has a name). */
+  legend?: boolean;
+}
+
+/** Runs of consecutive drawable points; NaN, +-Infinity and non-positive values on log axes break the line. */
+function seriesRuns(sr: LineSeries, logX: boolean, logY: boolean): [number, number][][] {
+  const runs: [number, number][][] = [];
+  let cur: [number, number][] = [];
+  const n = Math.min(sr.x.length, sr.y.length);
+  for (let i = 0; i < n; i++) {
+    const x = sr.x[i]!;
+    const y = sr.y[i]!;
+    const ok = Number.isFinite(x) && Number.isFinite(y) && (!logX || x > 0) && (!logY || y > 0);
+    if (ok) cur.push([x, y]);
+    else if (cur.length > 0) {
+      runs.push(cur);
+      cur = [];
+    }
+  }
+  if (cur.length > 0) runs.push(cur);
+  return runs;
+}
+
+export function lineChart(opts: LineChartOptions): Canvas {
+  const W = Math.round(opts.width ?? 900);
+  const H = Math.round(opts.height ?? 560);
+  const s = Math.max(1, Math.round(opts.scale ?? autoScale(W, H)));
+  const logX = opts.logX ?? false;
+  const logY = opts.logY ?? false;
+  const cv = new Canvas(W, H);
+  const lineWidth = Math.max(1.5, 1.25 * s);
+  const pad = 6 * s;
+  const th = FONT_HEIGHT * s;
+  const tick = 3 * s;
+
+  const runs = opts.series.map((sr) => seriesRuns(sr, logX, logY));
+  const styles = opts.series.map((sr, i) => ({
+    color: parseColor(sr.color ?? paletteColor(i)),
+    marker: MARKERS[i % MARKERS.length]!,
+    dashed: sr.dashed ?? false,
+    markers: sr.markers ?? false,
+  }));
+
+  const showLegend = opts.legend ?? opts.series.some((sr) => sr.name.length > 0);
+  const legend: LegendItem[] = showLegend
+    ? opts.series.flatMap((sr, i) => {
+        if (!sr.name) return [];
+        const st = styles[i]!;
+        const isolated = runs[i]!.some((r) => r.length === 1);
+        return [{ name: sr.name, color: st.color, kind: 'line' as const, dashed: st.dashed, marker: st.markers || isolated ? st.marker : null }];
+      })
+    : [];
+
+  const T = Math.max(drawHeader(cv, opts.title, legend, s, lineWidth), pad + th);
+  const B = H - (pad + (opts.xLabel ? th + 4 * s : 0) + th + tick + 3 * s);
+  const plotH = Math.max(10, B - T);
+
+  const xs: number[] = [];
+  const ys: number[] = [];
+  for (const rs of runs) for (const r of rs) for (const [x, y] of r) (xs.push(x), ys.push(y));
+
+  const yAxis = buildAxis(ys, logY, Math.min(10, Math.max(2, Math.floor(plotH / (th * 2.8)))), opts.yMin, opts.yMax);
+  const yTickW = Math.max(0, ...yAxis.labels.map((l) => textWidth(l, s)));
+  const yLabelX = pad;
+  const L = pad + (opts.yLabel ? th + 4 * s : 0) + yTickW + 3 * s + tick + 1;
+
+  // X ticks: as many as fit without labels touching; the right margin must hold half the last label.
+  let R = W - pad - 3 * textWidth('0', s);
+  let xAxis = buildAxis(xs, logX, 2, opts.xMin, opts.xMax);
+  for (let pass = 0; pass < 2; pass++) {
+    const plotW = Math.max(10, R - L);
+    for (let n = Math.min(12, Math.max(2, Math.floor(plotW / (th * 3)))); n >= 2; n--) {
+      xAxis = buildAxis(xs, logX, n, opts.xMin, opts.xMax);
+      const pos = xAxis.ticks.map((v) => axisFrac(xAxis, v) * plotW);
+      const wid = xAxis.labels.map((l) => textWidth(l, s));
+      let fits = true;
+      for (let i = 1; i < pos.length; i++) if (pos[i]! - pos[i - 1]! < (wid[i]! + wid[i - 1]!) / 2 + 4 * textWidth('0', s)) fits = false;
+      if (fits) break;
+    }
+    const last = xAxis.labels.length > 0 ? textWidth(xAxis.labels[xAxis.labels.length - 1]!, s) : 0;
+    const lastFrac = xAxis.ticks.length > 0 ? axisFrac(xAxis, xAxis.ticks[xAxis.ticks.length - 1]!) : 0;
+    const need = Math.ceil(last / 2 - (1 - lastFrac) * plotW);
+    R = W - Math.max(pad, need + pad / 2);
+  }
+  const f: Frame = { L, T, R: Math.max(L + 10, R), B: T + plotH };
+  const plotW = f.R - f.L;
+  const px = (v: number) => f.L + axisFrac(xAxis, v) * plotW;
+  const py = (v: number) => f.B - axisFrac(yAxis, v) * plotH;
+
+  // Grid, then data, then frame and labels on top.
+  for (const v of xAxis.minor) cv.fillRect(Math.round(px(v)), f.T, 1, plotH, GRID_MINOR);
+  for (const v of xAxis.ticks) cv.fillRect(Math.round(px(v)), f.T, 1, plotH, GRID);
+  drawYAxis(cv, f, yAxis, s, opts.yLabel, yLabelX, true);
+
+  cv.clip = { x0: f.L, y0: f.T, x1: f.R, y1: f.B };
+  runs.forEach((rs, i) => {
+    const st = styles[i]!;
+    for (const r of rs)
+      if (r.length >= 2)
+        cv.polyline(
+          r.map(([x, y]) => [px(x), py(y)] as [number, number]),
+          st.color,
+          { width: lineWidth, dash: st.dashed ? dashFor(s) : undefined },
+        );
+  });
+  const m = Math.ceil(markerSize(s));
+  cv.clip = { x0: f.L - m, y0: f.T - m, x1: f.R + m, y1: f.B + m };
+  runs.forEach((rs, i) => {
+    const st = styles[i]!;
+    for (const r of rs) if (st.markers || r.length === 1) for (const [x, y] of r) cv.marker(px(x), py(y), st.marker, markerSize(s), st.color, '#ffffff');
+  });
+  cv.clip = null;
+
+  drawFrame(cv, f);
+  xAxis.ticks.forEach((v, i) => {
+    const x = Math.round(px(v));
+    cv.fillRect(x, f.B + 1, 1, tick, FRAME);
+    cv.text(x + 0.5, f.B + 1 + tick + 3 * s, xAxis.labels[i]!, { scale: s, align: 'center', color: TICK_INK });
+  });
+  for (const v of xAxis.minor) cv.fillRect(Math.round(px(v)), f.B + 1, 1, Math.ceil(tick / 2), FRAME);
+  if (opts.xLabel) cv.text((f.L + f.R) / 2, H - pad, opts.xLabel, { scale: s, align: 'center', valign: 'bottom', color: INK });
+  return cv;
+}
+
+// ---------------------------------------------------------------- stacked bars
+
+export interface BarStack {
+  name: string;
+  /** One value per group; non-finite or negative values count as 0. */
+  values: number[];
+  color?: string;
+}
+
+export interface BarChartOptions {
+  title: string;
+  yLabel: string;
+  groups: string[];
+  stacks: BarStack[];
+  xLabel?: string;
+  width?: number;
+  height?: number;
+  scale?: number;
+  /** Annotate each bar with its total (default true). */
+  totals?: boolean;
+  /** Suffix for the total annotations, e.g. 'ms'. */
+  unit?: string;
+  /** Scale every bar to 100 (shares in %); totals still show the raw sums. */
+  normalize?: boolean;
+  /** Write each segment's share of its bar inside it, where it fits (default true). */
+  segmentLabels?: boolean;
+  yMax?: number;
+}
+
+function luminance(c: RGBA): number {
+  return (0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]) / 255;
+}
+
+export function barChart(opts: BarChartOptions): Canvas {
+  const W = Math.round(opts.width ?? 900);
+  const H = Math.round(opts.height ?? 560);
+  const s = Math.max(1, Math.round(opts.scale ?? autoScale(W, H)));
+  const cv = new Canvas(W, H);
+  const pad = 6 * s;
+  const th = FONT_HEIGHT * s;
+  const tick = 3 * s;
+  const showTotals = opts.totals ?? true;
+  const normalize = opts.normalize ?? false;
+  const nG = opts.groups.length;
+
+  const colors = opts.stacks.map((st, i) => parseColor(st.color ?? paletteColor(i)));
+  const val = (st: BarStack, g: number) => {
+    const v = st.values[g];
+    return v !== undefined && Number.isFinite(v) && v > 0 ? v : 0;
+  };
+  const totals = opts.groups.map((_, g) => opts.stacks.reduce((a, st) => a + val(st, g), 0));
+  const heightOf = (v: number, g: number) => (normalize ? (totals[g]! > 0 ? (100 * v) / totals[g]! : 0) : v);
+
+  const legend: LegendItem[] = opts.stacks.map((st, i) => ({ name: st.name, color: colors[i]!, kind: 'box' }));
+  let T = drawHeader(cv, opts.title, legend, s, 1);
+  if (showTotals && normalize) T += th; // totals sit above full-height bars
+
+  // Group labels wrap to their slot; shrink the font once if a word still does not fit.
+  const estL = pad + (opts.yLabel ? th + 4 * s : 0) + textWidth('100.0', s) + 3 * s + tick;
+  const slot0 = (W - estL - pad) / Math.max(1, nG);
+  let gs = s;
+  let glines = opts.groups.map((g) => wrapText(g, slot0 - 4 * s, gs));
+  if (gs > 1 && glines.some((ls) => ls.some((l) => textWidth(l, gs) > slot0 - 2 * s))) {
+    gs -= 1;
+    glines = opts.groups.map((g) => wrapText(g, slot0 - 4 * s, gs));
+  }
+  const nLines = Math.max(1, ...glines.map((l) => l.length));
+  const glineH = FONT_HEIGHT * gs + 2 * gs;
+  const B = H - (pad + (opts.xLabel ? th + 4 * s : 0) + nLines * glineH + tick + 2 * s);
+  const plotH = Math.max(10, B - T);
+
+  const maxTicks = Math.min(10, Math.max(2, Math.floor(plotH / (th * 2.8))));
+  let yAxis: Axis;
+  if (normalize) {
+    const ticks = niceTicks(0, 100, maxTicks);
+    yAxis = { lo: 0, hi: 100, log: false, ticks, minor: [], labels: formatTicks(ticks) };
+  } else {
+    const maxTotal = Math.max(0, ...totals);
+    // Headroom so the total written above the tallest bar stays inside the plot.
+    const room = showTotals ? (th + 4 * s) / plotH : 0;
+    const target = maxTotal > 0 ? maxTotal / (1 - Math.min(0.5, room)) : 1;
+    yAxis = buildAxis([0, target], false, maxTicks, 0, opts.yMax);
+  }
+  const yTickW = Math.max(0, ...yAxis.labels.map((l) => textWidth(l, s)));
+  const L = pad + (opts.yLabel ? th + 4 * s : 0) + yTickW + 3 * s + tick + 1;
+  const f: Frame = { L, T, R: W - pad, B: T + plotH };
+  const plotW = f.R - f.L;
+  const py = (v: number) => f.B - axisFrac(yAxis, v) * plotH;
+
+  drawYAxis(cv, f, yAxis, s, opts.yLabel, pad, true);
+  const slot = plotW / Math.max(1, nG);
+  const barW = Math.max(2, Math.round(Math.min(slot * 0.62, 90 * s)));
+  cv.clip = { x0: f.L, y0: f.T, x1: f.R, y1: f.B };
+  for (let g = 0; g < nG; g++) {
+    const x0 = Math.round(f.L + slot * (g + 0.5) - barW / 2);
+    let acc = 0;
+    opts.stacks.forEach((st, i) => {
+      const v = heightOf(val(st, g), g);
+      if (v <= 0) return;
+      const yTop = Math.round(py(acc + v));
+      const yBot = Math.round(py(acc));
+      acc += v;
+      cv.fillRect(x0, yTop, barW, yBot - yTop, colors[i]!);
+      if (yBot - yTop >= 3) cv.fillRect(x0, yTop, barW, 1, '#ffffff'); // separates stacked segments
+      if (opts.segmentLabels ?? true) {
+        const share = totals[g]! > 0 ? (100 * val(st, g)) / totals[g]! : 0;
+        const txt = `${share >= 9.95 ? share.toFixed(0) : share.toFixed(1)}%`;
+        // Full size where it fits, one step smaller in thin segments.
+        const fits = (k: number) => yBot - yTop >= CAP_HEIGHT * k + 4 * k && barW >= textWidth(txt, k) + 4 * k;
+        const ls = fits(s) ? s : Math.max(1, s - 1);
+        if (fits(ls))
+          cv.text(x0 + barW / 2, (yTop + yBot) / 2 + 0.5, txt, {
+            scale: ls,
+            align: 'center',
+            valign: 'middle',
+            color: luminance(colors[i]!) < 0.5 ? '#ffffff' : '#111111',
+          });
+      }
+    });
+  }
+  cv.clip = null;
+  if (showTotals)
+    for (let g = 0; g < nG; g++) {
+      const top = normalize ? 100 : totals[g]!;
+      const label = formatNumber(totals[g]!, 3) + (opts.unit ? ` ${opts.unit}` : '');
+      cv.text(f.L + slot * (g + 0.5), Math.round(py(top)) - 3 * s, label, { scale: s, align: 'center', valign: 'bottom', color: INK });
+    }
+
+  drawFrame(cv, f);
+  for (let g = 0; g < nG; g++) {
+    const cx = f.L + slot * (g + 0.5);
+    cv.fillRect(Math.round(cx), f.B + 1, 1, tick, FRAME);
+    glines[g]!.forEach((line, k) =>
+      cv.text(cx, f.B + 1 + tick + 2 * s + k * glineH, line, { scale: gs, align: 'center', color: TICK_INK }),
+    );
+  }
+  if (opts.xLabel) cv.text((f.L + f.R) / 2, H - pad, opts.xLabel, { scale: s, align: 'center', valign: 'bottom', color: INK });
+  return cv;
+}
+
+// ---------------------------------------------------------------- panels
+
+/** Tiles canvases row by row into one image; each sits centred in a cell as large as the largest. */
+export function panels(canvases: Canvas[], columns: number, opts: { gap?: number; background?: Color } = {}): Canvas {
+  const n = canvases.length;
+  const bg = opts.background ?? '#ffffff';
+  if (n === 0) return new Canvas(1, 1, bg);
+  const cols = Math.max(1, Math.min(n, Math.floor(columns) || 1));
+  const rows = Math.ceil(n / cols);
+  const gap = Math.max(0, Math.round(opts.gap ?? 0));
+  const cw = Math.max(...canvases.map((c) => c.width));
+  const ch = Math.max(...canvases.map((c) => c.height));
+  const out = new Canvas(cols * cw + (cols - 1) * gap, rows * ch + (rows - 1) * gap, bg);
+  canvases.forEach((c, i) => {
+    const col = i % cols;
+    const row = Math.floor(i / cols);
+    out.drawImage(c, col * (cw + gap) + Math.floor((cw - c.width) / 2), row * (ch + gap) + Math.floor((ch - c.height) / 2));
+  });
+  return out;
+}
