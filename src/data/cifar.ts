@@ -3,11 +3,9 @@
 // which is already the CHW layout we train on, so records are copied verbatim.
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { IMAGE_CHANNELS, IMAGE_NUMEL, IMAGE_SIZE } from './synthetic.js';
 
-export const IMAGE_CHANNELS = 3;
-export const IMAGE_SIZE = 32;
-/** Bytes (and floats) per image: 3 * 32 * 32. */
-export const IMAGE_NUMEL = IMAGE_CHANNELS * IMAGE_SIZE * IMAGE_SIZE;
+export { IMAGE_CHANNELS, IMAGE_NUMEL, IMAGE_SIZE };
 export const CIFAR_RECORD_BYTES = 1 + IMAGE_NUMEL;
 
 /** A labelled image set held in memory. */
