@@ -9,3 +9,4 @@ export * from './pool.js';
 export * from './loss.js';
 export * from './dropout.js';
 export * from './sgd.js';
+export * from './batchnorm.js';

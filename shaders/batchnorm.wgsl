@@ -1,0 +1,80 @@
+// Batch-norm normalize (training and eval forward): y = gamma[c] * (x - mean[c]) * rstd[c] + beta[c],
+// optionally followed by ReLU in the same pass (override RELU = 1: the pre-activation BN -> ReLU of
+// a Wide-ResNet block reads and writes the activations once instead of twice).
+// x is viewed as [N, C, HW]; the channel of value i is (i / HW) % C.
+//
+// Work split: one invocation per vec4 of x (64 per workgroup, grid folded into 2D past 65535
+// workgroups). With ALIGNED = 1 (HW % 4 == 0) the four values of a vec4 share one channel, looked
+// up once; otherwise the channel is tracked value by value (scalar channel indexing, still vec4
+// loads and stores). The last vec4 may run past the logical size into the binding's padding
+// (harmless: nothing reads it back).
+//
+// (x - mean) * rstd is computed first on purpose: folding it into x * scale + shift would cancel
+// catastrophically when |mean| >> std. The backward kernels recompute the pre-activation with
+// the very same expression (xhat * gamma + beta) for the ReLU mask.
+
+override RELU: u32 = 0u;
+override ALIGNED: u32 = 0u;
+
+struct Params {
+  n4: u32,   // vec4s in x = ceil(N * C * HW / 4)
+  c: u32,
+  hw: u32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> mean: array<f32>;
+@group(0) @binding(2) var<storage, read> rstd: array<f32>;
+@group(0) @binding(3) var<storage, read> gamma: array<f32>;
+@group(0) @binding(4) var<storage, read> beta: array<f32>;
+@group(0) @binding(5) var<storage, read_write> y: array<vec4<f32>>;
+@group(0) @binding(6) var<uniform> params: Params;
+
+const WG: u32 = 64u;
+
+// Channel c's constants, loaded once per vec4 when ALIGNED (once per value otherwise).
+struct Chan {
+  mean: f32,
+  rstd: f32,
+  gamma: f32,
+  beta: f32,
+}
+
+fn chan(c: u32) -> Chan {
+  return Chan(mean[c], rstd[c], gamma[c], beta[c]);
+}
+
+fn bn(v: f32, k: Chan) -> f32 {
+  let xhat = (v - k.mean) * k.rstd;
+  let z = xhat * k.gamma + k.beta;
+  if (RELU != 0u) { return max(z, 0.0); }
+  return z;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= params.n4) { return; }
+  let v = x[i];
+  var out: vec4<f32>;
+  if (ALIGNED != 0u) {
+    let k = chan((4u * i / params.hw) % params.c);
+    out = vec4<f32>(bn(v.x, k), bn(v.y, k), bn(v.z, k), bn(v.w, k));
+  } else {
+    // The vec4 may straddle channels: find the first value's channel with one division, then
+    // step the position value by value (several wraps per vec4 when H*W < 4).
+    var pos = (4u * i) % params.hw;
+    var c = (4u * i / params.hw) % params.c;
+    var k = chan(c);
+    for (var j = 0u; j < 4u; j++) {
+      out[j] = bn(v[j], k);
+      pos += 1u;
+      if (pos == params.hw) {
+        pos = 0u;
+        c = select(c + 1u, 0u, c + 1u == params.c);
+        k = chan(c);
+      }
+    }
+  }
+  y[i] = out;
+}

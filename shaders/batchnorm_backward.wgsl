@@ -1,0 +1,199 @@
+// Batch-norm backward (closed form, see /work/shared/paper.md), optionally with the following ReLU
+// folded in (override RELU = 1: dy is first masked where the BN output xhat * gamma + beta <= 0,
+// recomputed from x exactly as the forward computed it). x is viewed as [N, C, HW], M = N*HW;
+// xhat = (x - mean[c]) * rstd[c] is recomputed from x, never stored.
+//
+//   reduction:   dbeta[c] = sum(dy), dgamma[c] = sum(dy * xhat)            (over channel c's M values)
+//   elementwise: dx = gamma * rstd * (dy - (sum(dy) + xhat * sum(dy * xhat)) / M)      (TRAIN = 1)
+//                dx = gamma * rstd * dy        (TRAIN = 0: eval mode, mean and rstd are constants)
+//
+// Work split, no workgroup barrier (each one costs ~100 us on SwiftShader):
+//   `reduce_partials` / `reduce_partials_vec4` (HW % 4 == 0): channel c's M values are cut into
+//     `slices` interleaved slices; invocation g = c * slices + p sums values p, p + slices, ...
+//     (neighbouring invocations read neighbouring addresses) into part[g] = (sum dy, sum dy*xhat).
+//   `reduce_merge`: one invocation per channel adds up its slices into dbeta[c] and dgamma[c].
+//   `grad_x`: one invocation per vec4 of x; with ALIGNED = 1 (HW % 4 == 0) the vec4 has one channel,
+//     otherwise the channel is tracked value by value (vec4 loads and stores either way).
+
+override RELU: u32 = 0u;
+override TRAIN: u32 = 1u;
+override ALIGNED: u32 = 0u;
+
+struct Params {
+  c: u32,
+  hw: u32,      // H*W, in the units the entry reads (H*W/4 vec4s in reduce_partials_vec4)
+  m: u32,       // values per channel in the same units: N * hw
+  slices: u32,  // slices per channel (reduction)
+  n4: u32,      // vec4s in x (dx)
+  inv_m: f32,   // 1 / (N * H * W) (dx)
+}
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> mean: array<f32>;
+@group(0) @binding(3) var<storage, read> rstd: array<f32>;
+@group(0) @binding(4) var<storage, read> gamma: array<f32>;
+@group(0) @binding(5) var<storage, read> beta: array<f32>;
+@group(0) @binding(6) var<storage, read_write> part: array<vec2<f32>>;   // [C * slices]
+@group(0) @binding(7) var<storage, read_write> dgamma: array<f32>;
+@group(0) @binding(8) var<storage, read_write> dbeta: array<f32>;
+@group(0) @binding(9) var<storage, read> sum_dy_xhat: array<f32>;   // dgamma, as input of dx
+@group(0) @binding(10) var<storage, read> sum_dy: array<f32>;       // dbeta, as input of dx
+@group(0) @binding(11) var<storage, read_write> dx: array<vec4<f32>>;
+@group(0) @binding(12) var<uniform> params: Params;
+
+const WG: u32 = 64u;
+
+fn load_x(i: u32) -> f32 {
+  return x[i >> 2u][i & 3u];
+}
+
+fn load_dy(i: u32) -> f32 {
+  return dy[i >> 2u][i & 3u];
+}
+
+// dy with the ReLU mask applied; the pre-activation is the forward's expression, bit for bit.
+fn masked(d: f32, xhat: f32, g: f32, b: f32) -> f32 {
+  if (RELU != 0u) { return select(0.0, d, xhat * g + b > 0.0); }
+  return d;
+}
+
+// The same walk as in batchnorm_stats.wgsl: slice p of channel c, value m -> m + slices.
+struct Walk {
+  addr: u32,
+  pos: u32,
+  jump: u32,
+  r: u32,
+  wrap: u32,
+}
+
+fn walk_start(c: u32, p: u32) -> Walk {
+  let hw = params.hw;
+  let chw = params.c * hw;
+  let r = params.slices % hw;
+  let pos = p % hw;
+  return Walk((p / hw) * chw + c * hw + pos, pos, (params.slices / hw) * chw + r, r, chw - hw);
+}
+
+fn walk_next(w: ptr<function, Walk>) {
+  (*w).pos += (*w).r;
+  (*w).addr += (*w).jump;
+  if ((*w).pos >= params.hw) {
+    (*w).pos -= params.hw;
+    (*w).addr += (*w).wrap;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn reduce_partials(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let g = gid.x + gid.y * nwg.x * WG;
+  if (g >= params.c * params.slices) { return; }
+  let c = g / params.slices;
+  let p = g % params.slices;
+  let mu = mean[c];
+  let rs = rstd[c];
+  let ga = gamma[c];
+  let be = beta[c];
+  var w = walk_start(c, p);
+  var s = vec2<f32>(0.0);
+  for (var m = p; m < params.m; m += params.slices) {
+    let xhat = (load_x(w.addr) - mu) * rs;
+    let d = masked(load_dy(w.addr), xhat, ga, be);
+    s += vec2<f32>(d, d * xhat);
+    walk_next(&w);
+  }
+  part[g] = s;
+}
+
+@compute @workgroup_size(WG)
+fn reduce_partials_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let g = gid.x + gid.y * nwg.x * WG;
+  if (g >= params.c * params.slices) { return; }
+  let c = g / params.slices;
+  let p = g % params.slices;
+  let mu = mean[c];
+  let rs = rstd[c];
+  let ga = gamma[c];
+  let be = beta[c];
+  var w = walk_start(c, p);
+  var s_dy = vec4<f32>(0.0);
+  var s_dyx = vec4<f32>(0.0);
+  for (var m = p; m < params.m; m += params.slices) {
+    let v = x[w.addr];
+    let dv = dy[w.addr];
+    var xhat: vec4<f32>;
+    var d: vec4<f32>;
+    for (var k = 0u; k < 4u; k++) {
+      xhat[k] = (v[k] - mu) * rs;
+      d[k] = masked(dv[k], xhat[k], ga, be);
+    }
+    s_dy += d;
+    s_dyx += d * xhat;
+    walk_next(&w);
+  }
+  part[g] = vec2<f32>(s_dy.x + s_dy.y + s_dy.z + s_dy.w, s_dyx.x + s_dyx.y + s_dyx.z + s_dyx.w);
+}
+
+@compute @workgroup_size(WG)
+fn reduce_merge(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let c = gid.x + gid.y * nwg.x * WG;
+  if (c >= params.c) { return; }
+  var s = vec2<f32>(0.0);
+  for (var p = 0u; p < params.slices; p++) {
+    s += part[c * params.slices + p];
+  }
+  dbeta[c] = s.x;
+  dgamma[c] = s.y;
+}
+
+// Channel c's constants for dx, loaded once per vec4 when ALIGNED (once per value otherwise).
+struct Chan {
+  mean: f32,
+  rstd: f32,
+  gamma: f32,
+  beta: f32,
+  sum_dy: f32,
+  sum_dy_xhat: f32,
+}
+
+fn chan(c: u32) -> Chan {
+  return Chan(mean[c], rstd[c], gamma[c], beta[c], sum_dy[c], sum_dy_xhat[c]);
+}
+
+fn dx_one(v: f32, d: f32, k: Chan) -> f32 {
+  let xhat = (v - k.mean) * k.rstd;
+  var g = masked(d, xhat, k.gamma, k.beta);
+  if (TRAIN != 0u) {
+    g -= (k.sum_dy + xhat * k.sum_dy_xhat) * params.inv_m;
+  }
+  return k.gamma * k.rstd * g;
+}
+
+@compute @workgroup_size(WG)
+fn grad_x(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= params.n4) { return; }
+  let v = x[i];
+  let d = dy[i];
+  var out: vec4<f32>;
+  if (ALIGNED != 0u) {
+    let k = chan((4u * i / params.hw) % params.c);
+    out = vec4<f32>(dx_one(v.x, d.x, k), dx_one(v.y, d.y, k), dx_one(v.z, d.z, k), dx_one(v.w, d.w, k));
+  } else {
+    // The vec4 may straddle channels: find the first value's channel with one division, then
+    // step the position value by value (several wraps per vec4 when H*W < 4).
+    var pos = (4u * i) % params.hw;
+    var c = (4u * i / params.hw) % params.c;
+    var k = chan(c);
+    for (var j = 0u; j < 4u; j++) {
+      out[j] = dx_one(v[j], d[j], k);
+      pos += 1u;
+      if (pos == params.hw) {
+        pos = 0u;
+        c = select(c + 1u, 0u, c + 1u == params.c);
+        k = chan(c);
+      }
+    }
+  }
+  dx[i] = out;
+}
