@@ -39,6 +39,8 @@ export interface WrnConfig {
   /** BN running-statistics momentum and epsilon. */
   bnMomentum?: number;
   bnEps?: number;
+  /** BN + ReLU in one kernel pass (default); false runs BN then a separate ReLU (for benchmarks). */
+  fuseBnRelu?: boolean;
 }
 
 export interface Param {
@@ -107,6 +109,7 @@ export class WideResNet {
       seed: 0,
       bnMomentum: 0.1,
       bnEps: 1e-5,
+      fuseBnRelu: true,
       ...cfg,
     };
     if (!VARIANTS.includes(cfg.variant)) throw new Error(`unknown WRN variant '${cfg.variant}' (expected one of ${VARIANTS.join(', ')})`);
@@ -209,9 +212,7 @@ export class WideResNet {
       probe?.(i, out, branch);
       h = out;
     });
-    let f: Tensor;
-    if (this.finalBn) f = batchNorm(h, this.finalBn.gamma, this.finalBn.beta, this.finalBn.state, { training, relu: true });
-    else f = relu(h);
+    const f = this.finalBn ? this.bnRelu(h, this.finalBn, training) : relu(h);
     let pooled = globalAvgPool(f);
     if (this.fixupFcBias) pooled = addScalar(pooled, this.fixupFcBias);
     if (this.config.dropout > 0) pooled = dropout(pooled, this.config.dropout, dropoutSeed, training);
@@ -221,12 +222,10 @@ export class WideResNet {
   private block(b: Block, x: Tensor, training: boolean): [Tensor, Tensor] {
     const fb = b.fixupBias;
     // Pre-activation: the same (BN-)ReLU output feeds the branch and the projection.
-    let h: Tensor;
-    if (b.bn1) h = batchNorm(x, b.bn1.gamma, b.bn1.beta, b.bn1.state, { training, relu: true });
-    else h = relu(x);
+    const h = b.bn1 ? this.bnRelu(x, b.bn1, training) : relu(x);
     const convIn = fb ? addScalar(h, fb[0]) : h;
     let r = conv2d(convIn, b.conv1, b.bias1, { stride: b.stride, pad: 1 });
-    if (b.bn2) r = batchNorm(r, b.bn2.gamma, b.bn2.beta, b.bn2.state, { training, relu: true });
+    if (b.bn2) r = this.bnRelu(r, b.bn2, training);
     else r = relu(fb ? addScalar(r, fb[1]) : r);
     if (fb) r = addScalar(r, fb[2]);
     let branch = conv2d(r, b.conv2, b.bias2, { stride: 1, pad: 1 });
@@ -234,6 +233,12 @@ export class WideResNet {
     const skip = b.proj ? conv2d(convIn, b.proj, b.projBias, { stride: b.stride, pad: 0 }) : x;
     const out = b.alpha ? skipAdd(skip, branch, b.alpha) : add(skip, branch);
     return [out, branch];
+  }
+
+  /** ReLU(BN(x)): one fused kernel pass, or BN then ReLU when fuseBnRelu is off. */
+  private bnRelu(x: Tensor, bn: Bn, training: boolean): Tensor {
+    if (this.config.fuseBnRelu) return batchNorm(x, bn.gamma, bn.beta, bn.state, { training, relu: true });
+    return relu(batchNorm(x, bn.gamma, bn.beta, bn.state, { training }));
   }
 
   /** Tensors of all parameters and buffers, for checkpoints. */
