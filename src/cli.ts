@@ -2,10 +2,12 @@
 import { UsageError } from './cli/args.js';
 import { checkCommand } from './cli/check.js';
 import { trainCommand } from './cli/train.js';
+import { sweepCommand } from './cli/sweep.js';
 import { browserCommand } from './web/command.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   train: { run: trainCommand, help: 'train a Wide-ResNet (bn, skipinit, unnormalized, regularized-skipinit, fixup)' },
+  sweep: { run: sweepCommand, help: 'train a resumable grid over depth, variant, learning rate and batch size (Table 1, Figs. 3-4)' },
   check: { run: checkCommand, help: 'print the adapter and check every WGSL kernel against its CPU reference' },
   browser: { run: browserCommand, help: 'run the kernel checks (or a benchmark) in headless Chromium with WebGPU' },
 };

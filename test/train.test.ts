@@ -1,0 +1,138 @@
+// The trainer: resumable to the bit, a clean stop on divergence, clear errors for bad flags, bad
+// data and bad checkpoints; and a tiny resumable sweep.
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { train, learningRate, DEFAULT_TRAIN, DivergedError, type TrainConfig } from '../src/train/trainer.js';
+import { saveCheckpoint, loadCheckpoint } from '../src/train/checkpoint.js';
+import { makeSynthetic } from '../src/data/synthetic.js';
+import { parseFlags } from '../src/cli/args.js';
+import { TRAIN_FLAGS, trainConfigFromFlags } from '../src/cli/train.js';
+import { runSweep, aggregate, markdownTable, readRuns, logGrid } from '../src/sweep/sweep.js';
+import { describeGpu, requireGpu } from './helpers/optest.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'wrn-train-'));
+const data = makeSynthetic({ trainCount: 48, testCount: 20, seed: 1 });
+const tiny = (out: string, over: Partial<TrainConfig> = {}): TrainConfig => ({
+  ...DEFAULT_TRAIN,
+  depth: 10,
+  widen: 1,
+  epochs: 2,
+  batchSize: 16,
+  evalBatchSize: 20,
+  out,
+  progressSeconds: 1e9,
+  ...over,
+});
+const quiet = { log: () => {} };
+
+describe('learning-rate schedule', () => {
+  it('is constant for the first half, then halves every lrDecayEvery epochs', () => {
+    const c = { lr: 0.1, epochs: 200, lrConstantFraction: 0.5, lrDecayEvery: 10, lrDecayFactor: 0.5 };
+    expect(learningRate(c, 0)).toBe(0.1);
+    expect(learningRate(c, 99)).toBe(0.1);
+    expect(learningRate(c, 100)).toBe(0.05);
+    expect(learningRate(c, 109)).toBe(0.05);
+    expect(learningRate(c, 110)).toBe(0.025);
+  });
+});
+
+describe('wrn train flags', () => {
+  const cfg = (argv: string[]) => trainConfigFromFlags(parseFlags('train', argv, TRAIN_FLAGS));
+  it('bad flags are clear errors naming the flag and the expected form', () => {
+    expect(() => cfg(['--depth', '12'])).toThrow('wrn train: --depth must be 6N + 4 with N >= 1 (10, 16, 22, 28, ...), got 12');
+    expect(() => cfg(['--lr', 'fast'])).toThrow("wrn train: --lr must be a number, got 'fast'");
+    expect(() => cfg(['--variant', 'batchnorm'])).toThrow(/--variant must be one of bn, skipinit, unnormalized, regularized-skipinit, fixup, got 'batchnorm'/);
+    expect(() => cfg(['--epochs', '0'])).toThrow('wrn train: --epochs must be in [1, ∞], got 0');
+    expect(() => cfg(['--bogus', '1'])).toThrow(/unknown flag --bogus/);
+    expect(() => cfg(['--batch-size'])).toThrow(/--batch-size needs a value \(an integer\)/);
+    expect(() => cfg(['--momentum', '1.5'])).toThrow(/--momentum must be in \[0, 0.999999\], got 1.5/);
+  });
+  it('defaults are the documented ones', () => {
+    const c = cfg([]);
+    expect(c.variant).toBe('bn');
+    expect(c.momentum).toBe(0.9);
+    expect(c.weightDecay).toBe(5e-4);
+  });
+});
+
+describe('checkpoints', () => {
+  it('round-trip and reject bad files with the file name and what is wrong', () => {
+    const dir = tmp();
+    const p = join(dir, 'a.wrnckpt');
+    saveCheckpoint(p, { hello: 1 }, [{ name: 'w', shape: [2], data: new Float32Array([1.5, -2]) }]);
+    const c = loadCheckpoint<{ hello: number }>(p);
+    expect(c.header.hello).toBe(1);
+    expect(Array.from(c.tensors[0].data)).toEqual([1.5, -2]);
+    expect(readdirSync(dir)).toEqual(['a.wrnckpt']); // no temporary left behind
+    const bytes = readFileSync(p);
+    writeFileSync(join(dir, 'cut.wrnckpt'), bytes.subarray(0, bytes.length - 3));
+    expect(() => loadCheckpoint(join(dir, 'cut.wrnckpt'))).toThrow(/cut\.wrnckpt: holds \d+ bytes of tensor data but its header describes 8 \(truncated or corrupt\)/);
+    writeFileSync(join(dir, 'junk.wrnckpt'), 'hello world, not a checkpoint');
+    expect(() => loadCheckpoint(join(dir, 'junk.wrnckpt'))).toThrow(/junk\.wrnckpt: not a wrn-webgpu checkpoint \(bad magic bytes\)/);
+    expect(() => loadCheckpoint(join(dir, 'missing.wrnckpt'))).toThrow(/missing\.wrnckpt: no such file/);
+  });
+});
+
+describeGpu('training on webgpu', () => {
+  beforeAll(requireGpu);
+
+  it('a run stopped and resumed continues exactly as the uninterrupted run', async () => {
+    const full = await train(tiny(tmp()), data, quiet);
+    const dir = tmp();
+    const first = await train(tiny(dir, { maxSteps: 3, checkpointEvery: 1 }), data, quiet); // stops mid-epoch 2
+    expect(first.steps).toBe(3);
+    const rest = await train(tiny(dir), data, { ...quiet, resume: join(dir, 'checkpoint.wrnckpt') });
+    expect([...first.losses, ...rest.losses]).toEqual(full.losses); // bit for bit
+    expect(rest.history.map((h) => h.testAccuracy)).toEqual(full.history.map((h) => h.testAccuracy));
+    const log = readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(log.filter((r) => r.type === 'step').map((r) => r.loss)).toEqual(full.losses);
+  });
+
+  it('a diverging run stops with a clear message and keeps its log and last good checkpoint', async () => {
+    const dir = tmp();
+    const run = train(tiny(dir, { variant: 'unnormalized', lr: 1e6, epochs: 3 }), data, quiet);
+    await expect(run).rejects.toThrow(DivergedError);
+    await expect(train(tiny(tmp(), { variant: 'unnormalized', lr: 1e6 }), data, quiet)).rejects.toThrow(/training diverged at step \d+ \(epoch \d\): loss is (NaN|Infinity); last finite loss .* at learning rate 1000000/);
+    const log = readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(log[log.length - 1].type).toBe('diverged');
+  });
+
+  it('a checkpoint of another model is refused, naming the tensor', async () => {
+    const dir = tmp();
+    await train(tiny(dir, { maxSteps: 1, checkpointEvery: 1 }), data, quiet);
+    const c = loadCheckpoint<{ config: TrainConfig }>(join(dir, 'checkpoint.wrnckpt'));
+    const other = join(dir, 'other.wrnckpt');
+    saveCheckpoint(other, c.header, c.tensors.slice(1));
+    await expect(train(tiny(tmp()), data, { ...quiet, resume: other })).rejects.toThrow(/other\.wrnckpt: has no tensor 'stem'/);
+  });
+
+  it('a tiny sweep runs, records divergence, and resumes after being interrupted', async () => {
+    const out = tmp();
+    const grid = { depths: [10], variants: ['bn' as const, 'unnormalized' as const], lrs: [0.05, 1e6], batchSizes: [16], seeds: 1, bestK: 1 };
+    const base = tiny(out, { epochs: 1 });
+    const first = await runSweep({ grid, base, data, out, log: () => {} });
+    expect(first).toHaveLength(4);
+    expect(first.find((r) => r.variant === 'unnormalized' && r.lr === 1e6)!.diverged).toBe(true);
+    // Interrupt: drop the last finished run; a restart redoes only that one.
+    const path = join(out, 'runs.jsonl');
+    const lines = readFileSync(path, 'utf8').trim().split('\n');
+    writeFileSync(path, lines.slice(0, -1).join('\n') + '\n' + '{"key": "cut off mid-wri');
+    const logs: string[] = [];
+    const again = await runSweep({ grid, base, data, out, log: (l) => logs.push(l) });
+    expect(logs[0]).toMatch(/4 runs in the grid, 3 already done, 1 to run/);
+    expect(again).toHaveLength(4);
+    expect(readRuns(path)).toHaveLength(4);
+    const table = markdownTable(aggregate(again, 1), 1, 1);
+    expect(table).toMatch(/\| bn \| \d+\.\d ± 0\.0 \(0\.05\)/);
+    expect(existsSync(join(out, 'runs', 'bn_d10_b16_lr0.05_s0', 'log.jsonl'))).toBe(true);
+  });
+});
+
+describe('sweep helpers', () => {
+  it('logGrid is logarithmic and validates', () => {
+    expect(logGrid(0.01, 1, 3)).toEqual([0.01, 0.1, 1]);
+    expect(() => logGrid(0, 1, 3)).toThrow(/need 0 < min <= max/);
+  });
+});
