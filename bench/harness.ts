@@ -6,6 +6,9 @@ import sgemmWgsl from './shaders/sgemm.wgsl';
 import { grid1d, type GpuRuntime, type GpuBuf } from '../src/gpu/runtime.js';
 import type { KernelSpec } from '../src/gpu/kernel.js';
 
+// Timestamp pairs per profile: WebGPU caps a query set at 4096 queries (2048 dispatches).
+export const PROFILE_CAPACITY = 2048;
+
 export type TimingMethod = 'timestamp-query' | 'wall-clock';
 
 export interface Timing {
@@ -21,11 +24,19 @@ export interface Timing {
 export interface TimeOptions {
   warmup?: number;
   reps?: number;
-  /** Wall-clock only: dispatch the work this many times per submit and divide. */
+  /** Wall-clock only: dispatch the work this many times per submit and divide (default: enough for ~WALL_SAMPLE_MS). */
   inner?: number;
   /** Force wall-clock timing even when timestamps are available. */
   wall?: boolean;
+  /**
+   * Keep repeating past `reps` until the samples add up to this many ms (at most MAX_REP_FACTOR x
+   * reps): short kernels get more samples for the same time budget.
+   */
+  minTotalMs?: number;
 }
+
+const MAX_REP_FACTOR = 10;
+const WALL_SAMPLE_MS = 20;
 
 function quantile(sorted: number[], q: number): number {
   const i = (sorted.length - 1) * q;
@@ -51,17 +62,26 @@ export async function timeIt(rt: GpuRuntime, record: () => void, opts: TimeOptio
   for (let i = 0; i < warmup; i++) record();
   await rt.sync();
   const samples: number[] = [];
+  const minTotal = opts.minTotalMs ?? 0;
+  const more = () => samples.length < reps || (samples.length < MAX_REP_FACTOR * reps && samples.reduce((a, b) => a + b, 0) < minTotal);
   if (rt.hasTimestamps && !opts.wall) {
-    for (let r = 0; r < reps; r++) {
-      rt.startProfile(4096);
+    while (more()) {
+      rt.startProfile(PROFILE_CAPACITY);
       record();
       const entries = await rt.stopProfile();
       samples.push(entries.reduce((s, e) => s + e.ns, 0) / 1e6);
     }
     return summarize('timestamp-query', samples);
   }
-  const inner = opts.inner ?? 5;
-  for (let r = 0; r < reps; r++) {
+  // Enough dispatches per submit that the submit-and-wait round trip is a small part of a sample.
+  let inner = opts.inner ?? 0;
+  if (!inner) {
+    const t0 = performance.now();
+    record();
+    await rt.sync();
+    inner = Math.max(1, Math.min(50, Math.ceil(WALL_SAMPLE_MS / Math.max(1e-3, performance.now() - t0))));
+  }
+  while (more()) {
     const t0 = performance.now();
     for (let i = 0; i < inner; i++) record();
     await rt.sync();
@@ -73,46 +93,84 @@ export async function timeIt(rt: GpuRuntime, record: () => void, opts: TimeOptio
 const COPY: KernelSpec = { name: 'bench.copy', source: copyWgsl, bindings: { src: 'read', dst: 'read_write', params: 'uniform' } };
 const SGEMM: KernelSpec = { name: 'bench.sgemm', source: sgemmWgsl, bindings: { a: 'read', b: 'read', c: 'read_write', params: 'uniform' } };
 
+/** A GEMM C [m, n] = A [m, k] @ B [k, n]. */
+export interface GemmShape {
+  m: number;
+  n: number;
+  k: number;
+}
+
 export interface AdapterLimits {
+  /** The vec4 copy's GB/s (bytes read + bytes written): the bandwidth yardstick. */
   copyGBs: number;
   copyTiming: Timing;
   copyBytes: number;
+  /** The tiled SGEMM's GFLOP/s at sgemmShape: the compute yardstick when no per-conv GEMM is measured. */
   sgemmGflops: number;
   sgemmTiming: Timing;
-  sgemmN: number;
+  sgemmShape: GemmShape;
 }
 
-/** The adapter's practical bandwidth (vec4 copy) and compute (tiled SGEMM), measured now. */
+/** The adapter's practical bandwidth (vec4 copy of copyMiB) and compute (tiled SGEMM n^3), measured now. */
 export async function measureLimits(rt: GpuRuntime, opts: { copyMiB: number; sgemmN: number } & TimeOptions): Promise<AdapterLimits> {
-  const n = (opts.copyMiB * 1024 * 1024) / 4;
-  const src = rt.alloc(4 * n);
-  const dst = rt.alloc(4 * n);
-  const n4 = n / 4;
-  const copyTiming = await timeIt(rt, () => rt.dispatch(COPY, { src, dst }, { n4 }, grid1d(n4, 256), { label: `${opts.copyMiB} MiB` }), opts);
+  const copy = await measureCopy(rt, Math.round((opts.copyMiB * 1024 * 1024) / 4), opts);
+  const shape = { m: opts.sgemmN, n: opts.sgemmN, k: opts.sgemmN };
+  const sgemm = await measureSgemm(rt, shape, opts);
+  return { copyGBs: copy.gbs, copyTiming: copy.timing, copyBytes: copy.bytes, sgemmGflops: sgemm.gflops, sgemmTiming: sgemm.timing, sgemmShape: sgemm.shape };
+}
+
+/** The vec4 copy's GB/s (bytes read + written) for `values` f32 values (rounded up to whole vec4s). */
+export async function measureCopy(rt: GpuRuntime, values: number, opts: TimeOptions): Promise<{ gbs: number; timing: Timing; bytes: number }> {
+  const n4 = Math.max(1, Math.ceil(values / 4));
+  const src = rt.upload(randomData(4 * n4));
+  const dst = rt.alloc(16 * n4);
+  const timing = await timeIt(rt, () => recordCopy(rt, src, dst, n4), opts);
   rt.release(src);
   rt.release(dst);
-  const N = opts.sgemmN;
-  if (N % 64 !== 0) throw new Error(`bench: SGEMM size must be a multiple of 64, got ${N}`);
-  const bufs: GpuBuf[] = [0, 1, 2].map(() => rt.alloc(4 * N * N));
-  const [a, b, c] = bufs;
-  const sgemmTiming = await timeIt(rt, () => rt.dispatch(SGEMM, { a, b, c }, { n: N }, [N / 64, N / 64], { label: `${N}^3` }), opts);
-  bufs.forEach((x) => rt.release(x));
-  return {
-    copyGBs: (2 * 4 * n) / (copyTiming.medianMs * 1e6),
-    copyTiming,
-    copyBytes: 2 * 4 * n,
-    sgemmGflops: (2 * N * N * N) / (sgemmTiming.medianMs * 1e6),
-    sgemmTiming,
-    sgemmN: N,
-  };
+  const bytes = 2 * 16 * n4;
+  return { gbs: bytes / (timing.medianMs * 1e6), timing, bytes };
 }
 
-/** The GEMM-equivalent throughput of the SGEMM kernel at an arbitrary [m, k] @ [k, n] (padded to 64). */
-export async function measureSgemmAt(rt: GpuRuntime, size: number, opts: TimeOptions): Promise<number> {
-  const N = Math.max(64, Math.round(size / 64) * 64);
-  const bufs = [0, 1, 2].map(() => rt.alloc(4 * N * N));
-  const [a, b, c] = bufs;
-  const t = await timeIt(rt, () => rt.dispatch(SGEMM, { a, b, c }, { n: N }, [N / 64, N / 64]), opts);
-  bufs.forEach((x) => rt.release(x));
-  return (2 * N * N * N) / (t.medianMs * 1e6);
+/** Values in [-0.5, 0.5): inputs with no NaNs or denormals that could slow a CPU adapter. */
+function randomData(n: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = 12345;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    out[i] = s / 2 ** 32 - 0.5;
+  }
+  return out;
+}
+
+/** Record the copy of n4 vec4s from src to dst. */
+export function recordCopy(rt: GpuRuntime, src: GpuBuf, dst: GpuBuf, n4: number): void {
+  rt.dispatch(COPY, { src, dst }, { n4 }, grid1d(n4, 256), { label: `${4 * n4} values` });
+}
+
+/** Record C [m, n] = A [m, k] @ B [k, n] (row-major; shape as paddedGemm returns it). */
+export function recordSgemm(rt: GpuRuntime, a: GpuBuf, b: GpuBuf, c: GpuBuf, { m, n, k }: GemmShape): void {
+  if (m % 64 || n % 64 || k % 16) throw new Error(`bench: SGEMM shape ${m}x${n}x${k} must have m, n multiples of 64 and k of 16 (see paddedGemm)`);
+  rt.dispatch(SGEMM, { a, b, c }, { m, n, k }, [n / 64, m / 64], { label: `${m}x${n}x${k}` });
+}
+
+/** `shape` rounded up to what the SGEMM kernel takes: m, n multiples of 64, k a multiple of 16. */
+export function paddedGemm(shape: GemmShape): GemmShape {
+  const up = (v: number, q: number) => Math.max(q, Math.ceil(v / q) * q);
+  return { m: up(shape.m, 64), n: up(shape.n, 64), k: up(shape.k, 16) };
+}
+
+/**
+ * The tiled SGEMM's GFLOP/s at `shape` (padded, see paddedGemm; the FLOPs counted are the padded
+ * GEMM's 2*m*n*k, so padding does not flatter it).
+ */
+export async function measureSgemm(rt: GpuRuntime, shape: GemmShape, opts: TimeOptions): Promise<{ gflops: number; timing: Timing; shape: GemmShape }> {
+  const { m, n, k } = paddedGemm(shape);
+  const maxWg = rt.limits.maxComputeWorkgroupsPerDimension;
+  if (n / 64 > maxWg || m / 64 > maxWg) throw new Error(`bench: SGEMM ${m}x${n}x${k} needs more than ${maxWg} workgroups per dimension`);
+  const a = rt.upload(randomData(m * k));
+  const b = rt.upload(randomData(k * n));
+  const c = rt.alloc(4 * m * n);
+  const timing = await timeIt(rt, () => recordSgemm(rt, a, b, c, { m, n, k }), opts);
+  for (const x of [a, b, c]) rt.release(x);
+  return { gflops: (2 * m * n * k) / (timing.medianMs * 1e6), timing, shape: { m, n, k } };
 }

@@ -1,10 +1,14 @@
-// Reference kernel for compute: C = A @ B for square n x n matrices, n a multiple of 64. Each
-// workgroup computes a 64x64 tile from 64x16 and 16x64 slices staged in workgroup memory (one
-// pair of barriers per 16 steps of k); each of its 256 invocations accumulates a 4x4 block. No
-// bounds checks: it measures the adapter's practical GFLOP/s for a well-tiled kernel.
+// Reference kernel for compute: C [m, n] = A [m, k] @ B [k, n], m and n multiples of 64, k a
+// multiple of 16 (the bench pads a conv's equivalent GEMM up to these). Each workgroup computes a
+// 64x64 tile from 64x16 and 16x64 slices staged in workgroup memory (one pair of barriers per 16
+// steps of k); each of its 256 invocations accumulates a 4x4 block. No bounds checks: it measures
+// the adapter's practical GFLOP/s for a well-tiled GPU kernel. (On a CPU adapter such as
+// SwiftShader, where barriers and 256-invocation workgroups are expensive, it is a weak yardstick.)
 
 struct Params {
+  m: u32,
   n: u32,
+  k: u32,
 }
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
@@ -21,14 +25,15 @@ var<workgroup> tileB: array<f32, 1024>;  // [TK][T]
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
   let n = params.n;
+  let kk = params.k;
   let row0 = wid.y * T;
   let col0 = wid.x * T;
   var acc: array<vec4<f32>, 4>;
-  for (var k0 = 0u; k0 < n; k0 += TK) {
+  for (var k0 = 0u; k0 < kk; k0 += TK) {
     for (var e = li; e < T * TK; e += 256u) {
       let m = e / TK;
       let k = e % TK;
-      tileA[k * T + m] = a[(row0 + m) * n + k0 + k];
+      tileA[k * T + m] = a[(row0 + m) * kk + k0 + k];
       let kb = e / T;
       let nb = e % T;
       tileB[kb * T + nb] = b[(k0 + kb) * n + col0 + nb];

@@ -9,6 +9,7 @@ import { initWebGPU, describeAdapter } from '../index.js';
 import { runChecks, checkCases, type CheckLine } from '../check.js';
 import { tasks, taskOptions, registerTask, type TaskContext, type PageResult, type CheckTaskResult } from './tasks.js';
 // Task modules register themselves on import, e.g.:  import '../../bench/web.js';
+import '../../bench/web.js';
 
 declare global {
   interface Window {

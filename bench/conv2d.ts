@@ -1,0 +1,131 @@
+// Times the conv2d kernels (forward, backward-input, backward-filter) at WRN-16-4-like shapes and
+// compares them with the matmul kernel on the equivalent GEMM (M = Cout, N = batch*Ho*Wo,
+// K = Cin*KH*KW), measured in the same run.
+//
+//   npx esbuild bench/conv2d.ts --bundle --platform=node --format=esm --loader:.wgsl=text \
+//     --external:webgpu --outfile=node_modules/.cache/conv2d-bench.mjs \
+//     && node node_modules/.cache/conv2d-bench.mjs [--batch 2] [--reps 3] [--rounds 3] [--only stage1] [--skip-matmul]
+//     [--layer cin,cout,size,k,stride,pad] [--max-workgroups n]
+//
+// (The bundle goes under node_modules/ so that Node finds the external 'webgpu' package.)
+// Each measurement: one warm-up dispatch and sync, then `rounds` times: record `reps` dispatches
+// into one submit and wait for them; the best round counts (other processes share the CPU when
+// the adapter is SwiftShader). GFLOP/s counts 2*M*N*K for all three kernels (the nominal conv
+// FLOPs; the backward-input kernel skips taps that miss with stride 2, so it does fewer).
+import { initWebGPU, matmulKernel, runKernel, Tensor, gpu } from '../src/index.js';
+import { conv2dBackwardFilterKernel, conv2dBackwardInputKernel, conv2dForwardKernel, conv2dTuning, convOutSize, type Conv2dParams } from '../src/ops/conv2d.js';
+
+interface Layer {
+  name: string;
+  cin: number;
+  cout: number;
+  size: number; // input H = W
+  k: number;
+  stride: number;
+  pad: number;
+}
+
+// WRN-16-4 on 32x32 images: stem, then stages of width 64, 128, 256 (stride 2 into stages 2, 3).
+const LAYERS: Layer[] = [
+  { name: 'stem 3->16 3x3 @32', cin: 3, cout: 16, size: 32, k: 3, stride: 1, pad: 1 },
+  { name: 'stage1 64->64 3x3 @32', cin: 64, cout: 64, size: 32, k: 3, stride: 1, pad: 1 },
+  { name: 'stage2 64->128 3x3 s2 @32', cin: 64, cout: 128, size: 32, k: 3, stride: 2, pad: 1 },
+  { name: 'stage2 128->128 3x3 @16', cin: 128, cout: 128, size: 16, k: 3, stride: 1, pad: 1 },
+  { name: 'stage3 256->256 3x3 @8', cin: 256, cout: 256, size: 8, k: 3, stride: 1, pad: 1 },
+  { name: 'shortcut 128->256 1x1 s2 @16', cin: 128, cout: 256, size: 16, k: 1, stride: 2, pad: 0 },
+];
+
+// --layer cin,cout,size,k,stride,pad times one custom layer instead.
+function customLayer(spec: string): Layer[] {
+  const [cin, cout, size, k, stride, pad] = spec.split(',').map(Number);
+  return [{ name: `custom ${cin}->${cout} ${k}x${k} s${stride} p${pad} @${size}`, cin, cout, size, k, stride, pad }];
+}
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+const batch = Number(arg('batch', '2'));
+const reps = Number(arg('reps', '3'));
+const rounds = Number(arg('rounds', '3'));
+const only = arg('only', '');
+const skipMatmul = process.argv.includes('--skip-matmul');
+if (arg('max-workgroups', '')) conv2dTuning.maxWorkgroups = Number(arg('max-workgroups', ''));
+
+function random(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1103515245 + 12345) >>> 0;
+    out[i] = s / 2 ** 32 - 0.5;
+  }
+  return out;
+}
+
+function rand(shape: number[], seed: number): Tensor {
+  return Tensor.from(random(shape.reduce((a, b) => a * b, 1), seed), shape, 'webgpu');
+}
+
+/**
+ * Best-of-`rounds` milliseconds per dispatch of `record` (which records one dispatch): wall time,
+ * and this process's CPU time (all threads), which on a CPU adapter is the work done and is not
+ * inflated when other processes share the cores.
+ */
+async function time(record: () => void): Promise<{ wall: number; cpu: number }> {
+  record();
+  await gpu().sync();
+  let wall = Infinity;
+  let cpu = Infinity;
+  for (let r = 0; r < rounds; r++) {
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < reps; i++) record();
+    await gpu().sync();
+    const c = process.cpuUsage(c0);
+    wall = Math.min(wall, (performance.now() - t0) / reps);
+    cpu = Math.min(cpu, (c.user + c.system) / 1000 / reps);
+  }
+  return { wall, cpu };
+}
+
+const rt = await initWebGPU();
+console.log(`adapter: ${rt.adapterName}`);
+console.log(`batch ${batch} (WRN-16-4 trains at batch 64-128; on SwiftShader a small batch keeps this quick), ${reps} dispatches per submit, best of ${rounds}`);
+const fmt = (t: { wall: number; cpu: number }, flops: number) =>
+  `${t.wall.toFixed(1).padStart(7)} ms ${(flops / t.wall / 1e6).toFixed(2).padStart(5)} GF/s ${t.cpu.toFixed(0).padStart(5)} cpu-ms`;
+const col = (s: string) => s.padEnd(35);
+console.log(`${'layer'.padEnd(30)} ${'GEMM MxNxK'.padEnd(16)} ${col('forward')} ${col('backward-input')} ${col('backward-filter')} ${col('matmul (same GEMM)')} fwd/mm bi/fwd bf/fwd`);
+const layerSpec = arg('layer', '');
+for (const l of layerSpec ? customLayer(layerSpec) : LAYERS) {
+  if (only && !l.name.includes(only)) continue;
+  const ho = convOutSize(l.size, l.k, l.stride, l.pad);
+  const xShape = [batch, l.cin, l.size, l.size];
+  const wShape = [l.cout, l.cin, l.k, l.k];
+  const yShape = [batch, l.cout, ho, ho];
+  const m = l.cout;
+  const n = batch * ho * ho;
+  const k = l.cin * l.k * l.k;
+  const flops = 2 * m * n * k;
+  const p: Conv2dParams = { stride: l.stride, pad: l.pad };
+  const x = rand(xShape, 1);
+  const w = rand(wShape, 2);
+  const dy = rand(yShape, 3);
+  const y = Tensor.empty(yShape, 'webgpu');
+  const dx = Tensor.empty(xShape, 'webgpu');
+  const dw = Tensor.empty(wShape, 'webgpu');
+  const fwd = await time(() => runKernel(conv2dForwardKernel, [x, w], [y], p));
+  const bi = await time(() => runKernel(conv2dBackwardInputKernel, [dy, w], [dx], p));
+  const bf = await time(() => runKernel(conv2dBackwardFilterKernel, [x, dy], [dw], p));
+  const a = rand([m, k], 4);
+  const b = rand([k, n], 5);
+  const c = Tensor.empty([m, n], 'webgpu');
+  const mm = skipMatmul ? { wall: NaN, cpu: NaN } : await time(() => runKernel(matmulKernel, [a, b], [c], { m, n, k, transA: false, transB: false }));
+  console.log(
+    `${l.name.padEnd(30)} ${`${m}x${n}x${k}`.padEnd(16)} ${fmt(fwd, flops)} ${fmt(bi, flops)} ${fmt(bf, flops)} ${fmt(mm, flops)}` +
+      ` ${(mm.wall / fwd.wall).toFixed(2).padStart(6)} ${(bi.wall / fwd.wall).toFixed(2).padStart(6)} ${(bf.wall / fwd.wall).toFixed(2).padStart(6)}`,
+  );
+  for (const t of [x, w, dy, y, dx, dw, a, b, c]) t.release();
+}
+console.log('fwd/mm = conv forward GFLOP/s over matmul GFLOP/s (target >= 0.7); bi/fwd, bf/fwd = backward wall time over forward wall time (target <= 1.5)');
+rt.destroy();

@@ -1,0 +1,164 @@
+// `wrn bench`: kernel benchmarks against the adapter's own limits, the training step broken down by
+// kernel category (what share is BN, what SkipInit saves), and comparing two result files.
+import { cpus, loadavg } from 'node:os';
+import { initWebGPU } from '../index.js';
+import { parseFlags, usage, UsageError } from './args.js';
+import { kernelDefaults, runKernelBench, type KernelBenchOptions } from '../../bench/kernels.js';
+import { runStepBench, stepDefaults, STEP_VARIANTS } from '../../bench/step.js';
+import { compareResults, formatKernels, formatStep, validateResult, type KernelBenchResult } from '../../bench/report.js';
+import { DEFAULT_RESULTS_DIR, gitCommit, readResult, writeResult } from '../../bench/output.js';
+import type { GpuRuntime } from '../gpu/runtime.js';
+
+const KERNEL_FLAGS = {
+  batch: { type: 'int', help: 'batch size of the layer shapes (default 64; --quick: 2)' },
+  reps: { type: 'int', help: 'timed repetitions per kernel after warm-up (default 20; --quick: 3)' },
+  warmup: { type: 'int', help: 'warm-up repetitions per kernel (default 3; --quick: 1)' },
+  quick: { type: 'bool', default: false, help: 'small batch, few repetitions, small limit measurements: a CPU adapter finishes in well under two minutes' },
+  only: { type: 'string', default: '', help: "only the kernels whose name contains this (e.g. 'bn.', 'conv2d.forward', '16x16x128')" },
+  out: { type: 'string', default: DEFAULT_RESULTS_DIR, help: 'directory for the JSON result and its PNG chart' },
+  'wall-clock': { type: 'bool', default: false, help: 'time with the wall clock even where GPU timestamps are available' },
+  browser: { type: 'bool', default: false, help: 'run the (quick) kernel benchmark in headless Chromium instead of Node (needs npm run build and Chromium)' },
+  gpu: { type: 'bool', default: false, help: "with --browser: Chromium on the machine's GPU instead of SwiftShader" },
+  timeout: { type: 'number', default: 600, help: 'with --browser: seconds to wait for the page' },
+  help: { type: 'bool', default: false, help: 'show this help' },
+} as const;
+
+const STEP_FLAGS = {
+  depth: { type: 'int', help: 'WRN depth (default 16; --quick: 10)' },
+  width: { type: 'int', help: 'WRN width factor (default 4; --quick: 1)' },
+  batch: { type: 'int', help: 'batch size (default 64; --quick: 4)' },
+  steps: { type: 'int', help: 'timed steps per variant (default 10; --quick: 2)' },
+  warmup: { type: 'int', help: 'warm-up steps per variant (default 2; --quick: 1)' },
+  variants: { type: 'list', default: STEP_VARIANTS.map((v) => v.name), help: 'variants to run' },
+  quick: { type: 'bool', default: false, help: 'WRN-10-1 at batch 4, 2 steps: minutes on a CPU adapter' },
+  out: { type: 'string', default: DEFAULT_RESULTS_DIR, help: 'directory for the JSON result and its PNG chart' },
+  'wall-clock': { type: 'bool', default: false, help: 'skip the timestamp profile (wall time per step only)' },
+  help: { type: 'bool', default: false, help: 'show this help' },
+} as const;
+
+const HELP = `usage: wrn bench <kernels|step|compare> [flags]   (wrn bench <subcommand> --help for its flags)
+
+  kernels   every hot kernel of a training step at WRN-16-4 layer shapes: median time, GB/s or
+            GFLOP/s, and the ratio to this adapter's copy bandwidth / SGEMM throughput measured in
+            the same run, with the kernel targets (>= 70% of copy, conv >= 70% of SGEMM, conv
+            backward <= 1.5x forward). --browser runs it in headless Chromium.
+  step      whole training steps (forward, backward, SGD) of the bn, bn-unfused, skipinit and
+            unnormalized variants, GPU time broken down by kernel category, and images/s
+  compare   wrn bench compare A.json B.json: B over A, per kernel or per step category
+
+Results go to ${DEFAULT_RESULTS_DIR}/ as JSON (adapter, runtime, commit, every figure) plus a PNG chart.`;
+
+function nodeNotes(rt: GpuRuntime): string[] {
+  const notes: string[] = [];
+  if (rt.ctx.adapter.isFallbackAdapter) {
+    notes.push(`CPU adapter: kernels run on the host's ${cpus().length} cores, shared with whatever else runs (load average ${loadavg()[0].toFixed(2)} at start); figures are noisy, ratios less so`);
+  }
+  return notes;
+}
+
+function positiveInts(cmd: string, f: Record<string, unknown>, names: string[]): void {
+  for (const n of names) {
+    const v = f[n];
+    if (v !== undefined && (!Number.isInteger(v) || (v as number) < (n === 'warmup' ? 0 : 1))) throw new UsageError(`wrn bench ${cmd}: --${n} must be an integer >= ${n === 'warmup' ? 0 : 1}, got ${v}`);
+  }
+}
+
+async function kernels(argv: string[]): Promise<number> {
+  const f = parseFlags('bench kernels', argv, KERNEL_FLAGS);
+  if (f.help) {
+    console.log(usage('bench kernels', 'Time every hot kernel at WRN-16-4 layer shapes against the adapter\'s own copy bandwidth and SGEMM throughput.', KERNEL_FLAGS));
+    return 0;
+  }
+  positiveInts('kernels', f, ['batch', 'reps', 'warmup']);
+  const quick = f.quick || f.browser; // the page runs the quick configuration
+  const d = kernelDefaults(quick);
+  const opts: KernelBenchOptions = { ...d, quick, only: f.only, wallClock: f['wall-clock'], commit: gitCommit() };
+  if (f.batch !== undefined) opts.batch = f.batch;
+  if (f.reps !== undefined) opts.reps = f.reps;
+  if (f.warmup !== undefined) opts.warmup = f.warmup;
+  let r: KernelBenchResult;
+  if (f.browser) {
+    r = await kernelsInBrowser(opts, f.gpu, f.timeout);
+  } else {
+    const rt = await initWebGPU({ timestamps: true });
+    console.log(`adapter: ${rt.adapterName}`);
+    r = await runKernelBench(rt, { ...opts, notes: nodeNotes(rt), log: (l) => console.log(`  ${l}`) });
+  }
+  console.log('');
+  console.log(formatKernels(r));
+  const files = writeResult(r, f.out);
+  console.log(`\nwrote ${files.json} and ${files.png}`);
+  return 0;
+}
+
+async function kernelsInBrowser(opts: KernelBenchOptions, useGpu: boolean, timeoutS: number): Promise<KernelBenchResult> {
+  const { runInBrowser } = await import('../web/runner.js');
+  const query: Record<string, string | number | boolean> = { batch: opts.batch, reps: opts.reps, warmup: opts.warmup, quick: 1 };
+  if (opts.only) query.only = opts.only;
+  if (opts.wallClock) query.wallClock = 1;
+  if (opts.commit) query.commit = opts.commit;
+  console.log(`running the kernel benchmark in headless Chromium (${useGpu ? "the machine's GPU" : 'WebGPU on SwiftShader'}) ...`);
+  const page = await runInBrowser({
+    task: 'bench',
+    query,
+    gpu: useGpu ? 'default' : 'swiftshader',
+    timeoutMs: timeoutS * 1000,
+    // Chromium rounds GPU timestamps to 100 us unless told otherwise (a fingerprinting guard).
+    extraArgs: ['--disable-dawn-features=timestamp_quantization'],
+    onConsole: (l) => {
+      if (l.startsWith('[wrn]   ')) console.log(`  ${l.slice(8)}`);
+    },
+  });
+  if (page.error) throw new Error(`the page reported an error: ${page.error}`);
+  const r = validateResult(page.result, 'the browser page\'s result') as KernelBenchResult;
+  r.notes = [...r.notes, `${page.browserVersion}, headless, launched with ${page.launchArgs.join(' ')}`];
+  return r;
+}
+
+async function step(argv: string[]): Promise<number> {
+  const f = parseFlags('bench step', argv, STEP_FLAGS);
+  if (f.help) {
+    console.log(usage('bench step', 'Profile whole WRN training steps per dispatch and break the GPU time down by kernel category, for each variant.', STEP_FLAGS));
+    return 0;
+  }
+  positiveInts('step', f, ['depth', 'width', 'batch', 'steps', 'warmup']);
+  const d = stepDefaults(f.quick);
+  const o = { ...d, quick: f.quick, variants: (f.variants as (string | number)[]).map(String), wallClock: f['wall-clock'], commit: gitCommit() };
+  for (const k of ['depth', 'width', 'batch', 'steps', 'warmup'] as const) if (f[k] !== undefined) o[k] = f[k];
+  if (o.depth < 10 || (o.depth - 4) % 6 !== 0) throw new UsageError(`wrn bench step: --depth must be 6N + 4 with N >= 1 (10, 16, 22, ...), got ${o.depth}`);
+  const unknown = o.variants.filter((v) => !STEP_VARIANTS.some((s) => s.name === v));
+  if (unknown.length) throw new UsageError(`wrn bench step: unknown variant(s) ${unknown.join(', ')} (known: ${STEP_VARIANTS.map((s) => s.name).join(', ')})`);
+  const rt = await initWebGPU({ timestamps: true });
+  console.log(`adapter: ${rt.adapterName}`);
+  const r = await runStepBench(rt, { ...o, notes: nodeNotes(rt), log: (l) => console.log(`  ${l}`) });
+  console.log('');
+  console.log(formatStep(r));
+  const files = writeResult(r, f.out);
+  console.log(`\nwrote ${files.json} and ${files.png}`);
+  return 0;
+}
+
+function compare(argv: string[]): number {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log('usage: wrn bench compare A.json B.json\n\nPrint B over A for two results of the same kind: per kernel (time and ratio to the limits) or per step variant and category.');
+    return 0;
+  }
+  if (argv.length !== 2 || argv.some((a) => a.startsWith('--'))) {
+    throw new UsageError(`wrn bench compare: expected two result files (wrn bench compare A.json B.json), got ${argv.length ? argv.map((a) => `'${a}'`).join(' ') : 'none'}`);
+  }
+  const [a, b] = argv.map(readResult);
+  console.log(compareResults(a, b, argv[0], argv[1]));
+  return 0;
+}
+
+export async function benchCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (!sub || sub === '--help' || sub === '-h' || sub === 'help') {
+    console.log(HELP);
+    return sub ? 0 : 2;
+  }
+  if (sub === 'kernels') return kernels(rest);
+  if (sub === 'step') return step(rest);
+  if (sub === 'compare') return compare(rest);
+  throw new UsageError(`wrn bench: unknown subcommand '${sub}' (expected kernels, step or compare)\n\n${HELP}`);
+}

@@ -1,0 +1,322 @@
+// The benchmark suite on tiny shapes: the kernel bench measures every kernel and writes a valid
+// result file, the step bench's categories add up to the step's GPU time, and compare reads two
+// files (and names the file when one is missing or malformed).
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initWebGPU, type GpuRuntime } from '../src/index.js';
+import { describeGpu, requireGpu } from './helpers/optest.js';
+import { runKernelBench } from '../bench/kernels.js';
+import { paddedGemm, recordCopy, recordSgemm } from '../bench/harness.js';
+import { rand } from '../src/check.js';
+import { runStepBench } from '../bench/step.js';
+import { CATEGORIES, KERNELS_KIND, STEP_KIND, categoryOf, compareResults, formatKernels, formatStep, validateResult, type KernelBenchResult, type StepBenchResult } from '../bench/report.js';
+import { readResult, resultBaseName, slug, writeResult } from '../bench/output.js';
+import { benchCommand } from '../src/cli/bench.js';
+import { UsageError } from '../src/cli/args.js';
+import { chromiumPath, ROOT, runInBrowser, WEB_DIST } from '../src/web/runner.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'wrn-bench-test-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+// Tiny shapes: one 8x8x8 layer at batch 1, a few repetitions, small reference measurements.
+const TINY = { batch: 1, reps: 2, warmup: 1, quick: true, layers: [{ c: 8, h: 8 }], sgdParams: 1000, copyMiB: 0.25, sgemmN: 64, minTotalMs: 0 };
+const KERNEL_NAMES = [
+  'conv2d.forward 8x8x8',
+  'conv2d.backward_input 8x8x8',
+  'conv2d.backward_filter 8x8x8',
+  'bn.fwd 8x8x8',
+  'bn.fwd+relu fused 8x8x8',
+  'bn.fwd then relu (unfused) 8x8x8',
+  'bn.bwd 8x8x8',
+  'bn.bwd+relu fused 8x8x8',
+  'relu.bwd then bn.bwd (unfused) 8x8x8',
+  'relu.fwd 8x8x8',
+  'relu.bwd 8x8x8',
+  'skipadd.fwd 8x8x8',
+  'skipadd.bwd 8x8x8',
+  'add.fwd (plain residual) 8x8x8',
+  'sgd n=1000',
+];
+
+/** Newest mtime under a directory. */
+function newest(d: string): number {
+  let t = 0;
+  for (const e of readdirSync(d, { withFileTypes: true })) {
+    const p = join(d, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/** Rebuild dist/web/main.js when any source it bundles (src, shaders, bench) is newer. */
+function ensureWebBundle(): void {
+  const bundle = join(WEB_DIST, 'main.js');
+  const sources = Math.max(...['src', 'shaders', 'bench'].map((d) => newest(join(ROOT, d))));
+  if (existsSync(bundle) && statSync(bundle).mtimeMs >= sources) return;
+  execFileSync(process.execPath, ['tools/build.mjs'], { cwd: ROOT, stdio: 'pipe' });
+}
+
+/** Run `fn` with console.log captured; returns what it printed. */
+async function captureLog(fn: () => Promise<unknown>): Promise<string> {
+  const lines: string[] = [];
+  const spy = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
+  try {
+    await fn();
+  } finally {
+    spy.mockRestore();
+  }
+  return lines.join('\n');
+}
+
+describe('step categories', () => {
+  it('map every kernel family of a step to its category', () => {
+    const cases: [string, string][] = [
+      ['conv2d.forward x[2,3,32,32] w[16,3,3,3] s1 p1', 'conv'],
+      ['conv2d.reduce_splits 64x4', 'conv'],
+      ['batchnorm_stats.partials_vec4 [N=2, C=16, HW=1024] 8 slices/channel', 'bn'],
+      ['batchnorm.normalize [N=2, C=16, HW=1024] +relu', 'bn'],
+      ['batchnorm_backward.grad_x [N=2, C=16, HW=1024]', 'bn'],
+      ['relu.forward n=100', 'relu'],
+      ['relu.backward n=100', 'relu'],
+      ['skipadd.forward n=100', 'skip-add'],
+      ['skipadd.reduce_partials 3 partials', 'skip-add'],
+      ['elementwise.add n=100', 'skip-add'],
+      ['elementwise.scale n=100', 'skip-add'],
+      ['pool.forward', 'pool/classifier/loss'],
+      ['matmul 4x10x64', 'pool/classifier/loss'],
+      ['bias_add n=40 C=10', 'pool/classifier/loss'],
+      ['loss.forward', 'pool/classifier/loss'],
+      ['dropout', 'pool/classifier/loss'],
+      ['reduce.sum_axis [1,4,10]', 'pool/classifier/loss'],
+      ['sgd n=1000', 'optimizer'],
+      ['broadcast [3,1,5]', 'other'],
+      ['bench.copy 1 MiB', 'other'],
+    ];
+    for (const [label, cat] of cases) expect(categoryOf(label), label).toBe(cat);
+  });
+
+  it('slugs and file names are file-name safe', () => {
+    expect(slug('Google / SwiftShader (fallback) [node]')).toBe('google-swiftshader-fallback-node');
+    expect(slug('///')).toBe('unknown');
+  });
+});
+
+describeGpu('wrn bench on the CPU adapter (tiny shapes)', () => {
+  let rt: GpuRuntime;
+  let kernels: KernelBenchResult;
+  let kernelsFile: string;
+  let step: StepBenchResult;
+  let stepFile: string;
+
+  beforeAll(async () => {
+    rt = await initWebGPU({ timestamps: true }); // before requireGpu opens it without timestamps
+    await requireGpu();
+  });
+
+  it('the reference kernels compute what they claim: SGEMM C = A @ B (rectangular), copy dst = src', async () => {
+    const shape = { m: 64, n: 128, k: 48 };
+    expect(paddedGemm({ m: 8, n: 100, k: 72 })).toEqual({ m: 64, n: 128, k: 80 });
+    const a = rand([shape.m, shape.k], 1);
+    const b = rand([shape.k, shape.n], 2);
+    const [ga, gb, gc] = [rt.upload(a), rt.upload(b), rt.alloc(4 * shape.m * shape.n)];
+    recordSgemm(rt, ga, gb, gc, shape);
+    const c = await rt.read(gc);
+    let worst = 0;
+    for (let i = 0; i < shape.m; i++) {
+      for (let j = 0; j < shape.n; j++) {
+        let want = 0;
+        for (let k = 0; k < shape.k; k++) want += a[i * shape.k + k] * b[k * shape.n + j];
+        worst = Math.max(worst, Math.abs(c[i * shape.n + j] - want));
+      }
+    }
+    expect(worst).toBeLessThan(1e-5); // 48-term f32 dot products of values in [-1, 1]
+    const src = rand([1000], 3);
+    const [gs, gd] = [rt.upload(src), rt.alloc(4 * 1000)];
+    recordCopy(rt, gs, gd, 250);
+    expect(await rt.read(gd)).toEqual(src);
+    for (const x of [ga, gb, gc, gs, gd]) rt.release(x);
+    expect(() => recordSgemm(rt, ga, gb, gc, { m: 60, n: 128, k: 48 })).toThrow(/multiples of 64/);
+  });
+
+  it('kernels: every kernel timed, positive figures, ratios to limits measured in the same run, a valid file', async () => {
+    kernels = await runKernelBench(rt, TINY);
+    expect(kernels.kind).toBe(KERNELS_KIND);
+    expect(kernels.method).toBe(rt.hasTimestamps ? 'timestamp-query' : 'wall-clock');
+    expect(kernels.kernels.map((k) => k.name)).toEqual(KERNEL_NAMES);
+    const l = kernels.limits;
+    for (const v of [l.copyGBs, l.sgemmGflops, l.copyTiming.medianMs, l.sgemmTiming.medianMs]) expect(v).toBeGreaterThan(0);
+    expect(kernels.gemm).toHaveLength(1);
+    expect(kernels.gemm[0].shape).toEqual({ m: 64, n: 64, k: 80 }); // 8 x 64 x 72, padded to the SGEMM's multiples
+    for (const k of kernels.kernels) {
+      expect(k.timing.medianMs, k.name).toBeGreaterThan(0);
+      expect(k.timing.reps, k.name).toBeGreaterThanOrEqual(TINY.reps);
+      expect(k.value, k.name).toBeGreaterThan(0);
+      expect(k.referenceValue, k.name).toBeGreaterThan(0);
+      expect(k.ratio, k.name).toBeCloseTo(k.value / k.referenceValue, 10);
+      expect(k.formula.length, k.name).toBeGreaterThan(0);
+      if (rt.hasTimestamps) expect(k.dispatches.length, k.name).toBeGreaterThan(0);
+    }
+    // The documented minimal-bytes formulas, per value of one [1, 8, 8, 8] tensor.
+    const n = 8 * 8 * 8;
+    const bytes = (name: string) => kernels.kernels.find((k) => k.name === name)!.work / n;
+    expect([bytes('relu.fwd 8x8x8'), bytes('bn.fwd 8x8x8'), bytes('bn.bwd 8x8x8'), bytes('skipadd.fwd 8x8x8')]).toEqual([8, 12, 20, 12]);
+    expect(kernels.kernels.find((k) => k.name === 'sgd n=1000')!.work).toBe(20 * 1000);
+    expect(kernels.kernels[0].work).toBe(2 * 1 * 8 * 8 * 8 * 8 * 9); // 2*N*Ho*Wo*Cout*Cin*K*K
+    // Targets: conv forward vs SGEMM, conv backward vs forward time, memory-bound vs copy; none for the unfused or SGD.
+    const t = (name: string) => kernels.kernels.find((k) => k.name === name)!.target;
+    expect(t('conv2d.forward 8x8x8')).toMatchObject({ threshold: 0.7, direction: 'min' });
+    expect(t('conv2d.backward_input 8x8x8')).toMatchObject({ threshold: 1.5, direction: 'max' });
+    expect(t('bn.bwd+relu fused 8x8x8')).toMatchObject({ threshold: 0.7, direction: 'min' });
+    expect(t('bn.fwd then relu (unfused) 8x8x8')).toBeNull();
+    expect(t('sgd n=1000')).toBeNull();
+    for (const k of kernels.kernels) if (k.target) expect(k.target.met).toBe(k.target.direction === 'min' ? k.target.value >= 0.7 : k.target.value <= 1.5);
+    const text = formatKernels(kernels);
+    expect(text).toMatch(/timing: +GPU timestamp queries|timing: +wall clock/);
+    expect(text).toMatch(/targets: \d+ of 12 met/);
+
+    const files = writeResult({ ...kernels, commit: 'abc123' }, dir);
+    kernelsFile = files.json;
+    expect(files.json).toBe(join(dir, `${resultBaseName(kernels)}.json`));
+    expect(files.json).toMatch(/kernels-node-.*\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ\.json$/);
+    expect(existsSync(files.png)).toBe(true);
+    expect(readdirSync(dir).some((f) => f.includes('.tmp'))).toBe(false);
+    const back = JSON.parse(readFileSync(files.json, 'utf8'));
+    expect(validateResult(back, files.json)).toBeTruthy();
+    expect(back.adapter.description).toBe(rt.ctx.adapter.description);
+    expect(back.commit).toBe('abc123');
+    expect(back.runtime).toMatch(/webgpu .*node v/);
+    expect(back.kernels).toHaveLength(KERNEL_NAMES.length);
+  });
+
+  it('kernels: the wall-clock fallback says so; --only filters', async () => {
+    const r = await runKernelBench(rt, { ...TINY, only: 'relu.fwd', wallClock: true });
+    expect(r.method).toBe('wall-clock');
+    expect(r.kernels.map((k) => k.name)).toEqual(['relu.fwd 8x8x8']);
+    expect(r.kernels.every((k) => k.timing.method === 'wall-clock' && k.value > 0)).toBe(true);
+    expect(formatKernels(r)).toMatch(/timing: +wall clock/);
+    await expect(runKernelBench(rt, { ...TINY, only: 'no-such-kernel' })).rejects.toThrow(/no kernel matches --only 'no-such-kernel'/);
+  });
+
+  it('step (CLI): the categories add up to the step GPU time; bn has BN time, skipinit none; a valid file', async () => {
+    const out = join(dir, 'step');
+    const printed = await captureLog(() => benchCommand(['step', '--quick', '--batch', '2', '--steps', '1', '--warmup', '0', '--variants', 'bn,bn-unfused,skipinit', '--out', out]));
+    const file = readdirSync(out).find((f) => f.startsWith('step-node-') && f.endsWith('.json'));
+    expect(file, printed).toBeTruthy();
+    stepFile = join(out, file!);
+    expect(existsSync(stepFile.replace(/\.json$/, '.png'))).toBe(true);
+    step = readResult(stepFile) as StepBenchResult;
+    expect(step.kind).toBe(STEP_KIND);
+    expect(step.config).toMatchObject({ depth: 10, width: 1, batch: 2, steps: 1 });
+    expect(step.variants.map((v) => v.name)).toEqual(['bn', 'bn-unfused', 'skipinit']);
+    expect(printed).toMatch(/skipinit vs bn: step wall time x/);
+    for (const v of step.variants) {
+      expect(v.wallMs).toBeGreaterThan(0);
+      expect(v.imagesPerSecond).toBeCloseTo((1000 * 2) / v.wallMs, 6);
+      expect(v.dispatchesPerStep).toBeGreaterThan(20);
+      if (!rt.hasTimestamps) continue;
+      const sum = CATEGORIES.reduce((s, c) => s + v.breakdown![c], 0);
+      expect(sum, v.name).toBeCloseTo(v.gpuMs!, 9);
+      expect(CATEGORIES.reduce((s, c) => s + v.shares![c], 0)).toBeCloseTo(1, 9);
+      expect(v.breakdown!.conv, v.name).toBeGreaterThan(0);
+      expect(v.breakdown!.optimizer, v.name).toBeGreaterThan(0);
+      expect(v.breakdown!['pool/classifier/loss'], v.name).toBeGreaterThan(0);
+      expect(v.breakdown!.other, `${v.name}: uncategorized kernels ${JSON.stringify(v.topKernels.filter((k) => k.category === 'other'))}`).toBe(0);
+    }
+    if (rt.hasTimestamps) {
+      const [bn, unfused, skipinit] = step.variants;
+      expect(bn.breakdown!.bn).toBeGreaterThan(0);
+      expect(bn.breakdown!.relu).toBe(0); // every ReLU is fused into BN
+      expect(unfused.breakdown!.relu).toBeGreaterThan(0);
+      expect(unfused.dispatchesPerStep).toBeGreaterThan(bn.dispatchesPerStep);
+      expect(skipinit.breakdown!.bn).toBe(0);
+      expect(skipinit.breakdown!['skip-add']).toBeGreaterThan(0);
+    }
+  });
+
+  it('step: without timestamps the breakdown is reported unavailable', async () => {
+    const r = await runStepBench(rt, { depth: 10, width: 1, batch: 1, steps: 1, warmup: 0, quick: true, variants: ['unnormalized'], wallClock: true });
+    expect(r.method).toBe('wall-clock');
+    expect(r.variants[0]).toMatchObject({ breakdown: null, shares: null, gpuMs: null });
+    expect(r.variants[0].wallMs).toBeGreaterThan(0);
+    expect(formatStep(r)).toMatch(/breakdown unavailable/);
+    await expect(runStepBench(rt, { depth: 12, width: 1, batch: 1, steps: 1, warmup: 0, quick: true })).rejects.toThrow(/depth must be 6N \+ 4/);
+    await expect(runStepBench(rt, { depth: 10, width: 1, batch: 1, steps: 1, warmup: 0, quick: true, variants: ['bogus'] })).rejects.toThrow(/unknown variant 'bogus'/);
+  });
+
+  it('compare: ratios per kernel and per step category; clear errors for a missing, malformed or mismatched file', async () => {
+    // B: the same kernels, twice as slow.
+    const slower: KernelBenchResult = JSON.parse(readFileSync(kernelsFile, 'utf8'));
+    for (const k of slower.kernels) k.timing.medianMs *= 2;
+    const bFile = join(dir, 'slower.json');
+    writeFileSync(bFile, JSON.stringify(slower));
+    const text = await captureLog(() => benchCommand(['compare', kernelsFile, bFile]));
+    expect(text).toMatch(/copy GB\/s: A .* B\/A 1(\.00)?\b/);
+    const line = text.split('\n').find((l) => l.startsWith('relu.fwd 8x8x8'))!;
+    expect(line.trim().split(/\s{2,}/)[3]).toBe('2.00'); // time B/A
+    expect(compareResults(step, step)).toMatch(/conv ms \(share A/);
+
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, '{"kind": "wrn-bench-kernels", "kernels": [');
+    await expect(benchCommand(['compare', kernelsFile, bad])).rejects.toThrow(new RegExp(`${bad.replace(/[.]/g, '\\.')}: not valid JSON`));
+    const missing = join(dir, 'nope.json');
+    await expect(benchCommand(['compare', missing, kernelsFile])).rejects.toThrow(`${missing}: no such file`);
+    const other = join(dir, 'other.json');
+    writeFileSync(other, JSON.stringify({ kind: 'something-else' }));
+    await expect(benchCommand(['compare', kernelsFile, other])).rejects.toThrow(/other\.json: 'kind' is "something-else"/);
+    const noKernels = join(dir, 'nokernels.json');
+    writeFileSync(noKernels, JSON.stringify({ kind: 'wrn-bench-kernels', kernels: [{ name: 'x' }] }));
+    await expect(benchCommand(['compare', noKernels, kernelsFile])).rejects.toThrow(/nokernels\.json: kernels\[0\] lacks/);
+    await expect(benchCommand(['compare', kernelsFile, stepFile])).rejects.toThrow(/cannot compare a 'wrn-bench-kernels' result .* with a 'wrn-bench-step' result/);
+    await expect(benchCommand(['compare', kernelsFile])).rejects.toThrow(UsageError);
+  });
+
+  it('the page\'s bench task (headless Chromium) returns the same result shape, with the browser as runtime', async () => {
+    if (!existsSync(chromiumPath())) throw new Error(`Chromium not found at ${chromiumPath()}: install it (apt-get install chromium), set CHROMIUM_PATH, or WRN_TESTS_CPU_ONLY=1 to skip GPU tests`);
+    ensureWebBundle();
+    const page = await runInBrowser({ task: 'bench', query: { batch: 1, reps: 2, warmup: 1, layers: '8x8x8', sgdParams: 1000, copyMiB: 0.25, sgemmN: 64, minTotalMs: 0, commit: 'abc' }, timeoutMs: 120_000 });
+    expect(page.error, page.error).toBeUndefined();
+    const r = validateResult(page.result, 'page') as KernelBenchResult;
+    expect(r.kind).toBe(KERNELS_KIND);
+    expect(r.runtime).toMatch(/^browser: Mozilla\/5\.0 .*Chrome/);
+    expect(r.commit).toBe('abc');
+    expect(r.kernels.map((k) => k.name)).toEqual(KERNEL_NAMES);
+    expect(r.kernels.every((k) => k.value > 0 && k.ratio > 0)).toBe(true);
+    expect(Object.keys(r).sort()).toEqual(Object.keys(kernels).sort());
+    expect(resultBaseName(r)).toMatch(/^kernels-browser-/);
+  }, 180_000);
+
+  it('CLI flags: clear errors for a bad value, an unknown subcommand or variant', async () => {
+    await expect(benchCommand(['kernels', '--reps', '0'])).rejects.toThrow(/--reps must be an integer >= 1, got 0/);
+    await expect(benchCommand(['kernels', '--batch', 'x'])).rejects.toThrow(/--batch must be an integer, got 'x'/);
+    await expect(benchCommand(['step', '--depth', '12'])).rejects.toThrow(/--depth must be 6N \+ 4/);
+    await expect(benchCommand(['step', '--variants', 'bn,foo'])).rejects.toThrow(/unknown variant\(s\) foo/);
+    await expect(benchCommand(['nope'])).rejects.toThrow(/unknown subcommand 'nope'/);
+    expect(await captureLog(() => benchCommand(['kernels', '--help']))).toMatch(/--quick/);
+  });
+});
+
+describe('the GPU bundle (tools/pack-gpu.sh, tools/gpu-bundle/run.sh)', () => {
+  it('both scripts parse and print their usage', () => {
+    for (const script of ['tools/pack-gpu.sh', 'tools/gpu-bundle/run.sh']) {
+      execFileSync('bash', ['-n', script]);
+      expect(execFileSync('bash', [script, '--help']).toString()).toMatch(/run\.sh/);
+    }
+  });
+
+  // Slow (xz over ~120 MB, then check + both quick benches on the CPU adapter: ~3 minutes): opt-in.
+  it.runIf(process.env.WRN_TEST_PACK === '1')('(WRN_TEST_PACK=1) packs a bundle under 64 MiB whose run.sh runs check and both quick benches', () => {
+    const bundle = join(dir, 'wrn-gpu-bundle.tar.xz');
+    execFileSync('bash', ['tools/pack-gpu.sh', '--out', bundle], { stdio: 'pipe' });
+    expect(statSync(bundle).size).toBeLessThan(64 * 1024 * 1024);
+    execFileSync('tar', ['xJf', bundle, '-C', dir]);
+    const results = join(dir, 'bundle-results');
+    const log = execFileSync(join(dir, 'wrn-gpu-bundle', 'run.sh'), ['--quick', '--out', results], { stdio: 'pipe' }).toString();
+    expect(log).toMatch(/passed, 0 failed/);
+    const files = readdirSync(results);
+    for (const kind of ['kernels', 'step']) expect(files.some((f) => f.startsWith(`${kind}-node-`) && f.endsWith('.json'))).toBe(true);
+    for (const f of files.filter((x) => x.endsWith('.json'))) expect(readResult(join(results, f)).commit).toMatch(/^[0-9a-f]{40}|unknown/);
+  }, 600_000);
+});
