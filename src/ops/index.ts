@@ -10,3 +10,4 @@ export * from './loss.js';
 export * from './dropout.js';
 export * from './sgd.js';
 export * from './batchnorm.js';
+export * from './conv2d.js';

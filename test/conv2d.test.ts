@@ -1,0 +1,138 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Tensor } from '../src/index.js';
+import {
+  conv2d,
+  conv2dBackwardFilter,
+  conv2dBackwardInput,
+  conv2dBackwardFilterKernel,
+  conv2dBackwardInputKernel,
+  conv2dForwardKernel,
+  conv2dTuning,
+  convOutSize,
+  filterSplits,
+  type Conv2dParams,
+} from '../src/ops/conv2d.js';
+import { compareKernel, compareOnDevices, describeGpu, gradCheck, input, requireGpu } from './helpers/optest.js';
+
+// Each output is a dot product of K <= ~1600 products of values in [-1, 1], summed in f32 on the
+// GPU (in a different order) and in f64 on the CPU: the rounding error is about sqrt(K) * 2^-24 *
+// sum|terms| <= ~1e-5 here; 1e-4 absolute leaves margin without hiding an indexing bug (which
+// shows up as errors of order 0.1-10).
+const CONV_TOL = { atol: 1e-4, rtol: 1e-4 };
+
+interface Case {
+  name: string;
+  x: [number, number, number, number];
+  w: [number, number, number, number];
+  stride: number;
+  pad: number;
+}
+
+const cases: Case[] = [
+  { name: 'stem: N=1, Cin=3, odd Cout=5, 3x3 pad 1', x: [1, 3, 5, 5], w: [5, 3, 3, 3], stride: 1, pad: 1 },
+  { name: 'everything 1', x: [1, 1, 1, 1], w: [1, 1, 1, 1], stride: 1, pad: 0 },
+  { name: 'H=W=1 with 3x3 pad 1', x: [2, 3, 1, 1], w: [4, 3, 3, 3], stride: 1, pad: 1 },
+  { name: 'H=W=1 with 3x3 pad 1 stride 2', x: [1, 5, 1, 1], w: [3, 5, 3, 3], stride: 2, pad: 1 },
+  { name: '7x7 stride 2 pad 3 on odd 11x9', x: [1, 3, 11, 9], w: [5, 3, 7, 7], stride: 2, pad: 3 },
+  { name: '1x1 stride 2 pad 0 on odd 7x7', x: [2, 6, 7, 7], w: [5, 6, 1, 1], stride: 2, pad: 0 },
+  { name: '3x3 stride 2 pad 1 on even 8x8', x: [2, 5, 8, 8], w: [7, 5, 3, 3], stride: 2, pad: 1 },
+  { name: '2x3 kernel, stride 3, pad 2', x: [1, 2, 8, 7], w: [3, 2, 2, 3], stride: 3, pad: 2 },
+  { name: 'pad larger than the kernel', x: [1, 2, 3, 3], w: [2, 2, 1, 1], stride: 1, pad: 2 },
+  { name: 'N=2, Cin=16, Cout=24, 9x9', x: [2, 16, 9, 9], w: [24, 16, 3, 3], stride: 1, pad: 1 },
+  // Several 64-wide tiles in every GEMM dimension of all three kernels (Cout, Cin > 64, pixels
+  // > 64, K > 32 staging steps).
+  { name: 'several workgroups in every dimension', x: [2, 70, 9, 9], w: [67, 70, 3, 3], stride: 1, pad: 1 },
+  { name: 'several workgroups, stride 2', x: [2, 70, 13, 13], w: [67, 70, 3, 3], stride: 2, pad: 1 },
+  // batch*Ho*Wo = 1600: the filter gradient is split over K (partials, then their sum).
+  { name: 'long filter-gradient reduction (split K)', x: [4, 3, 20, 20], w: [5, 3, 3, 3], stride: 1, pad: 1 },
+];
+
+function outShape(c: Case): [number, number, number, number] {
+  return [c.x[0], c.w[0], convOutSize(c.x[2], c.w[2], c.stride, c.pad), convOutSize(c.x[3], c.w[3], c.stride, c.pad)];
+}
+
+describeGpu('conv2d kernels: WGSL vs CPU reference', () => {
+  beforeAll(requireGpu);
+  for (const c of cases) {
+    const p: Conv2dParams = { stride: c.stride, pad: c.pad };
+    const y = outShape(c);
+    it(`forward, ${c.name}`, async () => {
+      await compareKernel({ kernel: conv2dForwardKernel, inputs: [input(c.x, 1), input(c.w, 2)], outputs: [y], params: p, tol: CONV_TOL });
+    });
+    it(`forward with bias, ${c.name}`, async () => {
+      await compareKernel({ kernel: conv2dForwardKernel, inputs: [input(c.x, 1), input(c.w, 2), input([c.w[0]], 3)], outputs: [y], params: p, tol: CONV_TOL });
+    });
+    it(`backward input, ${c.name}`, async () => {
+      await compareKernel({ kernel: conv2dBackwardInputKernel, inputs: [input(y, 4), input(c.w, 2)], outputs: [c.x], params: p, tol: CONV_TOL });
+    });
+    it(`backward filter, ${c.name}`, async () => {
+      await compareKernel({ kernel: conv2dBackwardFilterKernel, inputs: [input(c.x, 1), input(y, 4)], outputs: [c.w], params: p, tol: CONV_TOL });
+    });
+  }
+
+  // Few workgroups, each looping over several tiles (what a CPU adapter gets at large sizes).
+  for (const maxWorkgroups of [1, 3]) {
+    const c = cases.find((k) => k.name === 'several workgroups, stride 2')!;
+    const p: Conv2dParams = { stride: c.stride, pad: c.pad };
+    const y = outShape(c);
+    it(`all three kernels with at most ${maxWorkgroups} workgroup(s) looping over the tiles`, async () => {
+      conv2dTuning.maxWorkgroups = maxWorkgroups;
+      try {
+        await compareKernel({ kernel: conv2dForwardKernel, inputs: [input(c.x, 1), input(c.w, 2), input([c.w[0]], 3)], outputs: [y], params: p, tol: CONV_TOL });
+        await compareKernel({ kernel: conv2dBackwardInputKernel, inputs: [input(y, 4), input(c.w, 2)], outputs: [c.x], params: p, tol: CONV_TOL });
+        await compareKernel({ kernel: conv2dBackwardFilterKernel, inputs: [input(c.x, 1), input(y, 4)], outputs: [c.w], params: p, tol: CONV_TOL });
+      } finally {
+        conv2dTuning.maxWorkgroups = null;
+      }
+    });
+  }
+
+  it('the split-K case really splits', () => {
+    const c = cases[cases.length - 1];
+    const y = outShape(c);
+    expect(filterSplits(c.w[0], c.w[1] * c.w[2] * c.w[3], c.x[0] * y[2] * y[3]).splits).toBeGreaterThan(1);
+  });
+
+  it('conv2d op: forward and gradients (x, w, bias) match on both devices, stride 2', async () => {
+    await compareOnDevices(([x, w, b]) => conv2d(x, w, b, { stride: 2, pad: 1 }), [input([2, 3, 7, 7], 1), input([5, 3, 3, 3], 2), input([5], 3)], CONV_TOL);
+  });
+  it('conv2d op: forward and gradients without bias, 1x1', async () => {
+    await compareOnDevices(([x, w]) => conv2d(x, w, undefined, { stride: 1, pad: 0 }), [input([2, 6, 5, 5], 1), input([4, 6, 1, 1], 2)], CONV_TOL);
+  });
+});
+
+describe('conv2d gradients (finite differences, float64)', () => {
+  const conv = (stride: number, pad: number) => ([x, w, b]: Tensor[]) => conv2d(x, w, b, { stride, pad });
+  it('3x3 pad 1 stride 1, no bias', () => void gradCheck(conv(1, 1), [input([2, 3, 5, 5], 1), input([4, 3, 3, 3], 2)]));
+  it('3x3 pad 1 stride 1, bias', () => void gradCheck(conv(1, 1), [input([2, 3, 5, 5], 1), input([4, 3, 3, 3], 2), input([4], 3)]));
+  it('3x3 pad 1 stride 2 on odd 5x5, bias', () => void gradCheck(conv(2, 1), [input([2, 3, 5, 5], 1), input([4, 3, 3, 3], 2), input([4], 3)]));
+  it('3x3 pad 1 stride 2 on even 6x6, no bias', () => void gradCheck(conv(2, 1), [input([1, 2, 6, 6], 1), input([3, 2, 3, 3], 2)]));
+  it('1x1 pad 0 stride 1, bias', () => void gradCheck(conv(1, 0), [input([2, 4, 3, 3], 1), input([5, 4, 1, 1], 2), input([5], 3)]));
+  it('1x1 pad 0 stride 2, no bias', () => void gradCheck(conv(2, 0), [input([2, 4, 5, 5], 1), input([3, 4, 1, 1], 2)]));
+  it('H=W=1 with 3x3 pad 1', () => void gradCheck(conv(1, 1), [input([2, 3, 1, 1], 1), input([2, 3, 3, 3], 2), input([2], 3)]));
+});
+
+describe('conv2d shape errors', () => {
+  const x = () => Tensor.zeros([2, 3, 8, 8]);
+  const w = () => Tensor.zeros([4, 3, 3, 3]);
+  it('rank of x', () => expect(() => conv2d(Tensor.zeros([3, 8, 8]), w(), undefined, { pad: 1 })).toThrow(/conv2d: x has shape \[3, 8, 8\]; expected rank 4 \(\[N, Cin, H, W\]\)/));
+  it('rank of weight', () => expect(() => conv2d(x(), Tensor.zeros([4, 27]), undefined)).toThrow(/conv2d: weight has shape \[4, 27\]; expected rank 4 \(\[Cout, Cin, KH, KW\]\)/));
+  it('Cin mismatch', () => expect(() => conv2d(x(), Tensor.zeros([4, 5, 3, 3]), undefined)).toThrow(/conv2d: x \[2, 3, 8, 8\] has 3 channels but weight \[4, 5, 3, 3\] expects 5/));
+  it('bias shape', () => expect(() => conv2d(x(), w(), Tensor.zeros([3]))).toThrow(/conv2d: bias \[3\] must be \[Cout\] = \[4\]/));
+  it('output smaller than 1', () => expect(() => conv2d(Tensor.zeros([1, 3, 2, 2]), w(), undefined, { pad: 0 })).toThrow(/conv2d: a 3x3 kernel with stride 1 and pad 0 does not fit x \[1, 3, 2, 2\]/));
+  it('bad stride', () => {
+    expect(() => conv2d(x(), w(), undefined, { stride: 0 })).toThrow(/conv2d: stride must be an integer >= 1, got 0/);
+    expect(() => conv2d(x(), w(), undefined, { stride: 1.5 })).toThrow(/conv2d: stride must be an integer >= 1, got 1.5/);
+  });
+  it('bad pad', () => expect(() => conv2d(x(), w(), undefined, { pad: -1 })).toThrow(/conv2d: pad must be an integer >= 0, got -1/));
+  it('empty dimension', () => expect(() => conv2d(Tensor.zeros([0, 3, 8, 8]), w(), undefined)).toThrow(/conv2d: x \[0, 3, 8, 8\] and weight \[4, 3, 3, 3\] must have no empty dimension/));
+  it('dy of the wrong shape for the backward helpers', () => {
+    const dy = Tensor.zeros([2, 4, 7, 7]);
+    expect(() => conv2dBackwardInput(dy, w(), [2, 3, 8, 8], { stride: 1, pad: 1 })).toThrow(/conv2dBackwardInput: dy \[2, 4, 7, 7\] must be \[2, 4, 8, 8\] for x \[2, 3, 8, 8\]/);
+    expect(() => conv2dBackwardFilter(x(), dy, [4, 3, 3, 3], { stride: 2, pad: 1 })).toThrow(/conv2dBackwardFilter: dy \[2, 4, 7, 7\] must be \[2, 4, 4, 4\]/);
+  });
+  it('output shape', () => {
+    expect(conv2d(x(), w(), undefined, { stride: 2, pad: 1 }).shape).toEqual([2, 4, 4, 4]);
+    expect(conv2d(x(), Tensor.zeros([6, 3, 1, 1]), undefined, { stride: 2 }).shape).toEqual([2, 6, 4, 4]);
+  });
+});
