@@ -13,14 +13,14 @@ import { runSweep, aggregate, markdownTable, readRuns, logGrid } from '../src/sw
 import { describeGpu, requireGpu } from './helpers/optest.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'wrn-train-'));
-const data = makeSynthetic({ trainCount: 48, testCount: 20, seed: 1 });
+const data = makeSynthetic({ trainCount: 32, testCount: 16, seed: 1 }); // 2 steps of 16 per epoch
 const tiny = (out: string, over: Partial<TrainConfig> = {}): TrainConfig => ({
   ...DEFAULT_TRAIN,
   depth: 10,
   widen: 1,
   epochs: 2,
   batchSize: 16,
-  evalBatchSize: 20,
+  evalBatchSize: 16,
   out,
   progressSeconds: 1e9,
   ...over,
@@ -88,7 +88,7 @@ describeGpu('training on webgpu', () => {
     expect(rest.history.map((h) => h.testAccuracy)).toEqual(full.history.map((h) => h.testAccuracy));
     const log = readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(log.filter((r) => r.type === 'step').map((r) => r.loss)).toEqual(full.losses);
-  });
+  }, 400_000);
 
   it('a diverging run stops with a clear message and keeps its log and last good checkpoint', async () => {
     const dir = tmp();
@@ -127,7 +127,7 @@ describeGpu('training on webgpu', () => {
     const table = markdownTable(aggregate(again, 1), 1, 1);
     expect(table).toMatch(/\| bn \| \d+\.\d ± 0\.0 \(0\.05\)/);
     expect(existsSync(join(out, 'runs', 'bn_d10_b16_lr0.05_s0', 'log.jsonl'))).toBe(true);
-  });
+  }, 400_000);
 });
 
 describe('sweep helpers', () => {

@@ -75,6 +75,11 @@ export async function runSweep(o: SweepOptions): Promise<RunRecord[]> {
   mkdirSync(o.out, { recursive: true });
   const runsPath = join(o.out, 'runs.jsonl');
   const records = readRuns(runsPath);
+  // A line cut off by a crash has no newline: end it so the next record starts on its own line.
+  if (existsSync(runsPath)) {
+    const text = readFileSync(runsPath, 'utf8');
+    if (text.length && !text.endsWith('\n')) appendFileSync(runsPath, '\n');
+  }
   const done = new Set(records.map((r) => r.key));
   const { grid } = o;
   const todo: Omit<RunRecord, 'diverged' | 'testAccuracy' | 'trainLoss' | 'steps' | 'seconds' | 'message'>[] = [];
