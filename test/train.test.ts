@@ -125,7 +125,9 @@ describeGpu('training on webgpu', () => {
     expect(again).toHaveLength(4);
     expect(readRuns(path)).toHaveLength(4);
     const table = markdownTable(aggregate(again, 1), 1, 1);
-    expect(table).toMatch(/\| bn \| \d+\.\d ± 0\.0 \(0\.05\)/);
+    // BN survives even lr 1e6 for two steps (it is scale-invariant), so either rate may win for bn.
+    expect(table).toMatch(/\| bn \| \d+\.\d ± 0\.0 \((0\.05|1000000)\)/);
+    expect(table).toMatch(/\| unnormalized \| .*1\/2 runs diverged/);
     expect(existsSync(join(out, 'runs', 'bn_d10_b16_lr0.05_s0', 'log.jsonl'))).toBe(true);
   }, 400_000);
 });

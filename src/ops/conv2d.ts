@@ -15,6 +15,7 @@ import type { KernelSpec } from '../gpu/kernel.js';
 import { fmtShape, record, runKernel, sameDevice, Tensor, type Kernel, type Shape } from '../tensor.js';
 import { sum } from './reduce.js';
 import { expectRank } from './shapes.js';
+import { input, registerChecks } from '../check.js';
 
 const withTile = (src: string) => `${tileWgsl}\n${src}`;
 const FORWARD: KernelSpec = {
@@ -308,3 +309,16 @@ export function conv2dBackwardFilter(x: Tensor, dy: Tensor, wShape: Shape, p: Co
   checkDy('conv2dBackwardFilter', dy, x.shape, wShape, p);
   return runKernel(conv2dBackwardFilterKernel, [x, dy], [wShape], p)[0];
 }
+
+// ---- checks for `wrn check` and the browser page ----------------------------------------------
+
+// Dot products of up to Cin*9 = 144 terms of values in [-1, 1]: f32 vs f64 within 1e-4.
+const CONV_TOL = { atol: 1e-4, rtol: 1e-4 };
+const stem = { x: [1, 3, 9, 7], w: [5, 3, 3, 3], y: [1, 5, 9, 7], p: { stride: 1, pad: 1 } };
+const down = { x: [2, 16, 9, 9], w: [24, 16, 3, 3], y: [2, 24, 5, 5], p: { stride: 2, pad: 1 } };
+registerChecks(
+  { name: 'conv2d.forward (stem: N=1, Cin=3, Cout=5, 3x3 pad 1)', make: () => ({ kernel: conv2dForwardKernel, inputs: [input(stem.x, 1), input(stem.w, 2)], outputs: [stem.y], params: stem.p, tol: CONV_TOL }) },
+  { name: 'conv2d.forward + bias (3x3 stride 2)', make: () => ({ kernel: conv2dForwardKernel, inputs: [input(down.x, 1), input(down.w, 2), input([24], 3)], outputs: [down.y], params: down.p, tol: CONV_TOL }) },
+  { name: 'conv2d.backward_input (3x3 stride 2)', make: () => ({ kernel: conv2dBackwardInputKernel, inputs: [input(down.y, 4), input(down.w, 2)], outputs: [down.x], params: down.p, tol: CONV_TOL }) },
+  { name: 'conv2d.backward_filter (3x3 stride 2)', make: () => ({ kernel: conv2dBackwardFilterKernel, inputs: [input(down.x, 1), input(down.y, 4)], outputs: [down.w], params: down.p, tol: CONV_TOL }) },
+);
