@@ -1,6 +1,8 @@
 // Times the conv2d kernels (forward, backward-input, backward-filter) at WRN-16-4-like shapes and
-// compares them with the matmul kernel on the equivalent GEMM (M = Cout, N = batch*Ho*Wo,
-// K = Cin*KH*KW), measured in the same run.
+// compares them, on the equivalent GEMM (M = Cout, N = batch*Ho*Wo, K = Cin*KH*KW) measured in the
+// same run, with the engine's matmul kernel (src/ops/matmul.ts) and with the benchmark suite's
+// SGEMM yardstick (bench/shaders/sgemm.wgsl, the GEMM padded to its 64x64x16 granularity; its
+// GFLOP/s count the padded FLOPs, as in bench/kernels.ts).
 //
 //   npx esbuild bench/conv2d.ts --bundle --platform=node --format=esm --loader:.wgsl=text \
 //     --external:webgpu --outfile=node_modules/.cache/conv2d-bench.mjs \
@@ -13,6 +15,7 @@
 // the adapter is SwiftShader). GFLOP/s counts 2*M*N*K for all three kernels (the nominal conv
 // FLOPs; the backward-input kernel skips taps that miss with stride 2, so it does fewer).
 import { initWebGPU, matmulKernel, runKernel, Tensor, gpu } from '../src/index.js';
+import { paddedGemm, recordSgemm } from './harness.js';
 import { conv2dBackwardFilterKernel, conv2dBackwardInputKernel, conv2dForwardKernel, conv2dTuning, convOutSize, type Conv2dParams } from '../src/ops/conv2d.js';
 
 interface Layer {
@@ -95,7 +98,7 @@ console.log(`batch ${batch} (WRN-16-4 trains at batch 64-128; on SwiftShader a s
 const fmt = (t: { wall: number; cpu: number }, flops: number) =>
   `${t.wall.toFixed(1).padStart(7)} ms ${(flops / t.wall / 1e6).toFixed(2).padStart(5)} GF/s ${t.cpu.toFixed(0).padStart(5)} cpu-ms`;
 const col = (s: string) => s.padEnd(35);
-console.log(`${'layer'.padEnd(30)} ${'GEMM MxNxK'.padEnd(16)} ${col('forward')} ${col('backward-input')} ${col('backward-filter')} ${col('matmul (same GEMM)')} fwd/mm bi/fwd bf/fwd`);
+console.log(`${'layer'.padEnd(30)} ${'GEMM MxNxK'.padEnd(16)} ${col('forward')} ${col('backward-input')} ${col('backward-filter')} ${col('matmul (same GEMM)')} ${col('bench SGEMM (padded GEMM)')} fwd/mm fwd/sgemm bi/fwd bf/fwd`);
 const layerSpec = arg('layer', '');
 for (const l of layerSpec ? customLayer(layerSpec) : LAYERS) {
   if (only && !l.name.includes(only)) continue;
@@ -121,11 +124,18 @@ for (const l of layerSpec ? customLayer(layerSpec) : LAYERS) {
   const b = rand([k, n], 5);
   const c = Tensor.empty([m, n], 'webgpu');
   const mm = skipMatmul ? { wall: NaN, cpu: NaN } : await time(() => runKernel(matmulKernel, [a, b], [c], { m, n, k, transA: false, transB: false }));
+  const padded = paddedGemm({ m, n, k });
+  const pa = rand([padded.m, padded.k], 6);
+  const pb = rand([padded.k, padded.n], 7);
+  const pc = Tensor.empty([padded.m, padded.n], 'webgpu');
+  const sg = await time(() => recordSgemm(rt, pa.gpuBuf(), pb.gpuBuf(), pc.gpuBuf(), padded));
+  const sgFlops = 2 * padded.m * padded.n * padded.k;
   console.log(
-    `${l.name.padEnd(30)} ${`${m}x${n}x${k}`.padEnd(16)} ${fmt(fwd, flops)} ${fmt(bi, flops)} ${fmt(bf, flops)} ${fmt(mm, flops)}` +
-      ` ${(mm.wall / fwd.wall).toFixed(2).padStart(6)} ${(bi.wall / fwd.wall).toFixed(2).padStart(6)} ${(bf.wall / fwd.wall).toFixed(2).padStart(6)}`,
+    `${l.name.padEnd(30)} ${`${m}x${n}x${k}`.padEnd(16)} ${fmt(fwd, flops)} ${fmt(bi, flops)} ${fmt(bf, flops)} ${fmt(mm, flops)} ${fmt(sg, sgFlops)}` +
+      ` ${(mm.wall / fwd.wall).toFixed(2).padStart(6)} ${(flops / fwd.wall / (sgFlops / sg.wall)).toFixed(2).padStart(9)}` +
+      ` ${(bi.wall / fwd.wall).toFixed(2).padStart(6)} ${(bf.wall / fwd.wall).toFixed(2).padStart(6)}`,
   );
-  for (const t of [x, w, dy, y, dx, dw, a, b, c]) t.release();
+  for (const t of [x, w, dy, y, dx, dw, a, b, c, pa, pb, pc]) t.release();
 }
-console.log('fwd/mm = conv forward GFLOP/s over matmul GFLOP/s (target >= 0.7); bi/fwd, bf/fwd = backward wall time over forward wall time (target <= 1.5)');
+console.log('fwd/mm, fwd/sgemm = conv forward GFLOP/s over matmul / bench SGEMM GFLOP/s (target >= 0.7); bi/fwd, bf/fwd = backward wall time over forward wall time (target <= 1.5)');
 rt.destroy();

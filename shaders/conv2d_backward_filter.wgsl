@@ -6,8 +6,8 @@
 // (workgroup_id.z = split, `chunk` values of K each): every split writes its partial dw to
 // out[split, Cout, Cin*KH*KW] and conv2d_reduce.wgsl sums the partials (no float atomics in WGSL). With
 // a single split `out` is dw itself.
-// Staging: invocation li owns row li of A (a channel of dy) and column li of B (one tap of w);
-// both walk the split's pixels with one (n, oh, ow) counter, so the loop has no divisions.
+// Staging (see stageGroup in conv2d_tile.wgsl): an invocation fills 4 rows of A (channels of dy)
+// and 4 columns of B (taps of w) for a run of 8 pixels p, walking p with one (n, oh, ow) counter.
 
 struct Params {
   batch: u32, cin: u32, h: u32, w: u32,
@@ -32,6 +32,16 @@ fn storeColumn(row0: u32, col: u32, lo: vec4<f32>, hi: vec4<f32>) {
   }
 }
 
+// Four values of dy (gatherA) or x (gatherB) at `index`, 0 where `ok` is false.
+fn gatherA(index: vec4<u32>, ok: vec4<bool>) -> vec4<f32> {
+  let i = select(vec4<u32>(0u), index, ok);
+  return select(vec4<f32>(0.0), vec4<f32>(dy[i.x], dy[i.y], dy[i.z], dy[i.w]), ok);
+}
+fn gatherB(index: vec4<u32>, ok: vec4<bool>) -> vec4<f32> {
+  let i = select(vec4<u32>(0u), index, ok);
+  return select(vec4<f32>(0.0), vec4<f32>(x[i.x], x[i.y], x[i.z], x[i.w]), ok);
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
@@ -44,51 +54,50 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let ty = li / 8u;
   let kBegin = wid.z * params.chunk;
   let kEnd = min(K, kBegin + params.chunk);
-  let H = i32(params.h);
   let W = i32(params.w);
   let xImgSize = params.cin * params.h * params.w;
   let dyImgSize = M * hoWo;
   splitBase = wid.z * M * N;
+  let q = stageGroup(li);
+  let kRun = stageRun(li);
   for (var tile = firstTile(wid, nwg); tile < tileCount(M, N); tile += tileStep(nwg)) {
     let origin = tileOrigin(tile, N);
-    let m0 = origin.x;
-    let n0 = origin.y;
-    clearAcc();
+    var acc = Acc();  // explicit zero: a bare `var acc: Acc;` in the loop was not re-zeroed per tile (Dawn + SwiftShader)
 
-    // B column li: the tap (ci, r, s).
-    let col = n0 + li;
-    let colOk = col < N;
-    let xCh = (col / khkw) * params.h * params.w;
-    let dr = i32((col % khkw) / params.kw) - i32(params.pad);
-    let ds = i32(col % params.kw) - i32(params.pad);
-    // A row li: an output channel.
-    let rowOk = m0 + li < M;
-    let dyCh = (m0 + li) * hoWo;
+    // A: the 4 output channels (rows of dy) this invocation stages.
+    let co = vec4<u32>(origin.x + 4u * q) + vec4<u32>(0u, 1u, 2u, 3u);
+    let rowOk = co < vec4<u32>(M);
+    let dyCh = co * hoWo;
+    // B: the 4 taps (ci, r, s) of w it stages, as x's channel offset and the tap's pixel offset.
+    let cols = vec4<u32>(origin.y + 4u * q) + vec4<u32>(0u, 1u, 2u, 3u);
+    let colOk = cols < vec4<u32>(N);
+    let xCh = vec4<i32>((cols / khkw) * (params.h * params.w));
+    let dr = select(vec4<i32>(OUTSIDE), vec4<i32>((cols % khkw) / params.kw) - i32(params.pad), colOk);  // OUTSIDE: masked below
+    let ds = vec4<i32>(cols % params.kw) - i32(params.pad);
+    let xTap = xCh + dr * W + ds;  // index in x of this tap for output pixel (0, 0) of image 0
 
-    var img = kBegin / hoWo;  // p = (img, oh, ow), advanced one p at a time
-    var oh = (kBegin % hoWo) / params.wo;
-    var ow = kBegin % params.wo;
     for (var k0 = kBegin; k0 < kEnd; k0 += TK) {
-      for (var kk = 0u; kk < TK; kk++) {
-        let inK = k0 + kk < kEnd;
-        var a = 0.0;
-        if (rowOk && inK) { a = dy[img * dyImgSize + dyCh + oh * params.wo + ow]; }
-        setA(kk, li, a);
-        let ih = i32(oh * params.stride) + dr;
-        let iw = i32(ow * params.stride) + ds;
-        var b = 0.0;
-        if (colOk && inK && ih >= 0 && ih < H && iw >= 0 && iw < W) {
-          b = x[img * xImgSize + xCh + u32(ih) * params.w + u32(iw)];
-        }
-        setB(kk, li, b);
+      var k = k0 + kRun;  // p = (img, oh, ow), advanced one p at a time
+      var img = k / hoWo;
+      var oh = (k % hoWo) / params.wo;
+      var ow = k % params.wo;
+      for (var j = 0u; j < STAGE_RUN; j++) {
+        let kOk = vec4<bool>(k < kEnd);
+        let a = gatherA(dyCh + (img * dyImgSize + oh * params.wo + ow), rowOk & kOk);
+        let ih = dr + i32(oh * params.stride);
+        let iw = ds + i32(ow * params.stride);
+        let inside = kOk & (vec4<u32>(ih) < vec4<u32>(params.h)) & (vec4<u32>(iw) < vec4<u32>(params.w));
+        let b = gatherB(vec4<u32>(xTap + i32(img * xImgSize + (oh * params.w + ow) * params.stride)), inside);
+        stage(kRun + j, q, a, b);
+        k++;
         ow++;
         if (ow == params.wo) { ow = 0u; oh++; if (oh == params.ho) { oh = 0u; img++; } }
       }
       workgroupBarrier();
-      multiplyTiles(tx, ty);
+      multiplyTiles(&acc, tx, ty);
       workgroupBarrier();
     }
 
-    storeBlock(m0, n0, tx, ty);
+    storeBlock(&acc, origin.x, origin.y, tx, ty);
   }
 }

@@ -9,8 +9,9 @@
 //   (same for columns). No tap is visited that does not hit, and no division is needed per tap.
 // GEMM view per phase: M = Cin, N = batch * (pixels of the phase), K = Cout * taps(t) * taps(u),
 //   A[ci, (co, t, u)] = w[co, ci, r, s],   B[(co, t, u), pixel] = dy[n, co, oh, ow] (0 if outside).
-// Staging: invocation li owns row li of A and column li of B; both walk k with one (co, t, u)
-// counter. A phase with no taps (1x1 kernel, stride 2, odd pixels) gets zeros.
+// Staging (see stageGroup in conv2d_tile.wgsl): an invocation fills 4 rows of A and 4 columns of B
+// for a run of 8 values of k, walking k with one (co, t, u) counter. A phase with no taps (1x1
+// kernel, stride 2, odd pixels) gets zeros.
 
 struct Params {
   batch: u32, cin: u32, h: u32, w: u32,
@@ -53,6 +54,16 @@ fn storeColumn(row0: u32, col: u32, lo: vec4<f32>, hi: vec4<f32>) {
   }
 }
 
+// Four values of weight (gatherA) or dy (gatherB) at `index`, 0 where `ok` is false.
+fn gatherA(index: vec4<u32>, ok: vec4<bool>) -> vec4<f32> {
+  let i = select(vec4<u32>(0u), index, ok);
+  return select(vec4<f32>(0.0), vec4<f32>(weight[i.x], weight[i.y], weight[i.z], weight[i.w]), ok);
+}
+fn gatherB(index: vec4<u32>, ok: vec4<bool>) -> vec4<f32> {
+  let i = select(vec4<u32>(0u), index, ok);
+  return select(vec4<f32>(0.0), vec4<f32>(dy[i.x], dy[i.y], dy[i.z], dy[i.w]), ok);
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
@@ -67,56 +78,55 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let M = params.cin;
   let phasePix = py.count * px.count;
   let N = params.batch * phasePix;
-  let K = params.cout * py.taps * px.taps;
+  let taps = py.taps * px.taps;
+  let K = params.cout * taps;
   let tx = li % 8u;
   let ty = li / 8u;
   let hoWo = params.ho * params.wo;
   let khkw = params.kh * params.kw;
-  let HO = i32(params.ho);
   let WO = i32(params.wo);
+  let q = stageGroup(li);
+  let kRun = stageRun(li);
   for (var tile = firstTile(wid, nwg); tile < tileCount(M, N); tile += tileStep(nwg)) {
     let origin = tileOrigin(tile, N);
-    let m0 = origin.x;
-    let n0 = origin.y;
-    clearAcc();
+    var acc = Acc();  // explicit zero: a bare `var acc: Acc;` in the loop was not re-zeroed per tile (Dawn + SwiftShader)
 
-    // B column li: an input pixel of this phase (N > 0 here, so phasePix and px.count are too).
-    let col = n0 + li;
-    let colOk = col < N;
-    let q = col % phasePix;
-    let oh0 = i32(q / px.count + py.offset);
-    let ow0 = i32(q % px.count + px.offset);
-    let dyImg = (col / phasePix) * params.cout * hoWo;
-    // A row li: an input channel.
-    let ci = m0 + li;
-    let rowOk = ci < M;
+    // A: the 4 input channels this invocation stages.
+    let ci = vec4<u32>(origin.x + 4u * q) + vec4<u32>(0u, 1u, 2u, 3u);
+    let rowOk = ci < vec4<u32>(M);
+    let wCi = ci * khkw;
+    // B: the 4 input pixels of this phase it stages (N > 0 here, so phasePix and px.count are
+    // too), as the output pixel (oh0, ow0) that tap (t, u) = (0, 0) reads, and its index in dy.
+    let cols = vec4<u32>(origin.y + 4u * q) + vec4<u32>(0u, 1u, 2u, 3u);
+    let colOk = cols < vec4<u32>(N);
+    let pix = cols % phasePix;
+    let oh0 = select(vec4<i32>(OUTSIDE), vec4<i32>(pix / px.count + py.offset), colOk);  // OUTSIDE: masked below
+    let ow0 = vec4<i32>(pix % px.count + px.offset);
+    let dyTap0 = vec4<i32>((cols / phasePix) * (params.cout * hoWo)) + oh0 * WO + ow0;
 
-    var co = 0u;  // k = (co, tr, ts), advanced one k at a time
-    var tr = 0u;
-    var ts = 0u;
     for (var k0 = 0u; k0 < K; k0 += TK) {
-      for (var kk = 0u; kk < TK; kk++) {
-        let inK = k0 + kk < K;
-        var a = 0.0;
-        if (rowOk && inK) {
-          a = weight[(co * params.cin + ci) * khkw + (py.first + st * tr) * params.kw + px.first + st * ts];
-        }
-        setA(kk, li, a);
+      var k = k0 + kRun;  // k = (co, tr, ts), advanced one k at a time
+      var co = k / taps;
+      var tr = (k % taps) / px.taps;
+      var ts = k % px.taps;
+      for (var j = 0u; j < STAGE_RUN; j++) {
+        let kOk = vec4<bool>(k < K);
+        let wTap = (co * params.cin * params.kh + py.first + st * tr) * params.kw + px.first + st * ts;
+        let a = gatherA(wCi + wTap, rowOk & kOk);
         let oh = oh0 - i32(tr);
         let ow = ow0 - i32(ts);
-        var b = 0.0;
-        if (colOk && inK && oh >= 0 && oh < HO && ow >= 0 && ow < WO) {
-          b = dy[dyImg + co * hoWo + u32(oh) * params.wo + u32(ow)];
-        }
-        setB(kk, li, b);
+        let inside = kOk & (vec4<u32>(oh) < vec4<u32>(params.ho)) & (vec4<u32>(ow) < vec4<u32>(params.wo));
+        let b = gatherB(vec4<u32>(dyTap0 + i32(co * hoWo) - i32(tr * params.wo + ts)), inside);
+        stage(kRun + j, q, a, b);
+        k++;
         ts++;
         if (ts == px.taps) { ts = 0u; tr++; if (tr == py.taps) { tr = 0u; co++; } }
       }
       workgroupBarrier();
-      multiplyTiles(tx, ty);
+      multiplyTiles(&acc, tx, ty);
       workgroupBarrier();
     }
 
-    storeBlock(m0, n0, tx, ty);
+    storeBlock(&acc, origin.x, origin.y, tx, ty);
   }
 }

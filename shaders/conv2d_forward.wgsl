@@ -4,9 +4,9 @@
 // is contiguous in y within an image), K = Cin*KH*KW with k = (ci, r, s) as in w's layout.
 //   A[co, k] = w viewed as [Cout, K] (row-major already);
 //   B[k, col] = x at the tap (im2col), gathered while staging, zero outside the image.
-// Staging: A with consecutive invocations reading consecutive k of a weight row (coalesced);
-// B with invocation li owning column li of the tile: it decodes its pixel once and walks k with a
-// (ci, r, s) counter, so the loop has no divisions. The bias is added in the epilogue.
+// Staging (see stageGroup in conv2d_tile.wgsl): an invocation fills 4 rows of A (weights) and 4
+// columns of B (output pixels, decoded once per tile) for a run of 8 values of k, walking k with a
+// (ci, r, s) counter. The bias is added in the epilogue.
 
 override HAS_BIAS: u32 = 0u;
 
@@ -40,59 +40,69 @@ fn storeOutput(base: u32, hoWo: u32, co: u32, v: f32) {
   y[base + co * hoWo] = out;
 }
 
+// Four values of weight (gatherA) or x (gatherB) at `index`, 0 where `ok` is false.
+fn gatherA(index: vec4<u32>, ok: vec4<bool>) -> vec4<f32> {
+  let i = select(vec4<u32>(0u), index, ok);
+  return select(vec4<f32>(0.0), vec4<f32>(weight[i.x], weight[i.y], weight[i.z], weight[i.w]), ok);
+}
+fn gatherB(index: vec4<u32>, ok: vec4<bool>) -> vec4<f32> {
+  let i = select(vec4<u32>(0u), index, ok);
+  return select(vec4<f32>(0.0), vec4<f32>(x[i.x], x[i.y], x[i.z], x[i.w]), ok);
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
   let M = params.cout;
-  let K = params.cin * params.kh * params.kw;
+  let khkw = params.kh * params.kw;
+  let K = params.cin * khkw;
   let hoWo = params.ho * params.wo;
   let N = params.batch * hoWo;
   let tx = li % 8u;
   let ty = li / 8u;
-  let H = i32(params.h);
   let W = i32(params.w);
+  let q = stageGroup(li);
+  let kRun = stageRun(li);
   for (var tile = firstTile(wid, nwg); tile < tileCount(M, N); tile += tileStep(nwg)) {
     let origin = tileOrigin(tile, N);
-    let m0 = origin.x;
-    let n0 = origin.y;
-    clearAcc();
+    var acc = Acc();  // explicit zero: a bare `var acc: Acc;` in the loop was not re-zeroed per tile (Dawn + SwiftShader)
 
-    // The output pixel whose im2col column this invocation stages.
-    let col = n0 + li;
-    let colOk = col < N;
-    let pix = col % hoWo;
-    let ih0 = i32((pix / params.wo) * params.stride) - i32(params.pad);
-    let iw0 = i32((pix % params.wo) * params.stride) - i32(params.pad);
-    let xImg = (col / hoWo) * params.cin * params.h * params.w;
+    // A: the 4 weight rows this invocation stages.
+    let rows = vec4<u32>(origin.x + 4u * q) + vec4<u32>(0u, 1u, 2u, 3u);
+    let rowOk = rows < vec4<u32>(M);
+    let wRow = rows * K;
+    // B: the 4 output pixels (im2col columns) it stages, decoded once per tile; xTap0 is the index
+    // of tap (ci, r, s) = (0, 0, 0) in x, which may lie outside the image (padding).
+    let cols = vec4<u32>(origin.y + 4u * q) + vec4<u32>(0u, 1u, 2u, 3u);
+    let colOk = cols < vec4<u32>(N);
+    let pix = cols % hoWo;
+    // Columns past N get a row far outside the image, so the bounds test below also masks them.
+    let ih0 = select(vec4<i32>(OUTSIDE), vec4<i32>((pix / params.wo) * params.stride) - i32(params.pad), colOk);
+    let iw0 = vec4<i32>((pix % params.wo) * params.stride) - i32(params.pad);
+    let xTap0 = vec4<i32>((cols / hoWo) * (params.cin * params.h * params.w)) + ih0 * W + iw0;
 
-    var ci = 0u;  // k = (ci, r, s), advanced one k at a time
-    var r = 0u;
-    var s = 0u;
     for (var k0 = 0u; k0 < K; k0 += TK) {
-      for (var i = 0u; i < TK; i++) {
-        let e = li + i * WG;
-        let kk = e % TK;
-        let m = e / TK;
-        var v = 0.0;
-        if (m0 + m < M && k0 + kk < K) { v = weight[(m0 + m) * K + k0 + kk]; }
-        setA(kk, m, v);
-      }
-      for (var kk = 0u; kk < TK; kk++) {
+      var k = k0 + kRun;  // k = (ci, r, s), advanced one k at a time
+      var ci = k / khkw;
+      var r = (k % khkw) / params.kw;
+      var s = k % params.kw;
+      for (var j = 0u; j < STAGE_RUN; j++) {
+        let kOk = vec4<bool>(k < K);
+        let a = gatherA(wRow + k, rowOk & kOk);
         let ih = ih0 + i32(r);
         let iw = iw0 + i32(s);
-        var v = 0.0;
-        if (colOk && k0 + kk < K && ih >= 0 && ih < H && iw >= 0 && iw < W) {
-          v = x[xImg + (ci * params.h + u32(ih)) * params.w + u32(iw)];
-        }
-        setB(kk, li, v);
+        let inside = kOk & (vec4<u32>(ih) < vec4<u32>(params.h)) & (vec4<u32>(iw) < vec4<u32>(params.w));
+        let b = gatherB(vec4<u32>(xTap0 + i32((ci * params.h + r) * params.w + s)), inside);
+        stage(kRun + j, q, a, b);
+        k++;
         s++;
         if (s == params.kw) { s = 0u; r++; if (r == params.kh) { r = 0u; ci++; } }
       }
       workgroupBarrier();
-      multiplyTiles(tx, ty);
+      multiplyTiles(&acc, tx, ty);
       workgroupBarrier();
     }
 
-    storeBlock(m0, n0, tx, ty);
+    storeBlock(&acc, origin.x, origin.y, tx, ty);
   }
 }
