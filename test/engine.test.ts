@@ -138,3 +138,14 @@ import { mulKernel } from '../src/index.js';
 function runKernelRaw(ins: Parameters<Kernel<void>['webgpu']>[0], outs: Parameters<Kernel<void>['webgpu']>[1]): void {
   mulKernel.webgpu(ins, outs, undefined, []);
 }
+
+describe('no adapter at all', () => {
+  it('wrn check says how to get one (the apt command) and that --device cpu works', async () => {
+    const { execFileSync, spawnSync } = await import('node:child_process');
+    const { existsSync } = await import('node:fs');
+    if (!existsSync('dist/cli.js')) execFileSync('node', ['tools/build.mjs']);
+    const r = spawnSync('node', ['bin/wrn.js', 'check'], { env: { ...process.env, VK_ICD_FILENAMES: '/nonexistent/icd.json' }, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/No WebGPU adapter found.*\n.*apt-get install -y --no-install-recommends libvulkan1 chromium-common[\s\S]*--device cpu/);
+  });
+});
