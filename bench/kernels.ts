@@ -11,7 +11,7 @@ import { addKernel, reluBackwardKernel, reluForwardKernel } from '../src/ops/ele
 import { skipAddBackwardKernel, skipAddKernel } from '../src/ops/skipadd.js';
 import { sgdKernel } from '../src/ops/sgd.js';
 import { measureCopy, measureLimits, measureSgemm, timeIt, type GemmShape, type TimeOptions, type Timing } from './harness.js';
-import { KERNELS_KIND, SCHEMA, type KernelBenchResult, type KernelEntry, type Target } from './report.js';
+import { KERNELS_KIND, resultHeader, type KernelBenchResult, type KernelEntry, type Target } from './report.js';
 import { describeAdapter } from '../src/gpu/device.js';
 
 /** A 3x3, stride 1, pad 1 conv layer of WRN-16-4 (Cin = Cout = c) at h x h. */
@@ -356,14 +356,8 @@ export async function runKernelBench(rt: GpuRuntime, opts: KernelBenchOptions): 
   }
   return {
     kind: KERNELS_KIND,
-    schema: SCHEMA,
-    date: new Date().toISOString(),
-    runtime: opts.runtime ?? rt.ctx.adapter.runtime,
-    adapter: rt.ctx.adapter,
-    adapterName: describeAdapter(rt.ctx.adapter),
-    commit: opts.commit ?? null,
+    ...resultHeader(rt, opts, describeAdapter),
     method,
-    notes: opts.notes ?? [],
     config: { batch, reps: opts.reps, warmup: opts.warmup, quick: opts.quick, only, layers: layers.map(layerName), sgdParams },
     limits,
     gemm,

@@ -7,6 +7,19 @@ export const KERNELS_KIND = 'wrn-bench-kernels';
 export const STEP_KIND = 'wrn-bench-step';
 export const SCHEMA = 1;
 
+/** The fields every result file starts with: where and when it was measured. */
+export function resultHeader(rt: { ctx: { adapter: AdapterDescription } }, o: { runtime?: string; commit?: string | null; notes?: string[] }, describe: (a: AdapterDescription) => string) {
+  return {
+    schema: SCHEMA,
+    date: new Date().toISOString(),
+    runtime: o.runtime ?? rt.ctx.adapter.runtime,
+    adapter: rt.ctx.adapter,
+    adapterName: describe(rt.ctx.adapter),
+    commit: o.commit ?? null,
+    notes: o.notes ?? [],
+  };
+}
+
 /** What every result file records about where it was measured. */
 export interface RunInfo {
   schema: number;

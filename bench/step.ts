@@ -9,7 +9,7 @@ import { WideResNet, blocksPerStage, type Variant } from '../src/model/wrn.js';
 import { labelsTensor, softmaxCrossEntropy } from '../src/ops/loss.js';
 import { sgdStep } from '../src/ops/sgd.js';
 import { PROFILE_CAPACITY, summarize } from './harness.js';
-import { CATEGORIES, SCHEMA, STEP_KIND, categoryOf, type Category, type StepBenchResult, type StepVariantResult } from './report.js';
+import { CATEGORIES, resultHeader, STEP_KIND, categoryOf, type Category, type StepBenchResult, type StepVariantResult } from './report.js';
 
 /** A benchmarked configuration: a model variant, BN+ReLU fused or not. */
 export interface StepVariant {
@@ -158,14 +158,8 @@ export async function runStepBench(rt: GpuRuntime, o: StepBenchOptions): Promise
   for (const v of chosen) variants.push(await benchVariant(rt, v, o, profile, log));
   return {
     kind: STEP_KIND,
-    schema: SCHEMA,
-    date: new Date().toISOString(),
-    runtime: o.runtime ?? rt.ctx.adapter.runtime,
-    adapter: rt.ctx.adapter,
-    adapterName: describeAdapter(rt.ctx.adapter),
-    commit: o.commit ?? null,
+    ...resultHeader(rt, o, describeAdapter),
     method: profile ? 'timestamp-query' : 'wall-clock',
-    notes: o.notes ?? [],
     config: { depth: o.depth, width: o.width, batch: o.batch, steps: o.steps, warmup: o.warmup, quick: o.quick },
     categories: [...CATEGORIES],
     variants,
