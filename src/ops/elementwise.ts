@@ -18,8 +18,7 @@ const RELU_BWD: KernelSpec = { name: 'relu.backward', source: reluWgsl, entry: '
 /** Dispatch a vec4 elementwise kernel over n values. */
 function vec4Dispatch(spec: KernelSpec, buffers: Parameters<ReturnType<typeof gpu>['dispatch']>[1], n: number, extra: Record<string, number> = {}, label = ''): void {
   const n4 = Math.ceil(n / 4);
-  const uniforms = spec.source === elementwiseWgsl ? { n4, alpha: 0, ...extra } : { n4, ...extra };
-  gpu().dispatch(spec, buffers, uniforms, grid1d(n4, 256), { label: label || `n=${n}` });
+  gpu().dispatch(spec, buffers, { n4, ...extra }, grid1d(n4, 256), { label: label || `n=${n}` });
 }
 
 // ---- kernels (CPU reference beside the WGSL dispatch) ------------------------------------------
@@ -30,7 +29,7 @@ export const addKernel: Kernel<void> = {
     for (let i = 0; i < out.length; i++) out[i] = a[i] + b[i];
   },
   webgpu([a, b], [out]) {
-    vec4Dispatch(ADD, { a, b, out }, out.bytes / 4);
+    vec4Dispatch(ADD, { a, b, out }, out.bytes / 4, { alpha: 0 }); // alpha: unused by add, but part of the shared params
   },
 };
 
@@ -40,7 +39,7 @@ export const mulKernel: Kernel<void> = {
     for (let i = 0; i < out.length; i++) out[i] = a[i] * b[i];
   },
   webgpu([a, b], [out]) {
-    vec4Dispatch(MUL, { a, b, out }, out.bytes / 4);
+    vec4Dispatch(MUL, { a, b, out }, out.bytes / 4, { alpha: 0 });
   },
 };
 
