@@ -7,7 +7,8 @@
 //   npx esbuild bench/conv2d.ts --bundle --platform=node --format=esm --loader:.wgsl=text \
 //     --external:webgpu --outfile=node_modules/.cache/conv2d-bench.mjs \
 //     && node node_modules/.cache/conv2d-bench.mjs [--batch 2] [--reps 3] [--rounds 3] [--only stage1] [--skip-matmul]
-//     [--layer cin,cout,size,k,stride,pad] [--max-workgroups n]
+//     [--layer cin,cout,size,k,stride,pad] [--max-workgroups n] [--tile 64x64|32x128|16x256]
+// --tile forces one tile shape for all three kernels (by default each GEMM gets pickTile's).
 //
 // (The bundle goes under node_modules/ so that Node finds the external 'webgpu' package.)
 // Each measurement: one warm-up dispatch and sync, then `rounds` times: record `reps` dispatches
@@ -16,7 +17,7 @@
 // FLOPs; the backward-input kernel skips taps that miss with stride 2, so it does fewer).
 import { initWebGPU, matmulKernel, runKernel, Tensor, gpu } from '../src/index.js';
 import { paddedGemm, recordSgemm } from './harness.js';
-import { conv2dBackwardFilterKernel, conv2dBackwardInputKernel, conv2dForwardKernel, conv2dTuning, convOutSize, type Conv2dParams } from '../src/ops/conv2d.js';
+import { conv2dBackwardFilterKernel, conv2dBackwardInputKernel, conv2dForwardKernel, conv2dTuning, convOutSize, TILE_SHAPES, type Conv2dParams } from '../src/ops/conv2d.js';
 
 interface Layer {
   name: string;
@@ -55,6 +56,11 @@ const rounds = Number(arg('rounds', '3'));
 const only = arg('only', '');
 const skipMatmul = process.argv.includes('--skip-matmul');
 if (arg('max-workgroups', '')) conv2dTuning.maxWorkgroups = Number(arg('max-workgroups', ''));
+if (arg('tile', '')) {
+  const tile = TILE_SHAPES.find((t) => `${t.tm}x${t.tn}` === arg('tile', ''));
+  if (!tile) throw new Error(`--tile ${arg('tile', '')}: expected one of ${TILE_SHAPES.map((t) => `${t.tm}x${t.tn}`).join(', ')}`);
+  conv2dTuning.tile = tile;
+}
 
 function random(n: number, seed: number): Float32Array {
   const out = new Float32Array(n);

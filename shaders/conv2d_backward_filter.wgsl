@@ -6,8 +6,9 @@
 // (workgroup_id.z = split, `chunk` values of K each): every split writes its partial dw to
 // out[split, Cout, Cin*KH*KW] and conv2d_reduce.wgsl sums the partials (no float atomics in WGSL). With
 // a single split `out` is dw itself.
-// Staging (see stageGroup in conv2d_tile.wgsl): an invocation fills 4 rows of A (channels of dy)
-// and 4 columns of B (taps of w) for a run of 8 pixels p, walking p with one (n, oh, ow) counter.
+// Staging (see stageGroupA/B in conv2d_tile.wgsl): an invocation fills 4 rows of A (channels of dy)
+// for a run of RUN_A pixels p and 4 columns of B (taps of w) for a run of RUN_B, walking p with an
+// (n, oh, ow) counter.
 
 struct Params {
   batch: u32, cin: u32, h: u32, w: u32,
@@ -21,14 +22,14 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
-// out[split, co, col] for rows co = row0 + i, row0 + 32 + i.
+// out[split, co, col] for rows co = row0 + i, row0 + HALF_M + i.
 var<private> splitBase: u32;  // split * Cout * Cin*KH*KW
 fn storeColumn(row0: u32, col: u32, lo: vec4<f32>, hi: vec4<f32>) {
   let n = params.cin * params.kh * params.kw;
   if (col >= n) { return; }
   for (var i = 0u; i < 4u; i++) {
     if (row0 + i < params.cout) { out[splitBase + (row0 + i) * n + col] = lo[i]; }
-    if (row0 + 32u + i < params.cout) { out[splitBase + (row0 + 32u + i) * n + col] = hi[i]; }
+    if (row0 + HALF_M + i < params.cout) { out[splitBase + (row0 + HALF_M + i) * n + col] = hi[i]; }
   }
 }
 
@@ -50,26 +51,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let N = params.cin * khkw;
   let hoWo = params.ho * params.wo;
   let K = params.batch * hoWo;
-  let tx = li % 8u;
-  let ty = li / 8u;
+  let blk = blockOf(li);
   let kBegin = wid.z * params.chunk;
   let kEnd = min(K, kBegin + params.chunk);
   let W = i32(params.w);
   let xImgSize = params.cin * params.h * params.w;
   let dyImgSize = M * hoWo;
   splitBase = wid.z * M * N;
-  let q = stageGroup(li);
-  let kRun = stageRun(li);
+  let qa = stageGroupA(li);
+  let kRunA = stageRunA(li);
+  let qb = stageGroupB(li);
+  let kRunB = stageRunB(li);
   for (var tile = firstTile(wid, nwg); tile < tileCount(M, N); tile += tileStep(nwg)) {
     let origin = tileOrigin(tile, N);
     var acc = Acc();  // explicit zero: a bare `var acc: Acc;` in the loop was not re-zeroed per tile (Dawn + SwiftShader)
 
     // A: the 4 output channels (rows of dy) this invocation stages.
-    let co = vec4<u32>(origin.x + 4u * q) + vec4<u32>(0u, 1u, 2u, 3u);
+    let co = vec4<u32>(origin.x + 4u * qa) + vec4<u32>(0u, 1u, 2u, 3u);
     let rowOk = co < vec4<u32>(M);
     let dyCh = co * hoWo;
     // B: the 4 taps (ci, r, s) of w it stages, as x's channel offset and the tap's pixel offset.
-    let cols = vec4<u32>(origin.y + 4u * q) + vec4<u32>(0u, 1u, 2u, 3u);
+    let cols = vec4<u32>(origin.y + 4u * qb) + vec4<u32>(0u, 1u, 2u, 3u);
     let colOk = cols < vec4<u32>(N);
     let xCh = vec4<i32>((cols / khkw) * (params.h * params.w));
     let dr = select(vec4<i32>(OUTSIDE), vec4<i32>((cols % khkw) / params.kw) - i32(params.pad), colOk);  // OUTSIDE: masked below
@@ -77,27 +79,35 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let xTap = xCh + dr * W + ds;  // index in x of this tap for output pixel (0, 0) of image 0
 
     for (var k0 = kBegin; k0 < kEnd; k0 += TK) {
-      var k = k0 + kRun;  // p = (img, oh, ow), advanced one p at a time
+      if (li < STAGERS_A) {
+        var k = k0 + kRunA;  // p = (img, oh, ow), advanced one p at a time
+        var img = k / hoWo;
+        var pixel = k % hoWo;
+        for (var j = 0u; j < RUN_A; j++) {
+          stageA(kRunA + j, qa, gatherA(dyCh + (img * dyImgSize + pixel), rowOk & vec4<bool>(k < kEnd)));
+          k++;
+          pixel++;
+          if (pixel == hoWo) { pixel = 0u; img++; }
+        }
+      }
+      var k = k0 + kRunB;  // the same walk for B's run, with the pixel as (oh, ow)
       var img = k / hoWo;
       var oh = (k % hoWo) / params.wo;
       var ow = k % params.wo;
-      for (var j = 0u; j < STAGE_RUN; j++) {
-        let kOk = vec4<bool>(k < kEnd);
-        let a = gatherA(dyCh + (img * dyImgSize + oh * params.wo + ow), rowOk & kOk);
+      for (var j = 0u; j < RUN_B; j++) {
         let ih = dr + i32(oh * params.stride);
         let iw = ds + i32(ow * params.stride);
-        let inside = kOk & (vec4<u32>(ih) < vec4<u32>(params.h)) & (vec4<u32>(iw) < vec4<u32>(params.w));
-        let b = gatherB(vec4<u32>(xTap + i32(img * xImgSize + (oh * params.w + ow) * params.stride)), inside);
-        stage(kRun + j, q, a, b);
+        let inside = vec4<bool>(k < kEnd) & (vec4<u32>(ih) < vec4<u32>(params.h)) & (vec4<u32>(iw) < vec4<u32>(params.w));
+        stageB(kRunB + j, qb, gatherB(vec4<u32>(xTap + i32(img * xImgSize + (oh * params.w + ow) * params.stride)), inside));
         k++;
         ow++;
         if (ow == params.wo) { ow = 0u; oh++; if (oh == params.ho) { oh = 0u; img++; } }
       }
       workgroupBarrier();
-      multiplyTiles(&acc, tx, ty);
+      multiplyTiles(&acc, blk.x, blk.y);
       workgroupBarrier();
     }
 
-    storeBlock(&acc, origin.x, origin.y, tx, ty);
+    storeBlock(&acc, origin.x, origin.y, blk.x, blk.y);
   }
 }

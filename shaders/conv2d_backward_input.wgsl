@@ -9,9 +9,9 @@
 //   (same for columns). No tap is visited that does not hit, and no division is needed per tap.
 // GEMM view per phase: M = Cin, N = batch * (pixels of the phase), K = Cout * taps(t) * taps(u),
 //   A[ci, (co, t, u)] = w[co, ci, r, s],   B[(co, t, u), pixel] = dy[n, co, oh, ow] (0 if outside).
-// Staging (see stageGroup in conv2d_tile.wgsl): an invocation fills 4 rows of A and 4 columns of B
-// for a run of 8 values of k, walking k with one (co, t, u) counter. A phase with no taps (1x1
-// kernel, stride 2, odd pixels) gets zeros.
+// Staging (see stageGroupA/B in conv2d_tile.wgsl): an invocation fills 4 rows of A for a run of
+// RUN_A values of k and 4 columns of B for a run of RUN_B, walking k with a (co, t, u) counter.
+// A phase with no taps (1x1 kernel, stride 2, odd pixels) gets zeros.
 
 struct Params {
   batch: u32, cin: u32, h: u32, w: u32,
@@ -37,7 +37,7 @@ fn phaseOf(p: u32, size: u32, ksize: u32) -> Phase {
 }
 
 // dx[n, ci, ih, iw] for column col = (n, pixel i, j of phase (ph, pw)) and rows ci = row0 + i,
-// row0 + 32 + i.
+// row0 + HALF_M + i.
 var<private> phase: vec2<u32>;  // (ph, pw) of this workgroup
 var<private> phaseRows: u32;    // pixel rows of the phase (py.count)
 var<private> phaseCols: u32;    // pixels of the phase per row (px.count)
@@ -50,7 +50,7 @@ fn storeColumn(row0: u32, col: u32, lo: vec4<f32>, hi: vec4<f32>) {
   let base = (col / phasePix) * params.cin * hw + (phase.x + st * (q / phaseCols)) * params.w + phase.y + st * (q % phaseCols);
   for (var i = 0u; i < 4u; i++) {
     if (row0 + i < params.cin) { dx[base + (row0 + i) * hw] = lo[i]; }
-    if (row0 + 32u + i < params.cin) { dx[base + (row0 + 32u + i) * hw] = hi[i]; }
+    if (row0 + HALF_M + i < params.cin) { dx[base + (row0 + HALF_M + i) * hw] = hi[i]; }
   }
 }
 
@@ -80,24 +80,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let N = params.batch * phasePix;
   let taps = py.taps * px.taps;
   let K = params.cout * taps;
-  let tx = li % 8u;
-  let ty = li / 8u;
+  let blk = blockOf(li);
   let hoWo = params.ho * params.wo;
   let khkw = params.kh * params.kw;
   let WO = i32(params.wo);
-  let q = stageGroup(li);
-  let kRun = stageRun(li);
+  let qa = stageGroupA(li);
+  let kRunA = stageRunA(li);
+  let qb = stageGroupB(li);
+  let kRunB = stageRunB(li);
   for (var tile = firstTile(wid, nwg); tile < tileCount(M, N); tile += tileStep(nwg)) {
     let origin = tileOrigin(tile, N);
     var acc = Acc();  // explicit zero: a bare `var acc: Acc;` in the loop was not re-zeroed per tile (Dawn + SwiftShader)
 
     // A: the 4 input channels this invocation stages.
-    let ci = vec4<u32>(origin.x + 4u * q) + vec4<u32>(0u, 1u, 2u, 3u);
+    let ci = vec4<u32>(origin.x + 4u * qa) + vec4<u32>(0u, 1u, 2u, 3u);
     let rowOk = ci < vec4<u32>(M);
     let wCi = ci * khkw;
     // B: the 4 input pixels of this phase it stages (N > 0 here, so phasePix and px.count are
     // too), as the output pixel (oh0, ow0) that tap (t, u) = (0, 0) reads, and its index in dy.
-    let cols = vec4<u32>(origin.y + 4u * q) + vec4<u32>(0u, 1u, 2u, 3u);
+    let cols = vec4<u32>(origin.y + 4u * qb) + vec4<u32>(0u, 1u, 2u, 3u);
     let colOk = cols < vec4<u32>(N);
     let pix = cols % phasePix;
     let oh0 = select(vec4<i32>(OUTSIDE), vec4<i32>(pix / px.count + py.offset), colOk);  // OUTSIDE: masked below
@@ -105,28 +106,37 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let dyTap0 = vec4<i32>((cols / phasePix) * (params.cout * hoWo)) + oh0 * WO + ow0;
 
     for (var k0 = 0u; k0 < K; k0 += TK) {
-      var k = k0 + kRun;  // k = (co, tr, ts), advanced one k at a time
+      if (li < STAGERS_A) {
+        var k = k0 + kRunA;  // k = (co, tr, ts), advanced one k at a time
+        var co = k / taps;
+        var tr = (k % taps) / px.taps;
+        var ts = k % px.taps;
+        for (var j = 0u; j < RUN_A; j++) {
+          let wTap = (co * params.cin * params.kh + py.first + st * tr) * params.kw + px.first + st * ts;
+          stageA(kRunA + j, qa, gatherA(wCi + wTap, rowOk & vec4<bool>(k < K)));
+          k++;
+          ts++;
+          if (ts == px.taps) { ts = 0u; tr++; if (tr == py.taps) { tr = 0u; co++; } }
+        }
+      }
+      var k = k0 + kRunB;  // the same walk for B's run
       var co = k / taps;
       var tr = (k % taps) / px.taps;
       var ts = k % px.taps;
-      for (var j = 0u; j < STAGE_RUN; j++) {
-        let kOk = vec4<bool>(k < K);
-        let wTap = (co * params.cin * params.kh + py.first + st * tr) * params.kw + px.first + st * ts;
-        let a = gatherA(wCi + wTap, rowOk & kOk);
+      for (var j = 0u; j < RUN_B; j++) {
         let oh = oh0 - i32(tr);
         let ow = ow0 - i32(ts);
-        let inside = kOk & (vec4<u32>(oh) < vec4<u32>(params.ho)) & (vec4<u32>(ow) < vec4<u32>(params.wo));
-        let b = gatherB(vec4<u32>(dyTap0 + i32(co * hoWo) - i32(tr * params.wo + ts)), inside);
-        stage(kRun + j, q, a, b);
+        let inside = vec4<bool>(k < K) & (vec4<u32>(oh) < vec4<u32>(params.ho)) & (vec4<u32>(ow) < vec4<u32>(params.wo));
+        stageB(kRunB + j, qb, gatherB(vec4<u32>(dyTap0 + i32(co * hoWo) - i32(tr * params.wo + ts)), inside));
         k++;
         ts++;
         if (ts == px.taps) { ts = 0u; tr++; if (tr == py.taps) { tr = 0u; co++; } }
       }
       workgroupBarrier();
-      multiplyTiles(&acc, tx, ty);
+      multiplyTiles(&acc, blk.x, blk.y);
       workgroupBarrier();
     }
 
-    storeBlock(&acc, origin.x, origin.y, tx, ty);
+    storeBlock(&acc, origin.x, origin.y, blk.x, blk.y);
   }
 }

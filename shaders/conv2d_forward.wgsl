@@ -4,9 +4,9 @@
 // is contiguous in y within an image), K = Cin*KH*KW with k = (ci, r, s) as in w's layout.
 //   A[co, k] = w viewed as [Cout, K] (row-major already);
 //   B[k, col] = x at the tap (im2col), gathered while staging, zero outside the image.
-// Staging (see stageGroup in conv2d_tile.wgsl): an invocation fills 4 rows of A (weights) and 4
-// columns of B (output pixels, decoded once per tile) for a run of 8 values of k, walking k with a
-// (ci, r, s) counter. The bias is added in the epilogue.
+// Staging (see stageGroupA/B in conv2d_tile.wgsl): an invocation fills 4 rows of A (weights) for a
+// run of RUN_A values of k, and 4 columns of B (output pixels, decoded once per tile) for a run of
+// RUN_B values of k, walking k with a (ci, r, s) counter. The bias is added in the epilogue.
 
 override HAS_BIAS: u32 = 0u;
 
@@ -22,14 +22,14 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
-// y[n, co, pixel] for column col = (n, pixel) and rows co = row0 + i, row0 + 32 + i (plus the bias).
+// y[n, co, pixel] for column col = (n, pixel) and rows co = row0 + i, row0 + HALF_M + i (plus the bias).
 fn storeColumn(row0: u32, col: u32, lo: vec4<f32>, hi: vec4<f32>) {
   let hoWo = params.ho * params.wo;
   if (col >= params.batch * hoWo) { return; }
   let base = (col / hoWo) * params.cout * hoWo + col % hoWo;
   for (var i = 0u; i < 4u; i++) {
     storeOutput(base, hoWo, row0 + i, lo[i]);
-    storeOutput(base, hoWo, row0 + 32u + i, hi[i]);
+    storeOutput(base, hoWo, row0 + HALF_M + i, hi[i]);
   }
 }
 
@@ -58,22 +58,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let K = params.cin * khkw;
   let hoWo = params.ho * params.wo;
   let N = params.batch * hoWo;
-  let tx = li % 8u;
-  let ty = li / 8u;
+  let blk = blockOf(li);
   let W = i32(params.w);
-  let q = stageGroup(li);
-  let kRun = stageRun(li);
+  let qa = stageGroupA(li);
+  let kRunA = stageRunA(li);
+  let qb = stageGroupB(li);
+  let kRunB = stageRunB(li);
   for (var tile = firstTile(wid, nwg); tile < tileCount(M, N); tile += tileStep(nwg)) {
     let origin = tileOrigin(tile, N);
     var acc = Acc();  // explicit zero: a bare `var acc: Acc;` in the loop was not re-zeroed per tile (Dawn + SwiftShader)
 
     // A: the 4 weight rows this invocation stages.
-    let rows = vec4<u32>(origin.x + 4u * q) + vec4<u32>(0u, 1u, 2u, 3u);
+    let rows = vec4<u32>(origin.x + 4u * qa) + vec4<u32>(0u, 1u, 2u, 3u);
     let rowOk = rows < vec4<u32>(M);
     let wRow = rows * K;
     // B: the 4 output pixels (im2col columns) it stages, decoded once per tile; xTap0 is the index
     // of tap (ci, r, s) = (0, 0, 0) in x, which may lie outside the image (padding).
-    let cols = vec4<u32>(origin.y + 4u * q) + vec4<u32>(0u, 1u, 2u, 3u);
+    let cols = vec4<u32>(origin.y + 4u * qb) + vec4<u32>(0u, 1u, 2u, 3u);
     let colOk = cols < vec4<u32>(N);
     let pix = cols % hoWo;
     // Columns past N get a row far outside the image, so the bounds test below also masks them.
@@ -82,27 +83,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let xTap0 = vec4<i32>((cols / hoWo) * (params.cin * params.h * params.w)) + ih0 * W + iw0;
 
     for (var k0 = 0u; k0 < K; k0 += TK) {
-      var k = k0 + kRun;  // k = (ci, r, s), advanced one k at a time
+      if (li < STAGERS_A) {
+        for (var j = 0u; j < RUN_A; j++) {
+          let k = k0 + kRunA + j;
+          stageA(kRunA + j, qa, gatherA(wRow + k, rowOk & vec4<bool>(k < K)));
+        }
+      }
+      var k = k0 + kRunB;  // k = (ci, r, s), advanced one k at a time
       var ci = k / khkw;
       var r = (k % khkw) / params.kw;
       var s = k % params.kw;
-      for (var j = 0u; j < STAGE_RUN; j++) {
-        let kOk = vec4<bool>(k < K);
-        let a = gatherA(wRow + k, rowOk & kOk);
+      for (var j = 0u; j < RUN_B; j++) {
         let ih = ih0 + i32(r);
         let iw = iw0 + i32(s);
-        let inside = kOk & (vec4<u32>(ih) < vec4<u32>(params.h)) & (vec4<u32>(iw) < vec4<u32>(params.w));
-        let b = gatherB(vec4<u32>(xTap0 + i32((ci * params.h + r) * params.w + s)), inside);
-        stage(kRun + j, q, a, b);
+        let inside = vec4<bool>(k < K) & (vec4<u32>(ih) < vec4<u32>(params.h)) & (vec4<u32>(iw) < vec4<u32>(params.w));
+        stageB(kRunB + j, qb, gatherB(vec4<u32>(xTap0 + i32((ci * params.h + r) * params.w + s)), inside));
         k++;
         s++;
         if (s == params.kw) { s = 0u; r++; if (r == params.kh) { r = 0u; ci++; } }
       }
       workgroupBarrier();
-      multiplyTiles(&acc, tx, ty);
+      multiplyTiles(&acc, blk.x, blk.y);
       workgroupBarrier();
     }
 
-    storeBlock(&acc, origin.x, origin.y, tx, ty);
+    storeBlock(&acc, origin.x, origin.y, blk.x, blk.y);
   }
 }

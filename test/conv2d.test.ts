@@ -10,6 +10,8 @@ import {
   conv2dTuning,
   convOutSize,
   filterSplits,
+  pickTile,
+  TILE_SHAPES,
   type Conv2dParams,
 } from '../src/ops/conv2d.js';
 import { compareKernel, compareOnDevices, describeGpu, gradCheck, input, requireGpu } from './helpers/optest.js';
@@ -70,27 +72,42 @@ describeGpu('conv2d kernels: WGSL vs CPU reference', () => {
     });
   }
 
-  // Few workgroups, each looping over several tiles (what a CPU adapter gets at large sizes).
-  for (const maxWorkgroups of [1, 3]) {
-    const c = cases.find((k) => k.name === 'several workgroups, stride 2')!;
-    const p: Conv2dParams = { stride: c.stride, pad: c.pad };
-    const y = outShape(c);
-    it(`all three kernels with at most ${maxWorkgroups} workgroup(s) looping over the tiles`, async () => {
-      conv2dTuning.maxWorkgroups = maxWorkgroups;
-      try {
-        await compareKernel({ kernel: conv2dForwardKernel, inputs: [input(c.x, 1), input(c.w, 2), input([c.w[0]], 3)], outputs: [y], params: p, tol: CONV_TOL });
-        await compareKernel({ kernel: conv2dBackwardInputKernel, inputs: [input(y, 4), input(c.w, 2)], outputs: [c.x], params: p, tol: CONV_TOL });
-        await compareKernel({ kernel: conv2dBackwardFilterKernel, inputs: [input(c.x, 1), input(y, 4)], outputs: [c.w], params: p, tol: CONV_TOL });
-      } finally {
-        conv2dTuning.maxWorkgroups = null;
-      }
-    });
+  // Every tile shape on the cases that stress it: several row and column tiles (M = 67, 70 spans
+  // 5 rows of 16-row tiles), stride-2 phases, the split-K filter gradient, H=W=1, a 7x7 kernel, and
+  // few workgroups looping over the tiles.
+  // (The cases above ran with pickTile's choice; there, too, with 1 and 3 workgroups.)
+  const tileCases = ['stem: N=1, Cin=3, odd Cout=5, 3x3 pad 1', 'H=W=1 with 3x3 pad 1 stride 2', '7x7 stride 2 pad 3 on odd 11x9', 'several workgroups, stride 2', 'long filter-gradient reduction (split K)'];
+  const looping = (n: number) => ['several workgroups, stride 2', n] as const;
+  for (const tile of [...TILE_SHAPES, null]) {
+    const runs = tile ? [...tileCases.map((n) => [n, null] as const), looping(3)] : [looping(1), looping(3)];
+    for (const [name, maxWorkgroups] of runs) {
+      const c = cases.find((k) => k.name === name)!;
+      const p: Conv2dParams = { stride: c.stride, pad: c.pad };
+      const y = outShape(c);
+      const shape = tile ? `${tile.tm}x${tile.tn} tiles` : 'picked tiles';
+      it(`${shape}: all three kernels, ${name}${maxWorkgroups ? `, at most ${maxWorkgroups} workgroup(s) looping over the tiles` : ''}`, async () => {
+        conv2dTuning.tile = tile;
+        conv2dTuning.maxWorkgroups = maxWorkgroups;
+        try {
+          await compareKernel({ kernel: conv2dForwardKernel, inputs: [input(c.x, 1), input(c.w, 2), input([c.w[0]], 3)], outputs: [y], params: p, tol: CONV_TOL });
+          await compareKernel({ kernel: conv2dBackwardInputKernel, inputs: [input(y, 4), input(c.w, 2)], outputs: [c.x], params: p, tol: CONV_TOL });
+          await compareKernel({ kernel: conv2dBackwardFilterKernel, inputs: [input(c.x, 1), input(y, 4)], outputs: [c.w], params: p, tol: CONV_TOL });
+        } finally {
+          conv2dTuning.tile = null;
+          conv2dTuning.maxWorkgroups = null;
+        }
+      });
+    }
   }
 
-  it('the split-K case really splits', () => {
+  it('the split-K case really splits, with every tile shape', () => {
     const c = cases[cases.length - 1];
     const y = outShape(c);
-    expect(filterSplits(c.w[0], c.w[1] * c.w[2] * c.w[3], c.x[0] * y[2] * y[3]).splits).toBeGreaterThan(1);
+    for (const t of TILE_SHAPES) {
+      const { splits, chunk } = filterSplits(t, c.w[0], c.w[1] * c.w[2] * c.w[3], c.x[0] * y[2] * y[3]);
+      expect(splits).toBeGreaterThan(1);
+      expect(chunk % t.tk).toBe(0);
+    }
   });
 
   it('conv2d op: forward and gradients (x, w, bias) match on both devices, stride 2', async () => {
@@ -110,6 +127,24 @@ describe('conv2d gradients (finite differences, float64)', () => {
   it('1x1 pad 0 stride 1, bias', () => void gradCheck(conv(1, 0), [input([2, 4, 3, 3], 1), input([5, 4, 1, 1], 2), input([5], 3)]));
   it('1x1 pad 0 stride 2, no bias', () => void gradCheck(conv(2, 0), [input([2, 4, 5, 5], 1), input([3, 4, 1, 1], 2)]));
   it('H=W=1 with 3x3 pad 1', () => void gradCheck(conv(1, 1), [input([2, 3, 1, 1], 1), input([2, 3, 3, 3], 2), input([2], 3)]));
+});
+
+describe('conv2d tile shapes', () => {
+  it('every shape fills 64 invocations with 8x8 blocks and fits 16 KiB of workgroup memory', () => {
+    for (const t of TILE_SHAPES) {
+      expect(t.tm * t.tn).toBe(64 * 64);
+      expect(4 * t.tk * (t.tm + t.tn)).toBeLessThanOrEqual(16384);
+      expect(t.tk % 8).toBe(0); // whole runs of staging (RUN_B = TK * TN / 256 = 8)
+    }
+  });
+  it('picks the tile with the least weighted padded work: narrow for 16 and 32 rows, square for 48 and from 64', () => {
+    expect(pickTile(16, 8192)).toMatchObject({ tm: 16, tn: 256 }); // WRN-10-1 stage 1 forward
+    expect(pickTile(32, 2048)).toMatchObject({ tm: 32, tn: 128 }); // stage 2
+    expect(pickTile(48, 2048)).toMatchObject({ tm: 64, tn: 64 }); // 1.33x the entries at cost 1 beats 1x at cost 2
+    expect(pickTile(64, 512)).toMatchObject({ tm: 64, tn: 64 }); // stage 3
+    expect(pickTile(256, 128)).toMatchObject({ tm: 64, tn: 64 });
+    expect(pickTile(16, 144)).toMatchObject({ tm: 16, tn: 256 }); // filter gradient, 16 -> 16
+  });
 });
 
 describe('conv2d shape errors', () => {
