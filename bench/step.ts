@@ -3,7 +3,7 @@
 // what share of a step is BN, and what SkipInit (or no normalization) saves. Browser-safe.
 import { rand } from '../src/check.js';
 import { gpu, scope, Tensor } from '../src/tensor.js';
-import type { GpuRuntime, ProfileEntry } from '../src/gpu/runtime.js';
+import { ReadPacer, type GpuRuntime, type ProfileEntry } from '../src/gpu/runtime.js';
 import { describeAdapter } from '../src/gpu/device.js';
 import { WideResNet, blocksPerStage, type Variant } from '../src/model/wrn.js';
 import { labelsTensor, softmaxCrossEntropy } from '../src/ops/loss.js';
@@ -56,6 +56,7 @@ async function benchVariant(rt: GpuRuntime, v: StepVariant, o: StepBenchOptions,
   const x = Tensor.from(rand([o.batch, 3, 32, 32], 7), [o.batch, 3, 32, 32], 'webgpu').keep();
   const labels = labelsTensor(Array.from({ length: o.batch }, (_, i) => (i * 7) % 10), 10, 'webgpu').keep();
   // A small learning rate keeps the weights (and so the work) stable over the timed steps.
+  const pacer = new ReadPacer();
   const step = async (i: number) => {
     const loss = scope(() => {
       const l = softmaxCrossEntropy(model.forward(x, true, i), labels);
@@ -67,7 +68,9 @@ async function benchVariant(rt: GpuRuntime, v: StepVariant, o: StepBenchOptions,
       }
       return l;
     });
+    await pacer.beforeRead(rt); // as the trainer does: sleep through most of the step, then wait
     const value = await loss.item(); // waits for the whole step
+    pacer.afterRead();
     loss.release();
     if (!Number.isFinite(value)) throw new Error(`bench step: ${v.name}: the loss is ${value} at step ${i}`);
   };

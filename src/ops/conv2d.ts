@@ -146,15 +146,10 @@ export const conv2dTuning: { maxWorkgroups: number | null; tile: TileShape | nul
 /** Workgroups worth launching at once: unlimited on a GPU, two per core on a CPU adapter. */
 function maxWorkgroups(): number {
   if (conv2dTuning.maxWorkgroups !== null) return conv2dTuning.maxWorkgroups;
-  if (!isCpuAdapter()) return Infinity;
+  if (!gpu().isCpuAdapter) return Infinity;
   // navigator.hardwareConcurrency: browsers and Node >= 21; 4 cores where it is unknown.
   const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 4;
   return 2 * cores;
-}
-
-function isCpuAdapter(): boolean {
-  const a = gpu().ctx.adapter;
-  return a.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(`${a.vendor} ${a.architecture} ${a.device} ${a.description}`);
 }
 
 // ---- kernels (CPU reference beside the WGSL dispatch) ------------------------------------------

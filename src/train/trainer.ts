@@ -6,7 +6,8 @@
 // resumed from a checkpoint produces the same losses as the uninterrupted run.
 import { appendFileSync, mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Tensor, scope, noGrad, type Device } from '../tensor.js';
+import { Tensor, scope, noGrad, gpu, type Device } from '../tensor.js';
+import { ReadPacer } from '../gpu/runtime.js';
 import { softmaxCrossEntropy, labelsTensor } from '../ops/loss.js';
 import { sgdStep } from '../ops/sgd.js';
 import { WideResNet, type Variant, type WrnConfig } from '../model/wrn.js';
@@ -184,6 +185,7 @@ export async function train(cfgIn: TrainConfig, data: { train: Dataset; test: Da
   let lastLoss = NaN;
   const params = model.params.map((p) => p.tensor);
   let stoppedEarly = false;
+  const pacer = new ReadPacer(); // sleeps through most of a step instead of Dawn's polling (see GpuRuntime.idle)
 
   outer: for (let epoch = start.epoch; epoch < cfg.epochs; epoch++) {
     const lr = learningRate(cfg, epoch);
@@ -207,7 +209,9 @@ export async function train(cfgIn: TrainConfig, data: { train: Dataset; test: Da
         }
         return l;
       });
+      if (cfg.device === 'webgpu') await pacer.beforeRead(gpu());
       const value = await loss.item(); // the one wait per step: the whole step was submitted at once
+      pacer.afterRead();
       loss.release();
       if (!Number.isFinite(value)) {
         const msg =
