@@ -3,11 +3,14 @@
 // a Wide-ResNet block reads and writes the activations once instead of twice).
 // x is viewed as [N, C, HW]; the channel of value i is (i / HW) % C.
 //
-// Work split: one invocation per vec4 of x (64 per workgroup, grid folded into 2D past 65535
-// workgroups). With ALIGNED = 1 (HW % 4 == 0) the four values of a vec4 share one channel, looked
-// up once; otherwise the channel is tracked value by value (scalar channel indexing, still vec4
-// loads and stores). The last vec4 may run past the logical size into the binding's padding
-// (harmless: nothing reads it back).
+// Work split (64 invocations per workgroup, grid folded into 2D past 65535 workgroups):
+//  - ALIGNED = 1 (HW % 4 == 0): an invocation handles a span of SPAN consecutive vec4s that share
+//    one channel (SPAN = 8 when HW % 32 == 0, 4 when HW % 16 == 0, else 1), so the channel's four
+//    constants are loaded once per up to 32 values. On SwiftShader those scalar loads, not the
+//    arithmetic, made the one-vec4-per-invocation version take 2-9x a copy's time.
+//  - otherwise one invocation per vec4, the channel tracked value by value (still vec4 loads and
+//    stores). The last vec4 may run past the logical size into the binding's padding (harmless:
+//    nothing reads it back).
 //
 // (x - mean) * rstd is computed first on purpose: folding it into x * scale + shift would cancel
 // catastrophically when |mean| >> std. The backward kernels recompute the pre-activation with
@@ -15,9 +18,10 @@
 
 override RELU: u32 = 0u;
 override ALIGNED: u32 = 0u;
+override SPAN: u32 = 1u;
 
 struct Params {
-  n4: u32,   // vec4s in x = ceil(N * C * HW / 4)
+  n4: u32,   // vec4s in x = ceil(N * C * HW / 4) (a multiple of SPAN)
   c: u32,
   hw: u32,
 }
@@ -51,30 +55,43 @@ fn bn(v: f32, k: Chan) -> f32 {
   return z;
 }
 
+// bn() on four values of one channel: the same operations in the same order.
+fn bn4(v: vec4<f32>, k: Chan) -> vec4<f32> {
+  let xhat = (v - k.mean) * k.rstd;
+  let z = xhat * k.gamma + k.beta;
+  if (RELU != 0u) { return max(z, vec4<f32>(0.0)); }
+  return z;
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
-  if (i >= params.n4) { return; }
+  let t = gid.x + gid.y * nwg.x * WG;
+  if (ALIGNED != 0u) {
+    let i0 = t * SPAN;
+    if (i0 >= params.n4) { return; }
+    let k = chan((4u * i0 / params.hw) % params.c);
+    for (var j = 0u; j < SPAN; j++) { y[i0 + j] = bn4(x[i0 + j], k); }
+  } else if (t < params.n4) {
+    y[t] = straddling(t);
+  }
+}
+
+// Vec4 i when it may straddle channels: find the first value's channel with one division, then
+// step the position value by value (several wraps per vec4 when H*W < 4).
+fn straddling(i: u32) -> vec4<f32> {
   let v = x[i];
   var out: vec4<f32>;
-  if (ALIGNED != 0u) {
-    let k = chan((4u * i / params.hw) % params.c);
-    out = vec4<f32>(bn(v.x, k), bn(v.y, k), bn(v.z, k), bn(v.w, k));
-  } else {
-    // The vec4 may straddle channels: find the first value's channel with one division, then
-    // step the position value by value (several wraps per vec4 when H*W < 4).
-    var pos = (4u * i) % params.hw;
-    var c = (4u * i / params.hw) % params.c;
-    var k = chan(c);
-    for (var j = 0u; j < 4u; j++) {
-      out[j] = bn(v[j], k);
-      pos += 1u;
-      if (pos == params.hw) {
-        pos = 0u;
-        c = select(c + 1u, 0u, c + 1u == params.c);
-        k = chan(c);
-      }
+  var pos = (4u * i) % params.hw;
+  var c = (4u * i / params.hw) % params.c;
+  var k = chan(c);
+  for (var j = 0u; j < 4u; j++) {
+    out[j] = bn(v[j], k);
+    pos += 1u;
+    if (pos == params.hw) {
+      pos = 0u;
+      c = select(c + 1u, 0u, c + 1u == params.c);
+      k = chan(c);
     }
   }
-  y[i] = out;
+  return out;
 }

@@ -18,9 +18,10 @@ const dimsOf = (s: Shape) => ({ n: s[0], c: s[1], hw: s.length === 4 ? s[2] * s[
 // N=1, odd C, H=W=1, rank 2, H*W not a multiple of 4 (scalar paths), H*W a multiple of 4 (vec4
 // paths), M = 1, and shapes with several slices per channel: [8, 3, 33, 31] (32 slices, the slice
 // step stays inside a row), [16, 4, 16, 16] (16, vec4), and [600, 3, 1, 3], [200, 3, 3, 4],
-// [1000, 5] where the slice step spans several images and wraps mid-row.
+// [1000, 5] where the slice step spans several images and wraps mid-row. H*W a multiple of 16
+// ([1, 3, 4, 4]: spans of 4 vec4s; [4, 16, 8, 8], [16, 4, 16, 16]: of 8) in normalize and grad_x.
 const SHAPES: Shape[] = [
-  [1, 3, 5, 7], [2, 5, 1, 1], [7, 5], [1, 2, 1, 1], [3, 7, 2, 2], [4, 16, 8, 8],
+  [1, 3, 5, 7], [2, 5, 1, 1], [7, 5], [1, 2, 1, 1], [3, 7, 2, 2], [1, 3, 4, 4], [4, 16, 8, 8],
   [8, 3, 33, 31], [16, 4, 16, 16], [600, 3, 1, 3], [200, 3, 3, 4], [1000, 5],
 ];
 
