@@ -128,7 +128,10 @@ describeGpu('training on webgpu', () => {
     // BN survives even lr 1e6 for two steps (it is scale-invariant), so either rate may win for bn.
     expect(table).toMatch(/\| bn \| \d+\.\d ± 0\.0 \((0\.05|1000000)\)/);
     expect(table).toMatch(/\| unnormalized \| .*1\/2 runs diverged/);
+    expect(table).toMatch(/Final training loss[^]*\| bn \| \d+\.\d{3} \|/);
     expect(existsSync(join(out, 'runs', 'bn_d10_b16_lr0.05_s0', 'log.jsonl'))).toBe(true);
+    // A restart with other shared settings would mix incomparable runs: refused, naming the setting.
+    await expect(runSweep({ grid, base: { ...base, epochs: 2 }, data, out, log: () => {} })).rejects.toThrow(/holds runs made with other settings \(epochs: 1 there, 2 now\)/);
   }, 400_000);
 });
 

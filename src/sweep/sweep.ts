@@ -3,8 +3,10 @@
 // the best k of n seeds' test accuracies; the optimal learning rate is the one with the best mean.
 //
 // Resumable: every finished run is appended to runs.jsonl as one line; a restarted sweep skips the
-// runs recorded there, and a run cut off mid-way resumes from its own checkpoint.
-import { appendFileSync, existsSync, readFileSync, mkdirSync } from 'node:fs';
+// runs recorded there, and a run cut off mid-way resumes from its own checkpoint. settings.json
+// holds what every run shares (schedule, width, data); a restart with other settings is refused,
+// since its runs would be mixed with the old ones in one table.
+import { appendFileSync, existsSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { train, DivergedError, type TrainConfig } from '../train/trainer.js';
 import type { Variant } from '../model/wrn.js';
@@ -69,10 +71,35 @@ export interface SweepOptions {
   log?: (line: string) => void;
 }
 
+/** What every run of a sweep shares: runs recorded under other settings cannot be resumed or mixed. */
+export function sharedSettings(o: Pick<SweepOptions, 'base' | 'data'>): Record<string, string | number> {
+  const b = o.base;
+  return {
+    epochs: b.epochs, width: b.widen, alphaInit: b.alphaInit, momentum: b.momentum, weightDecay: b.weightDecay,
+    lrConstantFraction: b.lrConstantFraction, lrDecayEvery: b.lrDecayEvery, lrDecayFactor: b.lrDecayFactor,
+    train: `${o.data.train.name} (${o.data.train.count} images)`, test: `${o.data.test.name} (${o.data.test.count} images)`,
+  };
+}
+
+/** Write settings.json on the first start; on a restart, refuse settings that differ from it. */
+function checkSettings(out: string, settings: Record<string, string | number>): void {
+  const path = join(out, 'settings.json');
+  if (!existsSync(path)) {
+    writeFileSync(path, JSON.stringify(settings, null, 2) + '\n');
+    return;
+  }
+  const old = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  const diffs = Object.keys(settings).filter((k) => old[k] !== settings[k]).map((k) => `${k}: ${JSON.stringify(old[k])} there, ${JSON.stringify(settings[k])} now`);
+  if (diffs.length) {
+    throw new Error(`sweep directory ${out} holds runs made with other settings (${diffs.join('; ')}); use another --out, or the settings in ${path}`);
+  }
+}
+
 /** Run every grid point not yet in runs.jsonl. Returns all records (old and new). */
 export async function runSweep(o: SweepOptions): Promise<RunRecord[]> {
   const log = o.log ?? ((l: string) => console.log(l));
   mkdirSync(o.out, { recursive: true });
+  checkSettings(o.out, sharedSettings(o));
   const runsPath = join(o.out, 'runs.jsonl');
   const records = readRuns(runsPath);
   // A line cut off by a crash has no newline: end it so the next record starts on its own line.
@@ -131,6 +158,8 @@ export interface Cell {
   std: number;
   runs: number;
   diverged: number;
+  /** final training loss at the optimal learning rate: mean over its runs that did not diverge */
+  trainLoss: number;
   /** per learning rate: best-k mean (NaN if all diverged) */
   perLr: { lr: number; mean: number; std: number; diverged: number }[];
 }
@@ -154,6 +183,7 @@ export function aggregate(records: RunRecord[], bestK: number): Cell[] {
       return { lr, mean, std, diverged: rs.filter((r) => r.lr === lr && r.diverged).length };
     });
     const best = perLr.reduce<(typeof perLr)[number] | null>((b, p) => (p.mean > 0 && (!b || p.mean > b.mean) ? p : b), null);
+    const losses = rs.filter((r) => r.lr === best?.lr && !r.diverged && Number.isFinite(r.trainLoss)).map((r) => r.trainLoss);
     cells.push({
       variant: rs[0].variant,
       depth: rs[0].depth,
@@ -163,13 +193,18 @@ export function aggregate(records: RunRecord[], bestK: number): Cell[] {
       std: best?.std ?? 0,
       runs: rs.length,
       diverged: rs.filter((r) => r.diverged).length,
+      trainLoss: losses.length ? losses.reduce((a, v) => a + v, 0) / losses.length : NaN,
       perLr,
     });
   }
   return cells;
 }
 
-/** Markdown in the paper's Table 1 layout: rows variants, columns depths; one table per batch size. */
+/**
+ * Markdown in the paper's Table 1 layout: rows variants, columns depths; per batch size, one table
+ * of test accuracy and one of the final training loss at the same optimal learning rate (at a
+ * small scale the loss shows which nets train when test accuracies are still close to chance).
+ */
 export function markdownTable(cells: Cell[], bestK: number, seeds: number): string {
   const depths = [...new Set(cells.map((c) => c.depth))].sort((a, b) => a - b);
   const variants = [...new Set(cells.map((c) => c.variant))];
@@ -185,6 +220,17 @@ export function markdownTable(cells: Cell[], bestK: number, seeds: number): stri
         if (!c) return '';
         if (c.bestLr === null) return `diverged (${c.diverged}/${c.runs} runs)`;
         return `${(100 * c.mean).toFixed(1)} ± ${(100 * c.std).toFixed(1)} (${c.bestLr})${c.diverged ? `; ${c.diverged}/${c.runs} runs diverged` : ''}`;
+      });
+      out.push(`| ${v} | ${row.join(' | ')} |`);
+    }
+    out.push('', `Final training loss (mean over the runs at the optimal learning rate that did not diverge; ln 10 = 2.303 is chance); batch size ${b}.`, '');
+    out.push(`| variant | ${depths.map((d) => `depth ${d}`).join(' | ')} |`);
+    out.push(`| --- | ${depths.map(() => '---').join(' | ')} |`);
+    for (const v of variants) {
+      const row = depths.map((d) => {
+        const c = cells.find((x) => x.variant === v && x.depth === d && x.batchSize === b);
+        if (!c) return '';
+        return c.bestLr === null ? 'diverged' : c.trainLoss.toFixed(3);
       });
       out.push(`| ${v} | ${row.join(' | ')} |`);
     }
