@@ -76,22 +76,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
 }
 
-// Vec4 i when it may straddle channels: find the first value's channel with one division, then
-// step the position value by value (several wraps per vec4 when H*W < 4).
+// Vec4 i when it may straddle channels (the Cursor of batchnorm_layout.wgsl, prepended).
 fn straddling(i: u32) -> vec4<f32> {
   let v = x[i];
   var out: vec4<f32>;
-  var pos = (4u * i) % params.hw;
-  var c = (4u * i / params.hw) % params.c;
-  var k = chan(c);
+  var cur = cursor_at(4u * i, params.hw, params.c);
+  var k = chan(cur.c);
   for (var j = 0u; j < 4u; j++) {
     out[j] = bn(v[j], k);
-    pos += 1u;
-    if (pos == params.hw) {
-      pos = 0u;
-      c = select(c + 1u, 0u, c + 1u == params.c);
-      k = chan(c);
-    }
+    if (cursor_next(&cur, params.hw, params.c)) { k = chan(cur.c); }
   }
   return out;
 }

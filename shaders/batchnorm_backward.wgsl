@@ -10,7 +10,7 @@
 // Work split, no workgroup barrier (each one costs ~100 us on SwiftShader):
 //   `reduce_partials` / `reduce_partials_vec4` (HW % 4 == 0): channel c's M values are cut into
 //     `slices` interleaved slices; invocation g = c * slices + p sums values p, p + slices, ...
-//     (neighbouring invocations read neighbouring addresses) into part[g] = (sum dy, sum dy*xhat).
+//     (the Walk of batchnorm_layout.wgsl, prepended) into part[g] = (sum dy, sum dy*xhat).
 //   `reduce_merge`: one invocation per channel adds up its slices into dbeta[c] and dgamma[c].
 //   `grad_x`: with ALIGNED = 1 (HW % 4 == 0) one invocation per span of SPAN vec4s of one channel
 //     (SPAN = 8 when HW % 32 == 0, 4 when HW % 16 == 0, else 1: the channel's six constants are
@@ -67,32 +67,6 @@ fn masked4(d: vec4<f32>, xhat: vec4<f32>, g: f32, b: f32) -> vec4<f32> {
   return d;
 }
 
-// The same walk as in batchnorm_stats.wgsl: slice p of channel c, value m -> m + slices.
-struct Walk {
-  addr: u32,
-  pos: u32,
-  jump: u32,
-  r: u32,
-  wrap: u32,
-}
-
-fn walk_start(c: u32, p: u32) -> Walk {
-  let hw = params.hw;
-  let chw = params.c * hw;
-  let r = params.slices % hw;
-  let pos = p % hw;
-  return Walk((p / hw) * chw + c * hw + pos, pos, (params.slices / hw) * chw + r, r, chw - hw);
-}
-
-fn walk_next(w: ptr<function, Walk>) {
-  (*w).pos += (*w).r;
-  (*w).addr += (*w).jump;
-  if ((*w).pos >= params.hw) {
-    (*w).pos -= params.hw;
-    (*w).addr += (*w).wrap;
-  }
-}
-
 @compute @workgroup_size(WG)
 fn reduce_partials(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let g = gid.x + gid.y * nwg.x * WG;
@@ -103,7 +77,7 @@ fn reduce_partials(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
   let rs = rstd[c];
   let ga = gamma[c];
   let be = beta[c];
-  var w = walk_start(c, p);
+  var w = walk_start(c, p, params.c, params.hw, params.slices);
   var s = vec2<f32>(0.0);
   for (var m = p; m < params.m; m += params.slices) {
     let xhat = (load_x(w.addr) - mu) * rs;
@@ -124,7 +98,7 @@ fn reduce_partials_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(
   let rs = rstd[c];
   let ga = gamma[c];
   let be = beta[c];
-  var w = walk_start(c, p);
+  var w = walk_start(c, p, params.c, params.hw, params.slices);
   var s_dy = vec4<f32>(0.0);
   var s_dyx = vec4<f32>(0.0);
   for (var m = p; m < params.m; m += params.slices) {
@@ -195,23 +169,16 @@ fn grad_x(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
   }
 }
 
-// Vec4 i when it may straddle channels: find the first value's channel with one division, then
-// step the position value by value (several wraps per vec4 when H*W < 4).
+// Vec4 i when it may straddle channels (the Cursor of batchnorm_layout.wgsl).
 fn straddling(i: u32) -> vec4<f32> {
   let v = x[i];
   let d = dy[i];
   var out: vec4<f32>;
-  var pos = (4u * i) % params.hw;
-  var c = (4u * i / params.hw) % params.c;
-  var k = chan(c);
+  var cur = cursor_at(4u * i, params.hw, params.c);
+  var k = chan(cur.c);
   for (var j = 0u; j < 4u; j++) {
     out[j] = dx_one(v[j], d[j], k);
-    pos += 1u;
-    if (pos == params.hw) {
-      pos = 0u;
-      c = select(c + 1u, 0u, c + 1u == params.c);
-      k = chan(c);
-    }
+    if (cursor_next(&cur, params.hw, params.c)) { k = chan(cur.c); }
   }
   return out;
 }

@@ -11,8 +11,8 @@
 //
 // Work split, with no workgroup barrier (each one costs ~100 us on SwiftShader):
 //   pass 1, `partials` / `partials_vec4`: channel c's M values are cut into `slices` interleaved
-//     slices. Invocation g = c * slices + p walks values p, p + slices, p + 2 * slices, ... (so
-//     neighbouring invocations read neighbouring addresses) and writes (count, mean, M2, shift)
+//     slices. Invocation g = c * slices + p walks values p, p + slices, p + 2 * slices, ... (the
+//     Walk of batchnorm_layout.wgsl, prepended) and writes (count, mean, M2, shift)
 //     to part[g]. `partials_vec4` is for HW % 4 == 0: it reads whole vec4s (one channel each) and
 //     keeps four Welford lanes that share one count, so one division per four values.
 //   pass 2, `merge`: one invocation per channel merges its slices with Chan's formula and writes
@@ -42,34 +42,6 @@ fn load(i: u32) -> f32 {
   return x[i >> 2u][i & 3u];
 }
 
-// Where slice p of channel c starts, and how to step it: moving from value m to m + slices moves
-// `slices / hw` images and `slices % hw` positions in the row, plus one image when the position
-// wraps past the row's end.
-struct Walk {
-  addr: u32,
-  pos: u32,
-  jump: u32,   // address step without a wrap
-  r: u32,      // position step
-  wrap: u32,   // extra address step on a wrap: from the end of row (n, c) to row (n + 1, c)
-}
-
-fn walk_start(c: u32, p: u32) -> Walk {
-  let hw = params.hw;
-  let chw = params.c * hw;
-  let r = params.slices % hw;
-  let pos = p % hw;
-  return Walk((p / hw) * chw + c * hw + pos, pos, (params.slices / hw) * chw + r, r, chw - hw);
-}
-
-fn walk_next(w: ptr<function, Walk>) {
-  (*w).pos += (*w).r;
-  (*w).addr += (*w).jump;
-  if ((*w).pos >= params.hw) {
-    (*w).pos -= params.hw;
-    (*w).addr += (*w).wrap;
-  }
-}
-
 @compute @workgroup_size(WG)
 fn partials(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let g = gid.x + gid.y * nwg.x * WG;
@@ -77,7 +49,7 @@ fn partials(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
   let c = g / params.slices;
   let p = g % params.slices;
   let shift = load(c * params.hw);
-  var w = walk_start(c, p);
+  var w = walk_start(c, p, params.c, params.hw, params.slices);
   var n = 0.0;
   var mu = 0.0;
   var m2 = 0.0;
@@ -99,7 +71,7 @@ fn partials_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   let c = g / params.slices;
   let p = g % params.slices;
   let shift = x[c * params.hw].x;
-  var w = walk_start(c, p);
+  var w = walk_start(c, p, params.c, params.hw, params.slices);
   var n = 0.0;
   var mu = vec4<f32>(0.0);
   var m2 = vec4<f32>(0.0);

@@ -1,7 +1,8 @@
 // Batch normalization over NCHW (or [N, C], seen as H = W = 1), per channel over M = N*H*W values,
 // optionally fused with the ReLU that follows it in a pre-activation block.
 // WGSL: shaders/batchnorm_stats.wgsl (training statistics, eval rstd), shaders/batchnorm.wgsl
-// (normalize, + ReLU), shaders/batchnorm_backward.wgsl (per-channel reduction and dx, + ReLU mask).
+// (normalize, + ReLU), shaders/batchnorm_backward.wgsl (per-channel reduction and dx, + ReLU mask),
+// each after shaders/batchnorm_layout.wgsl (how they step through x).
 //
 //   training: mean, var over the batch (Welford + Chan, see the WGSL), rstd = 1/sqrt(var + eps);
 //             running stats updated in place (running_var with the unbiased variance).
@@ -12,23 +13,25 @@
 //             dx = gamma * rstd * dy in eval mode; with ReLU, dy is masked where y <= 0 first.
 import batchnormWgsl from '../../shaders/batchnorm.wgsl';
 import backwardWgsl from '../../shaders/batchnorm_backward.wgsl';
+import layoutWgsl from '../../shaders/batchnorm_layout.wgsl';
 import statsWgsl from '../../shaders/batchnorm_stats.wgsl';
 import { input, registerChecks, type Input } from '../check.js';
 import { gpu, grid1d } from '../gpu/index.js';
 import type { KernelSpec } from '../gpu/kernel.js';
 import { fmtShape, isGradEnabled, record, runKernel, sameDevice, Tensor, type Kernel, type Shape } from '../tensor.js';
 
-const stats = (entry: string, bindings: KernelSpec['bindings']): KernelSpec => ({ name: `batchnorm_stats.${entry}`, source: statsWgsl, entry, bindings });
+const withLayout = (src: string) => `${layoutWgsl}\n${src}`;
+const stats = (entry: string, bindings: KernelSpec['bindings']): KernelSpec => ({ name: `batchnorm_stats.${entry}`, source: withLayout(statsWgsl), entry, bindings });
 const STATS_PARTIALS = stats('partials', { x: 'read', part: 'read_write', params: 'uniform' });
 const STATS_PARTIALS_VEC4 = stats('partials_vec4', { x: 'read', part: 'read_write', params: 'uniform' });
 const STATS_MERGE = stats('merge', { part: 'read_write', mean: 'read_write', rstd: 'read_write', running_mean: 'read_write', running_var: 'read_write', params: 'uniform' });
 const EVAL_RSTD = stats('eval_rstd', { var_in: 'read', rstd: 'read_write', params: 'uniform' });
 const NORMALIZE: KernelSpec = {
   name: 'batchnorm.normalize',
-  source: batchnormWgsl,
+  source: withLayout(batchnormWgsl),
   bindings: { x: 'read', mean: 'read', rstd: 'read', gamma: 'read', beta: 'read', y: 'read_write', params: 'uniform' },
 };
-const bwd = (entry: string, bindings: KernelSpec['bindings']): KernelSpec => ({ name: `batchnorm_backward.${entry}`, source: backwardWgsl, entry, bindings });
+const bwd = (entry: string, bindings: KernelSpec['bindings']): KernelSpec => ({ name: `batchnorm_backward.${entry}`, source: withLayout(backwardWgsl), entry, bindings });
 const PER_CHANNEL_IN = { x: 'read', dy: 'read', mean: 'read', rstd: 'read', gamma: 'read', beta: 'read' } as const;
 const GRAD_PARTIALS = bwd('reduce_partials', { ...PER_CHANNEL_IN, part: 'read_write', params: 'uniform' });
 const GRAD_PARTIALS_VEC4 = bwd('reduce_partials_vec4', { ...PER_CHANNEL_IN, part: 'read_write', params: 'uniform' });
