@@ -4,6 +4,7 @@ import { add, addKernel, gpu, linear, mean, mul, noGrad, relu, runKernel, scope,
 import { GPUKernelError } from '../src/gpu/device.js';
 import { reflectKernel } from '../src/gpu/kernel.js';
 import { sizeClass } from '../src/gpu/pool.js';
+import { ReadPacer, type GpuRuntime } from '../src/gpu/runtime.js';
 import { compareKernel as compareKernelOnDevices } from '../src/check.js';
 import elementwiseWgsl from '../shaders/elementwise.wgsl';
 import { describeGpu, input, rand, requireGpu } from './helpers/optest.js';
@@ -58,6 +59,22 @@ describe('tensors and autograd (cpu)', () => {
       expect(c).toBeGreaterThanOrEqual(n);
       expect(c).toBeLessThanOrEqual(Math.max(256, n * 1.25));
     }
+  });
+});
+
+describe('ReadPacer', () => {
+  it('sleeps 80% of the last submit-to-result time before each read, nothing before the first', async () => {
+    let clock = 0;
+    const asked: number[] = [];
+    const fake = { idle: async (ms: number) => void asked.push(ms) } as unknown as GpuRuntime;
+    const pacer = new ReadPacer(() => clock);
+    for (const stepMs of [50, 30]) {
+      await pacer.beforeRead(fake);
+      clock += stepMs; // the wait for the result
+      pacer.afterRead();
+    }
+    await pacer.beforeRead(fake);
+    expect(asked).toEqual([0, 40, 24]);
   });
 });
 

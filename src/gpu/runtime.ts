@@ -386,14 +386,16 @@ export class ReadPacer {
   private lastMs = 0;
   private submitted = 0;
 
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
   /** Call after recording an iteration, before awaiting its result. */
   async beforeRead(rt: GpuRuntime): Promise<void> {
-    this.submitted = performance.now();
+    this.submitted = this.now();
     await rt.idle(0.8 * this.lastMs);
   }
 
   /** Call once the result is read. */
   afterRead(): void {
-    this.lastMs = performance.now() - this.submitted;
+    this.lastMs = this.now() - this.submitted;
   }
 }
