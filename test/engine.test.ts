@@ -63,18 +63,33 @@ describe('tensors and autograd (cpu)', () => {
 });
 
 describe('ReadPacer', () => {
+  // A fake runtime whose idle() advances a fake clock by the sleep it is asked for.
+  const setup = () => {
+    const t = { clock: 0, asked: [] as number[] };
+    const rt = { idle: async (ms: number) => void (t.asked.push(ms), (t.clock += ms)) } as unknown as GpuRuntime;
+    return { t, rt, pacer: new ReadPacer(() => t.clock) };
+  };
+  const step = async ({ t, rt, pacer }: ReturnType<typeof setup>, gpuMs: number) => {
+    const start = t.clock;
+    await pacer.beforeRead(rt);
+    t.clock = Math.max(t.clock + 1, start + gpuMs); // the result is there at start + gpuMs (1 ms readback)
+    pacer.afterRead();
+  };
+
   it('sleeps 80% of the last submit-to-result time before each read, nothing before the first', async () => {
-    let clock = 0;
-    const asked: number[] = [];
-    const fake = { idle: async (ms: number) => void asked.push(ms) } as unknown as GpuRuntime;
-    const pacer = new ReadPacer(() => clock);
-    for (const stepMs of [50, 30]) {
-      await pacer.beforeRead(fake);
-      clock += stepMs; // the wait for the result
-      pacer.afterRead();
-    }
-    await pacer.beforeRead(fake);
-    expect(asked).toEqual([0, 40, 24]);
+    const s = setup();
+    for (const ms of [50, 50, 30, 30]) await step(s, ms);
+    // 50 (measured at once), 50 (slept 40, waited 10), then 30: slept 40, found it waiting
+    // (overslept), so the next read waits at once (0) and measures 30 again.
+    expect(s.t.asked).toEqual([0, 40, 40, 0]);
+    await step(s, 30);
+    expect(s.t.asked[4]).toBe(24);
+  });
+
+  it('recovers in one step after an outlier (a paused process), instead of oversleeping for many', async () => {
+    const s = setup();
+    for (const ms of [1000, 100000, 1000, 1000, 1000]) await step(s, ms);
+    expect(s.t.asked).toEqual([0, 800, 80000, 0, 800]);
   });
 });
 

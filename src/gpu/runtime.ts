@@ -379,23 +379,32 @@ export function grid1d(n: number, perGroup: number): [number, number] {
 
 /**
  * Paces the waits of a loop whose iterations take about the same GPU time (training steps): before
- * each read it sleeps (GpuRuntime.idle) 80% of the last iteration's submit-to-result time. If an
- * iteration gets shorter, the sleep overshoots once and the next estimate shrinks by 20%.
+ * each read it sleeps (GpuRuntime.idle) 80% of the last iteration's submit-to-result time. When
+ * the result was already there after the sleep (an overshoot: the iteration got shorter, or the
+ * last one was an outlier such as a paused process), the estimate is dropped and the next
+ * iteration waits at once, measuring afresh; a decaying estimate would keep oversleeping.
  */
 export class ReadPacer {
-  private lastMs = 0;
+  private estimateMs = 0;
   private submitted = 0;
+  private woke = 0;
 
   constructor(private readonly now: () => number = () => performance.now()) {}
 
   /** Call after recording an iteration, before awaiting its result. */
   async beforeRead(rt: GpuRuntime): Promise<void> {
     this.submitted = this.now();
-    await rt.idle(0.8 * this.lastMs);
+    await rt.idle(0.8 * this.estimateMs);
+    this.woke = this.now();
   }
 
   /** Call once the result is read. */
   afterRead(): void {
-    this.lastMs = this.now() - this.submitted;
+    const end = this.now();
+    const overslept = this.estimateMs > 0 && end - this.woke < OVERSLEPT_MS;
+    this.estimateMs = overslept ? 0 : end - this.submitted;
   }
 }
+// A read that completes within this long after the sleep found its result waiting (a readback's
+// own round trip is about a millisecond).
+const OVERSLEPT_MS = 3;
