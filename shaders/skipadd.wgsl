@@ -2,6 +2,8 @@
 // from a storage buffer (it is a trained parameter that lives on the GPU; a uniform would need a
 // CPU read-back every step).
 //
+// Forward: one vec4 per invocation in workgroups of FWD_WG = 256, as the plain add; with 64 (the
+// backward's size) it took 1.5-2x the add's time on SwiftShader, where each workgroup has a cost.
 // Backward in two dispatches (WGSL has no float atomics):
 //   backward        d_skip = g, d_branch = alpha * g, and one partial of sum(g * branch) per
 //                   workgroup; each invocation handles params.per_thread vec4s serially, so
@@ -32,9 +34,11 @@ struct Params {
 const WG: u32 = 64u;
 var<workgroup> scratch: array<f32, WG>;
 
-@compute @workgroup_size(WG)
+const FWD_WG: u32 = 256u;
+
+@compute @workgroup_size(FWD_WG)
 fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = gid.x + gid.y * nwg.x * FWD_WG;
   if (i < params.n4) { out[i] = skip[i] + alpha[0] * branch[i]; }
 }
 

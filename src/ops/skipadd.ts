@@ -18,6 +18,7 @@ const WG = 64;
 // 16, against 15-30 ms for one elementwise add; a real GPU would want more, shorter workgroups.
 const PER_THREAD = 64;
 const VEC4S_PER_GROUP = WG * PER_THREAD;
+const FWD_WG = 256; // invocations per workgroup in `forward` (FWD_WG in the WGSL)
 
 /** out = skip + alpha[0] * branch. Inputs: skip, branch, alpha (one element). */
 export const skipAddKernel: Kernel<void> = {
@@ -29,7 +30,7 @@ export const skipAddKernel: Kernel<void> = {
   webgpu([skip, branch, alpha], [out]) {
     const n = out.bytes / 4;
     const n4 = Math.ceil(n / 4);
-    gpu().dispatch(FORWARD, { skip, branch, alpha, out }, { n4, n, partials: 0, per_thread: 0 }, grid1d(n4, WG), { label: `n=${n}` });
+    gpu().dispatch(FORWARD, { skip, branch, alpha, out }, { n4, n, partials: 0, per_thread: 0 }, grid1d(n4, FWD_WG), { label: `n=${n}` });
   },
 };
 
