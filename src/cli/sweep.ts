@@ -10,12 +10,12 @@ import { loadData } from './train.js';
 import { parseFlags, usage, requireRange, UsageError } from './args.js';
 
 const FLAGS = {
-  depths: { type: 'list', default: [10, 16], help: 'WRN depths (6N + 4)' },
+  depths: { type: 'list', default: [10, 28], help: 'WRN depths (6N + 4); at 28 (12 blocks) the unnormalized net no longer trains' },
   variants: { type: 'list', default: ['bn', 'skipinit', 'unnormalized'], help: `variants (${VARIANTS.join(', ')})` },
   'lr-min': { type: 'number', default: 0.02, help: 'smallest learning rate of the logarithmic grid' },
   'lr-max': { type: 'number', default: 0.2, help: 'largest learning rate' },
   'lr-points': { type: 'int', default: 3, help: 'learning rates in the grid' },
-  'batch-sizes': { type: 'list', default: [32], help: 'batch sizes' },
+  'batch-sizes': { type: 'list', default: [8], help: 'batch sizes (small: more steps for the same images)' },
   seeds: { type: 'int', default: 2, help: 'runs per grid point (paper: 7)' },
   'best-k': { type: 'int', default: 2, help: 'aggregate the best k of the seeds (paper: 5 of 7)' },
   epochs: { type: 'int', default: 2, help: 'epochs per run (paper: 200)' },
@@ -23,8 +23,8 @@ const FLAGS = {
   width: { type: 'int', default: 1, help: 'WRN width factor (paper Table 1: 2, Figures 3/4: 4)' },
   'alpha-init': { type: 'number', default: 0, help: "SkipInit's alpha at init" },
   data: { type: 'string', default: 'synthetic', help: "'synthetic' or a CIFAR-10 binary directory" },
-  'train-count': { type: 'int', default: 256, help: 'synthetic: training images per run (the defaults take about an hour on a 2-core CPU adapter)' },
-  'test-count': { type: 'int', default: 200, help: 'synthetic: test images' },
+  'train-count': { type: 'int', default: 128, help: 'synthetic: training images per run (the defaults, 36 runs, took 43 min on a 2-core CPU adapter)' },
+  'test-count': { type: 'int', default: 100, help: 'synthetic: test images' },
   device: { type: 'string', default: 'webgpu', choices: ['webgpu', 'cpu'], help: 'device' },
   out: { type: 'string', default: 'runs/sweep', help: 'sweep directory (runs.jsonl, table.md, PNG plots, one folder per run)' },
   seed: { type: 'int', default: 0, help: 'data seed' },
