@@ -6,9 +6,10 @@
 // runs recorded there, and a run cut off mid-way resumes from its own checkpoint. settings.json
 // holds what every run shares (schedule, width, data); a restart with other settings is refused,
 // since its runs would be mixed with the old ones in one table.
-import { appendFileSync, existsSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { train, DivergedError, type TrainConfig } from '../train/trainer.js';
+import { writeFileAtomic } from '../train/checkpoint.js';
 import type { Variant } from '../model/wrn.js';
 import type { Dataset } from '../data/cifar.js';
 
@@ -85,7 +86,7 @@ export function sharedSettings(o: Pick<SweepOptions, 'base' | 'data'>): Record<s
 function checkSettings(out: string, settings: Record<string, string | number>): void {
   const path = join(out, 'settings.json');
   if (!existsSync(path)) {
-    writeFileSync(path, JSON.stringify(settings, null, 2) + '\n');
+    writeFileAtomic(path, [new TextEncoder().encode(JSON.stringify(settings, null, 2) + '\n')]);
     return;
   }
   const old = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
