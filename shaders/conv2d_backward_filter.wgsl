@@ -6,7 +6,7 @@
 // (workgroup_id.z = split, `chunk` values of K each): every split writes its partial dw to
 // out[split, Cout, Cin*KH*KW] and conv2d_reduce.wgsl sums the partials (no float atomics in WGSL). With
 // a single split `out` is dw itself.
-// Staging (see stageGroupA/B in conv2d_tile.wgsl): an invocation fills 4 rows of A (channels of dy)
+// Staging (see stagerOf in conv2d_tile.wgsl): an invocation fills 4 rows of A (channels of dy)
 // for a run of RUN_A pixels p and 4 columns of B (taps of w) for a run of RUN_B, walking p with an
 // (n, oh, ow) counter.
 
@@ -58,20 +58,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let xImgSize = params.cin * params.h * params.w;
   let dyImgSize = M * hoWo;
   splitBase = wid.z * M * N;
-  let qa = stageGroupA(li);
-  let kRunA = stageRunA(li);
-  let qb = stageGroupB(li);
-  let kRunB = stageRunB(li);
+  let sg = stagerOf(li);
   for (var tile = firstTile(wid, nwg); tile < tileCount(M, N); tile += tileStep(nwg)) {
     let origin = tileOrigin(tile, N);
     var acc = Acc();  // explicit zero: a bare `var acc: Acc;` in the loop was not re-zeroed per tile (Dawn + SwiftShader)
 
     // A: the 4 output channels (rows of dy) this invocation stages.
-    let co = vec4<u32>(origin.x + 4u * qa) + vec4<u32>(0u, 1u, 2u, 3u);
+    let co = groupOf(origin.x, sg.qa);
     let rowOk = co < vec4<u32>(M);
     let dyCh = co * hoWo;
     // B: the 4 taps (ci, r, s) of w it stages, as x's channel offset and the tap's pixel offset.
-    let cols = vec4<u32>(origin.y + 4u * qb) + vec4<u32>(0u, 1u, 2u, 3u);
+    let cols = groupOf(origin.y, sg.qb);
     let colOk = cols < vec4<u32>(N);
     let xCh = vec4<i32>((cols / khkw) * (params.h * params.w));
     let dr = select(vec4<i32>(OUTSIDE), vec4<i32>((cols % khkw) / params.kw) - i32(params.pad), colOk);  // OUTSIDE: masked below
@@ -80,17 +77,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
     for (var k0 = kBegin; k0 < kEnd; k0 += TK) {
       if (li < STAGERS_A) {
-        var k = k0 + kRunA;  // p = (img, oh, ow), advanced one p at a time
+        var k = k0 + sg.kRunA;  // p = (img, oh, ow), advanced one p at a time
         var img = k / hoWo;
         var pixel = k % hoWo;
         for (var j = 0u; j < RUN_A; j++) {
-          stageA(kRunA + j, qa, gatherA(dyCh + (img * dyImgSize + pixel), rowOk & vec4<bool>(k < kEnd)));
+          stageA(sg.kRunA + j, sg.qa, gatherA(dyCh + (img * dyImgSize + pixel), rowOk & vec4<bool>(k < kEnd)));
           k++;
           pixel++;
           if (pixel == hoWo) { pixel = 0u; img++; }
         }
       }
-      var k = k0 + kRunB;  // the same walk for B's run, with the pixel as (oh, ow)
+      var k = k0 + sg.kRunB;  // the same walk for B's run, with the pixel as (oh, ow)
       var img = k / hoWo;
       var oh = (k % hoWo) / params.wo;
       var ow = k % params.wo;
@@ -98,14 +95,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ih = dr + i32(oh * params.stride);
         let iw = ds + i32(ow * params.stride);
         let inside = vec4<bool>(k < kEnd) & (vec4<u32>(ih) < vec4<u32>(params.h)) & (vec4<u32>(iw) < vec4<u32>(params.w));
-        stageB(kRunB + j, qb, gatherB(vec4<u32>(xTap + i32(img * xImgSize + (oh * params.w + ow) * params.stride)), inside));
+        stageB(sg.kRunB + j, sg.qb, gatherB(vec4<u32>(xTap + i32(img * xImgSize + (oh * params.w + ow) * params.stride)), inside));
         k++;
         ow++;
         if (ow == params.wo) { ow = 0u; oh++; if (oh == params.ho) { oh = 0u; img++; } }
       }
-      workgroupBarrier();
-      multiplyTiles(&acc, blk.x, blk.y);
-      workgroupBarrier();
+      multiplyStaged(&acc, blk);
     }
 
     storeBlock(&acc, origin.x, origin.y, blk.x, blk.y);

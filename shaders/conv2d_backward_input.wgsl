@@ -9,7 +9,7 @@
 //   (same for columns). No tap is visited that does not hit, and no division is needed per tap.
 // GEMM view per phase: M = Cin, N = batch * (pixels of the phase), K = Cout * taps(t) * taps(u),
 //   A[ci, (co, t, u)] = w[co, ci, r, s],   B[(co, t, u), pixel] = dy[n, co, oh, ow] (0 if outside).
-// Staging (see stageGroupA/B in conv2d_tile.wgsl): an invocation fills 4 rows of A for a run of
+// Staging (see stagerOf in conv2d_tile.wgsl): an invocation fills 4 rows of A for a run of
 // RUN_A values of k and 4 columns of B for a run of RUN_B, walking k with a (co, t, u) counter.
 // A phase with no taps (1x1 kernel, stride 2, odd pixels) gets zeros.
 
@@ -84,21 +84,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let hoWo = params.ho * params.wo;
   let khkw = params.kh * params.kw;
   let WO = i32(params.wo);
-  let qa = stageGroupA(li);
-  let kRunA = stageRunA(li);
-  let qb = stageGroupB(li);
-  let kRunB = stageRunB(li);
+  let sg = stagerOf(li);
   for (var tile = firstTile(wid, nwg); tile < tileCount(M, N); tile += tileStep(nwg)) {
     let origin = tileOrigin(tile, N);
     var acc = Acc();  // explicit zero: a bare `var acc: Acc;` in the loop was not re-zeroed per tile (Dawn + SwiftShader)
 
     // A: the 4 input channels this invocation stages.
-    let ci = vec4<u32>(origin.x + 4u * qa) + vec4<u32>(0u, 1u, 2u, 3u);
+    let ci = groupOf(origin.x, sg.qa);
     let rowOk = ci < vec4<u32>(M);
     let wCi = ci * khkw;
     // B: the 4 input pixels of this phase it stages (N > 0 here, so phasePix and px.count are
     // too), as the output pixel (oh0, ow0) that tap (t, u) = (0, 0) reads, and its index in dy.
-    let cols = vec4<u32>(origin.y + 4u * qb) + vec4<u32>(0u, 1u, 2u, 3u);
+    let cols = groupOf(origin.y, sg.qb);
     let colOk = cols < vec4<u32>(N);
     let pix = cols % phasePix;
     let oh0 = select(vec4<i32>(OUTSIDE), vec4<i32>(pix / px.count + py.offset), colOk);  // OUTSIDE: masked below
@@ -107,19 +104,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
     for (var k0 = 0u; k0 < K; k0 += TK) {
       if (li < STAGERS_A) {
-        var k = k0 + kRunA;  // k = (co, tr, ts), advanced one k at a time
+        var k = k0 + sg.kRunA;  // k = (co, tr, ts), advanced one k at a time
         var co = k / taps;
         var tr = (k % taps) / px.taps;
         var ts = k % px.taps;
         for (var j = 0u; j < RUN_A; j++) {
           let wTap = (co * params.cin * params.kh + py.first + st * tr) * params.kw + px.first + st * ts;
-          stageA(kRunA + j, qa, gatherA(wCi + wTap, rowOk & vec4<bool>(k < K)));
+          stageA(sg.kRunA + j, sg.qa, gatherA(wCi + wTap, rowOk & vec4<bool>(k < K)));
           k++;
           ts++;
           if (ts == px.taps) { ts = 0u; tr++; if (tr == py.taps) { tr = 0u; co++; } }
         }
       }
-      var k = k0 + kRunB;  // the same walk for B's run
+      var k = k0 + sg.kRunB;  // the same walk for B's run
       var co = k / taps;
       var tr = (k % taps) / px.taps;
       var ts = k % px.taps;
@@ -127,14 +124,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let oh = oh0 - i32(tr);
         let ow = ow0 - i32(ts);
         let inside = vec4<bool>(k < K) & (vec4<u32>(oh) < vec4<u32>(params.ho)) & (vec4<u32>(ow) < vec4<u32>(params.wo));
-        stageB(kRunB + j, qb, gatherB(vec4<u32>(dyTap0 + i32(co * hoWo) - i32(tr * params.wo + ts)), inside));
+        stageB(sg.kRunB + j, sg.qb, gatherB(vec4<u32>(dyTap0 + i32(co * hoWo) - i32(tr * params.wo + ts)), inside));
         k++;
         ts++;
         if (ts == px.taps) { ts = 0u; tr++; if (tr == py.taps) { tr = 0u; co++; } }
       }
-      workgroupBarrier();
-      multiplyTiles(&acc, blk.x, blk.y);
-      workgroupBarrier();
+      multiplyStaged(&acc, blk);
     }
 
     storeBlock(&acc, origin.x, origin.y, blk.x, blk.y);

@@ -4,7 +4,7 @@
 // is contiguous in y within an image), K = Cin*KH*KW with k = (ci, r, s) as in w's layout.
 //   A[co, k] = w viewed as [Cout, K] (row-major already);
 //   B[k, col] = x at the tap (im2col), gathered while staging, zero outside the image.
-// Staging (see stageGroupA/B in conv2d_tile.wgsl): an invocation fills 4 rows of A (weights) for a
+// Staging (see stagerOf in conv2d_tile.wgsl): an invocation fills 4 rows of A (weights) for a
 // run of RUN_A values of k, and 4 columns of B (output pixels, decoded once per tile) for a run of
 // RUN_B values of k, walking k with a (ci, r, s) counter. The bias is added in the epilogue.
 
@@ -60,21 +60,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let N = params.batch * hoWo;
   let blk = blockOf(li);
   let W = i32(params.w);
-  let qa = stageGroupA(li);
-  let kRunA = stageRunA(li);
-  let qb = stageGroupB(li);
-  let kRunB = stageRunB(li);
+  let sg = stagerOf(li);
   for (var tile = firstTile(wid, nwg); tile < tileCount(M, N); tile += tileStep(nwg)) {
     let origin = tileOrigin(tile, N);
     var acc = Acc();  // explicit zero: a bare `var acc: Acc;` in the loop was not re-zeroed per tile (Dawn + SwiftShader)
 
     // A: the 4 weight rows this invocation stages.
-    let rows = vec4<u32>(origin.x + 4u * qa) + vec4<u32>(0u, 1u, 2u, 3u);
+    let rows = groupOf(origin.x, sg.qa);
     let rowOk = rows < vec4<u32>(M);
     let wRow = rows * K;
     // B: the 4 output pixels (im2col columns) it stages, decoded once per tile; xTap0 is the index
     // of tap (ci, r, s) = (0, 0, 0) in x, which may lie outside the image (padding).
-    let cols = vec4<u32>(origin.y + 4u * qb) + vec4<u32>(0u, 1u, 2u, 3u);
+    let cols = groupOf(origin.y, sg.qb);
     let colOk = cols < vec4<u32>(N);
     let pix = cols % hoWo;
     // Columns past N get a row far outside the image, so the bounds test below also masks them.
@@ -85,11 +82,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     for (var k0 = 0u; k0 < K; k0 += TK) {
       if (li < STAGERS_A) {
         for (var j = 0u; j < RUN_A; j++) {
-          let k = k0 + kRunA + j;
-          stageA(kRunA + j, qa, gatherA(wRow + k, rowOk & vec4<bool>(k < K)));
+          let k = k0 + sg.kRunA + j;
+          stageA(sg.kRunA + j, sg.qa, gatherA(wRow + k, rowOk & vec4<bool>(k < K)));
         }
       }
-      var k = k0 + kRunB;  // k = (ci, r, s), advanced one k at a time
+      var k = k0 + sg.kRunB;  // k = (ci, r, s), advanced one k at a time
       var ci = k / khkw;
       var r = (k % khkw) / params.kw;
       var s = k % params.kw;
@@ -97,14 +94,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ih = ih0 + i32(r);
         let iw = iw0 + i32(s);
         let inside = vec4<bool>(k < K) & (vec4<u32>(ih) < vec4<u32>(params.h)) & (vec4<u32>(iw) < vec4<u32>(params.w));
-        stageB(kRunB + j, qb, gatherB(vec4<u32>(xTap0 + i32((ci * params.h + r) * params.w + s)), inside));
+        stageB(sg.kRunB + j, sg.qb, gatherB(vec4<u32>(xTap0 + i32((ci * params.h + r) * params.w + s)), inside));
         k++;
         s++;
         if (s == params.kw) { s = 0u; r++; if (r == params.kh) { r = 0u; ci++; } }
       }
-      workgroupBarrier();
-      multiplyTiles(&acc, blk.x, blk.y);
-      workgroupBarrier();
+      multiplyStaged(&acc, blk);
     }
 
     storeBlock(&acc, origin.x, origin.y, blk.x, blk.y);

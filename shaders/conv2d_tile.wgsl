@@ -40,10 +40,15 @@ alias Acc = array<vec4<f32>, 16>;
 const RUN_B: u32 = TK * TN4 / 64u;
 const RUN_A: u32 = max(1u, TK * TM4 / 64u);
 const STAGERS_A: u32 = TK * TM4 / RUN_A;
-fn stageGroupA(li: u32) -> u32 { return li % TM4; }
-fn stageRunA(li: u32) -> u32 { return RUN_A * (li / TM4); }
-fn stageGroupB(li: u32) -> u32 { return li % TN4; }
-fn stageRunB(li: u32) -> u32 { return RUN_B * (li / TN4); }
+struct Stager {
+  qa: u32,     // A's row group
+  kRunA: u32,  // the first k of A's run
+  qb: u32,     // B's column group
+  kRunB: u32,  // the first k of B's run
+}
+fn stagerOf(li: u32) -> Stager { return Stager(li % TM4, RUN_A * (li / TM4), li % TN4, RUN_B * (li / TN4)); }
+// The 4 rows (of A) or columns (of B) of group q in the tile that starts at `first`.
+fn groupOf(first: u32, q: u32) -> vec4<u32> { return vec4<u32>(first + 4u * q) + vec4<u32>(0u, 1u, 2u, 3u); }
 fn stageA(kk: u32, q: u32, a: vec4<f32>) { tileA[kk * TM4 + q] = a; }
 fn stageB(kk: u32, q: u32, b: vec4<f32>) { tileB[kk * TN4 + q] = b; }
 
@@ -67,6 +72,14 @@ fn multiplyTiles(acc: ptr<function, Acc>, tx: u32, ty: u32) {
     (*acc)[8] += a0.x * b1; (*acc)[9] += a0.y * b1; (*acc)[10] += a0.z * b1; (*acc)[11] += a0.w * b1;
     (*acc)[12] += a1.x * b1; (*acc)[13] += a1.y * b1; (*acc)[14] += a1.z * b1; (*acc)[15] += a1.w * b1;
   }
+}
+
+// Once the slices are staged: acc += their product, then wait until every invocation is done with
+// them before the next K-step overwrites them. Called from uniform control flow (the K loop).
+fn multiplyStaged(acc: ptr<function, Acc>, blk: vec2<u32>) {
+  workgroupBarrier();
+  multiplyTiles(acc, blk.x, blk.y);
+  workgroupBarrier();
 }
 
 // Hand this invocation's 8x8 block of C to the kernel's
