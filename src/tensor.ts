@@ -229,6 +229,18 @@ export class Tensor {
     else gpu().write(this._gpu!, data);
   }
 
+  /** Overwrite the first `count` values with `src`'s first `count` (same device; recorded in order, no autograd). */
+  copyFrom(src: Tensor, count: number): void {
+    this.alive('copyFrom');
+    src.alive('copyFrom');
+    if (src.device !== this.device) throw new Error(`copyFrom: source on '${src.device}', destination on '${this.device}'`);
+    if (!(Number.isInteger(count) && count >= 0 && count <= src.size && count <= this.size)) {
+      throw new Error(`copyFrom: ${count} values from ${fmtShape(src.shape)} into ${fmtShape(this.shape)}`);
+    }
+    if (this._cpu) this._cpu.set(src._cpu!.subarray(0, count));
+    else gpu().copy(src._gpu!, this._gpu!, 4 * count);
+  }
+
   /** Free the storage now. Using the tensor afterwards is an error. */
   release(): void {
     if (this.released) return;

@@ -5,24 +5,28 @@ import { PNG } from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   augmentParams,
+  channelNorm,
   CIFAR10_CLASSES,
   CIFAR_RECORD_BYTES,
   cropFlip,
+  cropPad,
+  datasetNorm,
   epochBatches,
   evalBatches,
-  flipLR,
   IMAGE_NUMEL,
   loadCifar10,
   makeSynthetic,
   mulberry32,
-  NO_AUGMENT,
+  noAugment,
+  normalizeImage,
   Rng,
   numBatches,
-  standardizeImage,
   SYNTHETIC_CLASSES,
   writePng,
   writeSampleGrid,
+  type AugmentParams,
   type Batch,
+  type ChannelNorm,
   type Dataset,
 } from '../src/data/index.js';
 
@@ -257,90 +261,254 @@ describe('synthetic dataset', () => {
 
 const PINNED = ['9e57a6d1', '19ba8a54', 'f3aaecfa', 'aa8c36a1'];
 
-// ---- augmentation and batching ----------------------------------------------------------------------
+// ---- normalization, augmentation and batching ---------------------------------------------------------
 
-const small = makeSynthetic({ trainCount: 50, testCount: 10, seed: 5 }).train;
+const smallSplit = makeSynthetic({ trainCount: 50, testCount: 10, seed: 5 });
+const small = smallSplit.train;
 
-function standardized(ds: Dataset, i: number): Float32Array {
-  const out = new Float32Array(IMAGE_NUMEL);
-  standardizeImage(ds.images, i * IMAGE_NUMEL, out, 0);
+/** Image i of ds normalized per channel with `norm` (default: ds's own statistics). */
+function normalized(ds: Dataset, i: number, norm: ChannelNorm = datasetNorm(ds)): Float32Array {
+  const per = ds.channels * ds.height * ds.width;
+  const out = new Float32Array(per);
+  normalizeImage(ds.images, i * per, out, 0, ds.channels, ds.height * ds.width, norm);
   return out;
+}
+
+/** `count` images of random bytes, channels x h x w, labels i % 10. */
+function randomDataset(count: number, channels: number, h: number, w: number, seed: number, name = 'random'): Dataset {
+  const rnd = mulberry32(seed);
+  const images = new Uint8Array(count * channels * h * w).map(() => rnd() >>> 24);
+  const labels = Uint8Array.from({ length: count }, (_, i) => i % 10);
+  return { images, labels, count, channels, height: h, width: w, classes: [...SYNTHETIC_CLASSES], name };
+}
+
+/** The float64 two-pass mean and population std of channel c over all images. */
+function twoPass(ds: Dataset, c: number): { mean: number; std: number } {
+  const plane = ds.height * ds.width;
+  const vals: number[] = [];
+  for (let i = 0; i < ds.count; i++) for (let p = 0; p < plane; p++) vals.push(ds.images[(i * ds.channels + c) * plane + p]);
+  const mean = vals.reduce((a, b) => a + b, 0) / vals.length;
+  const std = Math.sqrt(vals.reduce((a, b) => a + (b - mean) ** 2, 0) / vals.length);
+  return { mean, std };
 }
 
 const collect = (it: Iterable<Batch>) => Array.from(it);
 
-describe('standardization', () => {
-  it('gives each image mean 0 and std 1, matching the float64 formula', () => {
-    for (const i of [0, 7, 31]) {
-      const x = standardized(small, i);
-      const mean = x.reduce((a, b) => a + b, 0) / x.length;
-      const std = Math.sqrt(x.reduce((a, b) => a + (b - mean) ** 2, 0) / x.length);
-      expect(Math.abs(mean)).toBeLessThan(1e-5);
-      expect(Math.abs(std - 1)).toBeLessThan(1e-4);
-      const raw = Array.from(small.images.subarray(i * IMAGE_NUMEL, (i + 1) * IMAGE_NUMEL));
-      const m = raw.reduce((a, b) => a + b, 0) / raw.length;
-      const s = Math.sqrt(raw.reduce((a, b) => a + (b - m) ** 2, 0) / raw.length);
-      for (const p of [0, 100, 3071]) expect(x[p]).toBeCloseTo((raw[p] - m) / s, 5);
+describe('per-channel normalization', () => {
+  // 2 images of 3 channels x 2x2. Channel 0: 0, 2, ..., 14 over both images (mean 7, variance 21);
+  // channel 1: constant 200; channel 2: 10, 11, 10, 11 (std 0.5, floored to 1).
+  const tiny: Dataset = (() => {
+    const images = new Uint8Array(2 * 3 * 4);
+    for (let i = 0; i < 2; i++) {
+      for (let p = 0; p < 4; p++) {
+        images[(i * 3 + 0) * 4 + p] = 2 * (i * 4 + p);
+        images[(i * 3 + 1) * 4 + p] = 200;
+        images[(i * 3 + 2) * 4 + p] = 10 + (p & 1);
+      }
+    }
+    return { images, labels: Uint8Array.of(0, 1), count: 2, channels: 3, height: 2, width: 2, classes: ['a', 'b'], name: 'tiny' };
+  })();
+
+  it('channelNorm: the mean and population std of each channel over all images, std floored at 1', () => {
+    const n = channelNorm(tiny);
+    expect(n.mean).toEqual([7, 200, 10.5]);
+    expect(n.std[0]).toBeCloseTo(Math.sqrt(21), 12);
+    expect(n.std.slice(1)).toEqual([1, 1]);
+  });
+
+  it('channelNorm matches the float64 two-pass formula, channel by channel', () => {
+    for (const ds of [small, randomDataset(7, 2, 5, 3, 1)]) {
+      const n = channelNorm(ds);
+      expect(n.mean.length).toBe(ds.channels);
+      for (let c = 0; c < ds.channels; c++) {
+        const want = twoPass(ds, c);
+        expect(n.mean[c]).toBeCloseTo(want.mean, 9);
+        expect(n.std[c]).toBeCloseTo(want.std, 9);
+        expect(n.std[c]).toBeGreaterThan(1);
+      }
+    }
+    // Per channel, not one global statistic: the synthetic set's channels differ.
+    const n = channelNorm(small);
+    expect(new Set(n.mean).size).toBe(3);
+  });
+
+  it('normalizeImage is (x - mean[c]) / std[c] for every pixel, and writes only its own image', () => {
+    const norm = channelNorm(tiny);
+    const dst = new Float32Array(5 + 12 + 3).fill(NaN);
+    normalizeImage(tiny.images, 12, dst, 5, 3, 4, norm); // image 1
+    expect(Array.from(dst.subarray(0, 5)).every(Number.isNaN)).toBe(true);
+    expect(Array.from(dst.subarray(17)).every(Number.isNaN)).toBe(true);
+    const s21 = Math.sqrt(21);
+    const want = [8, 10, 12, 14].map((v) => (v - 7) / s21).concat([0, 0, 0, 0], [-0.5, 0.5, -0.5, 0.5]);
+    for (let k = 0; k < 12; k++) expect(dst[5 + k]).toBeCloseTo(want[k], 6);
+    // Every pixel of a few synthetic images against the float64 formula.
+    const sn = datasetNorm(small);
+    for (const i of [0, 7, 49]) {
+      const x = normalized(small, i);
+      let worst = 0;
+      for (let p = 0; p < IMAGE_NUMEL; p++) {
+        const c = Math.floor(p / 1024);
+        worst = Math.max(worst, Math.abs(x[p] - (small.images[i * IMAGE_NUMEL + p] - sn.mean[c]) / sn.std[c]));
+      }
+      expect(worst).toBeLessThan(1e-5);
     }
   });
 
-  it('a constant image becomes zeros, not NaN (std floored at 1/sqrt(3072))', () => {
-    const out = new Float32Array(IMAGE_NUMEL).fill(NaN);
-    standardizeImage(new Uint8Array(IMAGE_NUMEL).fill(200), 0, out, 0);
-    expect(out.every((v) => v === 0)).toBe(true);
+  it('a constant channel becomes zeros, not NaN (std floored at 1); an empty set gives mean 0, std 1', () => {
+    const ds = randomDataset(3, 2, 4, 4, 2);
+    for (let i = 0; i < 3; i++) ds.images.fill(200, i * 32, i * 32 + 16); // channel 0 of every image
+    const n = channelNorm(ds);
+    expect([n.mean[0], n.std[0]]).toEqual([200, 1]);
+    for (let i = 0; i < 3; i++) {
+      const x = normalized(ds, i, n);
+      expect(Array.from(x.subarray(0, 16))).toEqual(Array(16).fill(0));
+      expect(x.every((v) => Number.isFinite(v))).toBe(true);
+      expect(x.subarray(16).some((v) => v !== 0)).toBe(true);
+    }
+    const empty: Dataset = { ...ds, images: new Uint8Array(0), labels: new Uint8Array(0), count: 0 };
+    expect(channelNorm(empty)).toEqual({ mean: [0, 0], std: [1, 1] });
+  });
+
+  it('datasetNorm is channelNorm, computed once per dataset object', () => {
+    expect(datasetNorm(small)).toBe(datasetNorm(small));
+    expect(datasetNorm(small)).toEqual(channelNorm(small));
+  });
+
+  it("batches use the norm they are given (the training set's for a test set) and check its channel count", () => {
+    const test = smallSplit.test;
+    const trainNorm = datasetNorm(small);
+    const b = collect(evalBatches(test, 4, trainNorm));
+    expect(b.map((x) => x.count)).toEqual([4, 4, 2]);
+    for (const x of b) {
+      for (let j = 0; j < x.count; j++) {
+        const got = x.x.subarray(j * IMAGE_NUMEL, (j + 1) * IMAGE_NUMEL);
+        expect(sameBytes(got, normalized(test, x.indices[j], trainNorm))).toBe(true);
+        expect(sameBytes(got, normalized(test, x.indices[j]))).toBe(false); // not the test set's own statistics
+      }
+    }
+    expect(() => collect(evalBatches(small, 4, { mean: [0], std: [1] }))).toThrow(/normalization for 1 channels, images have 3/);
   });
 });
 
-describe('crop and flip', () => {
-  const img = standardized(small, 3);
+describe('cropPad', () => {
+  it('is round(size / 8), at least 1', () => {
+    expect([32, 28, 20, 16, 12, 8, 4, 1].map(cropPad)).toEqual([4, 4, 3, 2, 2, 1, 1, 1]);
+  });
+});
+
+/** Independent reference: build the zero-padded image, take the window at (dy, dx), then mirror it. */
+function refCropFlip(img: Float32Array, p: AugmentParams, channels: number, h: number, w: number, pad: number): Float32Array {
+  const ph = h + 2 * pad;
+  const pw = w + 2 * pad;
+  const padded = new Float32Array(channels * ph * pw);
+  for (let c = 0; c < channels; c++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) padded[(c * ph + y + pad) * pw + x + pad] = img[(c * h + y) * w + x];
+  const out = new Float32Array(channels * h * w);
+  for (let c = 0; c < channels; c++) {
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const cx = p.dx + x;
+        out[(c * h + y) * w + (p.flip ? w - 1 - x : x)] = padded[(c * ph + p.dy + y) * pw + cx];
+      }
+    }
+  }
+  return out;
+}
+
+const CROP_CASES = [
+  { name: 'CIFAR 3x32x32, pad 4', channels: 3, h: 32, w: 32, pad: 4 },
+  { name: 'Fashion-MNIST 1x28x28, pad 4', channels: 1, h: 28, w: 28, pad: 4 },
+  { name: 'resized 1x16x16, pad 2', channels: 1, h: 16, w: 16, pad: 2 },
+];
+
+describe.each(CROP_CASES)('crop and flip: $name', ({ channels, h, w, pad }) => {
+  const ds = channels === 3 ? small : randomDataset(5, channels, h, w, 100 + h);
+  const img = normalized(ds, 3);
+  const per = channels * h * w;
+  const at = (a: Float32Array, c: number, y: number, x: number) => a[(c * h + y) * w + x];
+  const crop = (p: AugmentParams) => {
+    const out = new Float32Array(per).fill(NaN);
+    cropFlip(img, 0, out, 0, p, channels, h, w, pad);
+    return out;
+  };
+
+  it('is the pad cropPad gives for this size', () => {
+    expect(cropPad(h)).toBe(pad);
+  });
 
   it('the centre crop without flip is the identity; a flip of a flip is the identity', () => {
-    const a = new Float32Array(IMAGE_NUMEL);
-    cropFlip(img, 0, a, 0, NO_AUGMENT);
-    expect(sameBytes(a, img)).toBe(true);
-    const f = new Float32Array(IMAGE_NUMEL);
-    const ff = new Float32Array(IMAGE_NUMEL);
-    flipLR(img, 0, f, 0);
-    flipLR(f, 0, ff, 0);
+    expect(noAugment(pad)).toEqual({ dx: pad, dy: pad, flip: false });
+    expect(sameBytes(crop(noAugment(pad)), img)).toBe(true);
+    const flip = { dx: pad, dy: pad, flip: true };
+    const f = crop(flip);
+    const ff = new Float32Array(per);
+    cropFlip(f, 0, ff, 0, flip, channels, h, w, pad);
     expect(sameBytes(f, img)).toBe(false);
     expect(sameBytes(ff, img)).toBe(true);
-    // Mirror: channel 2, row 5, column 0 <- column 31.
-    expect(f[2 * 1024 + 5 * 32]).toBe(img[2 * 1024 + 5 * 32 + 31]);
+    // Mirror: column x <- column w-1-x, in every channel and row.
+    for (let c = 0; c < channels; c++) for (const y of [0, 5, h - 1]) for (const x of [0, 1, w - 1]) expect(at(f, c, y, x)).toBe(at(img, c, y, w - 1 - x));
   });
 
   it('a corner crop shifts the image and pads with zeros', () => {
-    const out = new Float32Array(IMAGE_NUMEL);
-    cropFlip(img, 0, out, 0, { dx: 0, dy: 0, flip: false }); // window starts 4 px up-left of the image
-    for (let c = 0; c < 3; c++) {
-      for (let y = 0; y < 32; y++) {
-        for (let x = 0; x < 32; x++) {
-          const v = out[c * 1024 + y * 32 + x];
-          expect(v).toBe(y < 4 || x < 4 ? 0 : img[c * 1024 + (y - 4) * 32 + (x - 4)]);
+    // Window at (0, 0): starts `pad` px up-left of the image.
+    const out = crop({ dx: 0, dy: 0, flip: false });
+    const want = new Float32Array(per);
+    for (let c = 0; c < channels; c++) for (let y = pad; y < h; y++) for (let x = pad; x < w; x++) want[(c * h + y) * w + x] = at(img, c, y - pad, x - pad);
+    expect(Array.from(out)).toEqual(Array.from(want));
+    expect(at(out, 0, pad - 1, w - 1)).toBe(0);
+    expect(at(out, channels - 1, pad, pad)).toBe(at(img, channels - 1, 0, 0));
+    // Bottom-right window (image rows/cols pad..h+pad-1), then mirrored: the padding lands on the left.
+    const br = crop({ dx: 2 * pad, dy: 2 * pad, flip: true });
+    expect(at(br, 0, 0, 0)).toBe(0);
+    expect(at(br, 0, 0, pad)).toBe(at(img, 0, pad, w - 1));
+    expect(at(br, 0, h - pad - 1, w - 1)).toBe(at(img, 0, h - 1, pad));
+    expect(at(br, 0, h - pad, w - 1)).toBe(0);
+  });
+
+  it('matches the pad-crop-mirror reference for every offset and flip', () => {
+    let checked = 0;
+    for (let dy = 0; dy <= 2 * pad; dy++) {
+      for (let dx = 0; dx <= 2 * pad; dx++) {
+        for (const flip of [false, true]) {
+          const p = { dx, dy, flip };
+          expect(sameBytes(crop(p), refCropFlip(img, p, channels, h, w, pad)), JSON.stringify(p)).toBe(true);
+          checked++;
         }
       }
     }
-    // Bottom-right window (image rows/cols 4..35), then mirrored: the padding lands on the left.
-    cropFlip(img, 0, out, 0, { dx: 8, dy: 8, flip: true });
-    expect(out[0]).toBe(0);
-    expect(out[4]).toBe(img[4 * 32 + 31]);
-    expect(out[27 * 32 + 31]).toBe(img[31 * 32 + 4]);
-    expect(out[28 * 32 + 31]).toBe(0);
+    expect(checked).toBe((2 * pad + 1) ** 2 * 2);
   });
 
-  it('augmentParams covers every offset and flips about half the time', () => {
+  it('honours srcOff and dstOff and writes only its own image', () => {
+    const src = new Float32Array(7 + per);
+    src.set(img, 7);
+    const dst = new Float32Array(3 + per + 5).fill(NaN);
+    const p = { dx: 1, dy: 2 * pad, flip: true };
+    cropFlip(src, 7, dst, 3, p, channels, h, w, pad);
+    expect(Array.from(dst.subarray(0, 3)).every(Number.isNaN)).toBe(true);
+    expect(Array.from(dst.subarray(3 + per)).every(Number.isNaN)).toBe(true);
+    expect(sameBytes(dst.subarray(3, 3 + per), refCropFlip(img, p, channels, h, w, pad))).toBe(true);
+  });
+
+  it(`augmentParams covers every offset 0..2*pad and flips about half the time`, () => {
     const seenX = new Set<number>();
     const seenY = new Set<number>();
+    const combos = new Set<string>();
     let flips = 0;
     for (let i = 0; i < 2000; i++) {
-      const p = augmentParams(1, 2, i);
+      const p = augmentParams(1, 2, i, pad);
       seenX.add(p.dx);
       seenY.add(p.dy);
+      combos.add(`${p.dx},${p.dy},${p.flip}`);
       if (p.flip) flips++;
     }
-    expect([...seenX].sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
-    expect([...seenY].sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    const offsets = Array.from({ length: 2 * pad + 1 }, (_, k) => k);
+    expect([...seenX].sort((a, b) => a - b)).toEqual(offsets);
+    expect([...seenY].sort((a, b) => a - b)).toEqual(offsets);
+    expect(combos.size).toBe((2 * pad + 1) ** 2 * 2);
     expect(flips / 2000).toBeGreaterThan(0.45);
     expect(flips / 2000).toBeLessThan(0.55);
+    // A pure function of (seed, epoch, index, pad).
+    expect(augmentParams(1, 2, 17, pad)).toEqual(augmentParams(1, 2, 17, pad));
   });
 });
 
@@ -354,12 +522,14 @@ describe('epoch batches', () => {
     expect(numBatches(50, 16, true)).toBe(3);
     for (const x of b) {
       expect(x.count).toBe(16);
+      expect(x.shape).toEqual([16, 3, 32, 32]);
       expect(x.x.length).toBe(16 * 3 * 32 * 32);
       expect(x.labels.length).toBe(16);
       expect(x.labels).toBeInstanceOf(Float32Array);
     }
     const all = train({ dropLast: false });
     expect(all.map((x) => x.count)).toEqual([16, 16, 16, 2]);
+    expect(all[3].shape).toEqual([2, 3, 32, 32]);
     expect(all[3].x.length).toBe(2 * IMAGE_NUMEL);
   });
 
@@ -373,9 +543,37 @@ describe('epoch batches', () => {
       for (let j = 0; j < x.count; j++) {
         const i = x.indices[j];
         expect(x.labels[j]).toBe(small.labels[i]);
-        cropFlip(standardized(small, i), 0, want, 0, augmentParams(7, 3, i));
+        cropFlip(normalized(small, i), 0, want, 0, augmentParams(7, 3, i, 4), 3, 32, 32, 4);
         expect(sameBytes(x.x.subarray(j * IMAGE_NUMEL, (j + 1) * IMAGE_NUMEL), want)).toBe(true);
       }
+    }
+  });
+
+  it('grey images: 1x28x28 crops with pad 4, 1x16x16 with pad 2, shape [N, 1, H, W]', () => {
+    for (const [size, pad] of [
+      [28, 4],
+      [16, 2],
+    ]) {
+      const ds = randomDataset(20, 1, size, size, size);
+      const per = size * size;
+      const b = collect(epochBatches(ds, { batchSize: 8, seed: 4, epoch: 1, augment: true, shuffle: true }));
+      expect(b.map((x) => x.shape)).toEqual([
+        [8, 1, size, size],
+        [8, 1, size, size],
+        [4, 1, size, size],
+      ]);
+      const want = new Float32Array(per);
+      for (const x of b) {
+        expect(x.x.length).toBe(x.count * per);
+        for (let j = 0; j < x.count; j++) {
+          const i = x.indices[j];
+          cropFlip(normalized(ds, i), 0, want, 0, augmentParams(4, 1, i, pad), 1, size, size, pad);
+          expect(sameBytes(x.x.subarray(j * per, (j + 1) * per), want)).toBe(true);
+        }
+      }
+      // Without augmentation: the normalized image itself.
+      const plain = collect(evalBatches(ds, 8));
+      expect(sameBytes(plain[1].x.subarray(0, per), normalized(ds, 8))).toBe(true);
     }
   });
 
@@ -406,14 +604,14 @@ describe('epoch batches', () => {
     expect(sameBytes(byEight[1].x, a[0].x.subarray(8 * IMAGE_NUMEL))).toBe(true);
   });
 
-  it('evaluation: standardization only, dataset order, every example once, last partial batch kept', () => {
+  it('evaluation: normalization only, dataset order, every example once, last partial batch kept', () => {
     const b = collect(evalBatches(small, 16));
     expect(b.map((x) => x.count)).toEqual([16, 16, 16, 2]);
     expect(b.flatMap((x) => Array.from(x.indices))).toEqual(Array.from({ length: 50 }, (_, i) => i));
     expect(b.flatMap((x) => Array.from(x.labels))).toEqual(Array.from(small.labels));
     for (const x of b) {
       for (let j = 0; j < x.count; j++) {
-        expect(sameBytes(x.x.subarray(j * IMAGE_NUMEL, (j + 1) * IMAGE_NUMEL), standardized(small, x.indices[j]))).toBe(true);
+        expect(sameBytes(x.x.subarray(j * IMAGE_NUMEL, (j + 1) * IMAGE_NUMEL), normalized(small, x.indices[j]))).toBe(true);
       }
     }
     // Independent of seed/epoch.
@@ -421,8 +619,10 @@ describe('epoch batches', () => {
     expect(sameBytes(other[1].x, b[1].x)).toBe(true);
   });
 
-  it('rejects a bad batch size', () => {
+  it('rejects a bad batch size and an inconsistent dataset', () => {
     expect(() => collect(evalBatches(small, 0))).toThrow(/batchSize/);
+    const bad: Dataset = { ...small, height: 28, width: 28 }; // 3072 bytes per image, not 3*28*28
+    expect(() => collect(evalBatches(bad, 4))).toThrow(/50 examples of 3x28x28/);
   });
 });
 
@@ -464,5 +664,30 @@ describe('PNG output', () => {
       ds.images[i * 3072 + 2048 + 10 * 32 + 20],
       255,
     ]);
+  });
+  it('writeSampleGrid: a 1-channel dataset is drawn grey (R = G = B = the pixel)', () => {
+    const ds = randomDataset(30, 1, 28, 28, 9, 'grey');
+    const dir = freshDir();
+    const path = join(dir, 'grey.png');
+    const { width, height } = writeSampleGrid(ds, path, { perClass: 3, scale: 1, gap: 1 });
+    expect([width, height]).toEqual([3 * 28 + 4, 10 * 28 + 11]);
+    const png = PNG.sync.read(readFileSync(path));
+    expect([png.width, png.height]).toEqual([width, height]);
+    // Labels are i % 10: image 17 is the second of class 7 (row 7, column 1).
+    const px = (x: number, y: number) => Array.from(png.data.subarray((y * width + x) * 4, (y * width + x) * 4 + 4));
+    let checked = 0;
+    for (const [r, cx] of [
+      [0, 0],
+      [7, 5],
+      [27, 27],
+    ]) {
+      const v = ds.images[17 * 784 + r * 28 + cx];
+      expect(px(1 + 1 * 29 + cx, 1 + 7 * 29 + r)).toEqual([v, v, v, 255]);
+      checked++;
+    }
+    expect(checked).toBe(3);
+    // Every cell pixel is grey, and the whole first cell is image 0.
+    for (let y = 1; y < 29; y++) for (let x = 1; x < 29; x++) expect(px(x, y)).toEqual(Array(3).fill(ds.images[(y - 1) * 28 + x - 1]).concat(255));
+    expect(px(0, 0)).toEqual([40, 40, 40, 255]); // background
   });
 });

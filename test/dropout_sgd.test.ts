@@ -26,7 +26,7 @@ describeGpu('dropout and sgd kernels: WGSL vs CPU reference', () => {
       for (const p of [0.1, 0.5, 0.9]) {
         await compareKernel({ kernel: dropoutKernel, inputs: [input(shape, 1)], outputs: [shape], params: { p, seed: 4242 }, tol: DROPOUT_TOL });
       }
-      await compareKernel({ kernel: sgdKernel, inputs: [input(shape, 1)], outputs: [input(shape, 2), input(shape, 3)], params: { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 }, tol: SGD_TOL });
+      await compareKernel({ kernel: sgdKernel, inputs: [input(shape, 1)], outputs: [input(shape, 2), input(shape, 3), { shape: [2], data: new Float32Array(2) }], params: { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 }, tol: SGD_TOL });
     });
   }
   it('the exact same mask on both backends (and in dropoutKeeps)', async () => {
@@ -69,15 +69,44 @@ describeGpu('dropout and sgd kernels: WGSL vs CPU reference', () => {
     const params = shapes.map((s, i) => Tensor.from(rand(s, i), s, 'webgpu').param(`p${i}`));
     const velocities = shapes.map((s) => Tensor.zeros(s, 'webgpu').keep());
     params.forEach((p, i) => (p.grad = Tensor.from(rand(shapes[i], 10 + i), shapes[i], 'webgpu').keep()));
-    sgdStep(params, velocities, { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 });
+    const status = Tensor.zeros([2], 'webgpu').keep();
+    sgdStep(params, velocities, { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 }, status);
     await gpu().sync();
     const before = gpu().memory();
     const dispatches = gpu().dispatchCount;
-    for (let step = 0; step < 3; step++) sgdStep(params, velocities, { lr: 0.1 / (step + 1), momentum: 0.9, weightDecay: 5e-4 });
+    for (let step = 0; step < 3; step++) sgdStep(params, velocities, { lr: 0.1 / (step + 1), momentum: 0.9, weightDecay: 5e-4 }, status);
     await gpu().sync();
     expect(gpu().dispatchCount - dispatches).toBe(3 * params.length);
     expect(gpu().memory()).toEqual(before);
+    expect(Array.from(await status.toArray())).toEqual([0, 0]);
   });
+  for (const device of ['cpu', 'webgpu'] as const) {
+    it(`sgd flags a non-finite gradient, parameter or velocity in status[1] (${device}), and not the padding`, async () => {
+      const opts = { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 };
+      const run = async (grad: number[], param: number[], lr = opts.lr) => {
+        const p = Tensor.from(param, [param.length], device).param('w');
+        p.grad = Tensor.from(grad, [grad.length], device).keep();
+        const v = Tensor.zeros([param.length], device).keep();
+        const status = Tensor.from([7, 0], [2], device).keep();
+        sgdStep([p], [v], { ...opts, lr }, status);
+        const out = Array.from(await status.toArray());
+        for (const t of [p, p.grad, v, status]) t.release();
+        return out;
+      };
+      expect(await run([1, 2, 3, 4, 5], [1, 1, 1, 1, 1])).toEqual([7, 0]); // finite: untouched (status[0] is the loss's slot)
+      expect(await run([1, NaN, 3, 4, 5], [1, 1, 1, 1, 1])).toEqual([7, 1]);
+      expect(await run([1, 2, 3, 4, Infinity], [1, 1, 1, 1, 1])).toEqual([7, 1]); // the 5th value is in the last, partial vec4
+      expect(await run([1, 2, 3], [1, -Infinity, 1])).toEqual([7, 1]);
+      expect(await run([3e38, 3e38, 1], [1, 1, 1], 1)).toEqual([7, 0]); // large but finite
+      expect(await run([3.4e38, 1, 1], [-3.4e38, 1, 1], 1e10)).toEqual([7, 1]); // overflows to -Inf in the update
+      if (device === 'webgpu') {
+        // A pooled buffer whose padding (past n = 5 in the second vec4) holds NaN must not be flagged.
+        const junk = Tensor.full([8], NaN, device);
+        junk.release();
+        expect(await run([1, 2, 3, 4, 5], [1, 1, 1, 1, 1])).toEqual([7, 0]);
+      }
+    });
+  }
 });
 
 describe('dropout gradients (finite differences, float64; the mask is fixed by the seed)', () => {

@@ -43,6 +43,11 @@ export function parseFlags<F extends Flags>(command: string, argv: string[], spe
   return out as Parsed<F>;
 }
 
+/** The flag names present in argv (without the leading --), whatever their values. */
+export function flagsGiven(argv: string[]): Set<string> {
+  return new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]));
+}
+
 function describe(s: FlagSpec): string {
   if (s.choices) return `one of ${s.choices.join(', ')}`;
   return { int: 'an integer', number: 'a number', string: 'a string', bool: 'a switch', list: 'a comma-separated list' }[s.type];

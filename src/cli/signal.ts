@@ -2,8 +2,9 @@
 // the analysis' predictions; writes signal.csv, signal.json and signal.png.
 import { initWebGPU } from '../index.js';
 import { loadCifar10 } from '../data/cifar.js';
-import { makeSynthetic, IMAGE_NUMEL } from '../data/synthetic.js';
-import { standardizeImage } from '../data/augment.js';
+import { makeSynthetic, IMAGE_CHANNELS, IMAGE_NUMEL, IMAGE_SIZE } from '../data/synthetic.js';
+import { normalizeImage } from '../data/augment.js';
+import { channelNorm } from '../data/dataset.js';
 import { DEFAULT_SIGNAL, SIGNAL_NETS, isSignalNet, runSignal, describeResult, regimeTable, writeSignalOutputs, type SignalConfig, type SignalNet } from '../signal/index.js';
 import { blocksPerStage } from '../model/wrn.js';
 import { parseFlags, usage, requireRange, UsageError } from './args.js';
@@ -80,12 +81,13 @@ export function signalConfigFromFlags(f: ReturnType<typeof parseFlags<typeof SIG
   };
 }
 
-/** The first `count` images of the set named by --data, standardized per image, NCHW. */
+/** The first `count` images of the set named by --data, normalized per channel, NCHW. */
 function loadImages(data: string, count: number, seed: number): Float32Array {
   const ds = data === 'synthetic' ? makeSynthetic({ trainCount: count, testCount: 1, seed }).train : loadCifar10(data, { limit: count, trainFiles: 1, testLimit: 1 }).train;
   if (ds.count < count) throw new UsageError(`wrn signal: --data ${data} holds ${ds.count} images; --wrn-batch ${count} needs at least that many`);
+  const norm = channelNorm(ds);
   const out = new Float32Array(count * IMAGE_NUMEL);
-  for (let i = 0; i < count; i++) standardizeImage(ds.images, i * IMAGE_NUMEL, out, i * IMAGE_NUMEL);
+  for (let i = 0; i < count; i++) normalizeImage(ds.images, i * IMAGE_NUMEL, out, i * IMAGE_NUMEL, IMAGE_CHANNELS, IMAGE_SIZE * IMAGE_SIZE, norm);
   return out;
 }
 
@@ -98,7 +100,7 @@ export async function signalCommand(argv: string[]): Promise<number> {
   const { nets, cfg, data } = signalConfigFromFlags(f);
   if (data !== 'gaussian' && nets.some((n) => n.startsWith('wrn-'))) {
     cfg.wrnImages = loadImages(data, cfg.wrnBatch, cfg.seed);
-    console.log(`WRN inputs: ${cfg.wrnBatch} images from ${data === 'synthetic' ? 'the embedded synthetic set' : data}, standardized per image`);
+    console.log(`WRN inputs: ${cfg.wrnBatch} images from ${data === 'synthetic' ? 'the embedded synthetic set' : data}, normalized per channel`);
   }
   if (cfg.device === 'webgpu') console.log(`adapter: ${(await initWebGPU()).adapterName}`);
   console.log(`nets: ${nets.join(', ')}; depth ${cfg.depth}, fc [${cfg.batch}, ${cfg.width}], conv [${cfg.convBatch}, ${cfg.convChannels}, ${cfg.convSize}, ${cfg.convSize}], WRN-${cfg.wrnDepth}-${cfg.wrnWidth} batch ${cfg.wrnBatch}, alpha ${Number(cfg.alpha.toPrecision(4))}, seed ${cfg.seed}, ${cfg.device}`);

@@ -1,12 +1,12 @@
 // `wrn sweep`: Table 1 / Figures 3 and 4 at a scale this machine can run, resumable.
 import { join } from 'node:path';
-import { writeFileAtomic } from '../train/checkpoint.js';
+import { writeFileAtomic } from '../util/fsx.js';
 import { DEFAULT_TRAIN, type TrainConfig } from '../train/trainer.js';
 import { VARIANTS, type Variant } from '../model/wrn.js';
 import { initWebGPU } from '../index.js';
-import { runSweep, aggregate, markdownTable, logGrid, type Cell } from '../sweep/sweep.js';
+import { runSweep, aggregate, markdownTable, logGrid, parseArm, type Cell } from '../sweep/sweep.js';
 import { lineChart, panels, savePng } from '../plot/index.js';
-import { loadData } from './train.js';
+import { loadData, resolveDataSource } from './train.js';
 import { parseFlags, usage, requireRange, UsageError } from './args.js';
 
 const FLAGS = {
@@ -22,9 +22,10 @@ const FLAGS = {
   'lr-decay-every': { type: 'int', default: 1, help: 'after half the epochs, halve the learning rate every this many epochs (paper: 10)' },
   width: { type: 'int', default: 1, help: 'WRN width factor (paper Table 1: 2, Figures 3/4: 4)' },
   'alpha-init': { type: 'number', default: 0, help: "SkipInit's alpha at init" },
-  data: { type: 'string', default: 'synthetic', help: "'synthetic' or a CIFAR-10 binary directory" },
-  'train-count': { type: 'int', default: 128, help: 'synthetic: training images per run (the defaults, 36 runs, took 43 min on a 2-core CPU adapter)' },
-  'test-count': { type: 'int', default: 100, help: 'synthetic: test images' },
+  data: { type: 'string', default: 'auto', help: "'fashion-mnist', 'synthetic', a directory of IDX or CIFAR-10 binary files, or 'auto' (fashion-mnist if installed)" },
+  'train-count': { type: 'int', default: 128, help: 'training images per run: the first N (0: all)' },
+  'test-count': { type: 'int', default: 100, help: 'test images: the first N of the test set (0: all)' },
+  'image-size': { type: 'int', default: 0, help: 'resize images to N x N by area averaging (0: native)' },
   device: { type: 'string', default: 'webgpu', choices: ['webgpu', 'cpu'], help: 'device' },
   out: { type: 'string', default: 'runs/sweep', help: 'sweep directory (runs.jsonl, table.md, PNG plots, one folder per run)' },
   seed: { type: 'int', default: 0, help: 'data seed' },
@@ -45,7 +46,13 @@ export async function sweepCommand(argv: string[]): Promise<number> {
     );
     return 0;
   }
-  for (const v of f.variants) if (!VARIANTS.includes(v)) throw new UsageError(`wrn sweep: --variants: unknown variant '${v}' (expected ${VARIANTS.join(', ')})`);
+  for (const v of f.variants) {
+    try {
+      parseArm(String(v));
+    } catch (e) {
+      throw new UsageError(`wrn ${(e as Error).message}`);
+    }
+  }
   for (const d of f.depths) if (!Number.isInteger(d) || d < 10 || (d - 4) % 6 !== 0) throw new UsageError(`wrn sweep: --depths: ${d} is not 6N + 4 (10, 16, 22, ...)`);
   for (const b of f['batch-sizes']) if (!Number.isInteger(b) || b < 1) throw new UsageError(`wrn sweep: --batch-sizes: ${b} is not a positive integer`);
   requireRange('sweep', 'seeds', f.seeds, 1);
@@ -57,10 +64,11 @@ export async function sweepCommand(argv: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError(`wrn sweep: ${(e as Error).message}`);
   }
-  const base: TrainConfig = { ...DEFAULT_TRAIN, epochs: f.epochs, widen: f.width, alphaInit: f['alpha-init'], device: f.device, lrDecayEvery: f['lr-decay-every'] };
-  const data = loadData(f.data, f['train-count'], f['test-count'], f.seed, argv.some((a) => a.startsWith('--train-count')));
+  const dataSpec = { source: resolveDataSource(f.data), trainCount: f['train-count'], testCount: f['test-count'], imageSize: f['image-size'] };
+  const base: TrainConfig = { ...DEFAULT_TRAIN, epochs: f.epochs, widen: f.width, alphaInit: f['alpha-init'], device: f.device, lrDecayEvery: f['lr-decay-every'], data: dataSpec };
+  const data = loadData(dataSpec, f.seed);
   if (f.device === 'webgpu') console.log(`adapter: ${(await initWebGPU()).adapterName}`);
-  const grid = { depths: f.depths as number[], variants: f.variants as Variant[], lrs, batchSizes: f['batch-sizes'] as number[], seeds: f.seeds, bestK: f['best-k'] };
+  const grid = { depths: f.depths as number[], variants: (f.variants as unknown[]).map(String), lrs, batchSizes: f['batch-sizes'] as number[], seeds: f.seeds, bestK: f['best-k'] };
   const records = await runSweep({ grid, base, data, out: f.out });
   const cells = aggregate(records, grid.bestK);
   const table = markdownTable(cells, grid.bestK, grid.seeds);

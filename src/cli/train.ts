@@ -1,13 +1,15 @@
-// `wrn train`: train a Wide-ResNet on the embedded synthetic data (default) or CIFAR-10.
-import { join } from 'node:path';
+// `wrn train`: train a Wide-ResNet on Fashion-MNIST (default, when installed), the embedded
+// synthetic data, or a directory of IDX / CIFAR-10 files.
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { initWebGPU } from '../index.js';
-import { loadCifar10 } from '../data/cifar.js';
-import { makeSynthetic } from '../data/synthetic.js';
+import { fashionMnistInstalled, loadDataset, FASHION_MNIST_DIR, type DataSpec, type LoadedData } from '../data/load.js';
 import { writeSampleGrid } from '../data/png.js';
 import { VARIANTS } from '../model/wrn.js';
-import { train, DEFAULT_TRAIN, DivergedError, type TrainConfig, type EpochRecord } from '../train/trainer.js';
+import { train, DEFAULT_TRAIN, DivergedError, checkpointConfig, resumeConfig, type TrainConfig } from '../train/trainer.js';
+import { GPUKernelError } from '../gpu/device.js';
 import { writeCurves } from '../train/curves.js';
-import { parseFlags, usage, requireRange, UsageError } from './args.js';
+import { parseFlags, flagsGiven, usage, requireRange, UsageError } from './args.js';
 
 const D = DEFAULT_TRAIN;
 export const TRAIN_FLAGS = {
@@ -25,14 +27,18 @@ export const TRAIN_FLAGS = {
   'lr-decay-factor': { type: 'number', default: D.lrDecayFactor, help: 'learning-rate decay factor' },
   seed: { type: 'int', default: D.seed, help: 'seed for init, data order, augmentation and dropout' },
   device: { type: 'string', default: D.device, choices: ['webgpu', 'cpu'], help: "'cpu' runs the reference kernels (slow, for checking)" },
-  data: { type: 'string', default: 'synthetic', help: "'synthetic' (embedded, no download) or a directory with the CIFAR-10 binary files" },
-  'train-count': { type: 'int', default: 768, help: 'synthetic data: training images (CIFAR: use at most this many if given explicitly)' },
-  'test-count': { type: 'int', default: 250, help: 'synthetic data: test images' },
+  data: { type: 'string', default: 'auto', help: `'fashion-mnist' (${FASHION_MNIST_DIR}, apt install dataset-fashion-mnist), 'synthetic' (embedded), a directory of IDX or CIFAR-10 binary files, or 'auto' (fashion-mnist if installed, else synthetic)` },
+  'train-count': { type: 'int', default: D.data.trainCount, help: 'training images: the first N of the set (0: all; synthetic: 768)' },
+  'test-count': { type: 'int', default: D.data.testCount, help: 'test images: the first N of the official test set (0: all; synthetic: 250)' },
+  'image-size': { type: 'int', default: D.data.imageSize, help: "resize images to N x N by area averaging (0: the dataset's own size)" },
   out: { type: 'string', default: D.out, help: 'run directory (log.jsonl, checkpoint.wrnckpt, curves.png, samples.png, summary.json)' },
-  resume: { type: 'string', default: '', help: 'continue from this checkpoint file' },
+  resume: { type: 'string', default: '', help: 'continue the run of this checkpoint file (or run directory): its settings, data and directory; only --epochs, --max-steps, --out, --device, --checkpoint-every and --eval-batch-size may change' },
+  force: { type: 'bool', default: false, help: 'start afresh even if --out holds an earlier run (its files are deleted)' },
+  verbose: { type: 'bool', default: false, help: 'progress lines also report GPU pool memory (in use / allocated)' },
   'checkpoint-every': { type: 'int', default: D.checkpointEvery, help: 'also checkpoint every this many steps (0: each epoch)' },
   'max-steps': { type: 'int', default: D.maxSteps, help: 'stop after this many steps (0: no limit)' },
   'eval-batch-size': { type: 'int', default: D.evalBatchSize, help: 'evaluation batch size' },
+  augment: { type: 'bool', default: D.augment, help: 'random crops (zero padding of size/8) and left-right flips of the training images; --augment=false turns them off' },
   help: { type: 'bool', default: false, help: 'show this help' },
 } as const;
 
@@ -44,8 +50,10 @@ export function trainConfigFromFlags(f: ReturnType<typeof parseFlags<typeof TRAI
   requireRange(cmd, 'lr', f.lr, 1e-12);
   requireRange(cmd, 'momentum', f.momentum, 0, 0.999999);
   requireRange(cmd, 'weight-decay', f['weight-decay'], 0);
-  requireRange(cmd, 'train-count', f['train-count'], 1);
-  requireRange(cmd, 'test-count', f['test-count'], 1);
+  requireRange(cmd, 'train-count', f['train-count'], 0, 1e7);
+  requireRange(cmd, 'test-count', f['test-count'], 0, 1e7);
+  requireRange(cmd, 'image-size', f['image-size'], 0, 1024);
+  if (f['image-size'] > 0 && f['image-size'] < 4) throw new UsageError(`wrn train: --image-size must be 0 (native) or at least 4 (two stride-2 stages), got ${f['image-size']}`);
   requireRange(cmd, 'max-steps', f['max-steps'], 0);
   requireRange(cmd, 'checkpoint-every', f['checkpoint-every'], 0);
   if (f.depth < 10 || (f.depth - 4) % 6 !== 0) throw new UsageError(`wrn train: --depth must be 6N + 4 with N >= 1 (10, 16, 22, 28, ...), got ${f.depth}`);
@@ -69,48 +77,116 @@ export function trainConfigFromFlags(f: ReturnType<typeof parseFlags<typeof TRAI
     maxSteps: f['max-steps'],
     evalBatchSize: f['eval-batch-size'],
     progressSeconds: 5,
+    augment: f.augment,
+    data: { source: f.data, trainCount: f['train-count'], testCount: f['test-count'], imageSize: f['image-size'] },
   };
 }
 
-/** The dataset named by --data: the embedded synthetic set, or CIFAR-10 from a directory. */
-export function loadData(data: string, trainCount: number, testCount: number, seed: number, limitGiven: boolean) {
-  if (data === 'synthetic') return makeSynthetic({ trainCount, testCount, seed });
-  return loadCifar10(data, limitGiven ? { limit: trainCount } : {});
+/** 'auto': Fashion-MNIST where Debian's package is installed, else the synthetic set (said in one line). */
+export function resolveDataSource(source: string, log: (l: string) => void = console.log): string {
+  if (source !== 'auto') return source;
+  if (fashionMnistInstalled()) return 'fashion-mnist';
+  log(`data: Fashion-MNIST is not installed (${FASHION_MNIST_DIR}; apt install dataset-fashion-mnist): using the embedded synthetic set`);
+  return 'synthetic';
+}
+
+/** The datasets a DataSpec names, with the counts and size; errors name the flag's path. */
+export function loadData(spec: DataSpec, seed: number): LoadedData {
+  return loadDataset(spec, seed);
+}
+
+/** TrainConfig field -> its flag, for messages. */
+const FLAG_OF: Partial<Record<keyof TrainConfig, string>> = {
+  depth: '--depth', widen: '--width', variant: '--variant', alphaInit: '--alpha-init', epochs: '--epochs', batchSize: '--batch-size', lr: '--lr', momentum: '--momentum',
+  weightDecay: '--weight-decay', lrConstantFraction: '--lr-constant-fraction', lrDecayEvery: '--lr-decay-every', lrDecayFactor: '--lr-decay-factor', seed: '--seed',
+  device: '--device', out: '--out', checkpointEvery: '--checkpoint-every', maxSteps: '--max-steps', evalBatchSize: '--eval-batch-size', augment: '--augment', data: '--data/--train-count/--test-count/--image-size',
+};
+const flagOf = (k: keyof TrainConfig) => FLAG_OF[k] ?? String(k);
+
+/** Flags -> the TrainConfig fields they set (a data flag sets `data` as a whole). */
+function givenSettings(cfg: TrainConfig, given: Set<string>): Partial<TrainConfig> {
+  const out: Partial<TrainConfig> = {};
+  for (const [k, flag] of Object.entries(FLAG_OF) as [keyof TrainConfig, string][]) {
+    if (k === 'data') continue;
+    if (given.has(flag.slice(2))) (out as Record<string, unknown>)[k] = cfg[k];
+  }
+  return out;
 }
 
 export async function trainCommand(argv: string[]): Promise<number> {
   const f = parseFlags('train', argv, TRAIN_FLAGS);
   if (f.help) {
-    console.log(usage('train', 'Train a Wide-ResNet (default: a small WRN-10-1 with BN on the embedded synthetic data, a few minutes on a CPU adapter).', TRAIN_FLAGS));
+    console.log(usage('train', 'Train a Wide-ResNet (default: WRN-10-1 with BN on Fashion-MNIST at 16x16, about 5 minutes on a 2-core CPU adapter; the embedded synthetic set where Fashion-MNIST is not installed).', TRAIN_FLAGS));
     return 0;
   }
-  const cfg = trainConfigFromFlags(f);
+  const given = flagsGiven(argv);
+  let cfg = trainConfigFromFlags(f);
+  const resume = f.resume ? resolveResumePath(f.resume) : undefined;
+  if (resume) {
+    // A resume continues the same run: the checkpoint's settings and data, its directory.
+    const saved = checkpointConfig(resume);
+    const overrides = givenSettings(cfg, given);
+    const dataFlags = ['data', 'train-count', 'test-count', 'image-size'].filter((k) => given.has(k));
+    if (dataFlags.length) {
+      const want = { ...saved.data, ...(given.has('data') ? { source: resolveDataSource(f.data, () => {}) } : {}), ...(given.has('train-count') ? { trainCount: f['train-count'] } : {}), ...(given.has('test-count') ? { testCount: f['test-count'] } : {}), ...(given.has('image-size') ? { imageSize: f['image-size'] } : {}) };
+      overrides.data = want;
+    }
+    if (!given.has('out')) overrides.out = dirname(resume);
+    cfg = resumeConfig(saved, overrides, flagOf);
+  } else {
+    cfg.data = { ...cfg.data, source: resolveDataSource(cfg.data.source) };
+  }
   const t0 = performance.now();
-  const data = loadData(f.data, f['train-count'], f['test-count'], cfg.seed, argv.some((a) => a.startsWith('--train-count')));
-  console.log(`data: ${data.train.name} (${data.train.count} train, ${data.test.count} test) loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  const samples = join(cfg.out, 'samples.png');
-  writeSampleGrid(data.train, samples);
-  console.log(`sample images: ${samples}`);
+  const data = loadData(cfg.data, cfg.seed);
+  console.log(`data: ${data.note}, loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   if (cfg.device === 'webgpu') console.log(`adapter: ${(await initWebGPU()).adapterName}`);
-  let history: EpochRecord[] = [];
-  let losses: number[] = [];
+  // The first signal lets the step in flight finish and checkpoints; a second one ends at once.
+  let stopSignal: string | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stopSignal) process.exit(sig === 'SIGINT' ? 130 : 143);
+    stopSignal = sig;
+    console.error(`\nwrn train: ${sig}: finishing the current step and writing a checkpoint (send it again to quit at once)`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
-    const r = await train(cfg, data, { resume: f.resume || undefined });
-    history = r.history;
-    losses = r.losses;
+    const r = await train(cfg, data, { resume, force: f.force, verbose: f.verbose, shouldStop: () => stopSignal });
+    const c = r.config;
+    const samples = join(c.out, 'samples.png');
+    writeSampleGrid(data.train, samples);
+    const curves = writeCurves(c.out, r.losses, r.history, `WRN-${c.depth}-${c.widen} ${c.variant}`);
     const last = r.history[r.history.length - 1];
-    const curves = writeCurves(cfg.out, losses, history, `WRN-${cfg.depth}-${cfg.widen} ${cfg.variant}`);
     console.log(
-      `summary: WRN-${cfg.depth}-${cfg.widen} ${cfg.variant}, ${r.steps} steps, ${r.imagesPerSecond.toFixed(1)} img/s, ` +
-        `final test accuracy ${last ? (100 * last.testAccuracy).toFixed(2) + '%' : 'n/a'} (chance ${(100 / data.train.classes.length).toFixed(0)}%); ` +
-        `curves ${curves}, log ${join(cfg.out, 'log.jsonl')}, checkpoint ${join(cfg.out, 'checkpoint.wrnckpt')}`,
+      `summary: WRN-${c.depth}-${c.widen} ${c.variant} on ${data.train.name.replace(/-train$/, '')} ${data.train.height}x${data.train.width}, ${r.steps} steps (${r.message}), ${r.imagesPerSecond.toFixed(1)} img/s, ${r.seconds.toFixed(0)} s; ` +
+        `test accuracy ${last ? (100 * last.testAccuracy).toFixed(2) + '%' : 'n/a (no epoch finished)'} on ${data.test.count} test images (chance ${(100 / data.train.classes.length).toFixed(0)}%); ` +
+        `curves ${curves}, samples ${samples}, log ${join(c.out, 'log.jsonl')}, checkpoint ${r.checkpoint ?? 'none written'}`,
     );
+    if (r.stop === 'interrupted') {
+      console.error(`wrn train: ${r.message}; resume with: wrn train --resume ${r.checkpoint ?? join(c.out, 'checkpoint.wrnckpt')}`);
+      return stopSignal === 'SIGINT' ? 130 : 143;
+    }
     return 0;
   } catch (e) {
     if (e instanceof DivergedError) {
       console.error(`wrn train: ${e.message}`);
       return 3;
     }
+    if (e instanceof GPUKernelError && /out of memory|OutOfMemory/i.test(e.message)) {
+      throw new Error(`${e.message}\nThe GPU ran out of memory: lower --batch-size, --width or --depth (or --eval-batch-size).`);
+    }
     throw e;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
+}
+
+/** --resume FILE, or a run directory holding checkpoint.wrnckpt. */
+function resolveResumePath(p: string): string {
+  if (existsSync(p) && statSync(p).isDirectory()) {
+    const inside = join(p, 'checkpoint.wrnckpt');
+    if (existsSync(inside)) return inside;
+    throw new UsageError(`wrn train: --resume ${p} is a directory without a checkpoint.wrnckpt; expected a checkpoint file or a run directory holding one`);
+  }
+  return p;
 }

@@ -1,86 +1,84 @@
-// The paper's input pipeline: per-image standardization, 4-pixel zero padding with a random 32x32
-// crop, random left-right flip; and batching into NCHW float32.
+// The input pipeline: per-channel normalization, zero padding with a random crop back to the
+// image size, a random left-right flip; and batching into NCHW float32.
+//
+// Per dataset (what `wrn train` does): every image is normalized per channel with the training
+// set's mean and std; the crop pads by cropPad(size) = round(size / 8) pixels (4 at CIFAR's 32,
+// 4 at Fashion-MNIST's 28, 2 at 16); flips apply to every dataset (CIFAR-10's objects and
+// Fashion-MNIST's garments are both left-right symmetric classes).
 //
 // Determinism (what makes resume exact): epoch `e` of a run with seed `s` is a pure function of
 // (s, e) and the dataset. The example order is a Fisher-Yates shuffle from mixSeed(s, e, ORDER);
 // example i's crop and flip come from mixSeed(s, e, i, AUG), keyed by its dataset index, so they
 // do not even depend on the batch size. A run resumed at (epoch e, batch k) with the same seed
 // therefore sees exactly the batches the uninterrupted run would have (use `startBatch: k`).
-import type { Dataset } from './cifar.js';
-import { IMAGE_NUMEL, IMAGE_SIZE, mixSeed, mulberry32, Rng } from './synthetic.js';
+import { channelNorm, checkDataset, imageNumel, type ChannelNorm, type Dataset } from './dataset.js';
+import { mixSeed, mulberry32, Rng } from './synthetic.js';
 
-export const PAD = 4;
-const N = IMAGE_SIZE;
-const PLANE = N * N;
-const MIN_STD = 1 / Math.sqrt(IMAGE_NUMEL);
 const ORDER = 0x0bde12;
 const AUG = 0xa06;
 
-/**
- * tf.image.per_image_standardization on one image: (x - mean) / max(std, 1/sqrt(3072)), with x the
- * raw byte values (TF casts uint8 to float without rescaling) and std the population std.
- */
-export function standardizeImage(src: Uint8Array, srcOff: number, dst: Float32Array, dstOff: number): void {
-  let sum = 0;
-  let sq = 0;
-  for (let i = 0; i < IMAGE_NUMEL; i++) {
-    const v = src[srcOff + i];
-    sum += v;
-    sq += v * v;
-  }
-  const mean = sum / IMAGE_NUMEL;
-  const variance = Math.max(sq / IMAGE_NUMEL - mean * mean, 0);
-  const inv = 1 / Math.max(Math.sqrt(variance), MIN_STD);
-  for (let i = 0; i < IMAGE_NUMEL; i++) dst[dstOff + i] = (src[srcOff + i] - mean) * inv;
+/** Padding of the random crop for images of this size: 4 at 32 and 28, 2 at 16, 1 at 8. */
+export function cropPad(size: number): number {
+  return Math.max(1, Math.round(size / 8));
 }
 
-/** A crop offset into the 40x40 zero-padded image (0..2*PAD on each axis) and a flip. */
+/** One CHW image: out = (x - mean[c]) / std[c]. */
+export function normalizeImage(src: Uint8Array, srcOff: number, dst: Float32Array, dstOff: number, channels: number, plane: number, norm: ChannelNorm): void {
+  for (let c = 0; c < channels; c++) {
+    const m = norm.mean[c];
+    const inv = 1 / norm.std[c];
+    const s = srcOff + c * plane;
+    const d = dstOff + c * plane;
+    for (let i = 0; i < plane; i++) dst[d + i] = (src[s + i] - m) * inv;
+  }
+}
+
+/** A crop offset into the zero-padded image (0..2*pad on each axis) and a flip. */
 export interface AugmentParams {
   dx: number;
   dy: number;
   flip: boolean;
 }
 
-/** The identity augmentation: the centre crop, unflipped. */
-export const NO_AUGMENT: AugmentParams = { dx: PAD, dy: PAD, flip: false };
+/** The identity augmentation for a crop padding: the centre crop, unflipped. */
+export function noAugment(pad: number): AugmentParams {
+  return { dx: pad, dy: pad, flip: false };
+}
 
 /** Crop and flip for example `index` in epoch `epoch`: a pure function of its arguments. */
-export function augmentParams(seed: number, epoch: number, index: number): AugmentParams {
+export function augmentParams(seed: number, epoch: number, index: number, pad: number): AugmentParams {
   const r = mulberry32(mixSeed(seed, epoch, index, AUG))();
-  // 9 * 9 * 2 = 162 outcomes from one draw; the bias of r % 162 is < 4e-8.
-  const k = r % 162;
-  return { dx: k % 9, dy: Math.floor(k / 9) % 9, flip: k >= 81 };
+  // (2p+1)^2 * 2 outcomes from one uint32 draw: the bias of r % k is < k / 2^32.
+  const side = 2 * pad + 1;
+  const k = r % (side * side * 2);
+  return { dx: k % side, dy: Math.floor(k / side) % side, flip: k >= side * side };
 }
 
 /**
- * out = flip?(crop(pad(src, PAD), dx, dy)) for one CHW float image. Padding is zeros, which is the
- * mean of a standardized image. src and dst must not overlap.
+ * out = flip?(crop(pad(src, pad), dx, dy)) for one CHW float image of channels x h x w. Padding is
+ * zeros, the mean of a normalized image. src and dst must not overlap.
  */
-export function cropFlip(src: Float32Array, srcOff: number, dst: Float32Array, dstOff: number, p: AugmentParams): void {
-  const ox = p.dx - PAD;
-  const oy = p.dy - PAD;
-  for (let c = 0; c < 3; c++) {
-    const sBase = srcOff + c * PLANE;
-    const dBase = dstOff + c * PLANE;
-    for (let y = 0; y < N; y++) {
+export function cropFlip(src: Float32Array, srcOff: number, dst: Float32Array, dstOff: number, p: AugmentParams, channels: number, h: number, w: number, pad: number): void {
+  const ox = p.dx - pad;
+  const oy = p.dy - pad;
+  const plane = h * w;
+  for (let c = 0; c < channels; c++) {
+    const sBase = srcOff + c * plane;
+    const dBase = dstOff + c * plane;
+    for (let y = 0; y < h; y++) {
       const sy = y + oy;
-      const dRow = dBase + y * N;
-      if (sy < 0 || sy >= N) {
-        dst.fill(0, dRow, dRow + N);
+      const dRow = dBase + y * w;
+      if (sy < 0 || sy >= h) {
+        dst.fill(0, dRow, dRow + w);
         continue;
       }
-      const sRow = sBase + sy * N;
-      for (let x = 0; x < N; x++) {
-        const sx = (p.flip ? N - 1 - x : x) + ox;
-        dst[dRow + x] = sx >= 0 && sx < N ? src[sRow + sx] : 0;
+      const sRow = sBase + sy * w;
+      for (let x = 0; x < w; x++) {
+        const sx = (p.flip ? w - 1 - x : x) + ox;
+        dst[dRow + x] = sx >= 0 && sx < w ? src[sRow + sx] : 0;
       }
     }
   }
-}
-
-/** Left-right mirror of one CHW float image. */
-export function flipLR(src: Float32Array, srcOff: number, dst: Float32Array, dstOff: number): void {
-  cropFlip(src, srcOff, dst, dstOff, { dx: PAD, dy: PAD, flip: true });
 }
 
 /** The example order of an epoch: identity without shuffle, else a permutation fixed by (seed, epoch). */
@@ -95,8 +93,10 @@ export function numBatches(count: number, batchSize: number, dropLast: boolean):
 }
 
 export interface Batch {
-  /** count * 3 * 32 * 32 floats, NCHW. A fresh array per batch, so it may be kept. */
+  /** count * C * H * W floats, NCHW. A fresh array per batch, so it may be kept. */
   x: Float32Array;
+  /** [count, C, H, W]. */
+  shape: [number, number, number, number];
   /** Class indices as floats. */
   labels: Float32Array;
   /** Images in this batch: batchSize, or fewer for the last batch when dropLast is false. */
@@ -113,13 +113,24 @@ export interface EpochOptions {
   seed?: number;
   /** Epoch number (default 0); with seed, fixes the order and augmentation. */
   epoch?: number;
-  /** Random crop + flip after standardization; otherwise standardization only. */
+  /** Random crop + flip after normalization; otherwise normalization only. */
   augment: boolean;
   shuffle: boolean;
   /** Drop the last partial batch (default false). */
   dropLast?: boolean;
   /** Skip to this batch (resume mid-epoch) without computing the skipped ones (default 0). */
   startBatch?: number;
+  /** Per-channel normalization (default: this dataset's own statistics; pass the training set's for a test set). */
+  norm?: ChannelNorm;
+}
+
+const normCache = new WeakMap<Dataset, ChannelNorm>();
+
+/** channelNorm(ds), computed once per dataset object. */
+export function datasetNorm(ds: Dataset): ChannelNorm {
+  let n = normCache.get(ds);
+  if (!n) normCache.set(ds, (n = channelNorm(ds)));
+  return n;
 }
 
 /** The batches of one epoch, in order. See the file comment for the determinism guarantee. */
@@ -127,33 +138,36 @@ export function* epochBatches(ds: Dataset, opts: EpochOptions): Generator<Batch,
   const { batchSize, seed = 0, epoch = 0, augment, shuffle, dropLast = false, startBatch = 0 } = opts;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
   if (!Number.isInteger(startBatch) || startBatch < 0) throw new RangeError(`startBatch must be a non-negative integer, got ${startBatch}`);
-  if (ds.images.length !== ds.count * IMAGE_NUMEL || ds.labels.length !== ds.count) {
-    throw new RangeError(`dataset ${ds.name}: ${ds.count} examples but ${ds.images.length} image bytes and ${ds.labels.length} labels`);
-  }
+  checkDataset(ds);
+  const norm = opts.norm ?? datasetNorm(ds);
+  if (norm.mean.length !== ds.channels || norm.std.length !== ds.channels) throw new RangeError(`dataset ${ds.name}: normalization for ${norm.mean.length} channels, images have ${ds.channels}`);
+  const per = imageNumel(ds);
+  const plane = ds.height * ds.width;
+  const pad = cropPad(Math.min(ds.height, ds.width));
   const order = epochOrder(ds.count, seed, epoch, shuffle);
   const total = numBatches(ds.count, batchSize, dropLast);
-  const scratch = new Float32Array(IMAGE_NUMEL);
+  const scratch = new Float32Array(per);
   for (let b = startBatch; b < total; b++) {
     const start = b * batchSize;
     const count = Math.min(batchSize, ds.count - start);
-    const x = new Float32Array(count * IMAGE_NUMEL);
+    const x = new Float32Array(count * per);
     const labels = new Float32Array(count);
     const indices = order.slice(start, start + count);
     for (let j = 0; j < count; j++) {
       const i = indices[j];
       labels[j] = ds.labels[i];
       if (augment) {
-        standardizeImage(ds.images, i * IMAGE_NUMEL, scratch, 0);
-        cropFlip(scratch, 0, x, j * IMAGE_NUMEL, augmentParams(seed, epoch, i));
+        normalizeImage(ds.images, i * per, scratch, 0, ds.channels, plane, norm);
+        cropFlip(scratch, 0, x, j * per, augmentParams(seed, epoch, i, pad), ds.channels, ds.height, ds.width, pad);
       } else {
-        standardizeImage(ds.images, i * IMAGE_NUMEL, x, j * IMAGE_NUMEL);
+        normalizeImage(ds.images, i * per, x, j * per, ds.channels, plane, norm);
       }
     }
-    yield { x, labels, count, indices, batch: b };
+    yield { x, shape: [count, ds.channels, ds.height, ds.width], labels, count, indices, batch: b };
   }
 }
 
-/** Evaluation: standardization only, dataset order, the last partial batch kept. */
-export function evalBatches(ds: Dataset, batchSize: number): Generator<Batch, void, undefined> {
-  return epochBatches(ds, { batchSize, augment: false, shuffle: false, dropLast: false });
+/** Evaluation: normalization only, dataset order, the last partial batch kept. */
+export function evalBatches(ds: Dataset, batchSize: number, norm?: ChannelNorm): Generator<Batch, void, undefined> {
+  return epochBatches(ds, { batchSize, augment: false, shuffle: false, dropLast: false, norm });
 }

@@ -3,21 +3,14 @@
 // which is already the CHW layout we train on, so records are copied verbatim.
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { IMAGE_CHANNELS, IMAGE_NUMEL, IMAGE_SIZE } from './synthetic.js';
+import { DataFormatError, type Dataset } from './dataset.js';
 
-export { IMAGE_CHANNELS, IMAGE_NUMEL, IMAGE_SIZE };
+export type { Dataset };
+/** CIFAR-10 images are 3 x 32 x 32. */
+export const IMAGE_CHANNELS = 3;
+export const IMAGE_SIZE = 32;
+export const IMAGE_NUMEL = IMAGE_CHANNELS * IMAGE_SIZE * IMAGE_SIZE;
 export const CIFAR_RECORD_BYTES = 1 + IMAGE_NUMEL;
-
-/** A labelled image set held in memory. */
-export interface Dataset {
-  /** count * 3 * 32 * 32 bytes, each image CHW (R plane, G plane, B plane). */
-  images: Uint8Array;
-  /** count labels, each in [0, classes.length). */
-  labels: Uint8Array;
-  count: number;
-  classes: string[];
-  name: string;
-}
 
 export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 export const CIFAR10_TRAIN_FILES = ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin'];
@@ -25,7 +18,7 @@ export const CIFAR10_TEST_FILE = 'test_batch.bin';
 
 const WANTED = 'the CIFAR-10 binary version, cifar-10-binary.tar.gz, extracted (https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz)';
 
-export class CifarFormatError extends Error {
+export class CifarFormatError extends DataFormatError {
   override name = 'CifarFormatError';
 }
 
@@ -141,7 +134,7 @@ function readRecords(files: string[], limit: number | undefined, name: string): 
       n++;
     }
   }
-  return { images, labels, count: n, classes: [...CIFAR10_CLASSES], name };
+  return { images, labels, count: n, channels: IMAGE_CHANNELS, height: IMAGE_SIZE, width: IMAGE_SIZE, classes: [...CIFAR10_CLASSES], name };
 }
 
 // Read only what `limit` needs: a quick run should not read 150 MB.

@@ -1,4 +1,8 @@
-// Data pipeline: CIFAR-10 reader, the embedded synthetic dataset, augmentation/batching, PNG output.
+// Data pipeline: the Dataset shape, the IDX (Fashion-MNIST) and CIFAR-10 readers, the embedded
+// synthetic dataset, augmentation/batching, PNG output.
+export { channelNorm, checkDataset, imageNumel, imageShape, resizeDataset, takeFirst, DataFormatError, type ChannelNorm } from './dataset.js';
+export { parseIdx, idxSplit, readFashionMnist, looksLikeIdx, FASHION_MNIST_CLASSES, IDX_FILES } from './idx.js';
+export { memoryFiles, isGzip, type DataFiles } from './files.js';
 export {
   loadCifar10,
   CifarFormatError,
@@ -18,12 +22,12 @@ export {
   evalBatches,
   epochOrder,
   numBatches,
-  standardizeImage,
+  normalizeImage,
+  datasetNorm,
   augmentParams,
   cropFlip,
-  flipLR,
-  PAD,
-  NO_AUGMENT,
+  cropPad,
+  noAugment,
   type AugmentParams,
   type Batch,
   type EpochOptions,

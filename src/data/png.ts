@@ -1,13 +1,8 @@
 // PNG output: a generic atomic writer, and a grid of dataset samples (one row per class).
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { PNG } from 'pngjs';
-import { IMAGE_NUMEL, IMAGE_SIZE, type Dataset } from './cifar.js';
+import { savePng } from '../plot/png.js';
+import { imageNumel, type Dataset } from './dataset.js';
 
-/**
- * Write an RGBA image (width * height * 4 bytes, row-major) as a PNG. Atomic: written to
- * `path + '.tmp'` then renamed, so readers never see a half-written file. Creates parent folders.
- */
+/** Write an RGBA image (width * height * 4 bytes, row-major) as a PNG, atomically (plot/png.ts's savePng). */
 export function writePng(path: string, width: number, height: number, rgba: Uint8Array): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new RangeError(`writePng(${path}): bad size ${width}x${height}`);
@@ -15,18 +10,7 @@ export function writePng(path: string, width: number, height: number, rgba: Uint
   if (rgba.length !== width * height * 4) {
     throw new RangeError(`writePng(${path}): ${width}x${height} RGBA needs ${width * height * 4} bytes, got ${rgba.length}`);
   }
-  const png = new PNG({ width, height });
-  png.data = Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength);
-  const bytes = PNG.sync.write(png);
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = path + '.tmp';
-  try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  savePng({ width, height, data: rgba }, path);
 }
 
 export interface SampleGridOptions {
@@ -45,30 +29,34 @@ export interface SampleGridOptions {
 export function writeSampleGrid(ds: Dataset, path: string, opts: SampleGridOptions = {}): { width: number; height: number } {
   const { perClass = 8, scale = 2, gap = 2 } = opts;
   const rows = ds.classes.length;
-  const cell = IMAGE_SIZE * scale;
-  const width = perClass * cell + (perClass + 1) * gap;
-  const height = rows * cell + (rows + 1) * gap;
+  const cellW = ds.width * scale;
+  const cellH = ds.height * scale;
+  const width = perClass * cellW + (perClass + 1) * gap;
+  const height = rows * cellH + (rows + 1) * gap;
   const rgba = new Uint8Array(width * height * 4);
   for (let i = 0; i < rgba.length; i += 4) {
     rgba[i] = rgba[i + 1] = rgba[i + 2] = 40;
     rgba[i + 3] = 255;
   }
   const filled = new Array<number>(rows).fill(0);
-  const plane = IMAGE_SIZE * IMAGE_SIZE;
+  const plane = ds.height * ds.width;
+  // Grey images (one channel) show the same plane in R, G and B.
+  const g = ds.channels >= 3 ? plane : 0;
+  const b = ds.channels >= 3 ? 2 * plane : 0;
   for (let i = 0; i < ds.count; i++) {
     const r = ds.labels[i];
     if (r >= rows || filled[r] >= perClass) continue;
     const col = filled[r]++;
-    const x0 = gap + col * (cell + gap);
-    const y0 = gap + r * (cell + gap);
-    const base = i * IMAGE_NUMEL;
-    for (let y = 0; y < cell; y++) {
-      for (let x = 0; x < cell; x++) {
-        const s = base + Math.floor(y / scale) * IMAGE_SIZE + Math.floor(x / scale);
+    const x0 = gap + col * (cellW + gap);
+    const y0 = gap + r * (cellH + gap);
+    const base = i * imageNumel(ds);
+    for (let y = 0; y < cellH; y++) {
+      for (let x = 0; x < cellW; x++) {
+        const s = base + Math.floor(y / scale) * ds.width + Math.floor(x / scale);
         const d = ((y0 + y) * width + x0 + x) * 4;
         rgba[d] = ds.images[s];
-        rgba[d + 1] = ds.images[s + plane];
-        rgba[d + 2] = ds.images[s + 2 * plane];
+        rgba[d + 1] = ds.images[s + g];
+        rgba[d + 2] = ds.images[s + b];
       }
     }
   }

@@ -3,10 +3,9 @@
 // background gradient and noise are random and class-independent, so a net has to learn spatial
 // features and crops/flips matter. Everything comes from a seeded 32-bit PRNG with integer
 // arithmetic (Math.imul), so the bytes are identical on every machine.
-import type { Dataset } from './cifar.js';
+import type { Dataset } from './dataset.js';
 
-// The image geometry lives here, not in cifar.ts, so that synthetic.ts and augment.ts never pull
-// node:fs into a browser bundle (the Dataset import above is type-only and erased).
+// The synthetic images' geometry (the same as CIFAR-10's).
 export const IMAGE_CHANNELS = 3;
 export const IMAGE_SIZE = 32;
 /** Bytes (and floats) per image: 3 * 32 * 32. */
@@ -340,7 +339,7 @@ function makeSplit(count: number, seed: number, name: string): Dataset {
   const labels = rng.shuffle(Uint8Array.from({ length: count }, (_, i) => i % 10));
   const images = new Uint8Array(count * IMAGE_NUMEL);
   for (let i = 0; i < count; i++) renderSyntheticImage(labels[i], rng, images, i * IMAGE_NUMEL);
-  return { images, labels, count, classes: [...SYNTHETIC_CLASSES], name };
+  return { images, labels, count, channels: IMAGE_CHANNELS, height: IMAGE_SIZE, width: IMAGE_SIZE, classes: [...SYNTHETIC_CLASSES], name };
 }
 
 export interface SyntheticOptions {

@@ -31,6 +31,8 @@ export interface WrnConfig {
   widen: number;
   variant: Variant;
   numClasses?: number;
+  /** Input channels (3: RGB, 1: grey); the stem maps them to 16. */
+  inChannels?: number;
   /** SkipInit's alpha at init (0 in the paper; 1 for its ablation). */
   alphaInit?: number;
   /** Dropout before the classifier (regularized-skipinit: 0.6). */
@@ -104,6 +106,7 @@ export class WideResNet {
   constructor(cfg: WrnConfig, readonly device: Device) {
     this.config = {
       numClasses: 10,
+      inChannels: 3,
       alphaInit: 0,
       dropout: cfg.variant === 'regularized-skipinit' ? 0.6 : 0,
       seed: 0,
@@ -122,7 +125,7 @@ export class WideResNet {
     const fixup = v === 'fixup';
     const fixupScale = fixup ? Math.pow(3 * n, -1 / (2 * 2 - 2)) : 1; // L^(-1/(2m-2)), m = 2
 
-    this.stem = this.heConv('stem', 16, 3, 3);
+    this.stem = this.heConv('stem', 16, this.config.inChannels, 3);
     if (convBias) this.stemBias = this.zeros('stem.bias', [16]);
     let inC = 16;
     const widths = [16 * cfg.widen, 32 * cfg.widen, 64 * cfg.widen];
@@ -200,12 +203,13 @@ export class WideResNet {
   // ---- forward ---------------------------------------------------------------------------------
 
   /**
-   * Logits [N, classes] for images x [N, 3, 32, 32]. `training` picks BN's batch statistics (and
+   * Logits [N, classes] for images x [N, inChannels, H, W] (any H, W: the pooling is global). `training` picks BN's batch statistics (and
    * updates the running ones) and turns dropout on; `dropoutSeed` makes its mask reproducible.
    * If `probe` is given, it is called after every block with (index, output, branch output).
    */
   forward(x: Tensor, training: boolean, dropoutSeed = 0, probe?: (block: number, out: Tensor, branch: Tensor) => void): Tensor {
-    if (x.shape.length !== 4 || x.shape[1] !== 3) throw new Error(`WideResNet.forward: input ${JSON.stringify(x.shape)} must be [N, 3, H, W]`);
+    const c = this.config.inChannels;
+    if (x.shape.length !== 4 || x.shape[1] !== c) throw new Error(`WideResNet.forward: input ${JSON.stringify(x.shape)} must be [N, ${c}, H, W]`);
     let h = conv2d(x, this.stem, this.stemBias, { stride: 1, pad: 1 });
     this.blocks.forEach((b, i) => {
       const [out, branch] = this.block(b, h, training);

@@ -1,14 +1,16 @@
 // SGD with heavy-ball momentum and L2 weight decay, updating parameters and velocities in place.
 // WGSL: shaders/sgd.wgsl. PyTorch's convention (dampening 0, velocities start at zero):
 //   g' = grad + weightDecay * param;  v = momentum * v + g';  param -= lr * v.
+// Each update also sets status[1] = 1 when a new parameter or velocity value is NaN or +-Inf (the
+// training step's finiteness check, read with the loss; see src/train/step.ts).
 import sgdWgsl from '../../shaders/sgd.wgsl';
 import { gpu, grid1d } from '../gpu/index.js';
 import type { KernelSpec } from '../gpu/kernel.js';
-import { fmtShape, runKernel, sameDevice, type Kernel, type Tensor } from '../tensor.js';
+import { fmtShape, runKernel, sameDevice, Tensor, type Kernel } from '../tensor.js';
 import { sameShape } from './shapes.js';
 import { input, registerChecks } from '../check.js';
 
-const SGD: KernelSpec = { name: 'sgd', source: sgdWgsl, bindings: { grad: 'read', param: 'read_write', velocity: 'read_write', params: 'uniform' } };
+const SGD: KernelSpec = { name: 'sgd', source: sgdWgsl, bindings: { grad: 'read', param: 'read_write', velocity: 'read_write', status: 'read_write', params: 'uniform' } };
 const WG = 64;
 
 export interface SgdOptions {
@@ -17,29 +19,33 @@ export interface SgdOptions {
   weightDecay: number;
 }
 
-/** Inputs: grad. Outputs (updated in place): param, velocity. */
+/** Inputs: grad. Outputs (updated in place): param, velocity, status ([2]; status[1] = 1 once a value is non-finite). */
 export const sgdKernel: Kernel<SgdOptions> = {
   name: 'sgd',
-  cpu([grad], [param, velocity], { lr, momentum, weightDecay }) {
+  cpu([grad], [param, velocity, status], { lr, momentum, weightDecay }) {
+    let bad = false;
     for (let i = 0; i < param.length; i++) {
       const v = momentum * velocity[i] + (grad[i] + weightDecay * param[i]);
       velocity[i] = v;
       param[i] -= lr * v;
+      if (!Number.isFinite(v) || !Number.isFinite(param[i])) bad = true;
     }
+    if (bad) status[1] = Math.max(status[1], 1);
   },
-  webgpu([grad], [param, velocity], { lr, momentum, weightDecay }) {
+  webgpu([grad], [param, velocity, status], { lr, momentum, weightDecay }) {
     const n = param.bytes / 4;
     const n4 = Math.ceil(n / 4);
-    gpu().dispatch(SGD, { grad, param, velocity }, { n4, lr, momentum, weight_decay: weightDecay }, grid1d(n4, WG), { label: `n=${n}` });
+    gpu().dispatch(SGD, { grad, param, velocity, status }, { n, n4, lr, momentum, weight_decay: weightDecay }, grid1d(n4, WG), { label: `n=${n}` });
   },
 };
 
 /**
  * One SGD step over every parameter that has a gradient (parameters without one are skipped, as
- * in PyTorch): one dispatch per tensor, params[i] and velocities[i] updated in place, nothing
- * allocated. velocities[i] has params[i]'s shape and starts at zero.
+ * in PyTorch): one dispatch per tensor, params[i] and velocities[i] updated in place.
+ * velocities[i] has params[i]'s shape and starts at zero. `status` ([2]) gets status[1] = 1 if any
+ * updated value is non-finite (left as it was otherwise); without one, a scratch tensor is used.
  */
-export function sgdStep(params: Tensor[], velocities: Tensor[], opts: SgdOptions): void {
+export function sgdStep(params: Tensor[], velocities: Tensor[], opts: SgdOptions, status?: Tensor): void {
   const { lr, momentum, weightDecay } = opts;
   if (params.length !== velocities.length) {
     throw new Error(`sgdStep: ${params.length} parameters but ${velocities.length} velocities; expected one velocity per parameter`);
@@ -58,12 +64,16 @@ export function sgdStep(params: Tensor[], velocities: Tensor[], opts: SgdOptions
     sameDevice('sgdStep', [p, v, p.grad]);
     updates.push([p.grad, p, v]);
   });
-  for (const [grad, p, v] of updates) runKernel(sgdKernel, [grad], [p, v], opts);
+  if (status && (status.size !== 2 || status.device !== params[0]?.device)) throw new Error(`sgdStep: status must be a [2] tensor on the parameters' device, got ${fmtShape(status.shape)} on ${status.device}`);
+  if (updates.length === 0) return;
+  const flags = status ?? Tensor.zeros([2], updates[0][1].device);
+  for (const [grad, p, v] of updates) runKernel(sgdKernel, [grad], [p, v, flags], opts);
+  if (!status) flags.release();
 }
 
 // ---- checks for `wrn check` (odd size, several workgroups, updated in place) -------------------
 
 registerChecks({
   name: 'sgd',
-  make: () => ({ kernel: sgdKernel, inputs: [input([1031], 1)], outputs: [input([1031], 2), input([1031], 3)], params: { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 }, tol: { atol: 1e-7, rtol: 1e-6 } }),
+  make: () => ({ kernel: sgdKernel, inputs: [input([1031], 1)], outputs: [input([1031], 2), input([1031], 3), { shape: [2], data: new Float32Array(2) }], params: { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 }, tol: { atol: 1e-7, rtol: 1e-6 } }),
 });

@@ -1,25 +1,18 @@
 // PNG output. Kept apart from raster.ts so the canvas itself stays free of node:fs (browser bundles).
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { PNG } from 'pngjs';
+import { writeFileAtomic } from '../util/fsx.js';
 import type { Canvas } from './raster.js';
 
-export function encodePng(canvas: Canvas): Buffer {
+/** Any RGBA raster: a Canvas, or width x height x 4 bytes. */
+export type Rgba = Pick<Canvas, 'width' | 'height' | 'data'>;
+
+export function encodePng(canvas: Rgba): Buffer {
   const png = new PNG({ width: canvas.width, height: canvas.height });
   png.data = Buffer.from(canvas.data.buffer, canvas.data.byteOffset, canvas.data.byteLength);
   return PNG.sync.write(png);
 }
 
-/** Writes path + '.tmp' then renames, so readers never see a half-written image. Creates parent folders. */
-export function savePng(canvas: Canvas, path: string): void {
-  const buf = encodePng(canvas);
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp`;
-  try {
-    writeFileSync(tmp, buf);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+/** Written atomically (src/util/fsx.ts), so readers never see a half-written image. Creates parent folders. */
+export function savePng(canvas: Rgba, path: string): void {
+  writeFileAtomic(path, encodePng(canvas));
 }

@@ -2,7 +2,7 @@
 // overflow), signal.csv and signal.json (atomic: tmp + rename) and signal.png (one panel per net).
 import { join } from 'node:path';
 import { lineChart, panels, savePng, type LineSeries } from '../plot/index.js';
-import { writeFileAtomic } from '../train/checkpoint.js';
+import { writeFileAtomic } from '../util/fsx.js';
 import { F32_MAX, maxRelDeviation, predictedOverflowBlock, predictPlusOne } from './predict.js';
 import type { NetResult, SignalConfig } from './nets.js';
 

@@ -6,16 +6,17 @@
 // runs recorded there, and a run cut off mid-way resumes from its own checkpoint. settings.json
 // holds what every run shares (schedule, width, data); a restart with other settings is refused,
 // since its runs would be mixed with the old ones in one table.
-import { appendFileSync, existsSync, readFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { train, DivergedError, type TrainConfig } from '../train/trainer.js';
-import { writeFileAtomic } from '../train/checkpoint.js';
-import type { Variant } from '../model/wrn.js';
+import { writeFileAtomic, ensureDir } from '../util/fsx.js';
+import { VARIANTS, type Variant } from '../model/wrn.js';
 import type { Dataset } from '../data/cifar.js';
 
 export interface SweepGrid {
   depths: number[];
-  variants: Variant[];
+  /** Arms: a variant, or a variant with its own alpha at init ('skipinit:alpha=1'). */
+  variants: string[];
   lrs: number[];
   batchSizes: number[];
   seeds: number;
@@ -25,7 +26,8 @@ export interface SweepGrid {
 
 export interface RunRecord {
   key: string;
-  variant: Variant;
+  /** The arm ('bn', 'skipinit:alpha=1', ...). */
+  variant: string;
   depth: number;
   batchSize: number;
   lr: number;
@@ -38,6 +40,14 @@ export interface RunRecord {
   message: string;
 }
 
+/** An arm of the grid: 'VARIANT' or 'VARIANT:alpha=X' (SkipInit's alpha at init for that arm). */
+export function parseArm(arm: string): { variant: Variant; alphaInit?: number } {
+  const m = /^([a-z-]+)(?::alpha=(-?[\d.]+(?:e-?\d+)?))?$/.exec(arm);
+  const v = m?.[1] as Variant | undefined;
+  if (!m || !v || !VARIANTS.includes(v)) throw new Error(`sweep: --variants: '${arm}' is not VARIANT or VARIANT:alpha=X with VARIANT one of ${VARIANTS.join(', ')}`);
+  return m[2] === undefined ? { variant: v } : { variant: v, alphaInit: Number(m[2]) };
+}
+
 export const runKey = (variant: string, depth: number, batchSize: number, lr: number, seed: number) => `${variant}_d${depth}_b${batchSize}_lr${lr}_s${seed}`;
 
 /** A logarithmic grid of `points` learning rates from lo to hi. */
@@ -47,19 +57,42 @@ export function logGrid(lo: number, hi: number, points: number): number[] {
   return Array.from({ length: points }, (_, i) => Number((lo * Math.pow(hi / lo, i / (points - 1))).toPrecision(3)));
 }
 
+export class SweepRecordError extends Error {}
+
+/** Why `r` is not a valid run record, or null. */
+function recordProblem(r: unknown): string | null {
+  if (r === null || typeof r !== 'object' || Array.isArray(r)) return `expected a JSON object, got ${JSON.stringify(r)}`;
+  const o = r as Record<string, unknown>;
+  const want: [string, string][] = [['key', 'string'], ['variant', 'string'], ['depth', 'number'], ['batchSize', 'number'], ['lr', 'number'], ['seed', 'number'], ['diverged', 'boolean']];
+  const missing = want.filter(([k, t]) => typeof o[k] !== t).map(([k, t]) => `${k} (${t})`);
+  if (missing.length) return `missing or mistyped fields: ${missing.join(', ')}`;
+  if (o.key !== runKey(o.variant as string, o.depth as number, o.batchSize as number, o.lr as number, o.seed as number)) return `key '${o.key}' does not match its fields`;
+  return null;
+}
+
+/**
+ * The records of runs.jsonl. The last line may be cut off by a crash mid-write (it is ignored: its
+ * run is done again); any other bad line is an error naming the file and the line number.
+ */
 export function readRuns(path: string): RunRecord[] {
   if (!existsSync(path)) return [];
   const out: RunRecord[] = [];
-  readFileSync(path, 'utf8')
-    .split('\n')
-    .forEach((line) => {
-      if (!line.trim()) return;
-      try {
-        out.push(JSON.parse(line) as RunRecord);
-      } catch {
-        // A line cut off by a crash mid-write is ignored: its run is simply done again.
-      }
-    });
+  const text = readFileSync(path, 'utf8');
+  const lines = text.split('\n');
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
+    const lastLine = i === lines.length - 1 && !text.endsWith('\n');
+    let rec: unknown;
+    try {
+      rec = JSON.parse(line);
+    } catch (e) {
+      if (lastLine) return; // torn by a crash
+      throw new SweepRecordError(`${path}:${i + 1}: not valid JSON (${(e as Error).message}); expected one run record per line (fix or delete the line)`);
+    }
+    const problem = recordProblem(rec);
+    if (problem) throw new SweepRecordError(`${path}:${i + 1}: not a run record: ${problem} (fix or delete the line)`);
+    out.push(rec as RunRecord);
+  });
   return out;
 }
 
@@ -83,7 +116,7 @@ export function sharedSettings(o: Pick<SweepOptions, 'base' | 'data'>): Record<s
 }
 
 /** Write settings.json on the first start; on a restart, refuse settings that differ from it. */
-function checkSettings(out: string, settings: Record<string, string | number>): void {
+export function checkSettings(out: string, settings: Record<string, string | number>): void {
   const path = join(out, 'settings.json');
   if (!existsSync(path)) {
     writeFileAtomic(path, [new TextEncoder().encode(JSON.stringify(settings, null, 2) + '\n')]);
@@ -96,17 +129,25 @@ function checkSettings(out: string, settings: Record<string, string | number>): 
   }
 }
 
+/** Paths in a message relative to the sweep directory (committed records carry no machine's paths). */
+function relativeTo(message: string, dir: string): string {
+  return message.split(dir.replace(/\/+$/, '') + '/').join('');
+}
+
 /** Run every grid point not yet in runs.jsonl. Returns all records (old and new). */
 export async function runSweep(o: SweepOptions): Promise<RunRecord[]> {
   const log = o.log ?? ((l: string) => console.log(l));
-  mkdirSync(o.out, { recursive: true });
-  checkSettings(o.out, sharedSettings(o));
+  // Everything is checked before anything is written: a bad grid must not leave a settings.json behind.
+  const maxBatch = Math.max(...o.grid.batchSizes);
+  if (maxBatch > o.data.train.count) throw new Error(`sweep: --batch-sizes ${maxBatch} is larger than the ${o.data.train.count} training images (--train-count)`);
   const runsPath = join(o.out, 'runs.jsonl');
   const records = readRuns(runsPath);
-  // A line cut off by a crash has no newline: end it so the next record starts on its own line.
+  ensureDir(o.out, '--out');
+  checkSettings(o.out, sharedSettings(o));
+  // A line cut off by a crash has no newline: drop it (its run is done again), so the next record starts on its own line.
   if (existsSync(runsPath)) {
     const text = readFileSync(runsPath, 'utf8');
-    if (text.length && !text.endsWith('\n')) appendFileSync(runsPath, '\n');
+    if (text.length && !text.endsWith('\n')) writeFileAtomic(runsPath, text.slice(0, text.lastIndexOf('\n') + 1));
   }
   const done = new Set(records.map((r) => r.key));
   const { grid } = o;
@@ -125,16 +166,18 @@ export async function runSweep(o: SweepOptions): Promise<RunRecord[]> {
   for (const [i, r] of todo.entries()) {
     const dir = join(o.out, 'runs', r.key);
     const ckpt = join(dir, 'checkpoint.wrnckpt');
-    const cfg: TrainConfig = { ...o.base, depth: r.depth, variant: r.variant, batchSize: r.batchSize, lr: r.lr, seed: r.seed, out: dir, progressSeconds: 1e9 };
+    const arm = parseArm(r.variant);
+    const cfg: TrainConfig = { ...o.base, depth: r.depth, variant: arm.variant, alphaInit: arm.alphaInit ?? o.base.alphaInit, batchSize: r.batchSize, lr: r.lr, seed: r.seed, out: dir, progressSeconds: 1e9 };
     const tRun = performance.now();
     let rec: RunRecord;
     try {
-      const res = await train(cfg, o.data, { resume: existsSync(ckpt) ? ckpt : undefined, log: () => {} });
+      const res = await train(cfg, o.data, { resume: existsSync(ckpt) ? ckpt : undefined, force: true, log: () => {} });
       const last = res.history[res.history.length - 1];
       rec = { ...r, diverged: false, testAccuracy: last?.testAccuracy ?? NaN, trainLoss: last?.trainLoss ?? NaN, steps: res.steps, seconds: (performance.now() - tRun) / 1000, message: res.message };
     } catch (e) {
       if (!(e instanceof DivergedError)) throw e;
-      rec = { ...r, diverged: true, testAccuracy: NaN, trainLoss: NaN, steps: 0, seconds: (performance.now() - tRun) / 1000, message: e.message };
+      const at = /diverged (?:at|by) step (\d+)/.exec(e.message);
+      rec = { ...r, diverged: true, testAccuracy: NaN, trainLoss: NaN, steps: at ? Number(at[1]) : 0, seconds: (performance.now() - tRun) / 1000, message: relativeTo(e.message, o.out) };
     }
     appendFileSync(runsPath, JSON.stringify(rec) + '\n');
     records.push(rec);
@@ -150,7 +193,7 @@ export async function runSweep(o: SweepOptions): Promise<RunRecord[]> {
 }
 
 export interface Cell {
-  variant: Variant;
+  variant: string;
   depth: number;
   batchSize: number;
   /** the optimal learning rate and its best-k mean/std; null when every run diverged */

@@ -1,4 +1,5 @@
-// The training curves PNG: training loss per step (and its running mean) and test accuracy per epoch.
+// The training curves PNG: training loss per step (and its running mean) and test accuracy at each
+// evaluation, both against the step.
 import { join } from 'node:path';
 import { lineChart, panels, savePng } from '../plot/index.js';
 import type { EpochRecord } from './trainer.js';
@@ -23,9 +24,9 @@ export function writeCurves(out: string, losses: number[], history: EpochRecord[
   });
   const acc = lineChart({
     title: `${title}: test accuracy`,
-    xLabel: 'epoch',
+    xLabel: 'step',
     yLabel: 'accuracy (%)',
-    series: [{ name: 'test', x: history.map((h) => h.epoch), y: history.map((h) => 100 * h.testAccuracy), markers: true }],
+    series: [{ name: 'test', x: history.map((h) => h.step ?? h.epoch), y: history.map((h) => 100 * h.testAccuracy), markers: true }],
     yMin: 0,
     yMax: 100,
   });

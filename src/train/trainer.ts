@@ -2,19 +2,26 @@
 // every epoch, a JSON-lines log, atomic resumable checkpoints, and a clear stop on divergence.
 //
 // Determinism: the batches of epoch e are a pure function of (seed, e) (src/data/augment.ts), the
-// dropout mask of step s a pure function of (seed, s), and the kernels use no atomics, so a run
-// resumed from a checkpoint produces the same losses as the uninterrupted run.
-import { appendFileSync, mkdirSync, writeFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+// dropout mask of step s a pure function of (seed, s), and the kernels use no atomics on values,
+// so a run resumed from a checkpoint produces the same losses as the uninterrupted run; the
+// checkpoint also holds the per-step losses and the running epoch sums, so the log, the summary
+// and the curves of a resumed run are those of the uninterrupted one.
+//
+// The parts: `train` (set-up and the exits), `runLoop` (steps, evaluation), `RunRecorder` (the
+// log, checkpoints, summary) and the step itself in src/train/step.ts.
+import { appendFileSync } from 'node:fs';
 import { Tensor, scope, noGrad, gpu, type Device } from '../tensor.js';
 import { ReadPacer } from '../gpu/runtime.js';
 import { softmaxCrossEntropy, labelsTensor } from '../ops/loss.js';
-import { sgdStep } from '../ops/sgd.js';
 import { WideResNet, type Variant, type WrnConfig } from '../model/wrn.js';
-import { epochBatches, evalBatches, numBatches } from '../data/augment.js';
+import { datasetNorm, epochBatches, evalBatches, numBatches } from '../data/augment.js';
 import { mixSeed } from '../data/synthetic.js';
-import type { Dataset } from '../data/cifar.js';
-import { saveCheckpoint, loadCheckpoint, writeFileAtomic, CheckpointError } from './checkpoint.js';
+import type { ChannelNorm, Dataset } from '../data/dataset.js';
+import type { DataSpec } from '../data/load.js';
+import { writeFileAtomic } from '../util/fsx.js';
+import { saveCheckpoint, loadCheckpoint, CheckpointError, NonFiniteError } from './checkpoint.js';
+import { RunDir } from './rundir.js';
+import { trainStep, readStatus } from './step.js';
 
 export interface TrainConfig {
   depth: number;
@@ -42,6 +49,10 @@ export interface TrainConfig {
   evalBatchSize: number;
   /** Print a progress line at most this often (seconds). */
   progressSeconds: number;
+  /** Random crops and flips on the training images. */
+  augment: boolean;
+  /** The data the run trains on (recorded, so a resume loads the same). */
+  data: DataSpec;
 }
 
 export const DEFAULT_TRAIN: TrainConfig = {
@@ -64,7 +75,12 @@ export const DEFAULT_TRAIN: TrainConfig = {
   maxSteps: 0,
   evalBatchSize: 100,
   progressSeconds: 5,
+  augment: true,
+  data: { source: 'auto', trainCount: 0, testCount: 0, imageSize: 0 },
 };
+
+/** Settings a resume may change: the rest must match the checkpoint (see resumeConfig). */
+export const RESUME_MAY_CHANGE = ['epochs', 'out', 'maxSteps', 'progressSeconds', 'device', 'checkpointEvery', 'evalBatchSize'] as const;
 
 /** The paper's schedule: constant, then multiplied by `factor` every `every` epochs. */
 export function learningRate(cfg: Pick<TrainConfig, 'lr' | 'epochs' | 'lrConstantFraction' | 'lrDecayEvery' | 'lrDecayFactor'>, epoch: number): number {
@@ -83,10 +99,18 @@ interface CheckpointHeader {
   batch: number;
   step: number;
   history: EpochRecord[];
+  /** Every step's loss and learning rate so far (the log and the curves are rebuilt from them). */
+  losses: number[];
+  lrs: number[];
+  /** The running sums of the epoch in progress, so its average is the uninterrupted run's. */
+  epochLossSum: number;
+  epochSteps: number;
 }
 
 export interface EpochRecord {
   epoch: number;
+  /** Global step at the end of the epoch. */
+  step: number;
   trainLoss: number;
   testLoss: number;
   testAccuracy: number;
@@ -100,28 +124,80 @@ export interface TrainResult {
   history: EpochRecord[];
   finalTestAccuracy: number;
   imagesPerSecond: number;
+  /** Wall time of this run (this process), seconds. */
+  seconds: number;
   diverged: boolean;
+  /** 'finished', 'max-steps', or the signal that interrupted the run. */
+  stop: 'finished' | 'max-steps' | 'interrupted';
   message: string;
+  /** The checkpoint written last (null if none was). */
+  checkpoint: string | null;
+  /** What actually ran (a resume's configuration comes from its checkpoint). */
+  config: TrainConfig;
 }
 
 export interface TrainHooks {
   log?: (line: string) => void;
+  /** Continue from this checkpoint file. */
+  resume?: string;
+  /** Start afresh over an earlier run in cfg.out (its files are deleted). */
+  force?: boolean;
+  /** Polled after every step: a reason (e.g. 'SIGINT') makes the run checkpoint and stop. */
+  shouldStop?: () => string | null;
+  /** Progress lines also report the GPU pool (bytes in use and allocated). */
+  verbose?: boolean;
 }
 
-/** Sanity-check a configuration; errors name the setting and the expected range. */
+/** Sanity-check a configuration; errors name the flag and the expected range. */
 export function validateTrainConfig(c: TrainConfig): void {
   const need = (ok: boolean, what: string) => {
     if (!ok) throw new Error(`train: ${what}`);
   };
-  need(Number.isInteger(c.epochs) && c.epochs >= 1, `epochs must be a positive integer, got ${c.epochs}`);
-  need(Number.isInteger(c.batchSize) && c.batchSize >= 1, `batch size must be a positive integer, got ${c.batchSize}`);
-  need(c.lr > 0 && Number.isFinite(c.lr), `learning rate must be a positive number, got ${c.lr}`);
-  need(c.momentum >= 0 && c.momentum < 1, `momentum must be in [0, 1), got ${c.momentum}`);
-  need(c.weightDecay >= 0, `weight decay must be >= 0, got ${c.weightDecay}`);
-  need(c.lrConstantFraction >= 0 && c.lrConstantFraction <= 1, `lr constant fraction must be in [0, 1], got ${c.lrConstantFraction}`);
-  need(Number.isInteger(c.lrDecayEvery) && c.lrDecayEvery >= 1, `lr decay interval must be a positive integer of epochs, got ${c.lrDecayEvery}`);
-  need(c.lrDecayFactor > 0 && c.lrDecayFactor <= 1, `lr decay factor must be in (0, 1], got ${c.lrDecayFactor}`);
-  need(Number.isInteger(c.evalBatchSize) && c.evalBatchSize >= 1, `eval batch size must be a positive integer, got ${c.evalBatchSize}`);
+  need(Number.isInteger(c.epochs) && c.epochs >= 1, `--epochs must be a positive integer, got ${c.epochs}`);
+  need(Number.isInteger(c.batchSize) && c.batchSize >= 1, `--batch-size must be a positive integer, got ${c.batchSize}`);
+  need(c.lr > 0 && Number.isFinite(c.lr), `--lr must be a positive number, got ${c.lr}`);
+  need(c.momentum >= 0 && c.momentum < 1, `--momentum must be in [0, 1), got ${c.momentum}`);
+  need(c.weightDecay >= 0, `--weight-decay must be >= 0, got ${c.weightDecay}`);
+  need(c.lrConstantFraction >= 0 && c.lrConstantFraction <= 1, `--lr-constant-fraction must be in [0, 1], got ${c.lrConstantFraction}`);
+  need(Number.isInteger(c.lrDecayEvery) && c.lrDecayEvery >= 1, `--lr-decay-every must be a positive integer of epochs, got ${c.lrDecayEvery}`);
+  need(c.lrDecayFactor > 0 && c.lrDecayFactor <= 1, `--lr-decay-factor must be in (0, 1], got ${c.lrDecayFactor}`);
+  need(Number.isInteger(c.evalBatchSize) && c.evalBatchSize >= 1, `--eval-batch-size must be a positive integer, got ${c.evalBatchSize}`);
+  need(Number.isFinite(c.alphaInit), `--alpha-init must be a finite number, got ${c.alphaInit}`);
+}
+
+/** The configuration stored in a training checkpoint (for a resume: what data to load, and what ran). */
+export function checkpointConfig(path: string): TrainConfig {
+  const ckpt = loadCheckpoint<CheckpointHeader>(path);
+  if (ckpt.header?.kind !== 'wrn-train') throw new CheckpointError(`checkpoint ${path}: not a training checkpoint (kind '${ckpt.header?.kind}')`);
+  return { ...DEFAULT_TRAIN, ...ckpt.header.config };
+}
+
+/**
+ * A resume's configuration: the checkpoint's, with the settings in RESUME_MAY_CHANGE taken from
+ * `given` where given. Any other given setting that differs is an error naming both values.
+ */
+export function resumeConfig(saved: TrainConfig, given: Partial<TrainConfig>, flagOf: (k: keyof TrainConfig) => string = (k) => String(k)): TrainConfig {
+  const out: TrainConfig = { ...saved };
+  const clashes: string[] = [];
+  for (const [k, v] of Object.entries(given) as [keyof TrainConfig, unknown][]) {
+    if (v === undefined) continue;
+    if ((RESUME_MAY_CHANGE as readonly string[]).includes(k)) {
+      (out as unknown as Record<string, unknown>)[k] = v;
+      continue;
+    }
+    if (JSON.stringify(saved[k]) !== JSON.stringify(v)) clashes.push(`${flagOf(k)} ${fmtValue(v)} (the checkpoint has ${fmtValue(saved[k])})`);
+  }
+  if (clashes.length) {
+    throw new CheckpointError(
+      `a resume continues the checkpoint's run, and these flags contradict it: ${clashes.join('; ')}. ` +
+        `Drop them, or start a new run with --out; a resume may change only ${RESUME_MAY_CHANGE.map((k) => flagOf(k)).join(', ')}`,
+    );
+  }
+  return out;
+}
+
+function fmtValue(v: unknown): string {
+  return typeof v === 'object' ? JSON.stringify(v) : String(v);
 }
 
 function fmtTime(s: number): string {
@@ -130,136 +206,226 @@ function fmtTime(s: number): string {
   return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`;
 }
 
+/** Where the run stands: everything a checkpoint holds besides the tensors. */
+interface Progress {
+  epoch: number;
+  batch: number;
+  step: number;
+  history: EpochRecord[];
+  losses: number[];
+  lrs: number[];
+  epochLossSum: number;
+  epochSteps: number;
+}
+
 /**
- * Train on `data`. With `resume`, the run continues from that checkpoint (its configuration wins
- * over `cfg`, except `out`, `maxSteps` and `progressSeconds`).
+ * Train on `data`. With `hooks.resume`, the run continues from that checkpoint: `cfg` must be
+ * its configuration (resumeConfig) and `data` the data it names. The model, the optimizer state
+ * and the run directory's lock are released on every exit path.
  */
-export async function train(cfgIn: TrainConfig, data: { train: Dataset; test: Dataset }, opts: { resume?: string } & TrainHooks = {}): Promise<TrainResult> {
-  const log = opts.log ?? ((l: string) => console.log(l));
-  let cfg = cfgIn;
-  let start = { epoch: 0, batch: 0, step: 0 };
-  let history: EpochRecord[] = [];
-  let ckpt: ReturnType<typeof loadCheckpoint<CheckpointHeader>> | null = null;
-  if (opts.resume) {
-    ckpt = loadCheckpoint<CheckpointHeader>(opts.resume);
-    if (ckpt.header?.kind !== 'wrn-train') throw new CheckpointError(`checkpoint ${opts.resume}: not a training checkpoint (kind '${ckpt.header?.kind}')`);
-    cfg = { ...ckpt.header.config, out: cfgIn.out, maxSteps: cfgIn.maxSteps, progressSeconds: cfgIn.progressSeconds, device: cfgIn.device };
-    start = { epoch: ckpt.header.epoch, batch: ckpt.header.batch, step: ckpt.header.step };
-    history = ckpt.header.history;
-  }
+export async function train(cfg: TrainConfig, data: { train: Dataset; test: Dataset }, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const log = hooks.log ?? ((l: string) => console.log(l));
   validateTrainConfig(cfg);
   const batchesPerEpoch = numBatches(data.train.count, cfg.batchSize, true);
-  if (batchesPerEpoch < 1) throw new Error(`train: batch size ${cfg.batchSize} is larger than the ${data.train.count} training images`);
+  if (batchesPerEpoch < 1) throw new Error(`train: --batch-size ${cfg.batchSize} is larger than the ${data.train.count} training images (--train-count)`);
 
-  const wrnCfg: WrnConfig = { depth: cfg.depth, widen: cfg.widen, variant: cfg.variant, alphaInit: cfg.alphaInit, seed: cfg.seed, numClasses: data.train.classes.length };
-  const model = new WideResNet(wrnCfg, cfg.device);
-  const velocities = model.params.map((p) => Tensor.zeros(p.tensor.shape, cfg.device).keep());
-  if (ckpt) restore(ckpt, opts.resume!, model, velocities);
+  const ckpt = hooks.resume ? loadCheckpoint<CheckpointHeader>(hooks.resume) : null;
+  if (ckpt && ckpt.header?.kind !== 'wrn-train') throw new CheckpointError(`checkpoint ${hooks.resume}: not a training checkpoint (kind '${ckpt.header?.kind}')`);
+  if (ckpt) resumeConfig({ ...DEFAULT_TRAIN, ...ckpt.header.config }, cfg); // the caller merged it: a mismatch is a bug
+  const run = new RunDir(cfg.out).open();
+  let model: WideResNet | null = null;
+  let velocities: Tensor[] = [];
+  try {
+    if (!ckpt) {
+      const earlier = run.earlierRun();
+      if (earlier.length && !hooks.force) {
+        throw new CheckpointError(
+          `run directory ${cfg.out} already holds a run (${earlier.join(', ')}); resume it with --resume ${run.checkpoint}, ` +
+            `pass --force to start it over, or choose another --out`,
+        );
+      }
+      run.clear();
+    }
+    const wrnCfg: WrnConfig = { depth: cfg.depth, widen: cfg.widen, variant: cfg.variant, alphaInit: cfg.alphaInit, seed: cfg.seed, numClasses: data.train.classes.length, inChannels: data.train.channels };
+    model = new WideResNet(wrnCfg, cfg.device);
+    velocities = model.params.map((p) => Tensor.zeros(p.tensor.shape, cfg.device).keep());
+    if (ckpt) restore(ckpt, hooks.resume!, model, velocities);
+    const h = ckpt?.header;
+    const progress: Progress = h
+      ? { epoch: h.epoch, batch: h.batch, step: h.step, history: h.history, losses: h.losses ?? [], lrs: h.lrs ?? [], epochLossSum: h.epochLossSum ?? 0, epochSteps: h.epochSteps ?? 0 }
+      : { epoch: 0, batch: 0, step: 0, history: [], losses: [], lrs: [], epochLossSum: 0, epochSteps: 0 };
+    const recorder = new RunRecorder(run, cfg, model, velocities, data, batchesPerEpoch);
+    recorder.startLog(progress);
+    log(
+      `wrn train: WRN-${cfg.depth}-${cfg.widen} ${cfg.variant} (${model.parameterCount.toLocaleString('en')} parameters) on ${data.train.name}: ` +
+        `${data.train.count} train / ${data.test.count} test images of ${data.train.channels}x${data.train.height}x${data.train.width}, ${cfg.epochs} epochs x ${batchesPerEpoch} steps of ${cfg.batchSize}, device ${cfg.device}` +
+        (ckpt ? `; resumed at epoch ${progress.epoch + 1} step ${progress.step}` : ''),
+    );
+    return await runLoop(cfg, data, model, velocities, progress, recorder, hooks, log);
+  } finally {
+    model?.release();
+    velocities.forEach((v) => v.release());
+    run.close();
+  }
+}
 
-  mkdirSync(cfg.out, { recursive: true });
-  const logPath = join(cfg.out, 'log.jsonl');
-  const ckptPath = join(cfg.out, 'checkpoint.wrnckpt');
-  if (!ckpt && existsSync(logPath)) writeFileSync(logPath, ''); // a fresh run starts a fresh log
-  const writeLog = (rec: object) => appendFileSync(logPath, JSON.stringify(rec) + '\n');
-  if (!ckpt) writeLog({ type: 'config', ...cfg, parameters: model.parameterCount, trainImages: data.train.count, testImages: data.test.count, dataset: data.train.name });
-  log(
-    `wrn train: WRN-${cfg.depth}-${cfg.widen} ${cfg.variant} (${model.parameterCount.toLocaleString('en')} parameters) on ${data.train.name}: ` +
-      `${data.train.count} train / ${data.test.count} test images, ${cfg.epochs} epochs x ${batchesPerEpoch} steps of ${cfg.batchSize}, device ${cfg.device}` +
-      (ckpt ? `; resumed at epoch ${start.epoch + 1} step ${start.step}` : ''),
-  );
+/** The log, the checkpoints and the summary of one run. */
+class RunRecorder {
+  lastCheckpoint: string | null = null;
 
-  const save = async (epoch: number, batch: number, step: number) => {
-    const entries = checkpointEntries(model, velocities);
+  constructor(
+    readonly run: RunDir,
+    private readonly cfg: TrainConfig,
+    private readonly model: WideResNet,
+    private readonly velocities: Tensor[],
+    private readonly data: { train: Dataset; test: Dataset },
+    private readonly batchesPerEpoch: number,
+  ) {}
+
+  write(rec: object): void {
+    appendFileSync(this.run.log, JSON.stringify(rec) + '\n');
+  }
+
+  /**
+   * Start log.jsonl: for a fresh run its config line; for a resume, the log as it stood at the
+   * checkpoint, rebuilt from it, so steps logged after the checkpoint by a killed run are not
+   * counted twice.
+   */
+  startLog(p: Progress): void {
+    const lines = [this.configLine()];
+    for (let i = 0; i < p.losses.length; i++) {
+      const epoch = Math.floor(i / this.batchesPerEpoch);
+      lines.push({ type: 'step', step: i + 1, epoch, loss: p.losses[i], lr: p.lrs[i] });
+      const done = p.history.find((r) => r.step === i + 1 && r.epoch === epoch + 1);
+      if (done) lines.push({ type: 'epoch', ...done });
+    }
+    writeFileAtomic(this.run.log, lines.map((l) => JSON.stringify(l) + '\n').join(''));
+  }
+
+  private configLine(): object {
+    const d = this.data;
+    return { type: 'config', ...this.cfg, parameters: this.model.parameterCount, trainImages: d.train.count, testImages: d.test.count, dataset: d.train.name, image: [d.train.channels, d.train.height, d.train.width] };
+  }
+
+  /** Write a checkpoint of the model and `p`; refuses (DivergedError) a model holding NaN or Inf. */
+  async save(p: Progress): Promise<void> {
+    const entries = checkpointEntries(this.model, this.velocities);
     const arrays = await Promise.all(entries.map((e) => e.tensor.toArray()));
-    const header: CheckpointHeader = { kind: 'wrn-train', config: cfg, epoch, batch, step, history };
-    saveCheckpoint(ckptPath, header, entries.map((e, i) => ({ name: e.name, shape: [...e.tensor.shape], data: arrays[i] })));
-  };
+    const header: CheckpointHeader = { kind: 'wrn-train', config: this.cfg, ...p, history: [...p.history], losses: [...p.losses], lrs: [...p.lrs] };
+    try {
+      saveCheckpoint(this.run.checkpoint, header, entries.map((e, i) => ({ name: e.name, shape: [...e.tensor.shape], data: arrays[i] })));
+    } catch (e) {
+      if (e instanceof NonFiniteError) throw new DivergedError(`training diverged by step ${p.step}: ${e.message}; the checkpoint was not written (the last good one, if any, is kept)`);
+      throw e;
+    }
+    this.lastCheckpoint = this.run.checkpoint;
+  }
 
+  summary(r: Omit<TrainResult, 'losses'>): void {
+    writeFileAtomic(this.run.summary, JSON.stringify({ ...r, data: this.data.train.name, testImages: this.data.test.count }, null, 2) + '\n');
+  }
+}
+
+async function runLoop(
+  cfg: TrainConfig,
+  data: { train: Dataset; test: Dataset },
+  model: WideResNet,
+  velocities: Tensor[],
+  p: Progress,
+  rec: RunRecorder,
+  hooks: TrainHooks,
+  log: (l: string) => void,
+): Promise<TrainResult> {
+  const norm = datasetNorm(data.train); // the test set is normalized with the training set's statistics
+  const batchesPerEpoch = numBatches(data.train.count, cfg.batchSize, true);
   const totalSteps = cfg.epochs * batchesPerEpoch;
-  const losses: number[] = [];
-  let step = start.step;
   const t0 = performance.now();
   let stepsThisRun = 0;
-  let imagesThisRun = 0;
   let lastPrint = 0;
-  let lastLoss = NaN;
-  const params = model.params.map((p) => p.tensor);
-  let stoppedEarly = false;
+  let stop: TrainResult['stop'] = 'finished';
+  let stopReason = '';
   const pacer = new ReadPacer(); // sleeps through most of a step instead of Dawn's polling (see GpuRuntime.idle)
+  const diverge = async (why: string, lr: number): Promise<never> => {
+    const last = p.losses.length ? p.losses[p.losses.length - 1] : NaN;
+    rec.write({ type: 'diverged', step: p.step + 1, epoch: p.epoch, why, lastFiniteLoss: last, lr });
+    throw new DivergedError(
+      `training diverged at step ${p.step + 1} (epoch ${p.epoch + 1}): ${why}; last finite loss ${Number.isFinite(last) ? last.toFixed(4) : 'none'} at learning rate ${lr}. ` +
+        `The log (${rec.run.log}) and the last good checkpoint (${rec.lastCheckpoint ?? (p.step > 0 && hooks.resume ? hooks.resume : 'none written yet')}) are kept.`,
+    );
+  };
 
-  outer: for (let epoch = start.epoch; epoch < cfg.epochs; epoch++) {
-    const lr = learningRate(cfg, epoch);
+  outer: while (p.epoch < cfg.epochs) {
+    const lr = learningRate(cfg, p.epoch);
     const tEpoch = performance.now();
-    let epochLoss = 0;
-    let epochSteps = 0;
-    for (const batch of epochBatches(data.train, { batchSize: cfg.batchSize, seed: cfg.seed, epoch, augment: true, shuffle: true, dropLast: true, startBatch: epoch === start.epoch ? start.batch : 0 })) {
-      if (cfg.maxSteps && step >= cfg.maxSteps) {
-        stoppedEarly = true;
+    for (const batch of epochBatches(data.train, { batchSize: cfg.batchSize, seed: cfg.seed, epoch: p.epoch, augment: cfg.augment, shuffle: true, dropLast: true, startBatch: p.batch, norm })) {
+      if (cfg.maxSteps && p.step >= cfg.maxSteps) {
+        stop = 'max-steps';
         break outer;
       }
-      const loss = scope(() => {
-        const x = Tensor.from(batch.x, [batch.count, 3, 32, 32], cfg.device);
-        const labels = labelsTensor(batch.labels, data.train.classes.length, cfg.device);
-        const l = softmaxCrossEntropy(model.forward(x, true, mixSeed(cfg.seed, step, 0x0d0)), labels);
-        l.backward();
-        sgdStep(params, velocities, { lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
-        for (const p of params) {
-          p.grad?.release();
-          p.grad = null;
-        }
-        return l;
-      });
-      if (cfg.device === 'webgpu') await pacer.beforeRead(gpu());
-      const value = await loss.item(); // the one wait per step: the whole step was submitted at once
-      pacer.afterRead();
-      loss.release();
-      if (!Number.isFinite(value)) {
-        const msg =
-          `training diverged at step ${step} (epoch ${epoch + 1}): loss is ${value}; last finite loss ${Number.isFinite(lastLoss) ? lastLoss.toFixed(4) : 'none'} ` +
-          `at learning rate ${lr}. The log (${logPath}) and the last good checkpoint (${existsSync(ckptPath) ? ckptPath : 'none written yet'}) are kept.`;
-        writeLog({ type: 'diverged', step, epoch, loss: String(value), lastFiniteLoss: lastLoss, lr });
-        model.release();
-        velocities.forEach((v) => v.release());
-        throw new DivergedError(msg);
-      }
-      lastLoss = value;
-      losses.push(value);
-      epochLoss += value;
-      epochSteps++;
-      step++;
+      const status = trainStep(model, velocities, batch, { lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay, dropoutSeed: mixSeed(cfg.seed, p.step, 0x0d0) });
+      const { loss, nonFinite } = await readStatus(status, pacer); // the one wait per step: the whole step was submitted at once
+      if (!Number.isFinite(loss)) await diverge(`the loss is ${loss}`, lr);
+      if (nonFinite) await diverge(`a parameter, its gradient or its momentum became NaN or Inf (the loss was still ${loss.toFixed(4)})`, lr);
+      p.losses.push(loss);
+      p.lrs.push(lr);
+      p.epochLossSum += loss;
+      p.epochSteps++;
+      p.step++;
+      p.batch = batch.batch + 1;
       stepsThisRun++;
-      imagesThisRun += batch.count;
-      writeLog({ type: 'step', step, epoch, loss: value, lr });
+      rec.write({ type: 'step', step: p.step, epoch: p.epoch, loss, lr });
       const now = performance.now();
-      if ((now - lastPrint) / 1000 >= cfg.progressSeconds || step === totalSteps) {
+      if ((now - lastPrint) / 1000 >= cfg.progressSeconds || p.step === totalSteps) {
         lastPrint = now;
         const elapsed = (now - t0) / 1000;
-        const ips = imagesThisRun / elapsed;
-        const eta = ((totalSteps - step) * elapsed) / stepsThisRun;
-        log(`epoch ${epoch + 1}/${cfg.epochs}  step ${step}/${totalSteps}  loss ${value.toFixed(4)}  lr ${lr.toPrecision(3)}  ${ips.toFixed(1)} img/s  ETA ${fmtTime(eta)}`);
+        const ips = (stepsThisRun * cfg.batchSize) / elapsed;
+        const eta = ((totalSteps - p.step) * elapsed) / stepsThisRun;
+        const mem = hooks.verbose && cfg.device === 'webgpu' ? gpu().memory() : null;
+        log(
+          `epoch ${p.epoch + 1}/${cfg.epochs}  step ${p.step}/${totalSteps}  loss ${loss.toFixed(4)}  lr ${lr.toPrecision(3)}  ${ips.toFixed(1)} img/s  ETA ${fmtTime(eta)}` +
+            (mem ? `  pool ${(mem.bytesInUse / 2 ** 20).toFixed(1)} MiB in use / ${(mem.bytesAllocated / 2 ** 20).toFixed(1)} MiB allocated` : ''),
+        );
       }
-      if (cfg.checkpointEvery > 0 && step % cfg.checkpointEvery === 0) await save(epoch, batch.batch + 1, step);
+      const reason = hooks.shouldStop?.();
+      if (reason) {
+        stop = 'interrupted';
+        stopReason = reason;
+        break outer;
+      }
+      if (cfg.checkpointEvery > 0 && p.step % cfg.checkpointEvery === 0) await rec.save(p);
     }
-    const ev = await evaluate(model, data.test, cfg.evalBatchSize, cfg.device);
-    const rec: EpochRecord = { epoch: epoch + 1, trainLoss: epochSteps ? epochLoss / epochSteps : NaN, testLoss: ev.loss, testAccuracy: ev.accuracy, lr, seconds: (performance.now() - tEpoch) / 1000 };
-    history.push(rec);
-    writeLog({ type: 'epoch', ...rec });
-    log(`epoch ${epoch + 1}/${cfg.epochs} done: train loss ${rec.trainLoss.toFixed(4)}, test loss ${ev.loss.toFixed(4)}, test accuracy ${(100 * ev.accuracy).toFixed(2)}% (${rec.seconds.toFixed(0)} s)`);
-    await save(epoch + 1, 0, step);
+    const ev = await evaluate(model, data.test, cfg.evalBatchSize, cfg.device, norm);
+    const r: EpochRecord = { epoch: p.epoch + 1, step: p.step, trainLoss: p.epochSteps ? p.epochLossSum / p.epochSteps : NaN, testLoss: ev.loss, testAccuracy: ev.accuracy, lr, seconds: (performance.now() - tEpoch) / 1000 };
+    p.history.push(r);
+    rec.write({ type: 'epoch', ...r });
+    log(`epoch ${r.epoch}/${cfg.epochs} done: train loss ${r.trainLoss.toFixed(4)}, test loss ${ev.loss.toFixed(4)}, test accuracy ${(100 * ev.accuracy).toFixed(2)}% on ${data.test.count} images (${r.seconds.toFixed(0)} s)`);
+    p.epoch++;
+    p.batch = 0;
+    p.epochLossSum = 0;
+    p.epochSteps = 0;
+    await rec.save(p);
   }
+  // A stop mid-epoch (--max-steps, a signal) checkpoints where it stands, so it can be resumed.
+  if (stop !== 'finished' && p.batch > 0) await rec.save(p);
   const elapsed = (performance.now() - t0) / 1000;
+  const last = p.history[p.history.length - 1];
+  const message =
+    stop === 'finished' ? 'finished' : stop === 'max-steps' ? `stopped after ${p.step} steps (--max-steps)` : `interrupted by ${stopReason} after ${p.step} steps`;
   const result: TrainResult = {
-    steps: step,
-    losses,
-    history,
-    finalTestAccuracy: history.length ? history[history.length - 1].testAccuracy : NaN,
-    imagesPerSecond: imagesThisRun / elapsed,
+    steps: p.step,
+    losses: p.losses,
+    history: p.history,
+    finalTestAccuracy: last ? last.testAccuracy : NaN,
+    imagesPerSecond: (stepsThisRun * cfg.batchSize) / elapsed,
+    seconds: elapsed,
     diverged: false,
-    message: stoppedEarly ? `stopped after ${step} steps (--max-steps)` : 'finished',
+    stop,
+    message,
+    checkpoint: rec.lastCheckpoint,
+    config: cfg,
   };
-  writeFileAtomic(join(cfg.out, 'summary.json'), [new TextEncoder().encode(JSON.stringify({ config: cfg, ...result, losses: undefined }, null, 2) + '\n')]);
-  model.release();
-  velocities.forEach((v) => v.release());
+  const { losses: _omit, ...summary } = result;
+  rec.summary(summary);
   return result;
 }
 
@@ -281,13 +447,13 @@ function restore(ckpt: { tensors: { name: string; shape: number[]; data: Float32
 }
 
 /** Test loss and accuracy with BN in eval mode (running statistics). */
-export async function evaluate(model: WideResNet, ds: Dataset, batchSize: number, device: Device): Promise<{ loss: number; accuracy: number }> {
+export async function evaluate(model: WideResNet, ds: Dataset, batchSize: number, device: Device, norm?: ChannelNorm): Promise<{ loss: number; accuracy: number }> {
   let correct = 0;
   let lossSum = 0;
-  for (const batch of evalBatches(ds, batchSize)) {
+  for (const batch of evalBatches(ds, batchSize, norm)) {
     const { logits, loss } = noGrad(() =>
       scope(() => {
-        const x = Tensor.from(batch.x, [batch.count, 3, 32, 32], device);
+        const x = Tensor.from(batch.x, batch.shape, device);
         const labels = labelsTensor(batch.labels, ds.classes.length, device);
         const out = model.forward(x, false);
         return { logits: out, loss: softmaxCrossEntropy(out, labels) };

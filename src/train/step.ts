@@ -1,0 +1,59 @@
+// The training step, once, for the trainer, the step benchmark and the browser: forward, loss,
+// backward, SGD (with momentum and L2), gradients released, and the step's status, all recorded
+// into one submission. The status is a [2] tensor: [loss, 1 if any parameter, velocity or
+// gradient became NaN or +-Inf, else 0] (the SGD kernel raises the flag), read with one 8-byte
+// readback per step.
+import { Tensor, scope, gpu } from '../tensor.js';
+import { ReadPacer } from '../gpu/runtime.js';
+import { softmaxCrossEntropy, labelsTensor } from '../ops/loss.js';
+import { sgdStep, type SgdOptions } from '../ops/sgd.js';
+import type { WideResNet } from '../model/wrn.js';
+
+export interface StepInput {
+  /** NCHW images. */
+  x: Float32Array;
+  shape: readonly [number, number, number, number];
+  /** Class indices. */
+  labels: ArrayLike<number>;
+}
+
+/** Record one SGD step of `model` on a batch; returns its status tensor ([loss, nonFinite]). */
+export function trainStep(model: WideResNet, velocities: Tensor[], batch: StepInput, opts: SgdOptions & { dropoutSeed: number }): Tensor {
+  const device = model.device;
+  const params = model.params.map((p) => p.tensor);
+  return scope(() => {
+    const x = Tensor.from(batch.x, batch.shape, device);
+    const labels = labelsTensor(batch.labels, model.config.numClasses, device);
+    const loss = softmaxCrossEntropy(model.forward(x, true, opts.dropoutSeed), labels);
+    loss.backward();
+    const status = Tensor.zeros([2], device);
+    sgdStep(params, velocities, opts, status);
+    for (const p of params) {
+      p.grad?.release();
+      p.grad = null;
+    }
+    status.copyFrom(loss, 1);
+    return status;
+  });
+}
+
+export interface StepStatus {
+  loss: number;
+  /** A parameter, a velocity or a gradient holds NaN or +-Inf after the step. */
+  nonFinite: boolean;
+}
+
+/**
+ * Wait for a step's status and release it. On a CPU adapter the pacer sleeps through most of the
+ * step first, so Dawn's polling does not take a core from the kernels (see GpuRuntime.idle).
+ */
+export async function readStatus(status: Tensor, pacer?: ReadPacer): Promise<StepStatus> {
+  if (status.device === 'webgpu' && pacer) await pacer.beforeRead(gpu());
+  try {
+    const [loss, flag] = await status.toArray();
+    return { loss, nonFinite: flag !== 0 };
+  } finally {
+    pacer?.afterRead();
+    status.release();
+  }
+}
