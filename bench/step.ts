@@ -2,12 +2,11 @@
 // dispatch timed with GPU timestamps and summed by kernel category, for the variants side by side:
 // what share of a step is BN, and what SkipInit (or no normalization) saves. Browser-safe.
 import { rand } from '../src/check.js';
-import { gpu, scope, Tensor } from '../src/tensor.js';
+import { gpu, Tensor } from '../src/tensor.js';
 import { ReadPacer, type GpuRuntime, type ProfileEntry } from '../src/gpu/runtime.js';
 import { describeAdapter } from '../src/gpu/device.js';
 import { WideResNet, blocksPerStage, type Variant } from '../src/model/wrn.js';
-import { labelsTensor, softmaxCrossEntropy } from '../src/ops/loss.js';
-import { sgdStep } from '../src/ops/sgd.js';
+import { trainStep, readStatus } from '../src/train/step.js';
 import { PROFILE_CAPACITY, summarize } from './harness.js';
 import { CATEGORIES, resultHeader, STEP_KIND, categoryOf, type Category, type StepBenchResult, type StepVariantResult } from './report.js';
 
@@ -53,26 +52,14 @@ async function benchVariant(rt: GpuRuntime, v: StepVariant, o: StepBenchOptions,
   const model = new WideResNet({ depth: o.depth, widen: o.width, variant: v.variant, fuseBnRelu: v.fuseBnRelu, seed: 1 }, 'webgpu');
   const params = model.params.map((p) => p.tensor);
   const velocities = params.map((p) => Tensor.zeros(p.shape, 'webgpu').keep());
-  const x = Tensor.from(rand([o.batch, 3, 32, 32], 7), [o.batch, 3, 32, 32], 'webgpu').keep();
-  const labels = labelsTensor(Array.from({ length: o.batch }, (_, i) => (i * 7) % 10), 10, 'webgpu').keep();
-  // A small learning rate keeps the weights (and so the work) stable over the timed steps.
+  const batch = { x: rand([o.batch, 3, 32, 32], 7), shape: [o.batch, 3, 32, 32] as const, labels: Array.from({ length: o.batch }, (_, i) => (i * 7) % 10) };
+  // The trainer's own step (src/train/step.ts); a small learning rate keeps the weights (and so
+  // the work) stable over the timed steps.
   const pacer = new ReadPacer();
   const step = async (i: number) => {
-    const loss = scope(() => {
-      const l = softmaxCrossEntropy(model.forward(x, true, i), labels);
-      l.backward();
-      sgdStep(params, velocities, { lr: 1e-3, momentum: 0.9, weightDecay: 5e-4 });
-      for (const p of params) {
-        p.grad?.release();
-        p.grad = null;
-      }
-      return l;
-    });
-    await pacer.beforeRead(rt); // as the trainer does: sleep through most of the step, then wait
-    const value = await loss.item(); // waits for the whole step
-    pacer.afterRead();
-    loss.release();
-    if (!Number.isFinite(value)) throw new Error(`bench step: ${v.name}: the loss is ${value} at step ${i}`);
+    const status = trainStep(model, velocities, batch, { lr: 1e-3, momentum: 0.9, weightDecay: 5e-4, dropoutSeed: i });
+    const { loss, nonFinite } = await readStatus(status, pacer); // as the trainer does: sleep through most of the step, then wait
+    if (!Number.isFinite(loss) || nonFinite) throw new Error(`bench step: ${v.name}: the loss is ${loss}${nonFinite ? ' and the weights are not finite' : ''} at step ${i}`);
   };
   try {
     for (let i = 0; i < o.warmup; i++) await step(i);
@@ -137,7 +124,7 @@ async function benchVariant(rt: GpuRuntime, v: StepVariant, o: StepBenchOptions,
     return r;
   } finally {
     model.release();
-    for (const t of [...velocities, x, labels]) t.release();
+    for (const t of velocities) t.release();
   }
 }
 

@@ -1,4 +1,4 @@
-// Batch-norm backward (closed form, see /work/shared/paper.md), optionally with the following ReLU
+// Batch-norm backward (closed form; De & Smith 2020 use the standard BN of Ioffe & Szegedy 2015), optionally with the following ReLU
 // folded in (override RELU = 1: dy is first masked where the BN output xhat * gamma + beta <= 0,
 // recomputed from x exactly as the forward computed it). x is viewed as [N, C, HW], M = N*HW;
 // xhat = (x - mean[c]) * rstd[c] is recomputed from x, never stored.

@@ -132,11 +132,24 @@ export interface CheckLine {
   message: string;
 }
 
-/** Run every registered check (or those whose name contains `filter`). */
+/**
+ * The checks whose name contains `filter` (all for ''). A filter that matches none is an error
+ * listing a few names (near misses first): '0 passed, 0 failed' would read as a pass.
+ */
+export function selectChecks(filter: string): readonly CheckCase[] {
+  const chosen = registry.filter((c) => c.name.includes(filter));
+  if (chosen.length || !registry.length) return chosen;
+  const f = filter.toLowerCase();
+  const names = registry.map((c) => c.name);
+  const near = names.filter((n) => n.toLowerCase().includes(f));
+  const some = [...new Set([...near, ...names])].slice(0, 6);
+  throw new Error(`no kernel check matches '${filter}' (${names.length} checks; e.g. ${some.join(', ')}, ...)`);
+}
+
+/** Run every registered check (or those whose name contains `filter`; none is an error, see selectChecks). */
 export async function runChecks(filter = '', onLine?: (l: CheckLine) => void): Promise<CheckLine[]> {
   const lines: CheckLine[] = [];
-  for (const c of registry) {
-    if (filter && !c.name.includes(filter)) continue;
+  for (const c of selectChecks(filter)) {
     const t0 = performance.now();
     let line: CheckLine;
     try {

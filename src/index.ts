@@ -9,10 +9,19 @@ export { describeAdapter, GPUKernelError, NO_ADAPTER_HELP } from './gpu/device.j
 export * from './ops/index.js';
 
 let opened: Promise<GpuRuntime> | null = null;
+let openedWith = '';
 
-/** Open the WebGPU device once and make it the runtime behind 'webgpu' tensors. */
+/**
+ * Open the WebGPU device once and make it the runtime behind 'webgpu' tensors. A later call with
+ * other options is an error (the device is already open with the first call's).
+ */
 export function initWebGPU(opts: OpenDeviceOptions = {}): Promise<GpuRuntime> {
+  const key = JSON.stringify(opts, Object.keys(opts).sort());
+  if (opened && key !== openedWith && Object.keys(opts).length > 0) {
+    return Promise.reject(new Error(`initWebGPU: the device is already open with options ${openedWith}; it cannot be reopened with ${key} (pass the options on the first call)`));
+  }
   if (!opened) {
+    openedWith = key;
     opened = GpuRuntime.open(opts).then((rt) => {
       setRuntime(rt);
       return rt;

@@ -78,6 +78,10 @@ export function scope<T extends Kept>(fn: () => T): T {
   let result: T;
   try {
     result = fn();
+  } catch (e) {
+    // Nothing is returned from a throw: every tensor made inside is released (kept ones stay).
+    for (const t of created) if (!t.kept) t.release();
+    throw e;
   } finally {
     scopes.pop();
   }

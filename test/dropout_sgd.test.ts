@@ -101,9 +101,18 @@ describeGpu('dropout and sgd kernels: WGSL vs CPU reference', () => {
       expect(await run([3.4e38, 1, 1], [-3.4e38, 1, 1], 1e10)).toEqual([7, 1]); // overflows to -Inf in the update
       if (device === 'webgpu') {
         // A pooled buffer whose padding (past n = 5 in the second vec4) holds NaN must not be flagged.
-        const junk = Tensor.full([8], NaN, device);
-        junk.release();
-        expect(await run([1, 2, 3, 4, 5], [1, 1, 1, 1, 1])).toEqual([7, 0]);
+        const junk = [Tensor.full([8], NaN, device), Tensor.full([8], NaN, device), Tensor.full([8], NaN, device)];
+        const buffers = junk.map((t) => t.gpuBuf().buffer);
+        junk.forEach((t) => t.release());
+        await gpu().sync();
+        const p = Tensor.from([1, 1, 1, 1, 1], [5], device).param('w');
+        p.grad = Tensor.from([1, 2, 3, 4, 5], [5], device).keep();
+        const v = Tensor.zeros([5], device).keep();
+        expect(buffers).toContain(p.gpuBuf().buffer); // the padding really is NaN
+        expect(buffers).toContain(v.gpuBuf().buffer);
+        const status = Tensor.from([7, 0], [2], device).keep();
+        sgdStep([p], [v], opts, status);
+        expect(Array.from(await status.toArray())).toEqual([7, 0]);
       }
     });
   }

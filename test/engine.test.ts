@@ -62,6 +62,26 @@ describe('tensors and autograd (cpu)', () => {
   });
 });
 
+describe('scopes release their tensors on every exit path', () => {
+  it('a throw inside scope() releases what it made (kept tensors stay), and the outer scope gets nothing', () => {
+    const made: Tensor[] = [];
+    let kept: Tensor | null = null;
+    const outer = scope(() => {
+      expect(() =>
+        scope(() => {
+          made.push(Tensor.from([1, 2], [2]), relu(Tensor.from([-1, 3], [2])));
+          kept = Tensor.zeros([2]).keep();
+          throw new Error('boom');
+        }),
+      ).toThrow('boom');
+      return Tensor.zeros([1]);
+    });
+    for (const t of made) expect(() => relu(t)).toThrow(/was released/);
+    expect(Array.from(kept!.cpuData())).toEqual([0, 0]);
+    expect(outer.size).toBe(1);
+  });
+});
+
 describe('ReadPacer', () => {
   // A fake runtime whose idle() advances a fake clock by the sleep it is asked for.
   const setup = () => {
@@ -106,6 +126,11 @@ describe('kernel specs are checked against their WGSL (reflection)', () => {
 
 describeGpu('webgpu engine', () => {
   beforeAll(requireGpu);
+  it('initWebGPU with other options after the device is open is an error, not silently ignored', async () => {
+    const { initWebGPU } = await import('../src/index.js');
+    await expect(initWebGPU({ timestamps: true })).rejects.toThrow(/already open with options \{\}; it cannot be reopened with \{"timestamps":true\}/);
+    expect(await initWebGPU()).toBe(gpu()); // no options: the open device
+  });
 
   it('a deliberately broken kernel is caught by the CPU comparison', async () => {
     const broken: Kernel<void> = { ...addKernel, name: 'add (broken: computes a*b)', webgpu: (ins, outs) => runKernelRaw(ins, outs) };

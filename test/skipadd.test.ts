@@ -37,10 +37,15 @@ describeGpu('skipAdd kernels: WGSL vs CPU reference', () => {
   it('padding past n in the last vec4 never enters d_alpha (pool buffers poisoned with NaN)', async () => {
     // 210 values = 840 bytes; 224 NaNs fill the same 896-byte pool class, so after their release
     // (and a flush) g and branch reuse those buffers, with NaN in the 14 padding values.
-    for (const t of [Tensor.full([224], NaN, 'webgpu'), Tensor.full([224], NaN, 'webgpu')]) t.release();
+    const poisoned = [Tensor.full([224], NaN, 'webgpu'), Tensor.full([224], NaN, 'webgpu')];
+    const buffers = poisoned.map((t) => t.gpuBuf().buffer);
+    for (const t of poisoned) t.release();
     await gpu().sync();
     const g = Tensor.from(input([210], 1).data, [210], 'webgpu');
     const branch = Tensor.from(input([210], 2).data, [210], 'webgpu');
+    // The test means something only if the poisoned buffers were handed back.
+    expect(buffers).toContain(g.gpuBuf().buffer);
+    expect(buffers).toContain(branch.gpuBuf().buffer);
     const [, , dAlpha] = runKernel(skipAddBackwardKernel, [g, branch, Tensor.from([1], [1], 'webgpu')], [[210], [210], [1]], undefined);
     expect(Number.isFinite(await dAlpha.item())).toBe(true);
   });

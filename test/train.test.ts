@@ -41,7 +41,7 @@ describe('learning-rate schedule', () => {
 describe('wrn train flags', () => {
   const cfg = (argv: string[]) => trainConfigFromFlags(parseFlags('train', argv, TRAIN_FLAGS));
   it('bad flags are clear errors naming the flag and the expected form', () => {
-    expect(() => cfg(['--depth', '12'])).toThrow('wrn train: --depth must be 6N + 4 with N >= 1 (10, 16, 22, 28, ...), got 12');
+    expect(() => cfg(['--depth', '12'])).toThrow('wrn train: --depth must be 6N + 4 with N >= 1 (10, 16, 22, 28, 40, ...), got 12');
     expect(() => cfg(['--lr', 'fast'])).toThrow("wrn train: --lr must be a number, got 'fast'");
     expect(() => cfg(['--variant', 'batchnorm'])).toThrow(/--variant must be one of bn, skipinit, unnormalized, regularized-skipinit, fixup, got 'batchnorm'/);
     expect(() => cfg(['--epochs', '0'])).toThrow('wrn train: --epochs must be in [1, ∞], got 0');
@@ -164,4 +164,31 @@ describe('sweep helpers', () => {
     expect(logGrid(0.01, 1, 3)).toEqual([0.01, 0.1, 1]);
     expect(() => logGrid(0, 1, 3)).toThrow(/need 0 < min <= max/);
   });
+});
+
+describeGpu('memory over a long run', () => {
+  beforeAll(requireGpu);
+  it('300 steps of a tiny WRN: the pool is flat after warm-up, and the process RSS grows by less than 24 MiB', async () => {
+    const { gpu } = await import('../src/tensor.js');
+    const { resizeDataset } = await import('../src/data/dataset.js');
+    const d = makeSynthetic({ trainCount: 400, testCount: 8, seed: 2 });
+    const small = { train: resizeDataset(d.train, 8), test: resizeDataset(d.test, 8) };
+    const pool: number[] = [];
+    const rss: number[] = [];
+    await train(tiny(tmp(), { epochs: 3, batchSize: 4, evalBatchSize: 8, augment: false }), small, {
+      ...quiet,
+      onStep: (step) => {
+        if (step % 25 === 0) {
+          pool.push(gpu().memory().bytesAllocated);
+          rss.push(process.memoryUsage().rss);
+        }
+      },
+    });
+    expect(pool).toHaveLength(12);
+    // After the first epoch (steps 1-100: every shape seen, evaluation included) nothing new is allocated.
+    expect(new Set(pool.slice(4)).size).toBe(1);
+    const growth = (rss[rss.length - 1] - rss[4]) / 2 ** 20;
+    console.log(`RSS from step 125 to 300: ${(rss[4] / 2 ** 20).toFixed(0)} -> ${(rss[rss.length - 1] / 2 ** 20).toFixed(0)} MiB; pool ${(pool[pool.length - 1] / 2 ** 20).toFixed(2)} MiB`);
+    expect(growth).toBeLessThan(24);
+  }, 400_000);
 });

@@ -12,9 +12,22 @@ export interface FlagSpec {
 }
 
 export type Flags = Record<string, FlagSpec>;
-export type Parsed<F extends Flags> = { [K in keyof F]: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+/** A flag's value type, from its spec: numbers for int/number, a list of strings and numbers, a choice, ... */
+type ValueOf<S extends FlagSpec> = S['type'] extends 'int' | 'number'
+  ? number
+  : S['type'] extends 'bool'
+    ? boolean
+    : S['type'] extends 'list'
+      ? (string | number)[]
+      : S extends { choices: readonly (infer C)[] }
+        ? C
+        : string;
+/** Parsed flags, typed from the spec; a flag without a default may be undefined. */
+export type Parsed<F extends Flags> = { [K in keyof F]: F[K] extends { default: unknown } ? ValueOf<F[K]> : ValueOf<F[K]> | undefined };
 
 export class UsageError extends Error {}
+
+const isWrnDepth = (d: number) => Number.isInteger(d) && d >= 10 && (d - 4) % 6 === 0;
 
 export function parseFlags<F extends Flags>(command: string, argv: string[], spec: F): Parsed<F> {
   const out: Record<string, unknown> = {};
@@ -82,7 +95,42 @@ export function usage(command: string, summary: string, spec: Flags): string {
   return lines.join('\n');
 }
 
+/** The WRN depth rule (n = 6N + 4, N >= 1), one place for every command; `flag` names it in the error. */
+export function requireWrnDepth(command: string, flag: string, v: unknown): number {
+  if (typeof v !== 'number' || !isWrnDepth(v)) throw new UsageError(`wrn ${command}: --${flag} must be 6N + 4 with N >= 1 (10, 16, 22, 28, 40, ...), got ${v}`);
+  return v;
+}
+
+/** A list flag of positive integers (batch sizes, ...). */
+export function requirePositiveInts(command: string, flag: string, vs: readonly unknown[]): number[] {
+  for (const v of vs) if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new UsageError(`wrn ${command}: --${flag}: ${v} is not a positive integer`);
+  return vs as number[];
+}
+
 /** Check a numeric flag's range, naming it. */
 export function requireRange(command: string, name: string, v: number, lo: number, hi = Infinity): void {
   if (!(v >= lo && v <= hi)) throw new UsageError(`wrn ${command}: --${name} must be in [${lo}, ${hi === Infinity ? '∞' : hi}], got ${v}`);
+}
+
+/** Refuse an empty list flag (an empty grid would run nothing and say nothing). */
+export function requireNonEmpty(command: string, name: string, v: readonly unknown[]): void {
+  if (!v.length) throw new UsageError(`wrn ${command}: --${name} is empty; give one or more comma-separated values`);
+}
+
+// The longest wait a seconds flag may ask for: Playwright reads a timeout of 0 as none, and
+// setTimeout fires at once past 2^31 - 1 ms.
+export const MAX_TIMEOUT_S = Math.floor((2 ** 31 - 1) / 1000);
+
+// The most values one tensor may hold, checked up front: past it a typed array or a GPU binding
+// fails with a message that names no flag (2^28 f32 values = 1 GiB).
+export const MAX_TENSOR_VALUES = 2 ** 28;
+
+/** Refuse a tensor of `shape` (named `what`, e.g. 'the fc weights') above MAX_TENSOR_VALUES, naming the flags to lower. */
+export function requireTensorSize(command: string, what: string, shape: readonly number[], lower: string): void {
+  const values = shape.reduce((a, b) => a * b, 1);
+  if (values <= MAX_TENSOR_VALUES) return;
+  throw new UsageError(
+    `wrn ${command}: ${what} [${shape.join(', ')}] would hold ${values.toLocaleString('en')} values (${((4 * values) / 2 ** 30).toFixed(1)} GiB of f32), ` +
+      `more than the ${MAX_TENSOR_VALUES.toLocaleString('en')} (1 GiB) one tensor may hold; lower ${lower}`,
+  );
 }

@@ -1,9 +1,11 @@
 // `wrn bench`: kernel benchmarks against the adapter's own limits, the training step broken down by
 // kernel category (what share is BN, what SkipInit saves), and comparing two result files.
 import { cpus, loadavg } from 'node:os';
+import { ensureDir } from '../util/fsx.js';
 import { initWebGPU } from '../index.js';
-import { parseFlags, usage, UsageError } from './args.js';
-import { kernelDefaults, runKernelBench, type KernelBenchOptions } from '../../bench/kernels.js';
+import { parseFlags, usage, requireRange, requireTensorSize, UsageError, MAX_TENSOR_VALUES, MAX_TIMEOUT_S, requireWrnDepth } from './args.js';
+import { checkWrnSize } from '../model/wrn.js';
+import { kernelDefaults, runKernelBench, WRN16_4_LAYERS, layerName, type KernelBenchOptions } from '../../bench/kernels.js';
 import { runStepBench, stepDefaults, STEP_VARIANTS } from '../../bench/step.js';
 import { compareResults, formatKernels, formatStep, validateResult, type KernelBenchResult } from '../../bench/report.js';
 import { DEFAULT_RESULTS_DIR, gitCommit, readResult, writeResult } from '../../bench/output.js';
@@ -70,6 +72,14 @@ async function kernels(argv: string[]): Promise<number> {
     return 0;
   }
   positiveInts('kernels', f, ['batch', 'reps', 'warmup']);
+  // Past this batch the largest activation would not fit one tensor (a bare allocation error otherwise).
+  const largest = WRN16_4_LAYERS.reduce((a, l) => (l.c * l.h * l.h > a.c * a.h * a.h ? l : a));
+  const maxBatch = Math.floor(MAX_TENSOR_VALUES / (largest.c * largest.h * largest.h));
+  if (f.batch !== undefined && f.batch > maxBatch) {
+    throw new UsageError(`wrn bench kernels: --batch must be in [1, ${maxBatch}] (beyond, the ${layerName(largest)} activation would hold more than ${MAX_TENSOR_VALUES.toLocaleString('en')} values = 1 GiB), got ${f.batch}`);
+  }
+  requireRange('bench kernels', 'timeout', f.timeout, 1, MAX_TIMEOUT_S); // 0 would mean no timeout
+  ensureDir(f.out, '--out'); // a bad --out fails now, not after minutes of benchmarking
   const quick = f.quick || f.browser; // the page runs the quick configuration
   const d = kernelDefaults(quick);
   const opts: KernelBenchOptions = { ...d, quick, only: f.only, wallClock: f['wall-clock'], commit: gitCommit() };
@@ -122,12 +132,22 @@ async function step(argv: string[]): Promise<number> {
     return 0;
   }
   positiveInts('step', f, ['depth', 'width', 'batch', 'steps', 'warmup']);
+  ensureDir(f.out, '--out');
   const d = stepDefaults(f.quick);
   const o = { ...d, quick: f.quick, variants: (f.variants as (string | number)[]).map(String), wallClock: f['wall-clock'], commit: gitCommit() };
   for (const k of ['depth', 'width', 'batch', 'steps', 'warmup'] as const) if (f[k] !== undefined) o[k] = f[k];
-  if (o.depth < 10 || (o.depth - 4) % 6 !== 0) throw new UsageError(`wrn bench step: --depth must be 6N + 4 with N >= 1 (10, 16, 22, ...), got ${o.depth}`);
+  requireWrnDepth('bench step', 'depth', o.depth);
   const unknown = o.variants.filter((v) => !STEP_VARIANTS.some((s) => s.name === v));
   if (unknown.length) throw new UsageError(`wrn bench step: unknown variant(s) ${unknown.join(', ')} (known: ${STEP_VARIANTS.map((s) => s.name).join(', ')})`);
+  // Sizes that cannot be allocated are refused before the adapter is opened, naming the flags.
+  for (const v of STEP_VARIANTS.filter((s) => o.variants.includes(s.name))) {
+    try {
+      checkWrnSize({ depth: o.depth, widen: o.width, variant: v.variant });
+    } catch (e) {
+      throw new UsageError(`wrn bench step: --depth ${o.depth} --width ${o.width}: ${(e as Error).message}`);
+    }
+  }
+  requireTensorSize('bench step', 'the activations [--batch, 16 x --width, 32, 32] =', [o.batch, 16 * o.width, 32, 32], '--batch or --width');
   const rt = await initWebGPU({ timestamps: true });
   console.log(`adapter: ${rt.adapterName}`);
   const r = await runStepBench(rt, { ...o, notes: nodeNotes(rt), log: (l) => console.log(`  ${l}`) });

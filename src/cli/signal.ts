@@ -1,13 +1,14 @@
 // `wrn signal`: signal propagation at initialization (De & Smith 2020, Figure 2), measured against
 // the analysis' predictions; writes signal.csv, signal.json and signal.png.
 import { initWebGPU } from '../index.js';
+import { ensureDir } from '../util/fsx.js';
 import { loadCifar10 } from '../data/cifar.js';
 import { makeSynthetic, IMAGE_CHANNELS, IMAGE_NUMEL, IMAGE_SIZE } from '../data/synthetic.js';
 import { normalizeImage } from '../data/augment.js';
 import { channelNorm } from '../data/dataset.js';
 import { DEFAULT_SIGNAL, SIGNAL_NETS, isSignalNet, runSignal, describeResult, regimeTable, writeSignalOutputs, type SignalConfig, type SignalNet } from '../signal/index.js';
-import { blocksPerStage } from '../model/wrn.js';
-import { parseFlags, usage, requireRange, UsageError } from './args.js';
+import { checkWrnSize, type Variant } from '../model/wrn.js';
+import { parseFlags, usage, requireRange, requireTensorSize, UsageError, requireWrnDepth } from './args.js';
 
 const D = DEFAULT_SIGNAL;
 export const DEFAULT_SIGNAL_NETS: readonly SignalNet[] = ['fc-unnorm', 'fc-bn', 'fc-linear-unnorm', 'fc-linear-bn', 'conv-bn', 'skipinit', 'skipinit-alpha', 'wrn-bn', 'wrn-skipinit', 'wrn-unnormalized'];
@@ -53,11 +54,25 @@ export function signalConfigFromFlags(f: ReturnType<typeof parseFlags<typeof SIG
   requireRange(cmd, 'wrn-width', f['wrn-width'], 1);
   requireRange(cmd, 'wrn-batch', f['wrn-batch'], 1);
   requireRange(cmd, 'chunk', f.chunk, 1);
-  try {
-    blocksPerStage(f['wrn-depth']);
-  } catch {
-    throw new UsageError(`wrn ${cmd}: --wrn-depth must be 6N + 4 with N >= 1 (10, 16, 22, 28, ...), got ${f['wrn-depth']}`);
+  requireWrnDepth(cmd, 'wrn-depth', f['wrn-depth']);
+  // Sizes no tensor can hold are refused here, naming the flags, for the nets asked for only.
+  const wrns = nets.filter((n) => n.startsWith('wrn-'));
+  if (nets.some((n) => !n.startsWith('wrn-') && n !== 'conv-bn')) {
+    requireTensorSize(cmd, 'the fc weights', [f.width, f.width], '--width');
+    requireTensorSize(cmd, 'the fc activations [--batch, --width] =', [f.batch, f.width], '--batch or --width');
   }
+  if (nets.includes('conv-bn')) {
+    requireTensorSize(cmd, 'the conv-bn weights', [f['conv-channels'], f['conv-channels'], 3, 3], '--conv-channels');
+    requireTensorSize(cmd, 'the conv-bn activations [--conv-batch, --conv-channels, --conv-size, --conv-size] =', [f['conv-batch'], f['conv-channels'], f['conv-size'], f['conv-size']], '--conv-batch, --conv-channels or --conv-size');
+  }
+  for (const n of wrns) {
+    try {
+      checkWrnSize({ depth: f['wrn-depth'], widen: f['wrn-width'], variant: n.slice('wrn-'.length) as Variant }, 'lower --wrn-width or --wrn-depth');
+    } catch (e) {
+      throw new UsageError(`wrn ${cmd}: --wrn-depth ${f['wrn-depth']} --wrn-width ${f['wrn-width']}: ${(e as Error).message}`);
+    }
+  }
+  if (wrns.length) requireTensorSize(cmd, 'the WRN activations [--wrn-batch, 16 x --wrn-width, 32, 32] =', [f['wrn-batch'], 16 * f['wrn-width'], 32, 32], '--wrn-batch or --wrn-width');
   const alpha = f.alpha ?? 1 / Math.sqrt(f.depth);
   return {
     nets: nets as SignalNet[],
@@ -98,6 +113,7 @@ export async function signalCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const { nets, cfg, data } = signalConfigFromFlags(f);
+  ensureDir(f.out, '--out'); // a bad --out fails now, not after the whole measurement
   if (data !== 'gaussian' && nets.some((n) => n.startsWith('wrn-'))) {
     cfg.wrnImages = loadImages(data, cfg.wrnBatch, cfg.seed);
     console.log(`WRN inputs: ${cfg.wrnBatch} images from ${data === 'synthetic' ? 'the embedded synthetic set' : data}, normalized per channel`);

@@ -5,11 +5,12 @@ import { dirname, join } from 'node:path';
 import { initWebGPU } from '../index.js';
 import { fashionMnistInstalled, loadDataset, FASHION_MNIST_DIR, type DataSpec, type LoadedData } from '../data/load.js';
 import { writeSampleGrid } from '../data/png.js';
-import { VARIANTS } from '../model/wrn.js';
-import { train, DEFAULT_TRAIN, DivergedError, checkpointConfig, resumeConfig, type TrainConfig } from '../train/trainer.js';
+import { VARIANTS, checkWrnSize } from '../model/wrn.js';
+import { train, DEFAULT_TRAIN, DivergedError, checkpointConfig, resumeConfig, validateTrainConfig, type TrainConfig } from '../train/trainer.js';
 import { GPUKernelError } from '../gpu/device.js';
+import { ensureDir } from '../util/fsx.js';
 import { writeCurves } from '../train/curves.js';
-import { parseFlags, flagsGiven, usage, requireRange, UsageError } from './args.js';
+import { parseFlags, flagsGiven, usage, requireRange, requireWrnDepth, UsageError } from './args.js';
 
 const D = DEFAULT_TRAIN;
 export const TRAIN_FLAGS = {
@@ -43,6 +44,17 @@ export const TRAIN_FLAGS = {
 } as const;
 
 export function trainConfigFromFlags(f: ReturnType<typeof parseFlags<typeof TRAIN_FLAGS>>): TrainConfig {
+  const c = trainConfigFromFlagsUnchecked(f);
+  try {
+    validateTrainConfig(c);
+    checkWrnSize({ depth: c.depth, widen: c.widen, variant: c.variant, inChannels: 3 }); // before the run directory is touched
+  } catch (e) {
+    throw new UsageError(`wrn ${(e as Error).message.replace(/^wrn /, '')}`);
+  }
+  return c;
+}
+
+function trainConfigFromFlagsUnchecked(f: ReturnType<typeof parseFlags<typeof TRAIN_FLAGS>>): TrainConfig {
   const cmd = 'train';
   requireRange(cmd, 'epochs', f.epochs, 1);
   requireRange(cmd, 'batch-size', f['batch-size'], 1);
@@ -56,7 +68,7 @@ export function trainConfigFromFlags(f: ReturnType<typeof parseFlags<typeof TRAI
   if (f['image-size'] > 0 && f['image-size'] < 4) throw new UsageError(`wrn train: --image-size must be 0 (native) or at least 4 (two stride-2 stages), got ${f['image-size']}`);
   requireRange(cmd, 'max-steps', f['max-steps'], 0);
   requireRange(cmd, 'checkpoint-every', f['checkpoint-every'], 0);
-  if (f.depth < 10 || (f.depth - 4) % 6 !== 0) throw new UsageError(`wrn train: --depth must be 6N + 4 with N >= 1 (10, 16, 22, 28, ...), got ${f.depth}`);
+  requireWrnDepth(cmd, 'depth', f.depth);
   return {
     depth: f.depth,
     widen: f.width,
@@ -136,6 +148,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   } else {
     cfg.data = { ...cfg.data, source: resolveDataSource(cfg.data.source) };
   }
+  ensureDir(cfg.out, '--out'); // a bad --out fails now, before minutes of loading and compiling
   const t0 = performance.now();
   const data = loadData(cfg.data, cfg.seed);
   console.log(`data: ${data.note}, loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

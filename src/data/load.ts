@@ -7,7 +7,7 @@ import { DataFormatError, resizeDataset, takeFirst, type Dataset } from './datas
 import { readFashionMnist, looksLikeIdx } from './idx.js';
 import { isGzip } from './files.js';
 import { directoryFiles } from './node_files.js';
-import { makeSynthetic } from './synthetic.js';
+import { makeSynthetic, SYNTHETIC_MAX_COUNT } from './synthetic.js';
 
 /** Where Debian's dataset-fashion-mnist package installs the four gzip IDX files. */
 export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
@@ -64,6 +64,9 @@ export function loadDataset(spec: DataSpec, seed: number): LoadedData {
   let train: Dataset;
   let test: Dataset;
   if (spec.source === 'synthetic') {
+    for (const [flag, n] of [['--train-count', spec.trainCount], ['--test-count', spec.testCount]] as const) {
+      if (n > SYNTHETIC_MAX_COUNT) throw new DataFormatError(`--data synthetic ${flag} ${n}: the synthetic set is capped at ${SYNTHETIC_MAX_COUNT} images per split; lower ${flag}`);
+    }
     ({ train, test } = makeSynthetic({ trainCount: spec.trainCount || 768, testCount: spec.testCount || 250, seed }));
   } else {
     const dir = spec.source === 'fashion-mnist' ? FASHION_MNIST_DIR : spec.source;

@@ -332,8 +332,15 @@ export function renderSyntheticImage(label: number, rng: Rng, out: Uint8Array, o
   }
 }
 
+// The most images one synthetic split may have: 200000 x 3072 bytes = 614 MB (and about a minute
+// to draw). Past a few million the byte array cannot even be allocated ('Invalid typed array length').
+export const SYNTHETIC_MAX_COUNT = 200_000;
+
 function makeSplit(count: number, seed: number, name: string): Dataset {
   if (!Number.isInteger(count) || count < 0) throw new RangeError(`${name}: count must be a non-negative integer, got ${count}`);
+  if (count > SYNTHETIC_MAX_COUNT) {
+    throw new RangeError(`${name}: ${count} images is more than the cap of ${SYNTHETIC_MAX_COUNT} (${Math.round((SYNTHETIC_MAX_COUNT * IMAGE_NUMEL) / 1e6)} MB); ask for fewer`);
+  }
   const rng = new Rng(seed);
   // Exactly balanced classes (counts differ by at most one), in a shuffled order.
   const labels = rng.shuffle(Uint8Array.from({ length: count }, (_, i) => i % 10));
@@ -348,7 +355,7 @@ export interface SyntheticOptions {
   seed?: number;
 }
 
-/** The default dataset: deterministic for `seed`; train and test come from independent streams. */
+/** The default dataset: deterministic for `seed`; train and test come from independent streams; each at most SYNTHETIC_MAX_COUNT images. */
 export function makeSynthetic({ trainCount = 5000, testCount = 1000, seed = 0 }: SyntheticOptions = {}): { train: Dataset; test: Dataset } {
   return {
     train: makeSplit(trainCount, mixSeed(seed, 1), 'synthetic-train'),

@@ -54,16 +54,4 @@ export class BufferPool {
     if (!list) this.free.set(cls, (list = []));
     list.push(buf);
   }
-
-  /** Destroy every free buffer (buffers in use are kept). */
-  trim(): void {
-    for (const list of this.free.values()) {
-      for (const b of list) {
-        this.bytesAllocated -= b.size;
-        this.buffersAllocated--;
-        b.destroy();
-      }
-    }
-    this.free.clear();
-  }
 }

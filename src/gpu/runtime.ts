@@ -169,6 +169,7 @@ export class GpuRuntime {
     try {
       await staging.mapAsync(GPUMapMode.READ, 0, b.bytes);
     } catch (e) {
+      this.readback.release(staging); // the pool owns it on every path (it is unmapped: mapping failed)
       await this.throwPendingErrors();
       throw new GPUKernelError(this.ctx.lost ?? `reading a ${b.bytes}-byte buffer back failed: ${(e as Error).message}`);
     }
@@ -344,7 +345,14 @@ export class GpuRuntime {
     enc.resolveQuerySet(prof.querySet, 0, 2 * n, resolve, 0);
     enc.copyBufferToBuffer(resolve, 0, staging, 0, 16 * n);
     this.flush();
-    await staging.mapAsync(GPUMapMode.READ);
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      for (const b of [staging, resolve]) b.destroy();
+      prof.querySet.destroy();
+      await this.throwPendingErrors();
+      throw new GPUKernelError(this.ctx.lost ?? `reading ${n} GPU timestamps back failed: ${(e as Error).message}`);
+    }
     const t = new BigUint64Array(staging.getMappedRange().slice(0));
     staging.unmap();
     staging.destroy();

@@ -48,14 +48,54 @@ export interface WrnConfig {
 export interface Param {
   name: string;
   tensor: Tensor;
-  /** L2 weight decay applies (the paper applies it to all parameters). */
-  decay: boolean;
 }
 
 /** A standard normal draw (Box-Muller). */
 function normal(rng: Rng): number {
   const u = 1 - rng.float(); // (0, 1]
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.float());
+}
+
+// The most parameters a WRN may have (1 GiB of f32; its gradients and momenta take as much again
+// each): past it the allocation fails with a bare 'Invalid typed array length' or a GPU error.
+export const MAX_WRN_PARAMETERS = 2 ** 28;
+
+/**
+ * The parameter count of a configuration, computed without building it: the stem, per block two
+ * 3x3 convs (and a 1x1 projection where the width or the stride changes), BN's gamma and beta,
+ * the variant's biases and scalars, and the classifier. Equals WideResNet.parameterCount.
+ */
+export function wrnParameterCount(cfg: Pick<WrnConfig, 'depth' | 'widen' | 'variant' | 'numClasses' | 'inChannels'>): number {
+  const n = blocksPerStage(cfg.depth);
+  const v = cfg.variant;
+  const bn = v === 'bn';
+  const convBias = v === 'regularized-skipinit';
+  const classes = cfg.numClasses ?? 10;
+  let count = 16 * (cfg.inChannels ?? 3) * 9 + (convBias ? 16 : 0);
+  let inC = 16;
+  [16, 32, 64].forEach((w, stage) => {
+    const outC = w * cfg.widen;
+    for (let i = 0; i < n; i++) {
+      count += outC * inC * 9 + outC * outC * 9;
+      if (bn) count += 2 * inC + 2 * outC;
+      if (convBias) count += 2 * outC;
+      if (inC !== outC || (i === 0 && stage > 0)) count += outC * inC + (convBias ? outC : 0);
+      if (v === 'skipinit' || v === 'regularized-skipinit') count += 1; // alpha
+      if (v === 'fixup') count += 1 + 4; // the branch multiplier and four scalar biases
+      inC = outC;
+    }
+  });
+  if (bn) count += 2 * inC;
+  count += classes * inC + classes + (v === 'fixup' ? 1 : 0);
+  return count;
+}
+
+/** Refuse a configuration above MAX_WRN_PARAMETERS before anything is allocated; `lower` names what to change. */
+export function checkWrnSize(cfg: Pick<WrnConfig, 'depth' | 'widen' | 'variant' | 'numClasses' | 'inChannels'>, lower = 'lower --width or --depth'): void {
+  const count = wrnParameterCount(cfg);
+  if (count <= MAX_WRN_PARAMETERS) return;
+  const gib = (4 * count) / 2 ** 30;
+  throw new Error(`WRN-${cfg.depth}-${cfg.widen} would have ${count.toLocaleString('en')} parameters (${gib.toLocaleString('en', { maximumFractionDigits: 1 })} GiB); ${lower}`);
 }
 
 /** Blocks per stage for a WRN of this depth; throws on a depth that is not 6N + 4. */
@@ -118,6 +158,7 @@ export class WideResNet {
     if (!VARIANTS.includes(cfg.variant)) throw new Error(`unknown WRN variant '${cfg.variant}' (expected one of ${VARIANTS.join(', ')})`);
     if (!Number.isInteger(cfg.widen) || cfg.widen < 1) throw new Error(`WRN width factor must be a positive integer, got ${cfg.widen}`);
     const n = blocksPerStage(cfg.depth);
+    checkWrnSize(this.config); // before the first allocation
     this.rng = new Rng(this.config.seed);
     const v = cfg.variant;
     const useBn = v === 'bn';
@@ -165,11 +206,11 @@ export class WideResNet {
 
   // ---- parameters ------------------------------------------------------------------------------
 
-  private param(name: string, shape: number[], init: () => number, decay = true): Tensor {
+  private param(name: string, shape: number[], init: () => number): Tensor {
     const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
     for (let i = 0; i < data.length; i++) data[i] = init();
     const t = Tensor.from(data, shape, this.device).param(name);
-    this.params.push({ name, tensor: t, decay });
+    this.params.push({ name, tensor: t });
     return t;
   }
 

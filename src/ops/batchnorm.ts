@@ -8,7 +8,7 @@
 //             running stats updated in place (running_var with the unbiased variance).
 //   eval:     mean = running_mean, rstd = 1/sqrt(running_var + eps).
 //   y = gamma * (x - mean) * rstd + beta, then max(y, 0) when fused with ReLU.
-//   backward (paper.md): dbeta = sum(dy), dgamma = sum(dy * xhat),
+//   backward (Ioffe & Szegedy 2015, Alg. 1 differentiated): dbeta = sum(dy), dgamma = sum(dy * xhat),
 //             dx = gamma * rstd / M * (M*dy - dbeta - xhat * dgamma) in training mode,
 //             dx = gamma * rstd * dy in eval mode; with ReLU, dy is masked where y <= 0 first.
 import batchnormWgsl from '../../shaders/batchnorm.wgsl';

@@ -1,4 +1,4 @@
-// The analysis' predictions (paper.md, "Signal propagation at initialization") and how far a
+// The analysis' predictions (De & Smith, NeurIPS 2020, Section 3 and Figure 2) and how far a
 // measurement is from them.
 //
 // x_l = x_{l-1} + f_l(x_{l-1}), Var(x_0) = v0; "Var" is the second moment, the variance over

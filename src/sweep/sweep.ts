@@ -204,8 +204,8 @@ export interface Cell {
   diverged: number;
   /** final training loss at the optimal learning rate: mean over its runs that did not diverge */
   trainLoss: number;
-  /** per learning rate: best-k mean (NaN if all diverged) */
-  perLr: { lr: number; mean: number; std: number; diverged: number }[];
+  /** per learning rate: best-k mean (NaN if all diverged), and the mean final training loss of its runs that did not diverge */
+  perLr: { lr: number; mean: number; std: number; diverged: number; trainLoss: number }[];
 }
 
 /** The paper's aggregation over seeds, per (variant, depth, batch size). Diverged runs score 0. */
@@ -224,7 +224,8 @@ export function aggregate(records: RunRecord[], bestK: number): Cell[] {
       const top = accs.sort((a, b) => b - a).slice(0, Math.min(bestK, accs.length));
       const mean = top.reduce((s, v) => s + v, 0) / top.length;
       const std = Math.sqrt(top.reduce((s, v) => s + (v - mean) ** 2, 0) / top.length);
-      return { lr, mean, std, diverged: rs.filter((r) => r.lr === lr && r.diverged).length };
+      const ok = rs.filter((r) => r.lr === lr && !r.diverged && Number.isFinite(r.trainLoss)).map((r) => r.trainLoss);
+      return { lr, mean, std, diverged: rs.filter((r) => r.lr === lr && r.diverged).length, trainLoss: ok.length ? ok.reduce((a, v) => a + v, 0) / ok.length : NaN };
     });
     const best = perLr.reduce<(typeof perLr)[number] | null>((b, p) => (p.mean > 0 && (!b || p.mean > b.mean) ? p : b), null);
     const losses = rs.filter((r) => r.lr === best?.lr && !r.diverged && Number.isFinite(r.trainLoss)).map((r) => r.trainLoss);

@@ -19,6 +19,7 @@ import { mixSeed } from '../data/synthetic.js';
 import type { ChannelNorm, Dataset } from '../data/dataset.js';
 import type { DataSpec } from '../data/load.js';
 import { writeFileAtomic } from '../util/fsx.js';
+import { faultPoint } from '../util/fault.js';
 import { saveCheckpoint, loadCheckpoint, CheckpointError, NonFiniteError } from './checkpoint.js';
 import { RunDir } from './rundir.js';
 import { trainStep, readStatus } from './step.js';
@@ -146,6 +147,8 @@ export interface TrainHooks {
   shouldStop?: () => string | null;
   /** Progress lines also report the GPU pool (bytes in use and allocated). */
   verbose?: boolean;
+  /** Called after every step (tests: memory over a long run). */
+  onStep?: (step: number, loss: number) => void;
 }
 
 /** Sanity-check a configuration; errors name the flag and the expected range. */
@@ -162,7 +165,7 @@ export function validateTrainConfig(c: TrainConfig): void {
   need(Number.isInteger(c.lrDecayEvery) && c.lrDecayEvery >= 1, `--lr-decay-every must be a positive integer of epochs, got ${c.lrDecayEvery}`);
   need(c.lrDecayFactor > 0 && c.lrDecayFactor <= 1, `--lr-decay-factor must be in (0, 1], got ${c.lrDecayFactor}`);
   need(Number.isInteger(c.evalBatchSize) && c.evalBatchSize >= 1, `--eval-batch-size must be a positive integer, got ${c.evalBatchSize}`);
-  need(Number.isFinite(c.alphaInit), `--alpha-init must be a finite number, got ${c.alphaInit}`);
+  need(Number.isFinite(Math.fround(c.alphaInit)), `--alpha-init must be a finite float32 (|x| < 3.4e38), got ${c.alphaInit}`);
 }
 
 /** The configuration stored in a training checkpoint (for a resume: what data to load, and what ran). */
@@ -374,6 +377,8 @@ async function runLoop(
       p.batch = batch.batch + 1;
       stepsThisRun++;
       rec.write({ type: 'step', step: p.step, epoch: p.epoch, loss, lr });
+      faultPoint('step');
+      hooks.onStep?.(p.step, loss);
       const now = performance.now();
       if ((now - lastPrint) / 1000 >= cfg.progressSeconds || p.step === totalSteps) {
         lastPrint = now;

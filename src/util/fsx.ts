@@ -1,7 +1,8 @@
 // File-system helpers every writer uses (Node only): one atomic write, one safe mkdir, and errors
 // that name the path and what is wrong instead of a raw system error.
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { dirname, resolve, parse, join, sep } from 'node:path';
+import { basename, dirname, resolve, parse, join, sep } from 'node:path';
+import { faultEnospc, faultPoint } from './fault.js';
 
 /** A file-system problem with a path: one line, no stack trace needed. */
 export class PathError extends Error {
@@ -73,13 +74,19 @@ export function writeFileAtomic(path: string, chunks: Uint8Array[] | Uint8Array 
   let fd: number | null = null;
   try {
     fd = openSync(tmp, 'w');
-    for (const c of list) {
+    const name = basename(path);
+    list.forEach((c, i) => {
       let off = 0;
-      while (off < c.byteLength) off += writeSync(fd, c, off);
-    }
+      while (off < c.byteLength) off += writeSync(fd!, c, off);
+      if (i === Math.floor(list.length / 2)) {
+        faultPoint(`mid-write:${name}`);
+        faultEnospc(name);
+      }
+    });
     fsyncSync(fd);
     closeSync(fd);
     fd = null;
+    faultPoint(`before-rename:${name}`);
     renameSync(tmp, path);
   } catch (e) {
     if (fd !== null) {

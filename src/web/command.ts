@@ -1,6 +1,6 @@
 // `wrn browser`: run a page task (the kernel checks by default) in headless Chromium with WebGPU,
 // or serve the page for a browser of your own. Node only (bundled into the CLI, not the page).
-import { parseFlags, usage } from '../cli/args.js';
+import { parseFlags, usage, requireRange, MAX_TIMEOUT_S } from '../cli/args.js';
 import { runInBrowser, formatCheckResult, startServer } from './runner.js';
 
 const FLAGS = {
@@ -15,8 +15,16 @@ const FLAGS = {
   help: { type: 'bool', default: false, help: 'show this help' },
 } as const;
 
-export async function browserCommand(argv: string[]): Promise<number> {
+/** The flags of `wrn browser`, checked; errors name the flag. */
+export function parseBrowserFlags(argv: string[]) {
   const f = parseFlags('browser', argv, FLAGS);
+  requireRange('browser', 'timeout', f.timeout, 1, MAX_TIMEOUT_S); // 0 would mean no timeout
+  requireRange('browser', 'port', f.port, 0, 65535);
+  return f;
+}
+
+export async function browserCommand(argv: string[]): Promise<number> {
+  const f = parseBrowserFlags(argv);
   if (f.help) {
     console.log(
       usage(

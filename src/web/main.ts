@@ -6,7 +6,7 @@
 // Extension point: a module that calls registerTask('bench', fn, { timestamps: true }) (src/web/tasks.ts)
 // and is imported below makes ?task=bench work, in a user's Chrome and through runInBrowser({ task: 'bench' }).
 import { initWebGPU, describeAdapter } from '../index.js';
-import { runChecks, checkCases, type CheckLine } from '../check.js';
+import { runChecks, selectChecks, type CheckLine } from '../check.js';
 import { tasks, taskOptions, registerTask, type TaskContext, type PageResult, type CheckTaskResult } from './tasks.js';
 // Task modules register themselves on import, e.g.:  import '../../bench/web.js';
 import '../../bench/web.js';
@@ -83,7 +83,7 @@ function fmtErr(x: number): string {
 
 async function checkTask(ctx: TaskContext): Promise<CheckTaskResult & Record<string, unknown>> {
   const filter = ctx.params.get('filter') ?? '';
-  const n = checkCases().filter((c) => c.name.includes(filter)).length;
+  const n = selectChecks(filter).length; // no match: an error the page reports
   ctx.log(`checking ${n} kernels${filter ? ` matching '${filter}'` : ''} against their CPU references`);
   const table = el('table');
   const head = el('tr');

@@ -1,0 +1,229 @@
+// `wrn train` as a user runs it, in a child process: killed (-9) between steps, mid-write of a
+// checkpoint and before its rename, interrupted with SIGINT / SIGTERM, on a full disk, diverging,
+// resumed with contradicting flags, two at once, and with output paths that cannot work. Each
+// interrupted run, resumed, must leave the log, the summary and the curves of the uninterrupted run.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { describeGpu, requireGpu } from './helpers/optest.js';
+
+const ROOT = resolve(__dirname, '..');
+const WRN = join(ROOT, 'bin', 'wrn.js');
+// 4 steps of 8 per epoch, 3 epochs: a kill at step 6 is mid-epoch 2.
+const T = ['--data', 'synthetic', '--image-size', '8', '--train-count', '32', '--test-count', '16', '--batch-size', '8', '--epochs', '3', '--seed', '3', '--eval-batch-size', '16'];
+const tmp = () => mkdtempSync(join(tmpdir(), 'wrn-faults-'));
+
+interface Ran {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+function wrn(args: string[], env: Record<string, string> = {}, cwd = ROOT, timeoutMs = 120_000): Ran {
+  const r = spawnSync(process.execPath, [WRN, ...args], { cwd, env: { ...process.env, ...env }, encoding: 'utf8', timeout: timeoutMs });
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The run's record without what differs between any two runs: wall times, speeds, and the directory name. */
+function record(dir: string): { log: unknown[]; summary: unknown; curves: Buffer } {
+  const log = readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => {
+    const r = JSON.parse(l);
+    delete r.seconds;
+    if (r.type === 'config') delete r.out;
+    return r;
+  });
+  const s = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
+  for (const k of ['seconds', 'imagesPerSecond', 'checkpoint']) delete s[k];
+  delete s.config.out;
+  for (const h of s.history) delete h.seconds;
+  return { log, summary: s, curves: readFileSync(join(dir, 'curves.png')) };
+}
+
+function stepsLogged(dir: string): number {
+  if (!existsSync(join(dir, 'log.jsonl'))) return 0;
+  return readFileSync(join(dir, 'log.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"type":"step"')).length;
+}
+
+const noTemps = (dir: string) => expect(readdirSync(dir).filter((f) => /\.tmp/.test(f))).toEqual([]);
+
+// The child processes run dist/: build it from these sources first.
+beforeAll(() => {
+  const b = spawnSync(process.execPath, [join(ROOT, 'tools', 'build.mjs')], { cwd: ROOT, encoding: 'utf8' });
+  if (b.status !== 0) throw new Error(`build failed: ${b.stderr}`);
+}, 120_000);
+
+describe('output paths that cannot work: one line naming the path, never a hang', () => {
+  // These fail before any WebGPU work, so they run without an adapter too.
+  const file = join(tmp(), 'a-file');
+  writeFileSync(file, 'x');
+  const cases: [string, string[], RegExp][] = [
+    ['--out under /proc', ['--out', '/proc/wrn-test/run'], /--out \/proc\/wrn-test\/run: .*(kernel file system|no such file|not permitted)/],
+    ['--out under /sys', ['--out', '/sys/wrn-test'], /--out \/sys\/wrn-test: /],
+    ['--out is a file', ['--out', file], /--out .*a-file: .*is a file, not a directory/],
+    ['--out is empty', ['--out', ''], /--out: the path is empty/],
+    ['--out below a file', ['--out', join(file, 'run')], /--out .*a-file\/run: .*a-file is a file, not a directory/],
+  ];
+  for (const [name, args, want] of cases) {
+    it(name, () => {
+      const r = wrn(['train', ...T, ...args], {}, ROOT, 30_000);
+      expect(r.signal).toBeNull(); // not killed by the timeout: no hang
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(want);
+    });
+  }
+  it('signal, sweep and bench name a bad --out before working', () => {
+    for (const cmd of [['signal', '--device', 'cpu', '--depth', '4'], ['sweep', '--device', 'cpu', '--data', 'synthetic'], ['bench', 'kernels', '--quick']]) {
+      const r = wrn([...cmd, '--out', '/proc/wrn-test'], {}, ROOT, 60_000);
+      expect(r.signal, cmd.join(' ')).toBeNull();
+      expect(r.code, cmd.join(' ')).toBe(1);
+      expect(r.stderr, cmd.join(' ')).toMatch(/--out \/proc\/wrn-test: /);
+    }
+  });
+  it('--resume of a directory without a checkpoint, and of a missing file', () => {
+    const dir = tmp();
+    let r = wrn(['train', '--resume', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--resume .* is a directory without a checkpoint\.wrnckpt/);
+    r = wrn(['train', '--resume', join(dir, 'nope.wrnckpt')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/checkpoint .*nope\.wrnckpt: no such file/);
+  });
+  it('--alpha-init that is not a float32 is a usage error naming the flag', () => {
+    const r = wrn(['train', ...T, '--variant', 'skipinit', '--alpha-init', '1e300']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--alpha-init must be a finite float32/);
+  });
+});
+
+describeGpu('wrn train under faults (child processes)', () => {
+  let reference: ReturnType<typeof record>;
+  beforeAll(() => {
+    requireGpu();
+    const dir = tmp();
+    const r = wrn(['train', ...T, '--out', dir]);
+    if (r.code !== 0) throw new Error(`reference run failed: ${r.stderr}`);
+    reference = record(dir);
+  }, 300_000);
+
+  const killedThenResumed = (fault: string, expectTemp: boolean) => async () => {
+    const dir = tmp();
+    const first = wrn(['train', ...T, '--out', dir], { WRN_FAULT: fault });
+    expect(first.signal).toBe('SIGKILL');
+    const ckpt = join(dir, 'checkpoint.wrnckpt');
+    expect(() => loadCheckpoint(ckpt)).not.toThrow(); // the last complete checkpoint survived
+    if (expectTemp) expect(readdirSync(dir).some((f) => f.includes('.tmp-'))).toBe(true);
+    const again = wrn(['train', '--resume', ckpt]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(record(dir)).toEqual(reference);
+    noTemps(dir);
+  };
+  it('kill -9 between steps mid-epoch, then resume: the same log, summary and curves', killedThenResumed('step@6', false), 300_000);
+  it('kill -9 mid-write of a checkpoint, then resume', killedThenResumed('mid-write:checkpoint.wrnckpt@2', true), 300_000);
+  it('kill -9 after the temporary is written, before its rename, then resume', killedThenResumed('before-rename:checkpoint.wrnckpt@2', true), 300_000);
+
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    it(`${sig} checkpoints the current step, says how to resume, exits ${code}; the resume is the same run`, async () => {
+      const dir = tmp();
+      const child: ChildProcess = spawn(process.execPath, [WRN, 'train', ...T, '--out', dir], { cwd: ROOT });
+      let stderr = '';
+      child.stderr!.on('data', (d) => (stderr += d));
+      const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+      while (stepsLogged(dir) < 5) await new Promise((r) => setTimeout(r, 50));
+      child.kill(sig);
+      expect(await exited).toBe(code);
+      expect(stderr).toMatch(new RegExp(`interrupted by ${sig} after \\d+ steps; resume with: wrn train --resume .*checkpoint\\.wrnckpt`));
+      const h = loadCheckpoint<{ step: number }>(join(dir, 'checkpoint.wrnckpt')).header;
+      expect(h.step).toBeGreaterThanOrEqual(5);
+      const again = wrn(['train', '--resume', join(dir, 'checkpoint.wrnckpt')]);
+      expect(again.code, again.stderr).toBe(0);
+      expect(record(dir)).toEqual(reference);
+    }, 300_000);
+  }
+
+  it('--max-steps mid-epoch writes the checkpoint the summary names; resuming it finishes the same run', () => {
+    const dir = tmp();
+    const r = wrn(['train', ...T, '--out', dir, '--max-steps', '6']);
+    expect(r.code, r.stderr).toBe(0);
+    const named = /checkpoint (\S+\.wrnckpt)/.exec(r.stdout)?.[1];
+    expect(named && existsSync(named)).toBe(true);
+    expect(loadCheckpoint<{ step: number }>(named!).header.step).toBe(6);
+    const again = wrn(['train', '--resume', named!, '--max-steps', '0']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(record(dir)).toEqual(reference);
+  }, 300_000);
+
+  it('a full disk while checkpointing: one line naming the file, no temporary left', () => {
+    const dir = tmp();
+    const r = wrn(['train', ...T, '--out', dir], { WRN_FAULT: 'enospc:checkpoint.wrnckpt' });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toMatch(/^wrn: writing .*checkpoint\.wrnckpt: no space left on the device \(ENOSPC\)$/);
+    noTemps(dir);
+  }, 300_000);
+
+  it('a diverging run exits 3 and never leaves a checkpoint with a NaN or an Inf', () => {
+    for (const extra of [['--lr', '1e6'], ['--variant', 'fixup', '--lr', '1e6', '--checkpoint-every', '1', '--max-steps', '4']]) {
+      const dir = tmp();
+      const r = wrn(['train', ...T, '--out', dir, ...extra]);
+      expect(r.code, `${extra.join(' ')}: ${r.stdout}\n${r.stderr}`).toBe(3);
+      expect(r.stderr).toMatch(/training diverged (at|by) step \d+/);
+      const ckpt = join(dir, 'checkpoint.wrnckpt');
+      if (existsSync(ckpt)) expect(() => loadCheckpoint(ckpt)).not.toThrow(); // loading verifies finiteness
+      const log = readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const last = log[log.length - 1];
+      expect(last.type).toBe('diverged');
+      // The diverged step is the one after the last logged step.
+      const steps = log.filter((l) => l.type === 'step');
+      expect(last.step).toBe((steps.length ? steps[steps.length - 1].step : 0) + 1);
+    }
+  }, 300_000);
+
+  it('a resume is the same run: contradicting flags are refused naming both values; data and directory come from the checkpoint', () => {
+    const dir = tmp();
+    expect(wrn(['train', ...T, '--out', dir, '--max-steps', '2']).code).toBe(0);
+    const ckpt = join(dir, 'checkpoint.wrnckpt');
+    let r = wrn(['train', '--resume', ckpt, '--depth', '16', '--variant', 'skipinit']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--depth 16 \(the checkpoint has 10\); --variant skipinit \(the checkpoint has bn\)/);
+    r = wrn(['train', '--resume', ckpt, '--train-count', '64']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--data\/--train-count\/--test-count\/--image-size .*"trainCount":64.*the checkpoint has .*"trainCount":32/);
+    // From another directory, without --out: it continues in the checkpoint's directory, on its data.
+    const elsewhere = tmp();
+    r = wrn(['train', '--resume', ckpt, '--max-steps', '4'], {}, elsewhere);
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(join(elsewhere, 'runs'))).toBe(false);
+    expect(stepsLogged(dir)).toBe(4);
+    expect(r.stdout).toMatch(/synthetic: 32 train \/ 16 test images of 3x8x8/);
+    expect(r.stdout).toMatch(/summary: WRN-10-1 bn on synthetic 8x8, 4 steps/);
+  }, 300_000);
+
+  it('two trainers on one directory: the second is refused naming the first; a fresh run over an old one needs --force', async () => {
+    const dir = tmp();
+    const holder = spawn('sleep', ['60']);
+    const gone = new Promise((res) => holder.on('exit', res));
+    try {
+      writeFileSync(join(dir, 'run.lock'), JSON.stringify({ pid: holder.pid, host: hostname(), started: 'now' }));
+      const r = wrn(['train', ...T, '--out', dir]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`run directory .* is in use by process ${holder.pid}`));
+    } finally {
+      holder.kill();
+      await gone; // reaped, so its pid is really free
+    }
+    // The holder is gone: its lock is stale and is taken over.
+    const ok = wrn(['train', ...T, '--out', dir, '--max-steps', '1']);
+    expect(ok.code, ok.stderr).toBe(0);
+    const again = wrn(['train', ...T, '--out', dir, '--max-steps', '1']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already holds a run \(log\.jsonl, checkpoint\.wrnckpt, summary\.json\); resume it with --resume .* pass --force/);
+    const forced = wrn(['train', ...T, '--out', dir, '--max-steps', '1', '--force']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(stepsLogged(dir)).toBe(1);
+    expect(existsSync(join(dir, 'run.lock'))).toBe(false); // released on exit
+  }, 300_000);
+});
