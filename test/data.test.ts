@@ -16,10 +16,8 @@ import {
   IMAGE_NUMEL,
   loadCifar10,
   makeSynthetic,
-  mulberry32,
   noAugment,
   normalizeImage,
-  Rng,
   numBatches,
   SYNTHETIC_CLASSES,
   writePng,
@@ -29,6 +27,7 @@ import {
   type ChannelNorm,
   type Dataset,
 } from '../src/data/index.js';
+import { mulberry32, Rng } from '../src/util/rng.js';
 
 const tmpRoot = mkdtempSync(join(tmpdir(), 'wrn-data-'));
 afterAll(() => rmSync(tmpRoot, { recursive: true, force: true }));

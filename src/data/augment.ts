@@ -12,7 +12,7 @@
 // do not even depend on the batch size. A run resumed at (epoch e, batch k) with the same seed
 // therefore sees exactly the batches the uninterrupted run would have (use `startBatch: k`).
 import { channelNorm, checkDataset, imageNumel, type ChannelNorm, type Dataset } from './dataset.js';
-import { mixSeed, mulberry32, Rng } from './synthetic.js';
+import { mixSeed, mulberry32, Rng } from '../util/rng.js';
 
 const ORDER = 0x0bde12;
 const AUG = 0xa06;

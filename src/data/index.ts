@@ -16,7 +16,7 @@ export {
   type Dataset,
   type LoadCifarOptions,
 } from './cifar.js';
-export { makeSynthetic, renderSyntheticImage, SYNTHETIC_CLASSES, mulberry32, mixSeed, Rng, type SyntheticOptions } from './synthetic.js';
+export { makeSynthetic, renderSyntheticImage, SYNTHETIC_CLASSES, type SyntheticOptions } from './synthetic.js';
 export {
   epochBatches,
   evalBatches,

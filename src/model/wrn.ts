@@ -21,7 +21,7 @@ import { batchNorm, type BatchNormState } from '../ops/batchnorm.js';
 import { skipAdd } from '../ops/skipadd.js';
 import { globalAvgPool } from '../ops/pool.js';
 import { dropout } from '../ops/dropout.js';
-import { Rng } from '../data/synthetic.js';
+import { Rng } from '../util/rng.js';
 
 export const VARIANTS = ['bn', 'skipinit', 'unnormalized', 'regularized-skipinit', 'fixup'] as const;
 export type Variant = (typeof VARIANTS)[number];

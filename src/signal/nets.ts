@@ -24,7 +24,7 @@ import { batchNorm, type BatchNormState } from '../ops/batchnorm.js';
 import { conv2d } from '../ops/conv2d.js';
 import { skipAdd } from '../ops/skipadd.js';
 import { VARIANTS, WideResNet, blocksPerStage, type Variant } from '../model/wrn.js';
-import { mixSeed, Rng } from '../data/synthetic.js';
+import { mixSeed, Rng } from '../util/rng.js';
 import { channelStats, readStats, type ChannelStats, type ChannelStatsTensors } from './stats.js';
 import { paddingFraction, predictDoubling, predictPlusC, predictPlusOne, predictSkipInit, type Prediction } from './predict.js';
 

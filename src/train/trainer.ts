@@ -15,7 +15,7 @@ import { ReadPacer } from '../gpu/runtime.js';
 import { softmaxCrossEntropy, labelsTensor } from '../ops/loss.js';
 import { WideResNet, type Variant, type WrnConfig } from '../model/wrn.js';
 import { datasetNorm, epochBatches, evalBatches, numBatches } from '../data/augment.js';
-import { mixSeed } from '../data/synthetic.js';
+import { mixSeed } from '../util/rng.js';
 import type { ChannelNorm, Dataset } from '../data/dataset.js';
 import type { DataSpec } from '../data/load.js';
 import { writeFileAtomic } from '../util/fsx.js';
