@@ -31,6 +31,20 @@ if [ -z "${CHROMIUM_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 fi
 
+# Fashion-MNIST, the default training data (Debian's package: four gzip IDX files under
+# /usr/share/datasets/fashion-mnist/). Without apt, wrn train falls back to the embedded set.
+if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "[setup] installing Fashion-MNIST (dataset-fashion-mnist)"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dataset-fashion-mnist
+  else
+    echo "[setup] no apt-get: Fashion-MNIST not installed; wrn train will use the embedded synthetic set"
+  fi
+fi
+
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 npm run build
 echo "[setup] done"

@@ -29,6 +29,7 @@ export const SIGNAL_FLAGS = {
   device: { type: 'string', default: D.device, choices: ['webgpu', 'cpu'], help: "'cpu' runs the reference kernels (slow, for checking)" },
   seed: { type: 'int', default: D.seed, help: 'seed for inputs and weights' },
   chunk: { type: 'int', default: D.chunk, help: 'blocks recorded between two readbacks' },
+  draws: { type: 'int', default: D.draws ?? 1, help: 'independent draws of weights and inputs, averaged block by block (the predictions are expectations over the initialization)' },
   'keep-going': { type: 'bool', default: false, help: 'do not stop a net whose variance has overflowed for a whole chunk' },
   out: { type: 'string', default: 'runs/signal', help: 'output directory (signal.csv, signal.json, signal.png)' },
   help: { type: 'bool', default: false, help: 'show this help' },
@@ -54,6 +55,7 @@ export function signalConfigFromFlags(f: ReturnType<typeof parseFlags<typeof SIG
   requireRange(cmd, 'wrn-width', f['wrn-width'], 1);
   requireRange(cmd, 'wrn-batch', f['wrn-batch'], 1);
   requireRange(cmd, 'chunk', f.chunk, 1);
+  requireRange(cmd, 'draws', f.draws, 1, 1000);
   requireWrnDepth(cmd, 'wrn-depth', f['wrn-depth']);
   // Sizes no tensor can hold are refused here, naming the flags, for the nets asked for only.
   const wrns = nets.filter((n) => n.startsWith('wrn-'));
@@ -92,6 +94,7 @@ export function signalConfigFromFlags(f: ReturnType<typeof parseFlags<typeof SIG
       seed: f.seed,
       chunk: f.chunk,
       stopAfterOverflow: !f['keep-going'],
+      draws: f.draws,
     },
   };
 }

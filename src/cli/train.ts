@@ -12,7 +12,24 @@ import { ensureDir } from '../util/fsx.js';
 import { writeCurves } from '../train/curves.js';
 import { parseFlags, flagsGiven, usage, requireRange, requireWrnDepth, UsageError } from './args.js';
 
-const D = DEFAULT_TRAIN;
+/**
+ * The main job (`wrn train` with no flags), chosen by measurement on a 2-core machine with
+ * SwiftShader: WRN-10-1 with BN on Fashion-MNIST at 12x12, 3 epochs of 75 steps of 64 over the
+ * first 4,800 training images, lr 0.2 then halved each epoch after the first, no augmentation (at
+ * 225 steps the net underfits: crops and flips only slow it), evaluated on the first 2,000 test
+ * images. Measured: 83.6% test accuracy, 4 min 0 s wall (see README). Batch 64 runs 1.7x the
+ * images/s of batch 32 on a CPU adapter; 12x12 keeps 2.2x the images/s of 16x16.
+ */
+export const DEFAULT_JOB: TrainConfig = {
+  ...DEFAULT_TRAIN,
+  epochs: 3,
+  batchSize: 64,
+  lr: 0.2,
+  augment: false,
+  evalBatchSize: 250,
+  data: { source: 'auto', trainCount: 4800, testCount: 2000, imageSize: 12 },
+};
+const D = DEFAULT_JOB;
 export const TRAIN_FLAGS = {
   depth: { type: 'int', default: D.depth, help: 'WRN depth n = 6N + 4 (10, 16, 22, 28, ...)' },
   width: { type: 'int', default: D.widen, help: 'WRN width factor k' },
@@ -29,8 +46,8 @@ export const TRAIN_FLAGS = {
   seed: { type: 'int', default: D.seed, help: 'seed for init, data order, augmentation and dropout' },
   device: { type: 'string', default: D.device, choices: ['webgpu', 'cpu'], help: "'cpu' runs the reference kernels (slow, for checking)" },
   data: { type: 'string', default: 'auto', help: `'fashion-mnist' (${FASHION_MNIST_DIR}, apt install dataset-fashion-mnist), 'synthetic' (embedded), a directory of IDX or CIFAR-10 binary files, or 'auto' (fashion-mnist if installed, else synthetic)` },
-  'train-count': { type: 'int', default: D.data.trainCount, help: 'training images: the first N of the set (0: all; synthetic: 768)' },
-  'test-count': { type: 'int', default: D.data.testCount, help: 'test images: the first N of the official test set (0: all; synthetic: 250)' },
+  'train-count': { type: 'int', default: D.data.trainCount, help: 'training images: the first N of the set (0: all)' },
+  'test-count': { type: 'int', default: D.data.testCount, help: 'test images: the first N of the official test set (0: all)' },
   'image-size': { type: 'int', default: D.data.imageSize, help: "resize images to N x N by area averaging (0: the dataset's own size)" },
   out: { type: 'string', default: D.out, help: 'run directory (log.jsonl, checkpoint.wrnckpt, curves.png, samples.png, summary.json)' },
   resume: { type: 'string', default: '', help: 'continue the run of this checkpoint file (or run directory): its settings, data and directory; only --epochs, --max-steps, --out, --device, --checkpoint-every and --eval-batch-size may change' },

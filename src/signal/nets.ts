@@ -62,6 +62,8 @@ export interface SignalConfig {
   chunk: number;
   /** Stop a net once its variance has been non-finite for a whole chunk (the rest is inf/NaN). */
   stopAfterOverflow: boolean;
+  /** Independent draws of weights and inputs averaged per block (runSignal; default 1). */
+  draws?: number;
 }
 
 export const DEFAULT_SIGNAL: SignalConfig = {

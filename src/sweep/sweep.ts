@@ -110,8 +110,9 @@ export function sharedSettings(o: Pick<SweepOptions, 'base' | 'data'>): Record<s
   const b = o.base;
   return {
     epochs: b.epochs, width: b.widen, alphaInit: b.alphaInit, momentum: b.momentum, weightDecay: b.weightDecay,
-    lrConstantFraction: b.lrConstantFraction, lrDecayEvery: b.lrDecayEvery, lrDecayFactor: b.lrDecayFactor,
+    lrConstantFraction: b.lrConstantFraction, lrDecayEvery: b.lrDecayEvery, lrDecayFactor: b.lrDecayFactor, augment: String(b.augment),
     train: `${o.data.train.name} (${o.data.train.count} images)`, test: `${o.data.test.name} (${o.data.test.count} images)`,
+    image: `${o.data.train.channels}x${o.data.train.height}x${o.data.train.width}`,
   };
 }
 

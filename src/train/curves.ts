@@ -13,6 +13,8 @@ export function writeCurves(out: string, losses: number[], history: EpochRecord[
     for (let j = a; j <= i; j++) s += losses[j];
     return s / (i - a + 1);
   });
+  // Both panels share one step axis, so they read together.
+  const lastStep = Math.max(losses.length, ...history.map((h) => h.step ?? 0), 1);
   const loss = lineChart({
     title: `${title}: training loss`,
     xLabel: 'step',
@@ -21,6 +23,8 @@ export function writeCurves(out: string, losses: number[], history: EpochRecord[
       { name: 'per step', x: steps, y: losses, color: '#bbbbbb' },
       { name: `mean of ${window}`, x: steps, y: smooth },
     ],
+    xMin: 0,
+    xMax: lastStep,
   });
   const acc = lineChart({
     title: `${title}: test accuracy`,
@@ -29,6 +33,8 @@ export function writeCurves(out: string, losses: number[], history: EpochRecord[
     series: [{ name: 'test', x: history.map((h) => h.step ?? h.epoch), y: history.map((h) => 100 * h.testAccuracy), markers: true }],
     yMin: 0,
     yMax: 100,
+    xMin: 0,
+    xMax: lastStep,
   });
   const path = join(out, 'curves.png');
   savePng(panels([loss, acc], 2), path);
