@@ -8,12 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initWebGPU, type GpuRuntime } from '../src/index.js';
 import { describeGpu, requireGpu } from './helpers/optest.js';
-import { runKernelBench } from '../bench/kernels.js';
-import { paddedGemm, recordCopy, recordSgemm } from '../bench/harness.js';
+import { runKernelBench } from '../src/bench/kernels.js';
+import { paddedGemm, recordCopy, recordSgemm } from '../src/bench/harness.js';
 import { rand } from '../src/check.js';
-import { runStepBench } from '../bench/step.js';
-import { CATEGORIES, KERNELS_KIND, STEP_KIND, categoryOf, compareResults, formatKernels, formatStep, validateResult, type KernelBenchResult, type StepBenchResult } from '../bench/report.js';
-import { readResult, resultBaseName, slug, writeResult } from '../bench/output.js';
+import { runStepBench } from '../src/bench/step.js';
+import { CATEGORIES, KERNELS_KIND, STEP_KIND, categoryOf, compareResults, formatKernels, formatStep, validateResult, type KernelBenchResult, type StepBenchResult } from '../src/bench/report.js';
+import { readResult, resultBaseName, slug, writeResult } from '../src/bench/output.js';
+import { parseConvLayer, runConv2dBench } from '../src/bench/conv2d.js';
+import { BN_DISPATCH_NAMES } from '../src/bench/bn_dispatches.js';
+import { conv2dTuning } from '../src/ops/conv2d.js';
 import { benchCommand } from '../src/cli/bench.js';
 import { UsageError } from '../src/cli/args.js';
 import { chromiumPath, ROOT, runInBrowser, WEB_DIST } from '../src/web/runner.js';
@@ -51,10 +54,10 @@ function newest(d: string): number {
   return t;
 }
 
-/** Rebuild dist/web/main.js when any source it bundles (src, shaders, bench) is newer. */
+/** Rebuild dist/web/main.js when any source it bundles (src, shaders) is newer. */
 function ensureWebBundle(): void {
   const bundle = join(WEB_DIST, 'main.js');
-  const sources = Math.max(...['src', 'shaders', 'bench'].map((d) => newest(join(ROOT, d))));
+  const sources = Math.max(...['src', 'shaders'].map((d) => newest(join(ROOT, d))));
   if (existsSync(bundle) && statSync(bundle).mtimeMs >= sources) return;
   execFileSync(process.execPath, ['tools/build.mjs'], { cwd: ROOT, stdio: 'pipe' });
 }
@@ -288,6 +291,48 @@ describeGpu('wrn bench on the CPU adapter (tiny shapes)', () => {
     expect(resultBaseName(r)).toMatch(/^kernels-browser-/);
   }, 180_000);
 
+  it('conv2d (CLI, one tiny layer): a row per layer with positive times and the ratio columns; the tuning knobs are restored', async () => {
+    const printed = await captureLog(() => benchCommand(['conv2d', '--layer', '8,16,4,3,1,1', '--batch', '1', '--reps', '1', '--rounds', '1', '--tile', '16x256', '--max-workgroups', '2']));
+    const lines = printed.split('\n');
+    expect(lines[0]).toMatch(/^adapter: /);
+    expect(lines[1]).toMatch(/^batch 1 .*, 1 dispatches per submit, best of 1$/);
+    expect(lines[2]).toMatch(/^layer +GEMM MxNxK +forward +backward-input +backward-filter +matmul \(same GEMM\) +bench SGEMM \(padded GEMM\) +fwd\/mm fwd\/sgemm bi\/fwd bf\/fwd$/);
+    const row = lines.find((l) => l.startsWith('custom 8->16 3x3 s1 p1 @4'));
+    expect(row, printed).toBeTruthy();
+    expect(row).toMatch(/ 16x16x72 /); // M = Cout, N = 1 x 4 x 4, K = 8 x 3 x 3
+    // five (ms, GF/s, cpu-ms) triples, then the four ratios
+    const nums = row!.slice(47).trim().split(/\s+/).filter((t) => /^[\d.]+$/.test(t)).map(Number);
+    expect(nums).toHaveLength(19);
+    expect(nums.every((v) => v >= 0)).toBe(true);
+    expect(nums[0]).toBeGreaterThan(0); // forward ms
+    expect(lines[lines.length - 1]).toMatch(/^fwd\/mm, fwd\/sgemm = /);
+    expect(conv2dTuning).toEqual({ maxWorkgroups: null, tile: null });
+
+    const rows = await runConv2dBench(rt, { batch: 1, reps: 1, rounds: 1, layers: [parseConvLayer('4,4,3,1,2,0')], skipMatmul: true }, () => {});
+    expect(rows).toHaveLength(1);
+    expect(rows[0].gemm).toEqual({ m: 4, n: 4, k: 4 }); // 1x1 stride 2 on 3x3: 2x2 outputs
+    expect(Number.isNaN(rows[0].matmul.wall)).toBe(true);
+    expect(rows[0].forward.wall).toBeGreaterThan(0);
+    await expect(benchCommand(['conv2d', '--only', 'no-such-layer', '--batch', '1'])).rejects.toThrow(/no layer matches --only 'no-such-layer'/);
+  });
+
+  it('bn-dispatches (CLI, one tiny shape): each dispatch over the copy, positive', async () => {
+    const argv = ['bn-dispatches', '--batch', '1', '--shapes', '4x4'];
+    if (!rt.hasTimestamps) {
+      await expect(benchCommand(argv)).rejects.toThrow(/needs GPU timestamps/);
+      return;
+    }
+    const lines = (await captureLog(() => benchCommand(argv))).split('\n');
+    expect(lines[0]).toMatch(/^adapter: /);
+    expect(lines[1]).toBe("batch 1; each dispatch's GPU time over a copy's (8 B/value), median of 5");
+    expect(lines[2].split(/\s+/)).toEqual(['shape', 'copy', 'us', ...BN_DISPATCH_NAMES]);
+    expect(lines).toHaveLength(4);
+    expect(lines[3].startsWith('[1, 4, 4, 4]')).toBe(true);
+    const cols = lines[3].slice(30).trim().split(/\s+/).map(Number);
+    expect(cols).toHaveLength(1 + BN_DISPATCH_NAMES.length);
+    for (const v of cols.slice(1)) expect(v).toBeGreaterThan(0);
+  });
+
   it('CLI flags: clear errors for a bad value, an unknown subcommand or variant', async () => {
     await expect(benchCommand(['kernels', '--reps', '0'])).rejects.toThrow(/--reps must be an integer >= 1, got 0/);
     await expect(benchCommand(['kernels', '--batch', 'x'])).rejects.toThrow(/--batch must be an integer, got 'x'/);
@@ -295,6 +340,16 @@ describeGpu('wrn bench on the CPU adapter (tiny shapes)', () => {
     await expect(benchCommand(['step', '--variants', 'bn,foo'])).rejects.toThrow(/unknown variant\(s\) foo/);
     await expect(benchCommand(['nope'])).rejects.toThrow(/unknown subcommand 'nope'/);
     expect(await captureLog(() => benchCommand(['kernels', '--help']))).toMatch(/--quick/);
+    await expect(benchCommand(['conv2d', '--layer', '8,16,4'])).rejects.toThrow(/--layer: expected cin,cout,size,k,stride,pad/);
+    await expect(benchCommand(['conv2d', '--layer', '8,16,2,5,1,0'])).rejects.toThrow(/--layer: a 5x5 kernel with pad 0 does not fit a 2x2 input/);
+    await expect(benchCommand(['conv2d', '--tile', '8x8'])).rejects.toThrow(/--tile must be one of 64x64, 32x128, 16x256, got '8x8'/);
+    await expect(benchCommand(['conv2d', '--rounds', '0'])).rejects.toThrow(/--rounds must be an integer >= 1, got 0/);
+    await expect(benchCommand(['conv2d', '--batch', '100000'])).rejects.toThrow(/would hold .* values .* lower --batch/);
+    await expect(benchCommand(['bn-dispatches', '--shapes', '64'])).rejects.toThrow(/--shapes: expected CxH .* got '64'/);
+    await expect(benchCommand(['bn-dispatches', '--batch', '0'])).rejects.toThrow(/--batch must be an integer >= 1, got 0/);
+    expect(await captureLog(() => benchCommand(['conv2d', '--help']))).toMatch(/--layer .*cin,cout,size,k,stride,pad/);
+    expect(await captureLog(() => benchCommand(['bn-dispatches', '--help']))).toMatch(/--shapes .*CxH/);
+    expect(await captureLog(() => benchCommand(['--help']))).toMatch(/conv2d .*\n[\s\S]*bn-dispatches/);
   });
 });
 

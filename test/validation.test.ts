@@ -37,7 +37,7 @@ import { makeSynthetic, SYNTHETIC_MAX_COUNT } from '../src/data/synthetic.js';
 import { loadDataset } from '../src/data/load.js';
 import { DataFormatError } from '../src/data/dataset.js';
 import { WideResNet, wrnParameterCount, MAX_WRN_PARAMETERS, VARIANTS } from '../src/model/wrn.js';
-import { WRN16_4_PARAMS } from '../bench/kernels.js';
+import { WRN16_4_PARAMS } from '../src/bench/kernels.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'wrn-validation-'));
 

@@ -3,12 +3,15 @@
 import { cpus, loadavg } from 'node:os';
 import { ensureDir } from '../util/fsx.js';
 import { initWebGPU } from '../index.js';
-import { parseFlags, usage, requireRange, requireTensorSize, UsageError, MAX_TENSOR_VALUES, MAX_TIMEOUT_S, requireWrnDepth } from './args.js';
+import { parseFlags, usage, requireRange, requireNonEmpty, requireTensorSize, UsageError, MAX_TENSOR_VALUES, MAX_TIMEOUT_S, requireWrnDepth } from './args.js';
 import { checkWrnSize } from '../model/wrn.js';
-import { kernelDefaults, runKernelBench, WRN16_4_LAYERS, layerName, type KernelBenchOptions } from '../../bench/kernels.js';
-import { runStepBench, stepDefaults, STEP_VARIANTS } from '../../bench/step.js';
-import { compareResults, formatKernels, formatStep, validateResult, type KernelBenchResult } from '../../bench/report.js';
-import { DEFAULT_RESULTS_DIR, gitCommit, readResult, writeResult } from '../../bench/output.js';
+import { kernelDefaults, runKernelBench, WRN16_4_LAYERS, layerName, type KernelBenchOptions } from '../bench/kernels.js';
+import { runStepBench, stepDefaults, STEP_VARIANTS } from '../bench/step.js';
+import { compareResults, formatKernels, formatStep, validateResult, type KernelBenchResult } from '../bench/report.js';
+import { DEFAULT_RESULTS_DIR, gitCommit, readResult, writeResult } from '../bench/output.js';
+import { CONV_LAYERS, parseConvLayer, runConv2dBench, TILE_NAMES } from '../bench/conv2d.js';
+import { convOutSize } from '../ops/conv2d.js';
+import { BN_SHAPES, runBnDispatchBench } from '../bench/bn_dispatches.js';
 import type { GpuRuntime } from '../gpu/runtime.js';
 
 const KERNEL_FLAGS = {
@@ -38,7 +41,31 @@ const STEP_FLAGS = {
   help: { type: 'bool', default: false, help: 'show this help' },
 } as const;
 
-const HELP = `usage: wrn bench <kernels|step|compare> [flags]   (wrn bench <subcommand> --help for its flags)
+const CONV2D_SUMMARY =
+  "Time conv2d forward, backward-input and backward-filter at WRN-16-4 layer shapes against the engine's matmul and the benchmark's SGEMM on the equivalent GEMM (M = Cout, N = batch x Ho x Wo, K = Cin x KH x KW): ms per dispatch (best of --rounds), GFLOP/s, this process's CPU ms, and fwd/mm, fwd/sgemm (target >= 0.7), bi/fwd, bf/fwd (target <= 1.5).";
+
+const CONV2D_FLAGS = {
+  batch: { type: 'int', default: 2, help: 'batch size (WRN-16-4 trains at 64-128; on SwiftShader a small batch keeps this quick)' },
+  reps: { type: 'int', default: 3, help: 'dispatches recorded into one submit' },
+  rounds: { type: 'int', default: 3, help: 'submits per kernel; the best counts' },
+  only: { type: 'string', default: '', help: "only the layers whose name contains this (e.g. 'stage1', 'shortcut')" },
+  layer: { type: 'string', default: '', help: 'time one custom layer instead: cin,cout,size,k,stride,pad (e.g. 64,64,16,3,1,1)' },
+  tile: { type: 'string', choices: TILE_NAMES, help: "one tile shape for all three kernels (default: each GEMM gets pickTile's)" },
+  'max-workgroups': { type: 'int', help: 'launch at most this many workgroups at once (default: the engine\'s choice for the adapter)' },
+  'skip-matmul': { type: 'bool', default: false, help: "skip the engine's matmul on the same GEMM" },
+  help: { type: 'bool', default: false, help: 'show this help' },
+} as const;
+
+const BN_DISPATCH_SUMMARY =
+  "Time each dispatch of batch norm (statistics partials and merge, normalize+relu, gradient partials and merge, dx+relu) and a ReLU in units of a vec4 copy of the same tensor in the same profile, at WRN stage shapes: GPU timestamps, median of 5 profiles. Minimal bytes per value: 4 (stats), 12 (normalize), 8 (grad partials), 12 (dx); the copy moves 8.";
+
+const BN_DISPATCH_FLAGS = {
+  batch: { type: 'int', default: 2, help: 'batch size' },
+  shapes: { type: 'list', default: BN_SHAPES.map(([c, h]) => `${c}x${h}`), help: 'the [batch, C, H, H] tensors to profile, as CxH' },
+  help: { type: 'bool', default: false, help: 'show this help' },
+} as const;
+
+const HELP = `usage: wrn bench <kernels|step|compare|conv2d|bn-dispatches> [flags]   (wrn bench <subcommand> --help for its flags)
 
   kernels   every hot kernel of a training step at WRN-16-4 layer shapes: median time, GB/s or
             GFLOP/s, and the ratio to this adapter's copy bandwidth / SGEMM throughput measured in
@@ -47,8 +74,14 @@ const HELP = `usage: wrn bench <kernels|step|compare> [flags]   (wrn bench <subc
   step      whole training steps (forward, backward, SGD) of the bn, bn-unfused, skipinit and
             unnormalized variants, GPU time broken down by kernel category, and images/s
   compare   wrn bench compare A.json B.json: B over A, per kernel or per step category
+  conv2d    the three conv2d kernels per WRN-16-4 layer against the engine's matmul and the SGEMM
+            yardstick on the same GEMM (wall and CPU time; how the tile shapes were chosen)
+  bn-dispatches
+            each BN dispatch's GPU time in units of a copy of the same tensor (how the BN kernels
+            were tuned)
 
-Results go to ${DEFAULT_RESULTS_DIR}/ as JSON (adapter, runtime, commit, every figure) plus a PNG chart.`;
+kernels and step write their results to ${DEFAULT_RESULTS_DIR}/ as JSON (adapter, runtime, commit, every figure)
+plus a PNG chart; conv2d and bn-dispatches print a table only.`;
 
 function nodeNotes(rt: GpuRuntime): string[] {
   const notes: string[] = [];
@@ -171,6 +204,55 @@ function compare(argv: string[]): number {
   return 0;
 }
 
+async function conv2dBench(argv: string[]): Promise<number> {
+  const f = parseFlags('bench conv2d', argv, CONV2D_FLAGS);
+  if (f.help) {
+    console.log(usage('bench conv2d', CONV2D_SUMMARY, CONV2D_FLAGS));
+    return 0;
+  }
+  positiveInts('conv2d', f, ['batch', 'reps', 'rounds', 'max-workgroups']);
+  let layers;
+  if (f.layer) {
+    try {
+      layers = [parseConvLayer(f.layer)];
+    } catch (e) {
+      throw new UsageError(`wrn bench conv2d: --layer: ${(e as Error).message}`);
+    }
+  }
+  // The largest tensors of each layer (input, output, and the GEMM's N-sized operand, padded for the SGEMM).
+  for (const l of layers ?? CONV_LAYERS) {
+    const ho = convOutSize(l.size, l.k, l.stride, l.pad);
+    const n = f.batch * ho * ho;
+    requireTensorSize('bench conv2d', `${l.name}: the input [--batch, ${l.cin}, ${l.size}, ${l.size}] =`, [f.batch, l.cin, l.size, l.size], '--batch');
+    requireTensorSize('bench conv2d', `${l.name}: the output [--batch, ${l.cout}, ${ho}, ${ho}] =`, [f.batch, l.cout, ho, ho], '--batch');
+    requireTensorSize('bench conv2d', `${l.name}: the GEMM's K x N operand (K = Cin x KH x KW, N = batch x Ho x Wo, padded) =`, [Math.ceil((l.cin * l.k * l.k) / 16) * 16, Math.ceil(n / 64) * 64], '--batch');
+  }
+  const rt = await initWebGPU();
+  console.log(`adapter: ${rt.adapterName}`);
+  await runConv2dBench(rt, { batch: f.batch, reps: f.reps, rounds: f.rounds, only: f.only, layers, tile: f.tile ?? null, maxWorkgroups: f['max-workgroups'] ?? null, skipMatmul: f['skip-matmul'] });
+  return 0;
+}
+
+async function bnDispatches(argv: string[]): Promise<number> {
+  const f = parseFlags('bench bn-dispatches', argv, BN_DISPATCH_FLAGS);
+  if (f.help) {
+    console.log(usage('bench bn-dispatches', BN_DISPATCH_SUMMARY, BN_DISPATCH_FLAGS));
+    return 0;
+  }
+  positiveInts('bn-dispatches', f, ['batch']);
+  const shapes = f.shapes.map((s): [number, number] => {
+    const m = /^(\d+)x(\d+)$/.exec(String(s));
+    if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new UsageError(`wrn bench bn-dispatches: --shapes: expected CxH with C, H >= 1 (e.g. 64x32), got '${s}'`);
+    return [Number(m[1]), Number(m[2])];
+  });
+  requireNonEmpty('bench bn-dispatches', 'shapes', shapes);
+  for (const [c, h] of shapes) requireTensorSize('bench bn-dispatches', 'the tensor [--batch, C, H, H] =', [f.batch, c, h, h], '--batch or --shapes');
+  const rt = await initWebGPU({ timestamps: true });
+  console.log(`adapter: ${rt.adapterName}`);
+  await runBnDispatchBench(rt, { batch: f.batch, shapes });
+  return 0;
+}
+
 export async function benchCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (!sub || sub === '--help' || sub === '-h' || sub === 'help') {
@@ -180,5 +262,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   if (sub === 'kernels') return kernels(rest);
   if (sub === 'step') return step(rest);
   if (sub === 'compare') return compare(rest);
-  throw new UsageError(`wrn bench: unknown subcommand '${sub}' (expected kernels, step or compare)\n\n${HELP}`);
+  if (sub === 'conv2d') return conv2dBench(rest);
+  if (sub === 'bn-dispatches') return bnDispatches(rest);
+  throw new UsageError(`wrn bench: unknown subcommand '${sub}' (expected kernels, step, compare, conv2d or bn-dispatches)\n\n${HELP}`);
 }

@@ -1,17 +1,21 @@
 // `wrn browser`: run a page task (the kernel checks by default) in headless Chromium with WebGPU,
 // or serve the page for a browser of your own. Node only (bundled into the CLI, not the page).
-import { parseFlags, usage, requireRange, MAX_TIMEOUT_S } from '../cli/args.js';
-import { runInBrowser, formatCheckResult, startServer } from './runner.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseFlags, usage, requireRange, UsageError, MAX_TIMEOUT_S } from '../cli/args.js';
+import { runInBrowser, formatCheckResult, startServer, WEB_DIST } from './runner.js';
 
 const FLAGS = {
   task: { type: 'string', default: 'check', help: "the page's task (check; more tasks register themselves in src/web/tasks.ts)" },
   filter: { type: 'string', default: '', help: 'task=check: run only the checks whose name contains this' },
+  query: { type: 'string', default: '', help: "more query parameters for the page's task, as k=v&k2=v2 (e.g. batch=1&reps=2 for task=bench)" },
   gpu: { type: 'bool', default: false, help: "use the machine's GPU instead of SwiftShader" },
   timeout: { type: 'number', default: 300, help: 'seconds to wait for the page' },
-  verbose: { type: 'bool', default: false, help: "print the page's console" },
+  verbose: { type: 'bool', default: false, help: "print the page's console (with --serve: every request)" },
   json: { type: 'bool', default: false, help: 'print the whole result as JSON' },
   serve: { type: 'bool', default: false, help: 'only serve the page (open the printed URL in Chrome) until Ctrl-C' },
   port: { type: 'int', default: 0, help: 'with --serve: the port (0: a free one)' },
+  host: { type: 'string', default: '127.0.0.1', help: 'with --serve: the address to bind (WebGPU needs a secure context: 127.0.0.1, or a tunnel to it)' },
   help: { type: 'bool', default: false, help: 'show this help' },
 } as const;
 
@@ -20,7 +24,16 @@ export function parseBrowserFlags(argv: string[]) {
   const f = parseFlags('browser', argv, FLAGS);
   requireRange('browser', 'timeout', f.timeout, 1, MAX_TIMEOUT_S); // 0 would mean no timeout
   requireRange('browser', 'port', f.port, 0, 65535);
+  if (!f.host) throw new UsageError('wrn browser: --host is empty; give an address such as 127.0.0.1');
   return f;
+}
+
+/** The page's query: --query k=v&... and --filter (which wins over a filter in --query). */
+function queryOf(q: string, filter: string): Record<string, string> {
+  const out = Object.fromEntries(new URLSearchParams(q));
+  if ('task' in out) throw new UsageError("wrn browser: --query cannot set 'task'; use --task");
+  if (filter) out.filter = filter;
+  return out;
 }
 
 export async function browserCommand(argv: string[]): Promise<number> {
@@ -35,9 +48,15 @@ export async function browserCommand(argv: string[]): Promise<number> {
     );
     return 0;
   }
+  const query = queryOf(f.query, f.filter);
   if (f.serve) {
-    const { url, close } = await startServer({ port: f.port });
-    console.log(`serving the page at ${url}\nopen ${url}?task=${encodeURIComponent(f.task)}${f.filter ? `&filter=${encodeURIComponent(f.filter)}` : ''} in Chrome (Ctrl-C to stop)`);
+    if (!existsSync(join(WEB_DIST, 'main.js'))) console.warn(`warning: ${join(WEB_DIST, 'main.js')} is missing: run npm run build`);
+    const { url, close } = await startServer({ port: f.port, host: f.host, log: f.verbose ? (l) => console.log(l) : undefined });
+    const search = new URLSearchParams({ task: f.task, ...query });
+    console.log(`serving the page at ${url}\nopen ${url}?${search} in Chrome (Ctrl-C to stop)`);
+    if (!['127.0.0.1', 'localhost', '::1'].includes(f.host)) {
+      console.log('note: WebGPU needs a secure context; from another machine use an SSH tunnel (ssh -L PORT:127.0.0.1:PORT) and open it as http://127.0.0.1:PORT/.');
+    }
     await new Promise<void>((done) => {
       const stop = () => close().then(done);
       process.once('SIGINT', stop);
@@ -47,7 +66,7 @@ export async function browserCommand(argv: string[]): Promise<number> {
   }
   const r = await runInBrowser({
     task: f.task,
-    query: f.filter ? { filter: f.filter } : {},
+    query,
     gpu: f.gpu ? 'default' : 'swiftshader',
     timeoutMs: f.timeout * 1000,
     verbose: f.verbose,

@@ -8,8 +8,8 @@
 import { initWebGPU, describeAdapter } from '../index.js';
 import { runChecks, selectChecks, type CheckLine } from '../check.js';
 import { tasks, taskOptions, registerTask, type TaskContext, type PageResult, type CheckTaskResult } from './tasks.js';
-// Task modules register themselves on import, e.g.:  import '../../bench/web.js';
-import '../../bench/web.js';
+// Task modules register themselves on import, e.g.:  import '../bench/web.js';
+import '../bench/web.js';
 
 declare global {
   interface Window {
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
     throw new Error(
       'No WebGPU adapter found (navigator.gpu.requestAdapter() returned null). In Chrome, check chrome://gpu; ' +
         'on Linux start it with --enable-unsafe-webgpu --enable-features=Vulkan, and on a machine without a GPU also ' +
-        '--enable-unsafe-swiftshader --use-webgpu-adapter=swiftshader (what `node tools/browser.mjs` does).',
+        '--enable-unsafe-swiftshader --use-webgpu-adapter=swiftshader (what `wrn browser` does).',
     );
   });
   const adapter = rt.ctx.adapter;

@@ -1,15 +1,40 @@
 // Run the engine in headless Chromium (WebGPU on SwiftShader, or the machine's GPU) and bring the
-// page's result back to Node. Builds nothing: dist/web/main.js must exist (npm run build).
+// page's result back to Node. Builds nothing: dist/web/main.js must exist (npm run build). Node
+// only (the CLI and the tests, through src/web/runner.ts); never imported by the page (main.ts).
 //
-//   import { runInBrowser } from './tools/browser.mjs';   (typed wrapper: src/web/runner.ts)
 //   const r = await runInBrowser({ task: 'check', query: { filter: 'conv2d' } });
-//
-//   node tools/browser.mjs [--task check] [--filter NAME] [--gpu] [--timeout SECONDS] [--verbose] [--json]
-//       runs the task in headless Chromium and prints what the page reported; exit code 1 on failure.
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { startServer, WEB_DIST } from './serve.mjs';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { startServer, WEB_DIST } from './serve.js';
+import type { PageResult, CheckTaskResult } from './tasks.js';
+
+export interface RunInBrowserOptions {
+  /** The page's task (default 'check'). */
+  task?: string;
+  /** More query parameters for the page, e.g. { filter: 'conv2d' }. */
+  query?: Record<string, string | number | boolean>;
+  /** 'swiftshader' (default): WebGPU on the CPU, works anywhere; 'default': the machine's GPU. */
+  gpu?: 'swiftshader' | 'default';
+  /** How long to wait for the page's result (default 300 s). */
+  timeoutMs?: number;
+  /** Print the page's console to this process's console. */
+  verbose?: boolean;
+  headless?: boolean;
+  /** Default: $CHROMIUM_PATH, else /usr/bin/chromium. */
+  chromiumPath?: string;
+  extraArgs?: string[];
+  onConsole?: (line: string) => void;
+}
+
+export type BrowserResult = PageResult & {
+  browserVersion: string;
+  launchArgs: string[];
+  /** Launch to close, ms. */
+  wallMs: number;
+};
+
+export type BrowserCheckResult = BrowserResult & Partial<CheckTaskResult>;
 
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
 
@@ -33,12 +58,12 @@ export const GPU_ARGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '
 export const COMMON_ARGS = ['--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** The Chromium binary: opts.chromiumPath, $CHROMIUM_PATH, or /usr/bin/chromium. */
-export function chromiumPath(explicit) {
+export function chromiumPath(explicit?: string): string {
   return explicit || process.env.CHROMIUM_PATH || DEFAULT_CHROMIUM;
 }
 
 /** Launch arguments for the given adapter choice. */
-export function launchArgs(gpu = 'swiftshader', extraArgs = []) {
+export function launchArgs(gpu: 'swiftshader' | 'default' = 'swiftshader', extraArgs: string[] = []): string[] {
   if (gpu !== 'swiftshader' && gpu !== 'default') throw new Error(`runInBrowser: gpu must be 'swiftshader' or 'default', got '${gpu}'`);
   return [...(gpu === 'swiftshader' ? SWIFTSHADER_ARGS : GPU_ARGS), ...COMMON_ARGS, ...extraArgs];
 }
@@ -48,20 +73,8 @@ export function launchArgs(gpu = 'swiftshader', extraArgs = []) {
  * window.__wrnResult ({ task, userAgent, adapter, ..., error? }) plus { browserVersion, launchArgs, wallMs }.
  * A page that reports an error is returned, not thrown (look at `result.error`); what throws is
  * everything that kept the page from reporting: no bundle, no Chromium, a crash, the timeout.
- *
- * @param {{
- *   task?: string,
- *   query?: Record<string, string | number | boolean>,
- *   gpu?: 'swiftshader' | 'default',
- *   timeoutMs?: number,
- *   verbose?: boolean,
- *   headless?: boolean,
- *   chromiumPath?: string,
- *   extraArgs?: string[],
- *   onConsole?: (line: string) => void,
- * }} [opts]
  */
-export async function runInBrowser(opts = {}) {
+export async function runInBrowser(opts: RunInBrowserOptions = {}): Promise<BrowserResult> {
   const task = opts.task ?? 'check';
   const timeoutMs = opts.timeoutMs ?? 300_000;
   const gpu = opts.gpu ?? 'swiftshader';
@@ -70,15 +83,15 @@ export async function runInBrowser(opts = {}) {
   if (!existsSync(bundle)) throw new Error(`the browser bundle ${bundle} is missing: run npm run build`);
   const exe = chromiumPath(opts.chromiumPath);
   if (!existsSync(exe)) throw new Error(`Chromium not found at ${exe}.\n${CHROMIUM_HELP}`);
-  let chromium;
+  let chromium: typeof import('playwright-core').chromium;
   try {
     ({ chromium } = await import('playwright-core'));
   } catch (e) {
-    throw new Error(`playwright-core is not installed (npm install; it is a devDependency): ${e.message}`);
+    throw new Error(`playwright-core is not installed (npm install; it is a devDependency): ${(e as Error).message}`);
   }
 
-  const consoleLines = [];
-  const note = (line) => {
+  const consoleLines: string[] = [];
+  const note = (line: string) => {
     consoleLines.push(line);
     if (consoleLines.length > 400) consoleLines.splice(0, consoleLines.length - 400);
     opts.onConsole?.(line);
@@ -87,7 +100,7 @@ export async function runInBrowser(opts = {}) {
 
   const t0 = performance.now();
   const server = await startServer();
-  let browser;
+  let browser: Browser | undefined;
   try {
     browser = await chromium.launch({ executablePath: exe, headless: opts.headless ?? true, args, timeout: 60_000 });
     const page = await browser.newPage();
@@ -96,9 +109,9 @@ export async function runInBrowser(opts = {}) {
 
     // Whatever ends the page before it reports (a crash, a bundle that did not load, the timeout)
     // rejects this, with the page's console attached.
-    let abort;
-    const aborted = new Promise((_, reject) => {
-      abort = (why) => reject(new Error(`${why}\n${describeConsole(consoleLines)}`));
+    let abort: (why: string) => void = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      abort = (why: string) => reject(new Error(`${why}\n${describeConsole(consoleLines)}`));
     });
     aborted.catch(() => {});
     page.on('crash', () => abort('the page crashed (renderer or GPU process died)'));
@@ -121,37 +134,38 @@ export async function runInBrowser(opts = {}) {
       .waitForFunction(() => window.__wrnResult !== undefined, null, { timeout: timeoutMs, polling: 200 })
       .then(() => page.evaluate(() => window.__wrnResult));
     done.catch(() => {});
-    let result;
+    let result: PageResult | undefined;
     try {
       result = await Promise.race([done, aborted]);
     } catch (e) {
-      if (e?.name !== 'TimeoutError' && !/Timeout .*exceeded/i.test(e?.message ?? '')) throw e;
-      const progress = await page.evaluate(() => window.__wrnProgress ?? []).catch(() => []);
+      const err = e as Error | undefined;
+      if (err?.name !== 'TimeoutError' && !/Timeout .*exceeded/i.test(err?.message ?? '')) throw e;
+      const progress: unknown[] = await page.evaluate(() => window.__wrnProgress ?? []).catch(() => []);
       const last = progress.length ? `\nthe page's last progress: ${JSON.stringify(progress[progress.length - 1])} (${progress.length} steps done)` : '\nthe page reported no progress';
       throw new Error(`timed out after ${timeoutMs / 1000} s waiting for the page's result (task=${task}, ${url})${last}\n${describeConsole(consoleLines)}`);
     }
-    return { ...result, browserVersion: browser.version(), launchArgs: args, wallMs: performance.now() - t0 };
+    return { ...(result as PageResult), browserVersion: browser.version(), launchArgs: args, wallMs: performance.now() - t0 };
   } finally {
     await browser?.close().catch(() => {});
     await server.close();
   }
 }
 
-function describeConsole(lines) {
+function describeConsole(lines: string[]): string {
   if (!lines.length) return "the page's console was empty";
   const tail = lines.slice(-60);
   return `the page's console${lines.length > tail.length ? ` (last ${tail.length} of ${lines.length} lines)` : ''}:\n  ${tail.join('\n  ')}`;
 }
 
 /** A readable report of a check result (the same shape `wrn check` prints). */
-export function formatCheckResult(r) {
+export function formatCheckResult(r: BrowserCheckResult): string {
   const out = [`user agent: ${r.userAgent}`];
   if (r.adapterName) out.push(`adapter: ${r.adapterName}`);
   if (r.error) {
     out.push(`error: ${r.error}`);
     return out.join('\n');
   }
-  const fmt = (x) => (typeof x === 'number' && Number.isFinite(x) ? x.toExponential(2) : String(x));
+  const fmt = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x.toExponential(2) : String(x));
   for (const l of r.lines ?? []) {
     out.push(`  ${l.ok ? 'PASS' : 'FAIL'}  ${l.name.padEnd(44)} max abs err ${fmt(l.maxAbsErr)}, max rel err ${fmt(l.maxRelErr)}  (${l.ms.toFixed(0)} ms)${l.ok ? '' : `\n        ${l.message}`}`);
   }
@@ -159,36 +173,4 @@ export function formatCheckResult(r) {
   if (r.uncapturedErrors?.length) out.push(`uncaptured WebGPU errors:\n  ${r.uncapturedErrors.join('\n  ')}`);
   if (r.deviceLost) out.push(r.deviceLost);
   return out.join('\n');
-}
-
-// ---- standalone ----------------------------------------------------------------------------------
-
-// Standalone only when this very file is the script (not when bundled into the CLI).
-const isMain = /\/tools\/browser\.mjs$/.test(import.meta.url) && !!process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
-if (isMain) {
-  const o = { task: 'check', query: {}, gpu: 'swiftshader', timeoutMs: 300_000, verbose: false, json: false };
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i++) {
-    const [k, v] = argv[i].split(/=(.*)/s, 2);
-    const val = () => v ?? argv[++i];
-    if (k === '--task') o.task = val();
-    else if (k === '--filter') o.query.filter = val();
-    else if (k === '--query') Object.assign(o.query, Object.fromEntries(new URLSearchParams(val())));
-    else if (k === '--gpu') o.gpu = 'default';
-    else if (k === '--timeout') o.timeoutMs = 1000 * Number(val());
-    else if (k === '--verbose') o.verbose = true;
-    else if (k === '--json') o.json = true;
-    else {
-      console.error('usage: node tools/browser.mjs [--task check] [--filter NAME] [--query k=v&...] [--gpu] [--timeout SECONDS] [--verbose] [--json]');
-      process.exit(k === '--help' || k === '-h' ? 0 : 2);
-    }
-  }
-  try {
-    const r = await runInBrowser(o);
-    console.log(o.json ? JSON.stringify(r, null, 2) : r.lines || r.error ? formatCheckResult(r) : JSON.stringify(r, null, 2));
-    process.exit(r.error || r.failed ? 1 : 0);
-  } catch (e) {
-    console.error(`wrn browser: ${e.message}`);
-    process.exit(1);
-  }
 }

@@ -3,8 +3,8 @@
 // the tiled SGEMM's. Absolute times on a CPU adapter are noisy; ratios travel.
 import copyWgsl from './shaders/copy.wgsl';
 import sgemmWgsl from './shaders/sgemm.wgsl';
-import { grid1d, type GpuRuntime, type GpuBuf } from '../src/gpu/runtime.js';
-import type { KernelSpec } from '../src/gpu/kernel.js';
+import { grid1d, type GpuRuntime, type GpuBuf } from '../gpu/runtime.js';
+import type { KernelSpec } from '../gpu/kernel.js';
 
 // Timestamp pairs per profile: WebGPU caps a query set at 4096 queries (2048 dispatches).
 export const PROFILE_CAPACITY = 2048;

@@ -1,12 +1,12 @@
 // `wrn bench step`: whole WRN training steps (forward, softmax cross-entropy, backward, SGD), each
 // dispatch timed with GPU timestamps and summed by kernel category, for the variants side by side:
 // what share of a step is BN, and what SkipInit (or no normalization) saves. Browser-safe.
-import { rand } from '../src/check.js';
-import { gpu, Tensor } from '../src/tensor.js';
-import { ReadPacer, type GpuRuntime, type ProfileEntry } from '../src/gpu/runtime.js';
-import { describeAdapter } from '../src/gpu/device.js';
-import { WideResNet, blocksPerStage, type Variant } from '../src/model/wrn.js';
-import { trainStep, readStatus } from '../src/train/step.js';
+import { rand } from '../check.js';
+import { gpu, Tensor } from '../tensor.js';
+import { ReadPacer, type GpuRuntime, type ProfileEntry } from '../gpu/runtime.js';
+import { describeAdapter } from '../gpu/device.js';
+import { WideResNet, blocksPerStage, type Variant } from '../model/wrn.js';
+import { trainStep, readStatus } from '../train/step.js';
 import { PROFILE_CAPACITY, summarize } from './harness.js';
 import { CATEGORIES, resultHeader, STEP_KIND, categoryOf, type Category, type StepBenchResult, type StepVariantResult } from './report.js';
 

@@ -2,7 +2,7 @@
 // result object as `wrn bench kernels` under `result` (runtime = the browser's user agent).
 // ?task=bench&batch=2&reps=3&warmup=1&only=bn.&wallClock=1&commit=<sha>; for tiny runs (tests) also
 // layers=8x8x8,4x4x16 (HxWxC, H = W), sgdParams, copyMiB, sgemmN, minTotalMs. No node:* imports.
-import { registerTask } from '../src/web/tasks.js';
+import { registerTask } from '../web/tasks.js';
 import { kernelDefaults, runKernelBench, type LayerShape } from './kernels.js';
 import { formatKernels } from './report.js';
 

@@ -1,18 +1,18 @@
 // `wrn bench kernels`: every hot kernel of a WRN training step at WRN-16-4 layer shapes, timed,
 // turned into GB/s or GFLOP/s, and set against the adapter's own limits measured in the same run
 // (vec4 copy for memory-bound kernels, tiled SGEMM at the conv's equivalent GEMM for convs).
-// Browser-safe (no node:*): the page runs this too (bench/web.ts).
-import { rand } from '../src/check.js';
-import { gpu, runKernel, Tensor, type Kernel } from '../src/tensor.js';
-import type { GpuRuntime } from '../src/gpu/runtime.js';
-import { conv2dBackwardFilterKernel, conv2dBackwardInputKernel, conv2dForwardKernel, type Conv2dParams } from '../src/ops/conv2d.js';
-import { batchNormGradInputKernel, batchNormGradReduceKernel, batchNormNormalizeKernel, batchNormStatsKernel, type BatchNormDims } from '../src/ops/batchnorm.js';
-import { addKernel, reluBackwardKernel, reluForwardKernel } from '../src/ops/elementwise.js';
-import { skipAddBackwardKernel, skipAddKernel } from '../src/ops/skipadd.js';
-import { sgdKernel } from '../src/ops/sgd.js';
+// Browser-safe (no node:*): the page runs this too (src/bench/web.ts).
+import { rand } from '../check.js';
+import { gpu, runKernel, Tensor, type Kernel } from '../tensor.js';
+import type { GpuRuntime } from '../gpu/runtime.js';
+import { conv2dBackwardFilterKernel, conv2dBackwardInputKernel, conv2dForwardKernel, type Conv2dParams } from '../ops/conv2d.js';
+import { batchNormGradInputKernel, batchNormGradReduceKernel, batchNormNormalizeKernel, batchNormStatsKernel, type BatchNormDims } from '../ops/batchnorm.js';
+import { addKernel, reluBackwardKernel, reluForwardKernel } from '../ops/elementwise.js';
+import { skipAddBackwardKernel, skipAddKernel } from '../ops/skipadd.js';
+import { sgdKernel } from '../ops/sgd.js';
 import { measureCopy, measureLimits, measureSgemm, timeIt, type GemmShape, type TimeOptions, type Timing } from './harness.js';
 import { KERNELS_KIND, resultHeader, type KernelBenchResult, type KernelEntry, type Target } from './report.js';
-import { describeAdapter } from '../src/gpu/device.js';
+import { describeAdapter } from '../gpu/device.js';
 
 /** A 3x3, stride 1, pad 1 conv layer of WRN-16-4 (Cin = Cout = c) at h x h. */
 export interface LayerShape {
@@ -245,7 +245,8 @@ function cases(batch: number, layers: LayerShape[], sgdParams: number): Case[] {
       const grad = randTensor([sgdParams], 30, -0.01, 0.01);
       const param = randTensor([sgdParams], 31);
       const velocity = Tensor.zeros([sgdParams], 'webgpu');
-      return { record: () => run(sgdKernel, [grad], [param, velocity], { lr: 1e-4, momentum: 0.9, weightDecay: 5e-4 }), release: () => [grad, param, velocity].forEach((t) => t.release()) };
+      const status = Tensor.zeros([2], 'webgpu'); // the finiteness flag the training step reads with the loss
+      return { record: () => run(sgdKernel, [grad], [param, velocity, status], { lr: 1e-4, momentum: 0.9, weightDecay: 5e-4 }), release: () => [grad, param, velocity, status].forEach((t) => t.release()) };
     },
   });
   return out;

@@ -1,6 +1,6 @@
 // The benchmark results' shape (one JSON file per run), their terminal tables and `wrn bench
 // compare`. Pure code: no node:* imports, so the browser page produces the same objects.
-import type { AdapterDescription } from '../src/gpu/device.js';
+import type { AdapterDescription } from '../gpu/device.js';
 import type { AdapterLimits, GemmShape, Timing, TimingMethod } from './harness.js';
 
 export const KERNELS_KIND = 'wrn-bench-kernels';

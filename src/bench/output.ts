@@ -3,8 +3,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { barChart, panels, savePng, PALETTE } from '../src/plot/index.js';
-import { writeFileAtomic } from '../src/util/fsx.js';
+import { barChart, panels, savePng, PALETTE } from '../plot/index.js';
+import { writeFileAtomic } from '../util/fsx.js';
 import { BenchFileError, validateResult, type BenchResult, type KernelBenchResult, type KernelEntry, type StepBenchResult } from './report.js';
 
 export const DEFAULT_RESULTS_DIR = 'bench/results';

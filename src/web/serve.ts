@@ -1,0 +1,116 @@
+// A tiny static server for the browser page: / (the page), /main.js (the bundle) and whatever else
+// the build put in dist/web/. No dependency (node:http). Binds 127.0.0.1 by default, a secure
+// context for WebGPU, on a free port. Node only: `wrn browser --serve` (npm run serve) and
+// runInBrowser (src/web/browser.ts) use it; the page never imports it.
+//
+//   import { startServer } from './serve.js';  const { url, close } = await startServer();
+import { createServer } from 'node:http';
+import type { Socket } from 'node:net';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, normalize, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// The repository root: two levels above this file in src/web/ (tests, tsx), one above dist/cli.js
+// when bundled into the CLI.
+const HERE = dirname(fileURLToPath(import.meta.url));
+export const ROOT = /[\\/]src[\\/]web$/.test(HERE) ? resolve(HERE, '..', '..') : resolve(HERE, '..');
+export const WEB_DIST = join(ROOT, 'dist', 'web');
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.wgsl': 'text/plain; charset=utf-8',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+/** The page: dist/web/index.html once the build copies it there, else src/web/index.html. */
+function pagePath(root: string): string {
+  const built = join(root, 'dist', 'web', 'index.html');
+  return existsSync(built) ? built : join(root, 'src', 'web', 'index.html');
+}
+
+/** The file behind a URL path, or null (never outside dist/web). */
+function resolvePath(root: string, urlPath: string): string | null {
+  if (urlPath === '/' || urlPath === '/index.html') return pagePath(root);
+  const dist = join(root, 'dist', 'web');
+  const p = normalize(join(dist, decodeURIComponent(urlPath)));
+  if (p !== dist && !p.startsWith(dist + sep)) return null;
+  return p;
+}
+
+export interface ServerHandle {
+  url: string;
+  port: number;
+  host: string;
+  close: () => Promise<void>;
+}
+
+export interface ServerOptions {
+  /** Default 0: a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** The repository root (default ROOT). */
+  root?: string;
+  /** Called with one line per request ('GET /main.js 200'). */
+  log?: (line: string) => void;
+}
+
+/** Serve the page (/) and the bundle (/main.js). Resolves once listening. */
+export function startServer(opts: ServerOptions = {}): Promise<ServerHandle> {
+  const root = opts.root ?? ROOT;
+  const host = opts.host ?? '127.0.0.1';
+  const server = createServer((req, res) => {
+    const urlPath = new URL(req.url ?? '/', 'http://x').pathname;
+    const send = (code: number, type: string, body: string | Buffer) => {
+      res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      opts.log?.(`${req.method} ${urlPath} ${code}`);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed');
+    if (urlPath === '/favicon.ico') return send(204, 'image/x-icon', '');
+    let file: string | null;
+    try {
+      file = resolvePath(root, urlPath);
+    } catch {
+      file = null; // a malformed %-escape
+    }
+    if (!file || !existsSync(file) || !statSync(file).isFile()) {
+      const hint = urlPath === '/main.js' ? ' (dist/web/main.js is missing: run npm run build)' : '';
+      return send(404, 'text/plain; charset=utf-8', `not found: ${urlPath}${hint}\n`);
+    }
+    const ext = file.slice(file.lastIndexOf('.'));
+    send(200, TYPES[ext] ?? 'application/octet-stream', readFileSync(file));
+  });
+  // The page's keep-alive connections would hold close() open.
+  const sockets = new Set<Socket>();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  return new Promise<ServerHandle>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      const addr = server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : opts.port ?? 0;
+      const shownHost = host.includes(':') ? `[${host}]` : host;
+      resolveListen({
+        url: `http://${shownHost}:${port}/`,
+        port,
+        host,
+        close: () =>
+          new Promise<void>((done) => {
+            for (const s of sockets) s.destroy();
+            server.close(() => done());
+          }),
+      });
+    });
+  });
+}
