@@ -12,9 +12,11 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
 
-@compute @workgroup_size(256)
+const WG: u32 = 256u;
+
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let idx = gid.x + gid.y * nwg.x * 256u;
+  let idx = gid.x + gid.y * nwg.x * WG;
   if (idx >= params.n) { return; }
   let i = idx % params.inner;
   let o = idx / (params.inner * params.k);

@@ -1,7 +1,10 @@
 // C[M, N] = op(A) @ op(B), op = optional transpose (override constants TRANS_A, TRANS_B), so the
 // same kernel serves a linear layer's forward (x @ w^T) and both backward products.
-// Tiled: each workgroup computes a 64x64 tile of C, staging 64x8 slices of A and 8x64 slices
-// of B in workgroup memory; each of its 256 invocations accumulates a 4x4 block of outputs.
+// Tiled: each workgroup computes a TM x TN tile of C (64x64), staging TM x TK slices of A and
+// TK x TN slices of B (TK = 8) in workgroup memory; each of its (TN/4) x (TM/4) invocations
+// accumulates a 4x4 block of outputs. TM, TN and TK are composed constants
+// (src/gpu/programs/matmul.ts), which also sizes the grid with them; TM must equal TN (one loop
+// stages both slices).
 
 override TRANS_A: u32 = 0u;
 override TRANS_B: u32 = 0u;
@@ -17,11 +20,10 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
-const TM: u32 = 64u;
-const TN: u32 = 64u;
-const TK: u32 = 8u;
-var<workgroup> tileA: array<f32, 512>;  // [TK][TM]
-var<workgroup> tileB: array<f32, 512>;  // [TK][TN]
+const WG_X: u32 = TN / 4u;
+const WG_Y: u32 = TM / 4u;
+var<workgroup> tileA: array<f32, TK * TM>;  // [TK][TM]
+var<workgroup> tileB: array<f32, TK * TN>;  // [TK][TN]
 
 fn loadA(row: u32, col: u32) -> f32 {  // op(A)[row, col], zero outside
   if (row >= params.m || col >= params.k) { return 0.0; }
@@ -35,14 +37,14 @@ fn loadB(row: u32, col: u32) -> f32 {  // op(B)[row, col], zero outside
   return b[row * params.n + col];
 }
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
   let row0 = wid.y * TM;
   let col0 = wid.x * TN;
   var acc: array<array<f32, 4>, 4>;
   for (var k0 = 0u; k0 < params.k; k0 += TK) {
-    for (var e = li; e < TM * TK; e += 256u) {
+    for (var e = li; e < TM * TK; e += WG_X * WG_Y) {
       // e -> (kk, mm) with mm fastest for A when transposed, kk fastest otherwise (coalesced reads)
       let mm = e / TK;
       let kk = e % TK;

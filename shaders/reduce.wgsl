@@ -15,7 +15,8 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
 
-const WG: u32 = 256u;
+const WG: u32 = 256u;         // sum_axis: one workgroup per output (a tree)
+const SERIAL_WG: u32 = 64u;   // sum_axis_serial: one invocation per output
 var<workgroup> partial: array<f32, WG>;
 
 @compute @workgroup_size(WG)
@@ -46,11 +47,11 @@ fn sum_axis(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
 // Many outputs: one invocation per output sums its chunk of k serially (no barriers; on CPU
 // adapters a workgroup barrier costs as much as hundreds of additions). Adjacent invocations read
 // adjacent values when inner > 1.
-@compute @workgroup_size(64)
+@compute @workgroup_size(SERIAL_WG)
 fn sum_axis_serial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                    @builtin(workgroup_id) wid: vec3<u32>) {
   let outputs = params.outer * params.inner;
-  let o = gid.x + gid.y * nwg.x * 64u;
+  let o = gid.x + gid.y * nwg.x * SERIAL_WG;
   let c = wid.z;
   if (o >= outputs) { return; }
   let base = (o / params.inner) * params.k * params.inner + o % params.inner;

@@ -2,8 +2,9 @@
 // from a storage buffer (it is a trained parameter that lives on the GPU; a uniform would need a
 // CPU read-back every step).
 //
-// Forward: one vec4 per invocation in workgroups of FWD_WG = 256, as the plain add; with 64 (the
-// backward's size) it took 1.5-2x the add's time on SwiftShader, where each workgroup has a cost.
+// Forward: one vec4 per invocation in workgroups of FWD_WG, a composed constant chosen by the
+// tuning profile (src/gpu/profile.ts: 256 on a CPU adapter, as the plain add; with 64 it took
+// 1.5-2x the add's time on SwiftShader, where each workgroup has a cost).
 // Backward in two dispatches (WGSL has no float atomics):
 //   backward        d_skip = g, d_branch = alpha * g, and one partial of sum(g * branch) per
 //                   workgroup; each invocation handles params.per_thread vec4s serially, so
@@ -33,8 +34,6 @@ struct Params {
 
 const WG: u32 = 64u;
 var<workgroup> scratch: array<f32, WG>;
-
-const FWD_WG: u32 = 256u;
 
 @compute @workgroup_size(FWD_WG)
 fn forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

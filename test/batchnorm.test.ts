@@ -9,7 +9,7 @@ import {
   batchNormStatsKernel,
   type BatchNormState,
 } from '../src/ops/batchnorm.js';
-import { compareArrays, compareKernel, compareOnDevices, describeGpu, gradCheck, input, rand, randn, requireGpu, type Input } from './helpers/optest.js';
+import { compareArrays, compareKernel, compareOnDevices, describeGpu, describeGpuProfiles, gradCheck, input, rand, randn, requireGpu, type Input } from './helpers/optest.js';
 
 const numel = (s: Shape) => s.reduce((a, b) => a * b, 1);
 /** [n, c, hw] of an NCHW or [N, C] shape. */
@@ -45,8 +45,7 @@ function channelInputs(c: number, seed: number, beta: 'random' | 'zero'): Input[
   ];
 }
 
-describeGpu('batchnorm kernels: WGSL vs CPU reference', () => {
-  beforeAll(requireGpu);
+describeGpuProfiles('batchnorm kernels: WGSL vs CPU reference', () => {
   for (const shape of SHAPES) {
     const { n, c, hw } = dimsOf(shape);
     const name = JSON.stringify(shape);

@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Tensor } from '../src/index.js';
 import {
   conv2d,
@@ -7,14 +7,12 @@ import {
   conv2dBackwardFilterKernel,
   conv2dBackwardInputKernel,
   conv2dForwardKernel,
-  conv2dTuning,
   convOutSize,
-  filterSplits,
-  pickTile,
-  TILE_SHAPES,
   type Conv2dParams,
 } from '../src/ops/conv2d.js';
-import { compareKernel, compareOnDevices, describeGpu, gradCheck, input, requireGpu } from './helpers/optest.js';
+import { conv2dTuning, filterSplits, pickTile, TILE_SHAPES } from '../src/gpu/programs/conv2d.js';
+import { makeProfile, PROFILE_NAMES } from '../src/gpu/profile.js';
+import { compareKernel, compareOnDevices, describeGpuProfiles, gradCheck, input } from './helpers/optest.js';
 
 // Each output is a dot product of K <= ~1600 products of values in [-1, 1], summed in f32 on the
 // GPU (in a different order) and in f64 on the CPU: the rounding error is about sqrt(K) * 2^-24 *
@@ -53,8 +51,7 @@ function outShape(c: Case): [number, number, number, number] {
   return [c.x[0], c.w[0], convOutSize(c.x[2], c.w[2], c.stride, c.pad), convOutSize(c.x[3], c.w[3], c.stride, c.pad)];
 }
 
-describeGpu('conv2d kernels: WGSL vs CPU reference', () => {
-  beforeAll(requireGpu);
+describeGpuProfiles('conv2d kernels: WGSL vs CPU reference', () => {
   for (const c of cases) {
     const p: Conv2dParams = { stride: c.stride, pad: c.pad };
     const y = outShape(c);
@@ -75,7 +72,8 @@ describeGpu('conv2d kernels: WGSL vs CPU reference', () => {
   // Every tile shape on the cases that stress it: several row and column tiles (M = 67, 70 spans
   // 5 rows of 16-row tiles), stride-2 phases, the split-K filter gradient, H=W=1, a 7x7 kernel, and
   // few workgroups looping over the tiles.
-  // (The cases above ran with pickTile's choice; there, too, with 1 and 3 workgroups.)
+  // (The cases above ran with pickTile's choice and the profile's grid; there, too, with 1 and 3
+  // workgroups.)
   const tileCases = ['stem: N=1, Cin=3, odd Cout=5, 3x3 pad 1', 'H=W=1 with 3x3 pad 1 stride 2', '7x7 stride 2 pad 3 on odd 11x9', 'several workgroups, stride 2', 'long filter-gradient reduction (split K)'];
   const looping = (n: number) => ['several workgroups, stride 2', n] as const;
   for (const tile of [...TILE_SHAPES, null]) {
@@ -130,8 +128,8 @@ describe('conv2d gradients (finite differences, float64)', () => {
 });
 
 describe('conv2d tile shapes', () => {
-  it('every shape fills 64 invocations with 8x8 blocks and fits 16 KiB of workgroup memory', () => {
-    for (const t of TILE_SHAPES) {
+  it('every shape of every profile fills 64 invocations with 8x8 blocks and fits 16 KiB of workgroup memory', () => {
+    for (const t of PROFILE_NAMES.flatMap((p) => makeProfile(p).conv2d.tiles)) {
       expect(t.tm * t.tn).toBe(64 * 64);
       expect(4 * t.tk * (t.tm + t.tn)).toBeLessThanOrEqual(16384);
       expect(t.tk % 8).toBe(0); // whole runs of staging (RUN_B = TK * TN / 256 = 8)

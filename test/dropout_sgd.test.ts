@@ -1,8 +1,8 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { gpu, Tensor, type Device } from '../src/index.js';
 import { dropout, dropoutKeeps, dropoutKernel, pcgHash } from '../src/ops/dropout.js';
 import { sgdKernel, sgdStep } from '../src/ops/sgd.js';
-import { compareKernel, compareOnDevices, CPU_ONLY, describeGpu, gradCheck, input, rand, requireGpu } from './helpers/optest.js';
+import { compareKernel, compareOnDevices, CPU_ONLY, describeGpuProfiles, gradCheck, input, rand, requireGpu } from './helpers/optest.js';
 
 // Sizes: 1, odd, not a multiple of 4 (vec4 tail) or of 64 (workgroup), several workgroups.
 const SHAPES = [[1], [7], [3, 5], [2, 3, 5, 7], [1031], [4, 513], [3, 7, 19, 23]];
@@ -19,8 +19,7 @@ async function dropMask(n: number, p: number, seed: number, device: Device): Pro
   return Uint8Array.from(y, (v) => (v === 0 ? 1 : 0));
 }
 
-describeGpu('dropout and sgd kernels: WGSL vs CPU reference', () => {
-  beforeAll(requireGpu);
+describeGpuProfiles('dropout and sgd kernels: WGSL vs CPU reference', () => {
   for (const shape of SHAPES) {
     it(`dropout and sgd on ${JSON.stringify(shape)}`, async () => {
       for (const p of [0.1, 0.5, 0.9]) {

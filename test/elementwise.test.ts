@@ -1,14 +1,13 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { add, addKernel, sum, mul, mulKernel, relu, reluBackwardKernel, reluForwardKernel, scale, scaleKernel, Tensor } from '../src/index.js';
-import { compareKernel, describeGpu, gradCheck, input, requireGpu } from './helpers/optest.js';
+import { compareKernel, describeGpuProfiles, gradCheck, input } from './helpers/optest.js';
 
 // Awkward sizes: 1, odd, not a multiple of 4 (vec4 tail) or of 256 (workgroup), several workgroups.
 const SHAPES = [[1], [7], [3, 5], [2, 3, 5, 7], [1031], [4, 513]];
 // Elementwise f32 ops are exact up to one rounding: a few ulps.
 const EXACT = { atol: 0, rtol: 1e-6 };
 
-describeGpu('elementwise kernels: WGSL vs CPU reference', () => {
-  beforeAll(requireGpu);
+describeGpuProfiles('elementwise kernels: WGSL vs CPU reference', () => {
   for (const shape of SHAPES) {
     it(`add, mul, scale, relu on ${JSON.stringify(shape)}`, async () => {
       const a = input(shape, 1);

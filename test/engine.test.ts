@@ -2,11 +2,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { add, addKernel, gpu, linear, mean, mul, noGrad, relu, runKernel, scope, sum, Tensor, type Kernel } from '../src/index.js';
 import { GPUKernelError } from '../src/gpu/device.js';
-import { reflectKernel } from '../src/gpu/kernel.js';
+import { packUniforms, reflectKernel, type KernelSpec } from '../src/gpu/kernel.js';
+import { isCpuAdapter, makeProfile, PROFILE_NAMES, profileFor } from '../src/gpu/profile.js';
+import { composeWgsl, CONSTANTS_PATH, knownWgslFiles, mapWgslMessage, wgslFile } from '../src/gpu/wgsl.js';
 import { sizeClass } from '../src/gpu/pool.js';
 import { ReadPacer, type GpuRuntime } from '../src/gpu/runtime.js';
 import { compareKernel as compareKernelOnDevices } from '../src/check.js';
 import elementwiseWgsl from '../shaders/elementwise.wgsl';
+import skipaddWgsl from '../shaders/skipadd.wgsl';
+import statsWgsl from '../shaders/batchnorm_stats.wgsl';
+import layoutWgsl from '../shaders/batchnorm_layout.wgsl';
 import { describeGpu, input, rand, requireGpu } from './helpers/optest.js';
 
 describe('tensors and autograd (cpu)', () => {
@@ -124,8 +129,146 @@ describe('kernel specs are checked against their WGSL (reflection)', () => {
   });
 });
 
+// A deliberately broken kernel: `helper` lives in an include, `main` in its own file, after a
+// composed constant, so a line of the concatenation is neither file's line.
+const brokenInclude = { path: 'shaders/broken_include.wgsl', text: 'fn helper() -> u32 {\n  let a = 1u\n  return a;\n}\n' };
+const typeErrorMain = {
+  path: 'shaders/broken_main.wgsl',
+  text: '@group(0) @binding(0) var<storage, read_write> o: array<f32>;\n\n@compute @workgroup_size(WG)\nfn main() {\n  o[0] = 1u + 2.0;\n}\n',
+};
+const fixedInclude = { path: 'shaders/broken_include.wgsl', text: 'fn helper() -> u32 {\n  let a = 1u;\n  return a;\n}\n' };
+
+describe('WGSL composition (src/gpu/wgsl.ts): constants, includes, errors at the file and line they came from', () => {
+  it('maps every line of a composition back to its file', () => {
+    const c = composeWgsl(typeErrorMain, { constants: { WG: 64, TK: 8 }, includes: [fixedInclude] });
+    expect(c.source.split('\n').slice(0, 3)).toEqual(['const WG: u32 = 64u;', 'const TK: u32 = 8u;', 'fn helper() -> u32 {']);
+    expect(c.origin(1)).toEqual({ path: CONSTANTS_PATH, line: 1 });
+    expect(c.origin(4)).toEqual({ path: 'shaders/broken_include.wgsl', line: 2 });
+    expect(c.origin(7)).toEqual({ path: 'shaders/broken_main.wgsl', line: 1 });
+    expect(c.origin(11)).toEqual({ path: 'shaders/broken_main.wgsl', line: 5 });
+    expect(c.defines).toEqual({ WG: 64, TK: 8 });
+    expect(() => composeWgsl(typeErrorMain, { constants: { WG: 1.5 } })).toThrow(/constant WG = 1.5 is not a u32/);
+  });
+  it('a syntax error in an include is reported at the include\'s line (wgsl_reflect, when the kernel is loaded)', () => {
+    const spec: KernelSpec = { name: 'broken', ...composeWgsl(typeErrorMain, { constants: { WG: 64 }, includes: [brokenInclude] }), bindings: { o: 'read_write' } };
+    // The parser stops at `return` (line 4 of the composition, line 3 of the include).
+    expect(() => reflectKernel(spec)).toThrow(/kernel 'broken' \(entry point 'main'\): WGSL does not parse: Expected ';' after statement.*at shaders\/broken_include\.wgsl:3$/);
+  });
+  it('compiler messages with :line:col are rewritten to file:line:col', () => {
+    const c = composeWgsl(typeErrorMain, { constants: { WG: 64 }, includes: [fixedInclude] });
+    expect(mapWgslMessage('error: :10:10 error: no matching overload', c.origin)).toBe('error: shaders/broken_main.wgsl:5:10 error: no matching overload');
+  });
+  it('every shader file a program names holds that text in the repository', async () => {
+    await import('../src/index.js'); // loads every program
+    const { readFileSync } = await import('node:fs');
+    expect(knownWgslFiles().size).toBeGreaterThanOrEqual(18);
+    for (const [path, text] of knownWgslFiles()) expect(readFileSync(path, 'utf8'), path).toBe(text);
+    expect(() => wgslFile('shaders/sgd.wgsl', 'something else')).toThrow(/two different texts/);
+  });
+});
+
+describe('the dispatch contract comes from reflection', () => {
+  const layout = wgslFile('shaders/batchnorm_layout.wgsl', layoutWgsl);
+  const stats = composeWgsl(wgslFile('shaders/batchnorm_stats.wgsl', statsWgsl), { includes: [layout] });
+  const merge: KernelSpec = { name: 'merge', ...stats, entry: 'merge', bindings: { part: 'read_write', mean: 'read_write', rstd: 'read_write', running_mean: 'read_write', running_var: 'read_write', params: 'uniform' } };
+  it('each entry point reads its own fields of a shared uniform struct (through the functions it calls)', () => {
+    const info = reflectKernel(merge);
+    expect(info.uniform!.fields.map((f) => f.name)).toEqual(['c', 'hw', 'm', 'slices', 'momentum', 'eps']);
+    expect(info.uniform!.used).toEqual(['c', 'slices', 'momentum', 'eps']);
+    expect(reflectKernel({ ...merge, entry: 'eval_rstd', bindings: { var_in: 'read', rstd: 'read_write', params: 'uniform' } }).uniform!.used).toEqual(['c', 'eps']);
+    // partials reads hw and m through walk_start's arguments and the loop, c and slices itself
+    expect(reflectKernel({ ...merge, entry: 'partials', bindings: { x: 'read', part: 'read_write', params: 'uniform' } }).uniform!.used).toEqual(['c', 'hw', 'm', 'slices']);
+  });
+  it('a value the entry point does not read is refused (no dummy uniforms), and so is a missing one', () => {
+    const u = reflectKernel(merge).uniform!;
+    const out = new DataView(new ArrayBuffer(256));
+    expect(() => packUniforms('merge', u, { c: 3, slices: 2, momentum: 0.1, eps: 1e-5, hw: 0 }, out, 0)).toThrow(
+      "kernel 'merge': its entry point does not read uniform field 'params.hw' (it reads: c, slices, momentum, eps); pass only those",
+    );
+    expect(() => packUniforms('merge', u, { c: 3, slices: 2, momentum: 0.1 }, out, 0)).toThrow(/uniform 'params.eps' was not given a value/);
+    packUniforms('merge', u, { c: 3, slices: 2, momentum: 0.5, eps: 0.25 }, out, 0);
+    expect([out.getUint32(0, true), out.getUint32(4, true), out.getUint32(12, true), out.getFloat32(16, true), out.getFloat32(20, true)]).toEqual([3, 0, 2, 0.5, 0.25]);
+  });
+  it('the workgroup size is the reflected @workgroup_size, composed constants included; an override cannot size a workgroup', () => {
+    const file = wgslFile('shaders/skipadd.wgsl', skipaddWgsl);
+    const forward = (wg: number): KernelSpec => ({ name: 'fwd', ...composeWgsl(file, { constants: { FWD_WG: wg } }), entry: 'forward', bindings: { skip: 'read', branch: 'read', alpha: 'read', out: 'read_write', params: 'uniform' } });
+    expect(reflectKernel(forward(64)).workgroupSize).toEqual([64, 1, 1]);
+    expect(reflectKernel(forward(256)).workgroupSize).toEqual([256, 1, 1]);
+    const overridden = 'override W: u32 = 32u;\n@group(0) @binding(0) var<storage, read_write> o: array<f32>;\n@compute @workgroup_size(W) fn main() { o[0] = 1.0; }\n';
+    expect(() => reflectKernel({ name: 'ov', source: overridden, bindings: { o: 'read_write' } })).toThrow(/@workgroup_size uses override 'W'.*composed constant/);
+  });
+  it('no op file reads the device, and no TypeScript constant mirrors a WGSL workgroup size', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    for (const dir of ['src/ops', 'src/gpu/programs']) {
+      for (const f of readdirSync(dir)) {
+        const text = readFileSync(`${dir}/${f}`, 'utf8');
+        expect(text, `${dir}/${f}`).not.toMatch(/isCpuAdapter|hardwareConcurrency/);
+        expect(text, `${dir}/${f}`).not.toMatch(/\bconst\s+\w*WG\w*\s*=|grid1d\([^)]*, (64|256)\)/);
+      }
+    }
+  });
+});
+
+describe('tuning profiles (src/gpu/profile.ts)', () => {
+  const adapter = (over: Partial<Parameters<typeof profileFor>[0]>) => ({ vendor: '', architecture: '', device: '', description: '', isFallbackAdapter: false, runtime: 'test', features: [], ...over });
+  it('the runtime picks by adapter: a software adapter gets cpu-adapter, anything else gpu; a name forces one', () => {
+    expect(profileFor(adapter({ isFallbackAdapter: true })).name).toBe('cpu-adapter');
+    expect(profileFor(adapter({ vendor: 'google', architecture: 'swiftshader' })).name).toBe('cpu-adapter');
+    expect(profileFor(adapter({ description: 'llvmpipe (LLVM 15.0.6, 256 bits)' })).name).toBe('cpu-adapter');
+    expect(profileFor(adapter({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200' })).name).toBe('gpu');
+    expect(profileFor(adapter({ isFallbackAdapter: true }), 'gpu').name).toBe('gpu');
+    expect(isCpuAdapter(adapter({ vendor: 'amd' }))).toBe(false);
+    expect(() => makeProfile('fast')).toThrow("unknown tuning profile 'fast' (profiles: cpu-adapter, gpu)");
+  });
+  it("cpu-adapter is today's SwiftShader tuning; gpu launches a workgroup per tile and never sleeps", () => {
+    const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 4;
+    const cpu = makeProfile('cpu-adapter');
+    expect(cpu.conv2d.maxWorkgroups).toBe(2 * cores);
+    expect(cpu.conv2d.tiles.map((t) => [t.tm, t.tn, t.tk, t.cost])).toEqual([[64, 64, 32, 1], [32, 128, 16, 1.4], [16, 256, 8, 2]]);
+    expect([cpu.batchnorm.maxSpan, cpu.skipadd.forwardWorkgroupSize, cpu.skipadd.backwardVec4sPerInvocation, cpu.paceWaits]).toEqual([8, 256, 64, true]);
+    const g = makeProfile('gpu');
+    expect([g.conv2d.maxWorkgroups, g.batchnorm.maxSpan, g.paceWaits]).toEqual([Infinity, 1, false]);
+    expect(PROFILE_NAMES).toEqual(['cpu-adapter', 'gpu']);
+  });
+});
+
 describeGpu('webgpu engine', () => {
   beforeAll(requireGpu);
+  it('a WGSL type error (found only by the WebGPU compiler) is reported at the file and line it came from', async () => {
+    const spec: KernelSpec = { name: 'broken', ...composeWgsl(typeErrorMain, { constants: { WG: 64 }, includes: [fixedInclude] }), bindings: { o: 'read_write' } };
+    const o = Tensor.zeros([4], 'webgpu');
+    gpu().dispatch(spec, { o: o.gpuBuf() }, {}, [1]);
+    await expect(gpu().sync()).rejects.toThrow(/WGSL compile error in kernel 'broken': shaders\/broken_main\.wgsl:5:\d+: no matching overload/);
+    // The runtime keeps working afterwards.
+    expect(Array.from(await add(Tensor.from([1, 2], [2], 'webgpu'), Tensor.from([3, 4], [2], 'webgpu')).toArray())).toEqual([4, 6]);
+  });
+
+  it('setProfile switches the tuning profile and hands back the previous one; only cpu-adapter paces waits', async () => {
+    const rt = gpu();
+    const prev = rt.setProfile('gpu');
+    try {
+      expect(rt.profile.name).toBe('gpu');
+      let t0 = performance.now();
+      await rt.idle(200);
+      expect(performance.now() - t0).toBeLessThan(150);
+      rt.setProfile('cpu-adapter');
+      t0 = performance.now();
+      await rt.idle(200);
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(190);
+    } finally {
+      rt.setProfile(prev);
+    }
+    expect(rt.profile).toBe(prev);
+  });
+
+  it('a dispatch that passes a uniform its entry point does not read fails before anything is recorded', () => {
+    const spec: KernelSpec = { name: 'test.add', source: elementwiseWgsl, entry: 'add', bindings: { a: 'read', b: 'read', out: 'read_write', params: 'uniform' } };
+    const [a, b, out] = [0, 1, 2].map(() => Tensor.zeros([4], 'webgpu').gpuBuf());
+    const before = gpu().dispatchCount;
+    expect(() => gpu().dispatch(spec, { a, b, out }, { n4: 1, alpha: 0 }, [1])).toThrow(/does not read uniform field 'params.alpha'/);
+    expect(gpu().dispatchCount).toBe(before);
+  });
+
   it('initWebGPU with other options after the device is open is an error, not silently ignored', async () => {
     const { initWebGPU } = await import('../src/index.js');
     await expect(initWebGPU({ timestamps: true })).rejects.toThrow(/already open with options \{\}; it cannot be reopened with \{"timestamps":true\}/);

@@ -1,8 +1,8 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { gpu, noGrad, scope, Tensor, withFloat64 } from '../src/index.js';
 import { argmaxRows, labelsTensor, softmaxCrossEntropy, softmaxCrossEntropyBackwardKernel, softmaxCrossEntropyKernel } from '../src/ops/loss.js';
 import { globalAvgPool, globalAvgPoolBackwardKernel, globalAvgPoolKernel } from '../src/ops/pool.js';
-import { compareKernel, compareOnDevices, describeGpu, gradCheck, input, rand, requireGpu, type Input } from './helpers/optest.js';
+import { compareKernel, compareOnDevices, describeGpuProfiles, gradCheck, input, rand, type Input } from './helpers/optest.js';
 
 // N=1, odd C, H=W=1, H=1, sizes not a multiple of 4; [70,33,2,3] has 2310 planes (37 workgroups
 // of 64) and 13860 values in the backward; [1,2,64,63] has long planes.
@@ -33,8 +33,7 @@ function referenceLoss(logits: ArrayLike<number>, labels: ArrayLike<number>, b: 
   return total / b;
 }
 
-describeGpu('pool and loss kernels: WGSL vs CPU reference', () => {
-  beforeAll(requireGpu);
+describeGpuProfiles('pool and loss kernels: WGSL vs CPU reference', () => {
   for (const shape of POOL_SHAPES) {
     it(`globalAvgPool forward and backward on ${JSON.stringify(shape)}`, async () => {
       const [n, c] = shape;

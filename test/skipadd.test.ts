@@ -1,7 +1,7 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { gpu, runKernel, Tensor } from '../src/index.js';
 import { skipAdd, skipAddBackwardKernel, skipAddKernel } from '../src/ops/skipadd.js';
-import { compareKernel, compareOnDevices, describeGpu, gradCheck, input, requireGpu } from './helpers/optest.js';
+import { compareKernel, compareOnDevices, describeGpuProfiles, gradCheck, input } from './helpers/optest.js';
 
 // N=1, odd C, H=W=1, sizes not a multiple of 4 (vec4 tail) or of a workgroup; a backward
 // workgroup covers 64 * 64 vec4s = 16384 values, so [3,17,19,23] spans 2 of them, [2,33,65,63]
@@ -15,8 +15,7 @@ const ELEMENTWISE = { atol: 1e-7, rtol: 1e-6 };
 const dAlphaTol = (n: number) => ({ atol: 1e-6 * n, rtol: 0 });
 const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
-describeGpu('skipAdd kernels: WGSL vs CPU reference', () => {
-  beforeAll(requireGpu);
+describeGpuProfiles('skipAdd kernels: WGSL vs CPU reference', () => {
   for (const shape of SHAPES) {
     it(`forward and backward on ${JSON.stringify(shape)}`, async () => {
       const skip = input(shape, 1);

@@ -23,6 +23,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
   }
   const rt = await initWebGPU();
   console.log(`adapter: ${rt.adapterName}`);
+  console.log(`tuning profile: ${rt.profile.name}`);
   const l = rt.limits;
   console.log(
     `limits: maxStorageBufferBindingSize=${l.maxStorageBufferBindingSize} maxBufferSize=${l.maxBufferSize} ` +

@@ -1,8 +1,11 @@
-// A compute kernel built from a hand-written WGSL file. The WGSL is the one source of truth for
-// bindings: wgsl_reflect reads the entry point's resources and the uniform struct's layout, and the
-// TypeScript side (KernelSpec.bindings) is checked against it when the kernel is loaded, so a
-// kernel whose two sides disagree fails at load time with the binding's name.
+// A compute kernel built from hand-written WGSL (composed by src/gpu/wgsl.ts). The WGSL is the one
+// source of truth for the dispatch contract: wgsl_reflect reads the entry point's resources, its
+// @workgroup_size and its uniform struct, and which of that struct's fields the entry point (and
+// every function it calls) reads. The TypeScript side (KernelSpec.bindings) is checked against it
+// when the kernel is loaded, so a kernel whose two sides disagree fails at load time with the
+// binding's name; a dispatch packs exactly the uniform fields its entry point reads.
 import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
+import { mapWgslMessage, type WgslOrigin } from './wgsl.js';
 
 export type BindingAccess = 'read' | 'read_write' | 'uniform';
 
@@ -15,6 +18,10 @@ export interface KernelSpec {
   entry?: string;
   /** Every buffer the entry point uses, by its WGSL variable name, and how. */
   bindings: Record<string, BindingAccess>;
+  /** Where each line of `source` came from (composeWgsl): compile errors name the file and line. */
+  origin?: WgslOrigin;
+  /** The constants `source` was composed with: part of the pipeline cache key. */
+  defines?: Record<string, number>;
 }
 
 export interface UniformField {
@@ -28,8 +35,11 @@ export interface ReflectedKernel {
   workgroupSize: [number, number, number];
   /** binding index -> name/access, all in group 0 */
   bindings: { name: string; binding: number; access: BindingAccess }[];
-  /** The single uniform struct's fields, if the entry point uses one. */
-  uniform: { name: string; size: number; fields: UniformField[] } | null;
+  /**
+   * The single uniform struct, if the entry point uses one: all its fields (the layout), and
+   * `used`, the names of those the entry point reads; a dispatch gives exactly those.
+   */
+  uniform: { name: string; size: number; fields: UniformField[]; used: string[] } | null;
   overrides: string[];
 }
 
@@ -37,19 +47,32 @@ const reflectCache = new Map<string, WgslReflect>();
 
 /** Reflect `spec` and check it against its WGSL. Throws a message naming the binding that disagrees. */
 export function reflectKernel(spec: KernelSpec): ReflectedKernel {
+  const entry = spec.entry ?? 'main';
+  const where = `kernel '${spec.name}' (entry point '${entry}')`;
   let reflect = reflectCache.get(spec.source);
   if (!reflect) {
-    reflect = new WgslReflect(spec.source);
+    try {
+      reflect = new WgslReflect(spec.source);
+    } catch (e) {
+      throw new Error(`${where}: WGSL does not parse: ${mapWgslMessage((e as Error).message, spec.origin)}`);
+    }
     reflectCache.set(spec.source, reflect);
   }
-  const entry = spec.entry ?? 'main';
   const fn = reflect.entry.compute.find((f) => f.name === entry);
-  const where = `kernel '${spec.name}' (entry point '${entry}')`;
   if (!fn) {
     const have = reflect.entry.compute.map((f) => f.name).join(', ') || 'none';
     throw new Error(`${where}: the WGSL has no @compute entry point '${entry}' (it has: ${have})`);
   }
   if (!fn.workgroupSize) throw new Error(`${where}: the entry point has no @workgroup_size`);
+  const overrides = (reflect.overrides ?? []).map((o) => o.name);
+  for (const a of fn.attributes ?? []) {
+    if (a.name !== 'workgroup_size') continue;
+    for (const v of [a.value].flat()) {
+      if (typeof v === 'string' && overrides.includes(v)) {
+        throw new Error(`${where}: @workgroup_size uses override '${v}', which reflection cannot see; make it a composed constant (composeWgsl)`);
+      }
+    }
+  }
   const bindings: ReflectedKernel['bindings'] = [];
   let uniform: ReflectedKernel['uniform'] = null;
   const seen = new Set<string>();
@@ -77,7 +100,8 @@ export function reflectKernel(spec: KernelSpec): ReflectedKernel {
         }
         return { name: m.name, offset: m.offset, type: t } as UniformField;
       });
-      uniform = { name: res.name, size: Math.max(16, Math.ceil(res.type.size / 16) * 16), fields };
+      const used = fieldsRead(spec.source, fn, res.name, fields);
+      uniform = { name: res.name, size: Math.max(16, Math.ceil(res.type.size / 16) * 16), fields, used };
     }
   }
   for (const name of Object.keys(spec.bindings)) {
@@ -91,13 +115,48 @@ export function reflectKernel(spec: KernelSpec): ReflectedKernel {
     workgroupSize: fn.workgroupSize as [number, number, number],
     bindings,
     uniform,
-    overrides: (reflect.overrides ?? []).map((o) => o.name),
+    overrides,
   };
 }
 
-/** Pack named uniform values into the struct layout the WGSL declares. Every field must be given. */
+interface FunctionLines {
+  name: string;
+  startLine: number;
+  endLine: number;
+  calls: Set<FunctionLines>;
+}
+
+/**
+ * The fields of uniform `name` that `entry` or any function it calls reads (`name.field`, comments
+ * aside); all of them where the struct is used as a whole.
+ */
+function fieldsRead(source: string, entry: FunctionLines, name: string, fields: UniformField[]): string[] {
+  const lines = source.split('\n');
+  const used = new Set<string>();
+  const member = new RegExp(`\\b${name}\\s*\\.\\s*([A-Za-z_]\\w*)`, 'g');
+  const whole = new RegExp(`\\b${name}\\b(?!\\s*\\.)`);
+  const seen = new Set<string>();
+  const queue = [entry];
+  while (queue.length) {
+    const f = queue.pop()!;
+    if (seen.has(f.name)) continue;
+    seen.add(f.name);
+    const body = lines.slice(f.startLine - 1, f.endLine).map((l) => l.replace(/\/\/.*$/, '')).join('\n');
+    if (whole.test(body)) return fields.map((x) => x.name);
+    for (const m of body.matchAll(member)) used.add(m[1]);
+    queue.push(...f.calls);
+  }
+  return fields.map((x) => x.name).filter((x) => used.has(x));
+}
+
+/**
+ * Pack named uniform values into the struct layout the WGSL declares. Exactly the fields the entry
+ * point reads must be given (the others stay 0): a value the entry point never reads is an error,
+ * so no call site passes a dummy to fill a struct it shares with other entry points.
+ */
 export function packUniforms(kernelName: string, u: NonNullable<ReflectedKernel['uniform']>, values: Record<string, number>, out: DataView, base: number): void {
   for (const f of u.fields) {
+    if (!u.used.includes(f.name)) continue;
     const v = values[f.name];
     if (v === undefined || Number.isNaN(v)) {
       throw new Error(`kernel '${kernelName}': uniform '${u.name}.${f.name}' was not given a value (got ${v})`);
@@ -114,6 +173,9 @@ export function packUniforms(kernelName: string, u: NonNullable<ReflectedKernel[
   for (const k of Object.keys(values)) {
     if (!u.fields.some((f) => f.name === k)) {
       throw new Error(`kernel '${kernelName}': '${k}' is not a field of uniform '${u.name}' (fields: ${u.fields.map((f) => f.name).join(', ')})`);
+    }
+    if (!u.used.includes(k)) {
+      throw new Error(`kernel '${kernelName}': its entry point does not read uniform field '${u.name}.${k}' (it reads: ${u.used.join(', ') || 'none'}); pass only those`);
     }
   }
 }

@@ -1,6 +1,6 @@
 // The WebGPU runtime: pipelines (cached under an explicit key), the buffer pools, one command
-// encoder that collects a whole step's dispatches, uniforms, readback, error scopes and the
-// optional GPU timestamp profiler.
+// encoder that collects a whole step's dispatches, uniforms, readback, error scopes, the optional
+// GPU timestamp profiler, and the tuning profile the programs read (src/gpu/profile.ts).
 //
 // Ordering rule: queue.writeBuffer runs before any command still sitting in the open encoder. So
 // (1) uniforms go into a CPU-side arena that is written just before the encoder is submitted, and
@@ -9,6 +9,7 @@
 import { openDevice, describeAdapter, GPUKernelError, type GpuContext, type OpenDeviceOptions } from './device.js';
 import { reflectKernel, packUniforms, type KernelSpec, type ReflectedKernel } from './kernel.js';
 import { BufferPool } from './pool.js';
+import { makeProfile, profileFor, type ProfileName, type TuningProfile } from './profile.js';
 
 export interface GpuBuf {
   buffer: GPUBuffer;
@@ -49,6 +50,7 @@ export class GpuRuntime {
   private deferredBytes = 0;
   private uniformChunks: { gpu: GPUBuffer; cpu: ArrayBuffer; used: number }[] = [];
   private scopeChecks: Promise<string | null>[] = [];
+  private tuning: TuningProfile;
   /** Dispatches recorded since the runtime was opened (for tests and reports). */
   dispatchCount = 0;
   private profiler: { querySet: GPUQuerySet; capacity: number; labels: string[] } | null = null;
@@ -59,6 +61,8 @@ export class GpuRuntime {
     this.storage = new BufferPool(this.device, U.STORAGE | U.COPY_SRC | U.COPY_DST, 'storage');
     this.readback = new BufferPool(this.device, U.MAP_READ | U.COPY_DST, 'readback');
     this.uniformPool = new BufferPool(this.device, U.UNIFORM | U.COPY_DST, 'uniform');
+    const forced = typeof process !== 'undefined' ? process.env?.WRN_PROFILE : undefined;
+    this.tuning = profileFor(ctx.adapter, forced || undefined);
     this.pushScopes();
   }
 
@@ -74,10 +78,20 @@ export class GpuRuntime {
     return this.device.limits;
   }
 
-  /** A software adapter (SwiftShader, llvmpipe, lavapipe): the kernels run on the host's cores. */
-  get isCpuAdapter(): boolean {
-    const a = this.ctx.adapter;
-    return a.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(`${a.vendor} ${a.architecture} ${a.device} ${a.description}`);
+  /** The tuning profile every program reads its device-dependent choices from (src/gpu/profile.ts). */
+  get profile(): TuningProfile {
+    return this.tuning;
+  }
+
+  /**
+   * Use another tuning profile from now on (tests run every op under each; a benchmark may try
+   * one). Submits what is recorded first. Returns the previous profile, to put back.
+   */
+  setProfile(p: ProfileName | TuningProfile): TuningProfile {
+    this.flush();
+    const prev = this.tuning;
+    this.tuning = typeof p === 'string' ? makeProfile(p) : p;
+    return prev;
   }
 
   private checkAlive(): void {
@@ -86,11 +100,18 @@ export class GpuRuntime {
 
   // ---- pipelines ---------------------------------------------------------------------------
 
-  /** The pipeline for `spec` with override `constants`, cached under name/entry/constants. */
+  /**
+   * The pipeline for `spec` with override `constants`, cached under
+   * name/entry<composed constants>{override constants}.
+   */
   pipeline(spec: KernelSpec, constants: Record<string, number> = {}): Pipeline {
     const entry = spec.entry ?? 'main';
     const ckeys = Object.keys(constants).sort();
-    const key = `${spec.name}/${entry}` + (ckeys.length ? `{${ckeys.map((k) => `${k}=${constants[k]}`).join(',')}}` : '');
+    const dkeys = Object.keys(spec.defines ?? {}).sort();
+    const key =
+      `${spec.name}/${entry}` +
+      (dkeys.length ? `<${dkeys.map((k) => `${k}=${spec.defines![k]}`).join(',')}>` : '') +
+      (ckeys.length ? `{${ckeys.map((k) => `${k}=${constants[k]}`).join(',')}}` : '');
     let p = this.pipelines.get(key);
     if (p) {
       if (p.spec.source !== spec.source) throw new Error(`pipeline cache key '${key}' is used by two different WGSL sources; give the kernels distinct names`);
@@ -109,6 +130,7 @@ export class GpuRuntime {
       })),
     });
     const module = this.device.createShaderModule({ label: spec.name, code: spec.source });
+    this.scopeChecks.push(compileErrors(spec, module));
     const pipeline = this.device.createComputePipeline({
       label: key,
       layout: this.device.createPipelineLayout({ label: key, bindGroupLayouts: [layout] }),
@@ -181,15 +203,15 @@ export class GpuRuntime {
   }
 
   /**
-   * Submit what is recorded, then, on a CPU adapter, sleep about `ms` with no WebGPU promise
-   * pending before the caller waits on a result. Dawn in Node services a pending promise by
+   * Submit what is recorded, then, under a profile that paces waits ('cpu-adapter'), sleep about
+   * `ms` with no WebGPU promise pending before the caller waits on a result. Dawn in Node services a pending promise by
    * polling in a loop, and on a CPU adapter that loop takes a core from the kernels (measured
    * on SwiftShader, 2 cores: a 1 s batch of convolutions awaited at once cost 2.1 cpu-s, awaited
-   * after such a sleep 1.2 cpu-s and 10% less wall time). On a GPU it only submits.
+   * after such a sleep 1.2 cpu-s and 10% less wall time). Under 'gpu' it only submits.
    */
   async idle(ms: number): Promise<void> {
     this.flush();
-    if (ms > 0 && this.isCpuAdapter) await new Promise((resolve) => setTimeout(resolve, ms));
+    if (ms > 0 && this.tuning.paceWaits) await new Promise((resolve) => setTimeout(resolve, ms));
   }
 
   /** Submit everything and wait for the GPU to finish it; rethrows GPU errors. */
@@ -209,6 +231,27 @@ export class GpuRuntime {
   }
 
   // ---- dispatch ----------------------------------------------------------------------------
+
+  /** The entry point's @workgroup_size, as reflected from its WGSL. */
+  workgroupSize(spec: KernelSpec, constants?: Record<string, number>): [number, number, number] {
+    return this.pipeline(spec, constants).info.workgroupSize;
+  }
+
+  /**
+   * Dispatch a kernel whose invocation `i = gid.x + gid.y * nwg.x * WG` handles item i (a 1D
+   * @workgroup_size(WG)) over `items` items: the grid comes from the reflected workgroup size.
+   */
+  dispatchItems(
+    spec: KernelSpec,
+    buffers: Record<string, GpuBuf>,
+    uniforms: Record<string, number>,
+    items: number,
+    opts: { constants?: Record<string, number>; label?: string } = {},
+  ): void {
+    const [wx, wy, wz] = this.workgroupSize(spec, opts.constants);
+    if (wy !== 1 || wz !== 1) throw new Error(`kernel '${spec.name}': dispatchItems needs a 1D @workgroup_size, the WGSL has (${wx}, ${wy}, ${wz})`);
+    this.dispatch(spec, buffers, uniforms, grid1d(items, wx), opts);
+  }
 
   private enc(): GPUCommandEncoder {
     this.checkAlive();
@@ -370,6 +413,24 @@ export class GpuRuntime {
     this.flush();
     this.device.destroy();
   }
+}
+
+/** The compiler's errors for `module`, at the file and line of the composed WGSL they came from. */
+async function compileErrors(spec: KernelSpec, module: GPUShaderModule): Promise<string | null> {
+  let info: GPUCompilationInfo;
+  try {
+    info = await module.getCompilationInfo();
+  } catch {
+    return null; // not offered: the validation error scope still reports the failure
+  }
+  const errors = info.messages.filter((m) => m.type === 'error');
+  if (!errors.length) return null;
+  const at = (m: GPUCompilationMessage) => {
+    const o = spec.origin?.(m.lineNum) ?? { path: `kernel '${spec.name}'`, line: m.lineNum };
+    return `${o.path}:${o.line}:${m.linePos}`;
+  };
+  // The first line of each message (Tint adds candidate lists; the validation error has them all).
+  return `WGSL compile error in kernel '${spec.name}': ${errors.map((m) => `${at(m)}: ${m.message.split('\n')[0]}`).join('; ')}`;
 }
 
 function summarize(labels: string[]): string {

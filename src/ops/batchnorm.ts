@@ -1,8 +1,9 @@
 // Batch normalization over NCHW (or [N, C], seen as H = W = 1), per channel over M = N*H*W values,
-// optionally fused with the ReLU that follows it in a pre-activation block.
-// WGSL: shaders/batchnorm_stats.wgsl (training statistics, eval rstd), shaders/batchnorm.wgsl
+// optionally fused with the ReLU that follows it in a pre-activation block: what it means, its CPU
+// reference and autograd. The GPU side is src/gpu/programs/batchnorm.ts; the WGSL is
+// shaders/batchnorm_stats.wgsl (training statistics, eval rstd), shaders/batchnorm.wgsl
 // (normalize, + ReLU), shaders/batchnorm_backward.wgsl (per-channel reduction and dx, + ReLU mask),
-// each after shaders/batchnorm_layout.wgsl (how they step through x).
+// each composed after shaders/batchnorm_layout.wgsl (how they step through x).
 //
 //   training: mean, var over the batch (Welford + Chan, see the WGSL), rstd = 1/sqrt(var + eps);
 //             running stats updated in place (running_var with the unbiased variance).
@@ -11,39 +12,15 @@
 //   backward (Ioffe & Szegedy 2015, Alg. 1 differentiated): dbeta = sum(dy), dgamma = sum(dy * xhat),
 //             dx = gamma * rstd / M * (M*dy - dbeta - xhat * dgamma) in training mode,
 //             dx = gamma * rstd * dy in eval mode; with ReLU, dy is masked where y <= 0 first.
-import batchnormWgsl from '../../shaders/batchnorm.wgsl';
-import backwardWgsl from '../../shaders/batchnorm_backward.wgsl';
-import layoutWgsl from '../../shaders/batchnorm_layout.wgsl';
-import statsWgsl from '../../shaders/batchnorm_stats.wgsl';
 import { input, registerChecks, type Input } from '../check.js';
-import { gpu, grid1d } from '../gpu/index.js';
-import type { KernelSpec } from '../gpu/kernel.js';
+import {
+  batchNormEvalRstdProgram,
+  batchNormGradInputProgram,
+  batchNormGradReduceProgram,
+  batchNormNormalizeProgram,
+  batchNormStatsProgram,
+} from '../gpu/programs/batchnorm.js';
 import { fmtShape, isGradEnabled, record, runKernel, sameDevice, Tensor, type Kernel, type Shape } from '../tensor.js';
-
-const withLayout = (src: string) => `${layoutWgsl}\n${src}`;
-const stats = (entry: string, bindings: KernelSpec['bindings']): KernelSpec => ({ name: `batchnorm_stats.${entry}`, source: withLayout(statsWgsl), entry, bindings });
-const STATS_PARTIALS = stats('partials', { x: 'read', part: 'read_write', params: 'uniform' });
-const STATS_PARTIALS_VEC4 = stats('partials_vec4', { x: 'read', part: 'read_write', params: 'uniform' });
-const STATS_MERGE = stats('merge', { part: 'read_write', mean: 'read_write', rstd: 'read_write', running_mean: 'read_write', running_var: 'read_write', params: 'uniform' });
-const EVAL_RSTD = stats('eval_rstd', { var_in: 'read', rstd: 'read_write', params: 'uniform' });
-const NORMALIZE: KernelSpec = {
-  name: 'batchnorm.normalize',
-  source: withLayout(batchnormWgsl),
-  bindings: { x: 'read', mean: 'read', rstd: 'read', gamma: 'read', beta: 'read', y: 'read_write', params: 'uniform' },
-};
-const bwd = (entry: string, bindings: KernelSpec['bindings']): KernelSpec => ({ name: `batchnorm_backward.${entry}`, source: withLayout(backwardWgsl), entry, bindings });
-const PER_CHANNEL_IN = { x: 'read', dy: 'read', mean: 'read', rstd: 'read', gamma: 'read', beta: 'read' } as const;
-const GRAD_PARTIALS = bwd('reduce_partials', { ...PER_CHANNEL_IN, part: 'read_write', params: 'uniform' });
-const GRAD_PARTIALS_VEC4 = bwd('reduce_partials_vec4', { ...PER_CHANNEL_IN, part: 'read_write', params: 'uniform' });
-const GRAD_MERGE = bwd('reduce_merge', { part: 'read_write', dgamma: 'read_write', dbeta: 'read_write', params: 'uniform' });
-const GRAD_X = bwd('grad_x', { ...PER_CHANNEL_IN, sum_dy_xhat: 'read', sum_dy: 'read', dx: 'read_write', params: 'uniform' });
-
-const WG = 64; // invocations per workgroup in every batchnorm entry point
-// Reductions: each invocation walks one slice of a channel serially (no barriers). ~256 values
-// per slice keeps the serial work small on a GPU and the slice count high enough to fill it;
-// the cap bounds the serial merge (one invocation per channel).
-const VALUES_PER_SLICE = 256;
-const MAX_SLICES = 1024;
 
 /** x viewed as [n, c, hw]. */
 export interface BatchNormDims {
@@ -67,29 +44,7 @@ export interface BatchNormGradParams extends BatchNormApplyParams {
   training: boolean;
 }
 
-/** How a channel's values are cut into slices for the reductions. */
-function slicing(n: number, hw: number): { aligned: boolean; unitHw: number; units: number; slices: number } {
-  const aligned = hw % 4 === 0; // a vec4 never straddles two channels
-  const unitHw = aligned ? hw / 4 : hw;
-  const units = n * unitHw;
-  const perSlice = aligned ? VALUES_PER_SLICE / 4 : VALUES_PER_SLICE;
-  const slices = Math.max(1, Math.min(MAX_SLICES, Math.ceil(units / perSlice)));
-  return { aligned, unitHw, units, slices };
-}
-
-const dispatch: ReturnType<typeof gpu>['dispatch'] = (...args) => gpu().dispatch(...args);
-
-/**
- * Vec4s per invocation in the elementwise kernels (normalize, grad_x): 8 when H*W % 32 == 0, 4
- * when H*W % 16 == 0 (a span never leaves its channel), else 1. Measured on SwiftShader, WRN
- * shapes at batch 2 and 16: normalize took 1.0-1.3x a copy's time at 8, 1.1-1.4x at 4, 1.9-9x at 1
- * (there the channel's scalar loads, not the arithmetic, cost the time).
- */
-const vec4Span = (hw: number) => (hw % 32 === 0 ? 8 : hw % 16 === 0 ? 4 : 1);
-
-const dimsLabel = ({ n, c, hw }: BatchNormDims) => `[N=${n}, C=${c}, HW=${hw}]`;
-
-// ---- kernels (CPU reference beside the WGSL dispatch) ------------------------------------------
+// ---- kernels (the CPU reference beside the GPU program) -----------------------------------------
 
 /**
  * Training statistics. Inputs: x. Outputs: mean [C], rstd [C], and running_mean [C],
@@ -119,19 +74,7 @@ export const batchNormStatsKernel: Kernel<BatchNormStatsParams> = {
       if (m > 1) runningVar[ch] = (1 - momentum) * runningVar[ch] + momentum * (q / (m - 1));
     }
   },
-  webgpu([x], [mean, rstd, runningMean, runningVar], p) {
-    const { n, c, hw, momentum, eps } = p;
-    if (c === 0) return;
-    const s = slicing(n, hw);
-    if (s.units === 0) throw new Error(`batchNorm.stats: no values per channel (N*H*W = 0)`);
-    const rt = gpu();
-    const part = rt.alloc(16 * c * s.slices);
-    const uniforms = { c, hw: s.unitHw, m: s.units, slices: s.slices, momentum, eps };
-    const label = `${dimsLabel(p)} ${s.slices} slices/channel`;
-    dispatch(s.aligned ? STATS_PARTIALS_VEC4 : STATS_PARTIALS, { x, part }, uniforms, grid1d(c * s.slices, WG), { label });
-    dispatch(STATS_MERGE, { part, mean, rstd, running_mean: runningMean, running_var: runningVar }, uniforms, grid1d(c, WG), { label });
-    rt.release(part);
-  },
+  webgpu: batchNormStatsProgram,
 };
 
 /** Eval mode. Inputs: running_var [C]. Outputs: rstd = 1/sqrt(running_var + eps). */
@@ -140,9 +83,7 @@ export const batchNormEvalRstdKernel: Kernel<{ c: number; eps: number }> = {
   cpu([runningVar], [rstd], { c, eps }) {
     for (let ch = 0; ch < c; ch++) rstd[ch] = 1 / Math.sqrt(runningVar[ch] + eps);
   },
-  webgpu([runningVar], [rstd], { c, eps }) {
-    dispatch(EVAL_RSTD, { var_in: runningVar, rstd }, { c, hw: 1, m: 1, slices: 1, momentum: 0, eps }, grid1d(c, WG), { label: `C=${c}` });
-  },
+  webgpu: batchNormEvalRstdProgram,
 };
 
 /** Inputs: x, mean, rstd, gamma, beta. Output: y = gamma * (x - mean) * rstd + beta (then ReLU). */
@@ -155,15 +96,7 @@ export const batchNormNormalizeKernel: Kernel<BatchNormApplyParams> = {
       y[i] = relu && !(z > 0) ? 0 : z;
     }
   },
-  webgpu([x, mean, rstd, gamma, beta], [y], p) {
-    const { n, c, hw, relu } = p;
-    const n4 = Math.ceil((n * c * hw) / 4);
-    const span = vec4Span(hw);
-    dispatch(NORMALIZE, { x, mean, rstd, gamma, beta, y }, { n4, c, hw }, grid1d(n4 / span, WG), {
-      constants: { RELU: relu ? 1 : 0, ALIGNED: hw % 4 === 0 ? 1 : 0, SPAN: span },
-      label: `${dimsLabel(p)}${relu ? ' +relu' : ''}`,
-    });
-  },
+  webgpu: batchNormNormalizeProgram,
 };
 
 /**
@@ -188,18 +121,7 @@ export const batchNormGradReduceKernel: Kernel<BatchNormApplyParams> = {
       dbeta[ch] = sDy;
     }
   },
-  webgpu([x, dy, mean, rstd, gamma, beta], [dgamma, dbeta], p) {
-    const { n, c, hw, relu } = p;
-    if (c === 0) return;
-    const s = slicing(n, hw);
-    const rt = gpu();
-    const part = rt.alloc(8 * c * s.slices);
-    const uniforms = { c, hw: s.unitHw, m: s.units, slices: s.slices, n4: 0, inv_m: 0 };
-    const opts = { constants: { RELU: relu ? 1 : 0 }, label: `${dimsLabel(p)} ${s.slices} slices/channel${relu ? ' +relu' : ''}` };
-    dispatch(s.aligned ? GRAD_PARTIALS_VEC4 : GRAD_PARTIALS, { x, dy, mean, rstd, gamma, beta, part }, uniforms, grid1d(c * s.slices, WG), opts);
-    dispatch(GRAD_MERGE, { part, dgamma, dbeta }, uniforms, grid1d(c, WG), { label: opts.label });
-    rt.release(part);
-  },
+  webgpu: batchNormGradReduceProgram,
 };
 
 /**
@@ -218,16 +140,7 @@ export const batchNormGradInputKernel: Kernel<BatchNormGradParams> = {
       dx[i] = gamma[ch] * rstd[ch] * g;
     }
   },
-  webgpu([x, dy, mean, rstd, gamma, beta, dgamma, dbeta], [dx], p) {
-    const { n, c, hw, relu, training } = p;
-    const n4 = Math.ceil((n * c * hw) / 4);
-    const uniforms = { c, hw, m: 0, slices: 0, n4, inv_m: n * hw > 0 ? 1 / (n * hw) : 0 };
-    const span = vec4Span(hw);
-    dispatch(GRAD_X, { x, dy, mean, rstd, gamma, beta, sum_dy_xhat: dgamma, sum_dy: dbeta, dx }, uniforms, grid1d(n4 / span, WG), {
-      constants: { RELU: relu ? 1 : 0, TRAIN: training ? 1 : 0, ALIGNED: hw % 4 === 0 ? 1 : 0, SPAN: span },
-      label: `${dimsLabel(p)}${relu ? ' +relu' : ''}${training ? '' : ' eval'}`,
-    });
-  },
+  webgpu: batchNormGradInputProgram,
 };
 
 // ---- the op -------------------------------------------------------------------------------------

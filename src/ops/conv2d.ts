@@ -1,86 +1,19 @@
-// 2D convolution (NCHW), forward and both backward kernels, as tiled implicit GEMMs.
-// WGSL: shaders/conv2d_tile.wgsl (the shared tile machinery, prepended to each kernel after the
-// tile shape's constants; see pickTile),
-// shaders/conv2d_forward.wgsl, conv2d_backward_input.wgsl, conv2d_backward_filter.wgsl and
+// 2D convolution (NCHW), forward and both backward kernels: what they mean, their CPU reference
+// and autograd. The GPU side (three tiled implicit GEMMs, their tile shapes and grids) is
+// src/gpu/programs/conv2d.ts; the WGSL is shaders/conv2d_tile.wgsl (the shared tile machinery),
+// conv2d_forward.wgsl, conv2d_backward_input.wgsl, conv2d_backward_filter.wgsl and
 // conv2d_reduce.wgsl (the sum of the filter gradient's split-K partials).
 //
 // Shapes: x [N, Cin, H, W], w [Cout, Cin, KH, KW], bias [Cout], y [N, Cout, Ho, Wo] with
 // Ho = floor((H + 2*pad - KH) / stride) + 1 (zero padding).
-import backwardFilterWgsl from '../../shaders/conv2d_backward_filter.wgsl';
-import backwardInputWgsl from '../../shaders/conv2d_backward_input.wgsl';
-import forwardWgsl from '../../shaders/conv2d_forward.wgsl';
-import reduceWgsl from '../../shaders/conv2d_reduce.wgsl';
-import tileWgsl from '../../shaders/conv2d_tile.wgsl';
-import { gpu, grid1d, type GpuBuf } from '../gpu/index.js';
-import type { KernelSpec } from '../gpu/kernel.js';
+import { conv2dBackwardFilterProgram, conv2dBackwardInputProgram, conv2dForwardProgram } from '../gpu/programs/conv2d.js';
 import { fmtShape, record, runKernel, sameDevice, Tensor, type Kernel, type Shape } from '../tensor.js';
 import { sum } from './reduce.js';
 import { expectRank } from './shapes.js';
 import { input, registerChecks } from '../check.js';
 
-/**
- * A tile shape of the implicit GEMM (conv2d_tile.wgsl): TM rows x TN columns of C per workgroup of
- * 64 invocations (8x8 accumulators each, so TM * TN = 4096), TK values of K staged per barrier pair
- * (TK * (TM + TN) floats of workgroup memory, at most 16 KiB). `cost` is its time per computed
- * entry of C relative to the square tile: the narrow tiles stage more values and pass more
- * barriers per FMA. Measured on SwiftShader with
- * `node node_modules/.cache/conv2d-bench.mjs --batch 8 --layer 64,64,16,3,1,1 --tile 32x128` (and
- * 16x256; see bench/conv2d.ts): 1.4x and 2.1x the 64x64 tile's forward time.
- */
-export interface TileShape {
-  tm: number;
-  tn: number;
-  tk: number;
-  cost: number;
-}
-export const TILE_SHAPES: readonly TileShape[] = [
-  { tm: 64, tn: 64, tk: 32, cost: 1 },
-  { tm: 32, tn: 128, tk: 16, cost: 1.4 },
-  { tm: 16, tn: 256, tk: 8, cost: 2 },
-];
-
-/**
- * The tile shape for a GEMM of rows x cols: the least padded work, ceil(rows / TM) * TM *
- * ceil(cols / TN) * TN entries of C, weighted by the shape's cost. With M = Cout = 16 (WRN width 1,
- * stage 1) the square tile would compute 4x the entries needed, the 16-row tile 1x at twice the cost.
- */
-export function pickTile(rows: number, cols: number): TileShape {
-  if (conv2dTuning.tile) return conv2dTuning.tile;
-  let best = TILE_SHAPES[0];
-  let bestCost = Infinity;
-  for (const t of TILE_SHAPES) {
-    const cost = Math.ceil(rows / t.tm) * t.tm * Math.ceil(cols / t.tn) * t.tn * t.cost;
-    if (cost < bestCost) [best, bestCost] = [t, cost];
-  }
-  return best;
-}
-
-type ConvKernelName = 'forward' | 'backward_input' | 'backward_filter';
-const SOURCES: Record<ConvKernelName, { wgsl: string; bindings: KernelSpec['bindings'] }> = {
-  forward: { wgsl: forwardWgsl, bindings: { x: 'read', weight: 'read', bias: 'read', y: 'read_write', params: 'uniform' } },
-  backward_input: { wgsl: backwardInputWgsl, bindings: { dy: 'read', weight: 'read', dx: 'read_write', params: 'uniform' } },
-  backward_filter: { wgsl: backwardFilterWgsl, bindings: { x: 'read', dy: 'read', out: 'read_write', params: 'uniform' } },
-};
-const specCache = new Map<string, KernelSpec>();
-
-/** The kernel's spec for one tile shape: the shape's constants, then conv2d_tile.wgsl, then the kernel. */
-function convSpec(kernel: ConvKernelName, t: TileShape): KernelSpec {
-  const name = `conv2d.${kernel}.${t.tm}x${t.tn}`;
-  let spec = specCache.get(name);
-  if (!spec) {
-    const header = `const TM: u32 = ${t.tm}u;\nconst TN: u32 = ${t.tn}u;\nconst TK: u32 = ${t.tk}u;\n`;
-    spec = { name, source: `${header}${tileWgsl}\n${SOURCES[kernel].wgsl}`, bindings: SOURCES[kernel].bindings };
-    specCache.set(name, spec);
-  }
-  return spec;
-}
-const REDUCE_SPLITS: KernelSpec = { name: 'conv2d.reduce_splits', source: reduceWgsl, bindings: { partials: 'read', dw: 'read_write', params: 'uniform' } };
-
-// Split-K for the filter gradient: aim for this many workgroups in all (on a CPU adapter, for
-// maxWorkgroups()), but give each split at least MIN_SPLIT_K values of K (shorter splits cost more
-// in partial traffic and workgroup starts than they gain).
-const FILTER_TARGET_WORKGROUPS = 512;
-const MIN_SPLIT_K = 512;
+// The tile shapes and their choice live with the program; re-exported for the benchmarks.
+export { conv2dTuning, filterSplits, pickTile, TILE_SHAPES, type TileShape } from '../gpu/programs/conv2d.js';
 
 export interface Conv2dOptions {
   stride?: number;
@@ -118,41 +51,7 @@ function geometry(xShape: Shape, wShape: Shape, { stride, pad }: Conv2dParams): 
   return { batch, cin, h, w, cout, kh, kw, ho: convOutSize(h, kh, stride, pad), wo: convOutSize(w, kw, stride, pad), stride, pad };
 }
 
-function uniforms(g: ConvGeometry): Record<string, number> {
-  const { batch, cin, h, w, cout, ho, wo, kh, kw, stride, pad } = g;
-  return { batch, cin, h, w, cout, ho, wo, kh, kw, stride, pad };
-}
-
-const convLabel = (g: ConvGeometry) => `x[${g.batch},${g.cin},${g.h},${g.w}] w[${g.cout},${g.cin},${g.kh},${g.kw}] s${g.stride} p${g.pad}`;
-
-/**
- * Workgroup grid for a GEMM of rows x cols in tiles of shape t, `layers` deep (phases or splits,
- * grid z). A GPU gets one workgroup per tile. A CPU adapter (SwiftShader) gets two per core, each looping over
- * its share of the tiles: there starting a workgroup that has barriers costs ~1 ms of CPU (measured
- * with bench/conv2d.ts: a 32-tile conv took 57 cpu-ms as 32 workgroups, 17 as 4), about three K-steps.
- */
-function tileGrid(t: TileShape, rows: number, cols: number, layers: number): [number, number, number] {
-  const tiles = Math.ceil(rows / t.tm) * Math.ceil(cols / t.tn);
-  const [x, y] = grid1d(Math.max(1, Math.min(tiles, Math.ceil(maxWorkgroups() / layers))), 1);
-  return [x, y, layers];
-}
-
-/**
- * Tuning knobs: tests set maxWorkgroups to make workgroups loop over several tiles on any adapter,
- * and tile to run every GEMM with one tile shape (the benchmark compares shapes with it).
- */
-export const conv2dTuning: { maxWorkgroups: number | null; tile: TileShape | null } = { maxWorkgroups: null, tile: null };
-
-/** Workgroups worth launching at once: unlimited on a GPU, two per core on a CPU adapter. */
-function maxWorkgroups(): number {
-  if (conv2dTuning.maxWorkgroups !== null) return conv2dTuning.maxWorkgroups;
-  if (!gpu().isCpuAdapter) return Infinity;
-  // navigator.hardwareConcurrency: browsers and Node >= 21; 4 cores where it is unknown.
-  const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 4;
-  return 2 * cores;
-}
-
-// ---- kernels (CPU reference beside the WGSL dispatch) ------------------------------------------
+// ---- kernels (the CPU reference beside the GPU program) ------------------------------------------
 
 /** y = conv(x, w) (+ bias). Inputs [x, w] or [x, w, bias]; output y [N, Cout, Ho, Wo]. */
 export const conv2dForwardKernel: Kernel<Conv2dParams> = {
@@ -183,16 +82,7 @@ export const conv2dForwardKernel: Kernel<Conv2dParams> = {
       }
     }
   },
-  webgpu(inputs, [y], p, shapes) {
-    const [x, weight, bias] = inputs;
-    const g = geometry(shapes[0], shapes[1], p);
-    const [rows, cols] = [g.cout, g.batch * g.ho * g.wo];
-    const t = pickTile(rows, cols);
-    gpu().dispatch(convSpec('forward', t), { x, weight, bias: bias ?? weight, y }, uniforms(g), tileGrid(t, rows, cols, 1), {
-      constants: { HAS_BIAS: bias ? 1 : 0 },
-      label: convLabel(g),
-    });
-  },
+  webgpu: ([x, weight, bias], [y], p, shapes) => conv2dForwardProgram(geometry(shapes[0], shapes[1], p), x, weight, bias, y),
 };
 
 /** dx from dy [N, Cout, Ho, Wo] and w; inputs [dy, w], output dx [N, Cin, H, W]. */
@@ -223,14 +113,7 @@ export const conv2dBackwardInputKernel: Kernel<Conv2dParams> = {
       }
     }
   },
-  webgpu([dy, weight], [dx], p, shapes) {
-    const g = geometry(shapes[2], shapes[1], p);
-    const phases = g.stride * g.stride; // one GEMM per (ih mod stride, iw mod stride); phase 0 is the largest
-    const phase0Pixels = Math.ceil(g.h / g.stride) * Math.ceil(g.w / g.stride);
-    const [rows, cols] = [g.cin, g.batch * phase0Pixels];
-    const t = pickTile(rows, cols);
-    gpu().dispatch(convSpec('backward_input', t), { dy, weight, dx }, uniforms(g), tileGrid(t, rows, cols, phases), { label: convLabel(g) });
-  },
+  webgpu: ([dy, weight], [dx], p, shapes) => conv2dBackwardInputProgram(geometry(shapes[2], shapes[1], p), dy, weight, dx),
 };
 
 /** dw from x and dy; inputs [x, dy], output dw [Cout, Cin, KH, KW]. */
@@ -261,31 +144,8 @@ export const conv2dBackwardFilterKernel: Kernel<Conv2dParams> = {
       }
     }
   },
-  webgpu([x, dy], [dw], p, shapes) {
-    const g = geometry(shapes[0], shapes[2], p);
-    const rows = g.cout;
-    const cols = g.cin * g.kh * g.kw;
-    const k = g.batch * g.ho * g.wo;
-    const t = pickTile(rows, cols);
-    const { splits, chunk } = filterSplits(t, rows, cols, k, Math.min(FILTER_TARGET_WORKGROUPS, maxWorkgroups()));
-    const rt = gpu();
-    const out: GpuBuf = splits === 1 ? dw : rt.alloc(4 * splits * rows * cols);
-    rt.dispatch(convSpec('backward_filter', t), { x, dy, out }, { ...uniforms(g), chunk }, tileGrid(t, rows, cols, splits), { label: `${convLabel(g)} splits=${splits}` });
-    if (splits > 1) {
-      const count = rows * cols;
-      rt.dispatch(REDUCE_SPLITS, { partials: out, dw }, { count, splits }, grid1d(count, 64), { label: `${count}x${splits}` });
-      rt.release(out);
-    }
-  },
+  webgpu: ([x, dy], [dw], p, shapes) => conv2dBackwardFilterProgram(geometry(shapes[0], shapes[2], p), x, dy, dw),
 };
-
-/** How the filter gradient's K = batch*Ho*Wo is split across workgroups. */
-export function filterSplits(t: TileShape, rows: number, cols: number, k: number, targetWorkgroups = FILTER_TARGET_WORKGROUPS): { splits: number; chunk: number } {
-  const tiles = Math.ceil(rows / t.tm) * Math.ceil(cols / t.tn);
-  const wanted = Math.max(1, Math.min(Math.ceil(targetWorkgroups / tiles), Math.floor(k / MIN_SPLIT_K), 65535));
-  const chunk = Math.ceil(Math.ceil(k / wanted) / t.tk) * t.tk; // a whole number of K-steps per split
-  return { splits: Math.max(1, Math.ceil(k / chunk)), chunk };
-}
 
 // ---- ops --------------------------------------------------------------------------------------
 

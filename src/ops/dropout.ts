@@ -1,15 +1,11 @@
-// Inverted dropout with a seeded counter-based mask. WGSL: shaders/dropout.wgsl.
+// Inverted dropout with a seeded counter-based mask. GPU side: src/gpu/programs/dropout.ts; WGSL:
+// shaders/dropout.wgsl.
 // Value i is kept when pcg(pcg(i) ^ pcg(seed)) >= floor(p * 2^32); kept values are scaled by
 // 1 / (1 - p). The hash is u32 arithmetic done identically here (Math.imul, >>> 0) and in the
 // WGSL, so both backends drop the same values, and the backward recomputes the mask from the seed.
-import dropoutWgsl from '../../shaders/dropout.wgsl';
-import { gpu, grid1d } from '../gpu/index.js';
-import type { KernelSpec } from '../gpu/kernel.js';
+import { dropoutProgram } from '../gpu/programs/dropout.js';
 import { record, runKernel, Tensor, type Kernel } from '../tensor.js';
 import { input, registerChecks } from '../check.js';
-
-const DROPOUT: KernelSpec = { name: 'dropout', source: dropoutWgsl, bindings: { x: 'read', y: 'read_write', params: 'uniform' } };
-const WG = 64;
 
 /** PCG-RXS-M-XS output hash of a u32 (Jarzynski & Olano 2020); the same as pcg() in the WGSL. */
 export function pcgHash(v: number): number {
@@ -42,11 +38,7 @@ export const dropoutKernel: Kernel<DropoutParams> = {
     const scale = 1 / (1 - p);
     for (let i = 0; i < y.length; i++) y[i] = pcgHash((pcgHash(i) ^ key) >>> 0) >= threshold ? x[i] * scale : 0;
   },
-  webgpu([x], [y], { p, seed }) {
-    const n = y.bytes / 4;
-    const n4 = Math.ceil(n / 4);
-    gpu().dispatch(DROPOUT, { x, y }, { n4, seed, threshold: dropThreshold(p), scale: 1 / (1 - p) }, grid1d(n4, WG), { label: `n=${n} p=${p}` });
-  },
+  webgpu: (inputs, outputs, params) => dropoutProgram(inputs, outputs, params, dropThreshold(params.p)),
 };
 
 /**

@@ -1,36 +1,18 @@
-// Elementwise ops: add, mul, scale, relu. WGSL: shaders/elementwise.wgsl, shaders/relu.wgsl.
-import elementwiseWgsl from '../../shaders/elementwise.wgsl';
-import reluWgsl from '../../shaders/relu.wgsl';
-import { gpu, grid1d } from '../gpu/index.js';
-import type { KernelSpec } from '../gpu/kernel.js';
+// Elementwise ops: add, mul, scale, relu (what they mean, CPU references, autograd). The GPU side
+// is src/gpu/programs/elementwise.ts; the WGSL is shaders/elementwise.wgsl and shaders/relu.wgsl.
+import { addProgram, fillProgram, mulProgram, reluBackwardProgram, reluForwardProgram, scaleProgram } from '../gpu/programs/elementwise.js';
 import { accumulate, record, runKernel, Tensor, type Kernel } from '../tensor.js';
 import { expectSameShape } from './shapes.js';
 import { input, registerChecks } from '../check.js';
 
-const ew = (entry: string, bindings: KernelSpec['bindings']): KernelSpec => ({ name: `elementwise.${entry}`, source: elementwiseWgsl, entry, bindings });
-const ADD = ew('add', { a: 'read', b: 'read', out: 'read_write', params: 'uniform' });
-const MUL = ew('mul', { a: 'read', b: 'read', out: 'read_write', params: 'uniform' });
-const SCALE = ew('scale', { a: 'read', out: 'read_write', params: 'uniform' });
-const FILL = ew('fill', { out: 'read_write', params: 'uniform' });
-const RELU_FWD: KernelSpec = { name: 'relu.forward', source: reluWgsl, entry: 'forward', bindings: { x: 'read', out: 'read_write', params: 'uniform' } };
-const RELU_BWD: KernelSpec = { name: 'relu.backward', source: reluWgsl, entry: 'backward', bindings: { x: 'read', dy: 'read', out: 'read_write', params: 'uniform' } };
-
-/** Dispatch a vec4 elementwise kernel over n values. */
-function vec4Dispatch(spec: KernelSpec, buffers: Parameters<ReturnType<typeof gpu>['dispatch']>[1], n: number, extra: Record<string, number> = {}, label = ''): void {
-  const n4 = Math.ceil(n / 4);
-  gpu().dispatch(spec, buffers, { n4, ...extra }, grid1d(n4, 256), { label: label || `n=${n}` });
-}
-
-// ---- kernels (CPU reference beside the WGSL dispatch) ------------------------------------------
+// ---- kernels (the CPU reference beside the GPU program) ------------------------------------------
 
 export const addKernel: Kernel<void> = {
   name: 'add',
   cpu([a, b], [out]) {
     for (let i = 0; i < out.length; i++) out[i] = a[i] + b[i];
   },
-  webgpu([a, b], [out]) {
-    vec4Dispatch(ADD, { a, b, out }, out.bytes / 4, { alpha: 0 }); // alpha: unused by add, but part of the shared params
-  },
+  webgpu: addProgram,
 };
 
 export const mulKernel: Kernel<void> = {
@@ -38,9 +20,7 @@ export const mulKernel: Kernel<void> = {
   cpu([a, b], [out]) {
     for (let i = 0; i < out.length; i++) out[i] = a[i] * b[i];
   },
-  webgpu([a, b], [out]) {
-    vec4Dispatch(MUL, { a, b, out }, out.bytes / 4, { alpha: 0 });
-  },
+  webgpu: mulProgram,
 };
 
 export const scaleKernel: Kernel<{ alpha: number }> = {
@@ -48,9 +28,7 @@ export const scaleKernel: Kernel<{ alpha: number }> = {
   cpu([a], [out], { alpha }) {
     for (let i = 0; i < out.length; i++) out[i] = alpha * a[i];
   },
-  webgpu([a], [out], { alpha }) {
-    vec4Dispatch(SCALE, { a, out }, out.bytes / 4, { alpha });
-  },
+  webgpu: scaleProgram,
 };
 
 export const fillKernel: Kernel<{ value: number }> = {
@@ -58,9 +36,7 @@ export const fillKernel: Kernel<{ value: number }> = {
   cpu(_, [out], { value }) {
     out.fill(value);
   },
-  webgpu(_, [out], { value }) {
-    vec4Dispatch(FILL, { out }, out.bytes / 4, { alpha: value });
-  },
+  webgpu: fillProgram,
 };
 
 export const reluForwardKernel: Kernel<void> = {
@@ -68,9 +44,7 @@ export const reluForwardKernel: Kernel<void> = {
   cpu([x], [y]) {
     for (let i = 0; i < y.length; i++) y[i] = x[i] > 0 ? x[i] : 0;
   },
-  webgpu([x], [y]) {
-    vec4Dispatch(RELU_FWD, { x, out: y }, y.bytes / 4);
-  },
+  webgpu: reluForwardProgram,
 };
 
 export const reluBackwardKernel: Kernel<void> = {
@@ -78,9 +52,7 @@ export const reluBackwardKernel: Kernel<void> = {
   cpu([x, dy], [dx]) {
     for (let i = 0; i < dx.length; i++) dx[i] = x[i] > 0 ? dy[i] : 0;
   },
-  webgpu([x, dy], [dx]) {
-    vec4Dispatch(RELU_BWD, { x, dy, out: dx }, dx.bytes / 4);
-  },
+  webgpu: reluBackwardProgram,
 };
 
 // ---- ops (what they mean, forward and backward side by side) ------------------------------------

@@ -1,6 +1,7 @@
 // Every op, by family. Each family's file holds the op's meaning (forward and backward), its CPU
-// reference kernel and the dispatch of its WGSL kernel (shaders/<family>.wgsl), and registers its
-// checks for `wrn check`.
+// reference kernel, the Kernel objects that pair it with the family's GPU program
+// (src/gpu/programs/<family>.ts, which composes shaders/<family>.wgsl and dispatches it), and
+// registers its checks for `wrn check`.
 export * from './elementwise.js';
 export * from './reduce.js';
 export * from './matmul.js';

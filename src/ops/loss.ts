@@ -1,18 +1,12 @@
-// Softmax cross-entropy with integer class labels, averaged over the batch. WGSL: shaders/loss.wgsl.
+// Softmax cross-entropy with integer class labels, averaged over the batch (what it means, CPU
+// reference, autograd). The GPU side is src/gpu/programs/loss.ts; the WGSL is shaders/loss.wgsl.
 // The engine is f32-only, so labels are a [B] tensor of integer values stored as f32; make them
 // with labelsTensor(), which checks them on the CPU (a GPU kernel cannot throw).
-import lossWgsl from '../../shaders/loss.wgsl';
-import { gpu, grid1d } from '../gpu/index.js';
-import type { KernelSpec } from '../gpu/kernel.js';
+import { softmaxCrossEntropyBackwardProgram, softmaxCrossEntropyProgram } from '../gpu/programs/loss.js';
 import { fmtShape, record, runKernel, sameDevice, Tensor, type CpuArray, type Device, type Kernel } from '../tensor.js';
 import { expectRank } from './shapes.js';
 import { input, registerChecks } from '../check.js';
 
-const spec = (entry: string, bindings: KernelSpec['bindings']): KernelSpec => ({ name: `loss.${entry}`, source: lossWgsl, entry, bindings });
-const ROWS = spec('rows', { logits: 'read', labels: 'read', row_loss: 'read_write', grad: 'read_write', params: 'uniform' });
-const MEAN = spec('mean', { row_loss: 'read_write', loss: 'read_write', params: 'uniform' });
-const BACKWARD = spec('backward', { saved_grad: 'read', dloss: 'read', dlogits: 'read_write', params: 'uniform' });
-const WG = 64;
 const MAX_EXACT_F32_INT = 2 ** 24; // class indices above this are not exact in f32
 
 /** A [B] tensor of class indices (as f32) for `numClasses` classes, each checked to be an integer in [0, K). */
@@ -51,15 +45,7 @@ export const softmaxCrossEntropyKernel: Kernel<void> = {
     }
     loss[0] = total / b;
   },
-  webgpu([logits, labels], [loss, grad], _p, shapes) {
-    const rt = gpu();
-    const [b, k] = shapes[0];
-    const rowLoss = rt.alloc(4 * b);
-    const uniforms = { b, k, inv_b: 1 / b, n4: 0 };
-    rt.dispatch(ROWS, { logits, labels, row_loss: rowLoss, grad }, uniforms, grid1d(b, WG), { label: `[${b}, ${k}]` });
-    rt.dispatch(MEAN, { row_loss: rowLoss, loss }, uniforms, [1], { label: `B=${b}` });
-    rt.release(rowLoss);
-  },
+  webgpu: softmaxCrossEntropyProgram,
 };
 
 /** dlogits = grad * dloss[0]. Inputs: grad [B, K] (saved by the forward), dloss (one element). */
@@ -69,11 +55,7 @@ export const softmaxCrossEntropyBackwardKernel: Kernel<void> = {
     const d = dloss[0];
     for (let i = 0; i < dlogits.length; i++) dlogits[i] = grad[i] * d;
   },
-  webgpu([grad, dloss], [dlogits], _p, shapes) {
-    const [b, k] = shapes[0];
-    const n4 = Math.ceil((b * k) / 4);
-    gpu().dispatch(BACKWARD, { saved_grad: grad, dloss, dlogits }, { b, k, inv_b: 1 / b, n4 }, grid1d(n4, WG), { label: `[${b}, ${k}]` });
-  },
+  webgpu: softmaxCrossEntropyBackwardProgram,
 };
 
 /** Mean softmax cross-entropy of logits [B, K] against labels [B] (class indices as f32): a [1] tensor. */

@@ -1,15 +1,10 @@
-// Matrix product and the linear layer. WGSL: shaders/matmul.wgsl, shaders/bias_add.wgsl.
-import biasAddWgsl from '../../shaders/bias_add.wgsl';
-import matmulWgsl from '../../shaders/matmul.wgsl';
-import { gpu, grid1d } from '../gpu/index.js';
-import type { KernelSpec } from '../gpu/kernel.js';
+// Matrix product and the linear layer (what they mean, CPU references, autograd). GPU side:
+// src/gpu/programs/matmul.ts; WGSL: shaders/matmul.wgsl, shaders/bias_add.wgsl.
+import { biasAddProgram, matmulProgram } from '../gpu/programs/matmul.js';
 import { fmtShape, numel, record, runKernel, sameDevice, Tensor, type Kernel } from '../tensor.js';
 import { sum } from './reduce.js';
 import { expectRank } from './shapes.js';
 import { input, registerChecks } from '../check.js';
-
-const MATMUL: KernelSpec = { name: 'matmul', source: matmulWgsl, bindings: { a: 'read', b: 'read', c: 'read_write', params: 'uniform' } };
-const BIAS_ADD: KernelSpec = { name: 'bias_add', source: biasAddWgsl, bindings: { x: 'read', bias: 'read', out: 'read_write', params: 'uniform' } };
 
 export interface MatmulParams {
   m: number;
@@ -31,12 +26,7 @@ export const matmulKernel: Kernel<MatmulParams> = {
       }
     }
   },
-  webgpu([a, b], [c], { m, n, k, transA, transB }) {
-    gpu().dispatch(MATMUL, { a, b, c }, { m, n, k }, [Math.ceil(n / 64), Math.ceil(m / 64)], {
-      constants: { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 },
-      label: `${m}x${k}${transA ? 'ᵀ' : ''} @ ${k}x${n}${transB ? 'ᵀ' : ''}`,
-    });
-  },
+  webgpu: matmulProgram,
 };
 
 /** out = x + bias[c] for x viewed as [outer, C, inner]. */
@@ -45,10 +35,7 @@ export const biasAddKernel: Kernel<{ channels: number; inner: number }> = {
   cpu([x, bias], [out], { channels, inner }) {
     for (let i = 0; i < out.length; i++) out[i] = x[i] + bias[Math.floor(i / inner) % channels];
   },
-  webgpu([x, bias], [out], { channels, inner }) {
-    const n = out.bytes / 4;
-    gpu().dispatch(BIAS_ADD, { x, bias, out }, { n, channels, inner }, grid1d(n, 256), { label: `n=${n} C=${channels}` });
-  },
+  webgpu: biasAddProgram,
 };
 
 function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {

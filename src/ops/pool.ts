@@ -1,15 +1,10 @@
-// Global average pooling: x [N, C, H, W] -> [N, C], the mean of each channel's plane.
-// WGSL: shaders/pool.wgsl.
-import poolWgsl from '../../shaders/pool.wgsl';
-import { gpu, grid1d } from '../gpu/index.js';
-import type { KernelSpec } from '../gpu/kernel.js';
+// Global average pooling: x [N, C, H, W] -> [N, C], the mean of each channel's plane (what it
+// means, CPU reference, autograd). The GPU side is src/gpu/programs/pool.ts; the WGSL is
+// shaders/pool.wgsl.
+import { globalAvgPoolBackwardProgram, globalAvgPoolProgram } from '../gpu/programs/pool.js';
 import { fmtShape, record, runKernel, Tensor, type Kernel, type Shape } from '../tensor.js';
 import { expectRank } from './shapes.js';
 import { input, registerChecks } from '../check.js';
-
-const FORWARD: KernelSpec = { name: 'pool.forward', source: poolWgsl, entry: 'forward', bindings: { x: 'read', y: 'read_write', params: 'uniform' } };
-const BACKWARD: KernelSpec = { name: 'pool.backward', source: poolWgsl, entry: 'backward', bindings: { dy: 'read', dx: 'read_write', params: 'uniform' } };
-const WG = 64;
 
 /** Planes x [nc, hw] -> y [nc]: each plane's mean. Shapes: x [N, C, H, W], y [N, C]. */
 export const globalAvgPoolKernel: Kernel<void> = {
@@ -23,11 +18,7 @@ export const globalAvgPoolKernel: Kernel<void> = {
       y[plane] = acc / hw;
     }
   },
-  webgpu([x], [y], _p, shapes) {
-    const [n, c, h, w] = shapes[0];
-    const nc = n * c;
-    gpu().dispatch(FORWARD, { x, y }, { nc, hw: h * w, n4: 0, inv_hw: 1 / (h * w) }, grid1d(nc, WG), { label: fmtShape(shapes[0]) });
-  },
+  webgpu: globalAvgPoolProgram,
 };
 
 /** dy [N, C] -> dx [N, C, H, W] = dy / (H * W) over each plane. */
@@ -38,11 +29,7 @@ export const globalAvgPoolBackwardKernel: Kernel<void> = {
     const hw = h * w;
     for (let i = 0; i < dx.length; i++) dx[i] = dy[Math.floor(i / hw)] / hw;
   },
-  webgpu([dy], [dx], _p, shapes) {
-    const [n, c, h, w] = shapes[1];
-    const n4 = Math.ceil((n * c * h * w) / 4);
-    gpu().dispatch(BACKWARD, { dy, dx }, { nc: n * c, hw: h * w, n4, inv_hw: 1 / (h * w) }, grid1d(n4, WG), { label: fmtShape(shapes[1]) });
-  },
+  webgpu: globalAvgPoolBackwardProgram,
 };
 
 /** Global average pool: x [N, C, H, W] -> [N, C]. */

@@ -1,16 +1,9 @@
-// Sum and mean over all values or over chosen axes. WGSL: shaders/reduce.wgsl.
+// Sum and mean over all values or over chosen axes (what they mean, CPU references, autograd).
+// GPU side: src/gpu/programs/reduce.ts; WGSL: shaders/reduce.wgsl, shaders/broadcast.wgsl.
 // A multi-axis reduction is a sequence of single-axis ones (each viewed as [outer, k, inner]).
-import broadcastWgsl from '../../shaders/broadcast.wgsl';
-import reduceWgsl from '../../shaders/reduce.wgsl';
-import { gpu } from '../gpu/index.js';
-import type { KernelSpec } from '../gpu/kernel.js';
+import { broadcastAxisProgram, sumAxisProgram } from '../gpu/programs/reduce.js';
 import { fmtShape, numel, record, runKernel, Tensor, type Kernel, type Shape } from '../tensor.js';
 import { input, registerChecks } from '../check.js';
-
-const SUM_AXIS: KernelSpec = { name: 'reduce.sum_axis', source: reduceWgsl, entry: 'sum_axis', bindings: { x: 'read', out: 'read_write', params: 'uniform' } };
-const SUM_AXIS_SERIAL: KernelSpec = { ...SUM_AXIS, name: 'reduce.sum_axis_serial', entry: 'sum_axis_serial' };
-const CHUNK = 4096; // values of the reduced axis per workgroup (tree) or invocation (serial)
-const SERIAL_MIN_OUTPUTS = 1024; // from this many outputs on, one invocation per output
 
 export interface AxisReduce {
   outer: number;
@@ -30,35 +23,8 @@ export const sumAxisKernel: Kernel<AxisReduce> = {
       }
     }
   },
-  webgpu([x], [out], { outer, k, inner, scale }) {
-    const rt = gpu();
-    const outputs = outer * inner;
-    if (outputs === 0) return;
-    const chunks = Math.ceil(k / CHUNK);
-    if (outputs >= SERIAL_MIN_OUTPUTS && chunks <= 1) {
-      const [sx, sy] = foldGroups(Math.ceil(outputs / 64));
-      rt.dispatch(SUM_AXIS_SERIAL, { x, out }, { outer, k, inner, chunk: CHUNK, scale }, [sx, sy, 1], { label: `[${outer},${k},${inner}]` });
-      return;
-    }
-    const [gx, gy] = foldGroups(outputs);
-    if (chunks <= 1) {
-      rt.dispatch(SUM_AXIS, { x, out }, { outer, k, inner, chunk: CHUNK, scale }, [gx, gy, 1], { label: `[${outer},${k},${inner}]` });
-      return;
-    }
-    // Two passes: partials [chunks, outputs], then their sum.
-    if (chunks > 65535) throw new Error(`sum: axis of ${k} values is too long (at most ${65535 * CHUNK})`);
-    const partials = rt.alloc(4 * chunks * outputs);
-    rt.dispatch(SUM_AXIS, { x, out: partials }, { outer, k, inner, chunk: CHUNK, scale: 1 }, [gx, gy, chunks], { label: `[${outer},${k},${inner}] partials` });
-    rt.dispatch(SUM_AXIS, { x: partials, out }, { outer: 1, k: chunks, inner: outputs, chunk: CHUNK, scale }, [gx, gy, 1], { label: `[1,${chunks},${outputs}] final` });
-    rt.release(partials);
-  },
+  webgpu: sumAxisProgram,
 };
-
-function foldGroups(n: number): [number, number] {
-  if (n <= 65535) return [n, 1];
-  const y = Math.ceil(n / 65535);
-  return [Math.ceil(n / y), y];
-}
 
 function normalizeAxes(op: string, shape: Shape, axes?: number | number[]): number[] {
   if (axes === undefined) return shape.map((_, i) => i);
@@ -118,19 +84,13 @@ export function mean(x: Tensor, axes?: number | number[], keepDims = false): Ten
 
 // The gradient of a reduction: the reduced gradient repeated along the reduced axes. It is the
 // transpose of the sum, done with the same [outer, k, inner] views.
-const BROADCAST: KernelSpec = { name: 'broadcast', source: broadcastWgsl, bindings: { x: 'read', out: 'read_write', params: 'uniform' } };
 
 export const broadcastAxisKernel: Kernel<AxisReduce> = {
   name: 'broadcast_axis',
   cpu([x], [out], { outer, k, inner, scale }) {
     for (let o = 0; o < outer; o++) for (let j = 0; j < k; j++) for (let i = 0; i < inner; i++) out[(o * k + j) * inner + i] = scale * x[o * inner + i];
   },
-  webgpu([x], [out], { outer, k, inner, scale }) {
-    const n = outer * k * inner;
-    const groups = Math.ceil(n / 256);
-    const [gx, gy] = foldGroups(groups);
-    gpu().dispatch(BROADCAST, { x, out }, { n, k, inner, scale }, [gx, gy], { label: `[${outer},${k},${inner}]` });
-  },
+  webgpu: broadcastAxisProgram,
 };
 
 /** Repeat g (reduced axes of size 1) to `shape`, times `scale`. */

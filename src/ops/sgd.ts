@@ -1,17 +1,12 @@
 // SGD with heavy-ball momentum and L2 weight decay, updating parameters and velocities in place.
-// WGSL: shaders/sgd.wgsl. PyTorch's convention (dampening 0, velocities start at zero):
+// GPU side: src/gpu/programs/sgd.ts; WGSL: shaders/sgd.wgsl. PyTorch's convention (dampening 0, velocities start at zero):
 //   g' = grad + weightDecay * param;  v = momentum * v + g';  param -= lr * v.
 // Each update also sets status[1] = 1 when a new parameter or velocity value is NaN or +-Inf (the
 // training step's finiteness check, read with the loss; see src/train/step.ts).
-import sgdWgsl from '../../shaders/sgd.wgsl';
-import { gpu, grid1d } from '../gpu/index.js';
-import type { KernelSpec } from '../gpu/kernel.js';
+import { sgdProgram } from '../gpu/programs/sgd.js';
 import { fmtShape, runKernel, sameDevice, Tensor, type Kernel } from '../tensor.js';
 import { sameShape } from './shapes.js';
 import { input, registerChecks } from '../check.js';
-
-const SGD: KernelSpec = { name: 'sgd', source: sgdWgsl, bindings: { grad: 'read', param: 'read_write', velocity: 'read_write', status: 'read_write', params: 'uniform' } };
-const WG = 64;
 
 export interface SgdOptions {
   lr: number;
@@ -32,11 +27,7 @@ export const sgdKernel: Kernel<SgdOptions> = {
     }
     if (bad) status[1] = Math.max(status[1], 1);
   },
-  webgpu([grad], [param, velocity, status], { lr, momentum, weightDecay }) {
-    const n = param.bytes / 4;
-    const n4 = Math.ceil(n / 4);
-    gpu().dispatch(SGD, { grad, param, velocity, status }, { n, n4, lr, momentum, weight_decay: weightDecay }, grid1d(n4, WG), { label: `n=${n}` });
-  },
+  webgpu: sgdProgram,
 };
 
 /**

@@ -1,24 +1,10 @@
-// SkipInit's residual join: out = skip + alpha * branch, alpha a learnable one-element tensor.
-// WGSL: shaders/skipadd.wgsl. alpha stays on the device and the kernels read it from a buffer.
-import skipaddWgsl from '../../shaders/skipadd.wgsl';
-import { gpu, grid1d } from '../gpu/index.js';
-import type { KernelSpec } from '../gpu/kernel.js';
+// SkipInit's residual join: out = skip + alpha * branch, alpha a learnable one-element tensor (what
+// it means, its CPU reference, autograd). The GPU side is src/gpu/programs/skipadd.ts; the WGSL is
+// shaders/skipadd.wgsl. alpha stays on the device and the kernels read it from a buffer.
+import { skipAddBackwardProgram, skipAddProgram } from '../gpu/programs/skipadd.js';
 import { fmtShape, record, runKernel, sameDevice, Tensor, type Kernel } from '../tensor.js';
 import { expectSameShape } from './shapes.js';
 import { input, registerChecks } from '../check.js';
-
-const spec = (entry: string, bindings: KernelSpec['bindings']): KernelSpec => ({ name: `skipadd.${entry}`, source: skipaddWgsl, entry, bindings });
-const FORWARD = spec('forward', { skip: 'read', branch: 'read', alpha: 'read', out: 'read_write', params: 'uniform' });
-const BACKWARD = spec('backward', { g: 'read', branch: 'read', alpha: 'read', d_skip: 'read_write', d_branch: 'read_write', partials: 'read_write', params: 'uniform' });
-const REDUCE = spec('reduce_partials', { partials: 'read_write', d_alpha: 'read_write', params: 'uniform' });
-
-const WG = 64;
-// vec4s per invocation in `backward`: fewer, longer workgroups mean fewer barriers. On SwiftShader
-// for [32, 64, 32, 32] (2 shared cores, noisy) 64 gave the backward in 41-57 ms vs 77-90 ms for
-// 16, against 15-30 ms for one elementwise add; a real GPU would want more, shorter workgroups.
-const PER_THREAD = 64;
-const VEC4S_PER_GROUP = WG * PER_THREAD;
-const FWD_WG = 256; // invocations per workgroup in `forward` (FWD_WG in the WGSL)
 
 /** out = skip + alpha[0] * branch. Inputs: skip, branch, alpha (one element). */
 export const skipAddKernel: Kernel<void> = {
@@ -27,11 +13,7 @@ export const skipAddKernel: Kernel<void> = {
     const a = alpha[0];
     for (let i = 0; i < out.length; i++) out[i] = skip[i] + a * branch[i];
   },
-  webgpu([skip, branch, alpha], [out]) {
-    const n = out.bytes / 4;
-    const n4 = Math.ceil(n / 4);
-    gpu().dispatch(FORWARD, { skip, branch, alpha, out }, { n4, n, partials: 0, per_thread: 0 }, grid1d(n4, FWD_WG), { label: `n=${n}` });
-  },
+  webgpu: skipAddProgram,
 };
 
 /**
@@ -50,17 +32,7 @@ export const skipAddBackwardKernel: Kernel<void> = {
     }
     dAlpha[0] = acc;
   },
-  webgpu([g, branch, alpha], [dSkip, dBranch, dAlpha]) {
-    const rt = gpu();
-    const n = g.bytes / 4;
-    const n4 = Math.ceil(n / 4);
-    const groups = Math.max(1, Math.ceil(n4 / VEC4S_PER_GROUP));
-    const partials = rt.alloc(4 * groups);
-    const uniforms = { n4, n, partials: groups, per_thread: PER_THREAD };
-    rt.dispatch(BACKWARD, { g, branch, alpha, d_skip: dSkip, d_branch: dBranch, partials }, uniforms, grid1d(groups, 1), { label: `n=${n}` });
-    rt.dispatch(REDUCE, { partials, d_alpha: dAlpha }, uniforms, [1], { label: `${groups} partials` });
-    rt.release(partials);
-  },
+  webgpu: skipAddBackwardProgram,
 };
 
 /** SkipInit join: skip + alpha * branch, with alpha a one-element tensor (any shape of size 1). */

@@ -2,9 +2,12 @@
 //  - compareKernel: the WGSL kernel against its CPU reference on the same random inputs, with
 //    explicit tolerances, reporting the largest error;
 //  - gradCheck: an op's backward against central finite differences, in float64 on the CPU backend;
-//  - compareOnDevices: a whole function (forward and every gradient) on 'webgpu' against 'cpu'.
-import { describe } from 'vitest';
+//  - compareOnDevices: a whole function (forward and every gradient) on 'webgpu' against 'cpu';
+//  - describeGpuProfiles: the GPU tests of a family once per tuning profile (src/gpu/profile.ts),
+//    forced on whatever adapter runs them, so every profile's code path meets the CPU reference.
+import { afterAll, beforeAll, describe } from 'vitest';
 import { initWebGPU, GpuRuntime, Tensor, withFloat64, noGrad, scope, sum, mul, fmtShape, type Shape } from '../../src/index.js';
+import { PROFILE_NAMES, type ProfileName, type TuningProfile } from '../../src/gpu/profile.js';
 import { numel } from '../../src/tensor.js';
 import { rand, compareKernel as compareKernelOnDevices, compareArrays as compareArraysResult, type Input, type Tolerance, type KernelCase } from '../../src/check.js';
 
@@ -17,7 +20,7 @@ let announced = false;
 export async function requireGpu(): Promise<GpuRuntime> {
   const rt = await initWebGPU();
   if (!announced) {
-    console.log(`[wrn-webgpu tests] WebGPU adapter: ${rt.adapterName}`);
+    console.log(`[wrn-webgpu tests] WebGPU adapter: ${rt.adapterName}; its tuning profile: ${rt.profile.name}`);
     announced = true;
   }
   return rt;
@@ -30,6 +33,27 @@ export const describeGpu: typeof describe = CPU_ONLY
       return (describe.skip as (...a: unknown[]) => unknown)(name, ...rest);
     }) as unknown as typeof describe)
   : describe;
+
+/**
+ * describeGpu once per tuning profile, named `${name} [profile <name>]`, with that profile forced
+ * on the runtime for the block's tests (and the adapter's own put back after them).
+ */
+export function describeGpuProfiles(name: string, body: (profile: ProfileName) => void): void {
+  for (const profile of PROFILE_NAMES) {
+    describeGpu(`${name} [profile ${profile}]`, () => {
+      let rt: GpuRuntime | null = null;
+      let prev: TuningProfile | null = null;
+      beforeAll(async () => {
+        rt = await requireGpu();
+        prev = rt.setProfile(profile);
+      });
+      afterAll(() => {
+        if (rt && prev) rt.setProfile(prev);
+      });
+      body(profile);
+    });
+  }
+}
 
 // ---- random inputs and kernel comparison (shared with `wrn check`: src/check.ts) -----------
 

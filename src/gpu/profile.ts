@@ -1,0 +1,125 @@
+// Tuning profiles: every device-dependent choice of the GPU programs, in one object per kind of
+// adapter. The runtime holds one (GpuRuntime.profile), picked by the adapter (a software adapter
+// gets 'cpu-adapter', anything else 'gpu'), forced by WRN_PROFILE=<name> or rt.setProfile(name);
+// the programs in src/gpu/programs/ read it and nothing else about the device. The WGSL is the
+// same under every profile: a profile changes how the work is cut into workgroups and
+// invocations, never the arithmetic (the tests run every op under each profile against the CPU
+// reference).
+import type { AdapterDescription } from './device.js';
+
+/**
+ * A tile shape of the convolutions' implicit GEMM (shaders/conv2d_tile.wgsl): TM rows x TN
+ * columns of C per workgroup of 64 invocations (8x8 accumulators each, so TM * TN = 4096), TK
+ * values of K staged per barrier pair (TK * (TM + TN) floats of workgroup memory, at most 16 KiB).
+ * `cost` is its time per computed entry of C relative to the square tile.
+ */
+export interface TileShape {
+  tm: number;
+  tn: number;
+  tk: number;
+  cost: number;
+}
+
+export const PROFILE_NAMES = ['cpu-adapter', 'gpu'] as const;
+export type ProfileName = (typeof PROFILE_NAMES)[number];
+
+export interface TuningProfile {
+  name: ProfileName;
+  conv2d: {
+    /**
+     * Workgroups a tiled GEMM launches at once (Infinity: one per tile); with fewer workgroups
+     * than tiles each loops over its share of the tiles (round-robin, conv2d_tile.wgsl).
+     */
+    maxWorkgroups: number;
+    /** The tile shapes a GEMM chooses from (pickTile), with their relative costs. */
+    tiles: readonly TileShape[];
+    /** Split-K of the filter gradient: aim for this many workgroups in all (capped by maxWorkgroups)... */
+    filterTargetWorkgroups: number;
+    /** ...but give each split at least this many values of K. */
+    minSplitK: number;
+  };
+  batchnorm: {
+    /** Reductions: values of a channel per slice (one invocation walks a slice serially)... */
+    valuesPerSlice: number;
+    /** ...and at most this many slices per channel (bounds the serial merge). */
+    maxSlices: number;
+    /** Normalize and grad_x: at most this many vec4s of one channel per invocation (8, 4 or 1). */
+    maxSpan: number;
+  };
+  skipadd: {
+    /** Invocations per workgroup of the forward (a composed constant of shaders/skipadd.wgsl). */
+    forwardWorkgroupSize: number;
+    /** vec4s each invocation of the backward handles serially (one barrier per workgroup). */
+    backwardVec4sPerInvocation: number;
+  };
+  /** GpuRuntime.idle sleeps before a wait (see there); otherwise it only submits. */
+  paceWaits: boolean;
+}
+
+/**
+ * The convolution tile shapes, measured on SwiftShader (`bench/conv2d.ts --tile 32x128`, and
+ * 16x256, at --batch 8 --layer 64,64,16,3,1,1): 1.4x and 2.1x the 64x64 tile's forward time per
+ * entry of C (the narrow tiles stage more values and pass more barriers per FMA).
+ */
+const TILES: readonly TileShape[] = [
+  { tm: 64, tn: 64, tk: 32, cost: 1 },
+  { tm: 32, tn: 128, tk: 16, cost: 1.4 },
+  { tm: 16, tn: 256, tk: 8, cost: 2 },
+];
+
+/**
+ * A software adapter (SwiftShader, llvmpipe, lavapipe) runs the kernels on the host's cores: there
+ * starting a workgroup that has barriers costs ~1 ms of CPU (a 32-tile conv took 57 cpu-ms as 32
+ * workgroups, 17 as 4: bench/conv2d.ts), so the conv GEMMs launch two workgroups per core that
+ * loop over the tiles; the BN kernels give an invocation 8 vec4s of a channel (the per-vec4 loads
+ * of the channel's constants, not the arithmetic, cost the time: normalize took 1.0-1.3x a copy's
+ * time at 8, 1.9-9x at 1, WRN shapes at batch 2 and 16); skipadd's forward runs in workgroups of
+ * 256 (1.5-2x the add's time at 64) and its backward gives an invocation 64 vec4s (41-57 ms
+ * against 77-90 ms at 16 for [32, 64, 32, 32]); waits are paced (GpuRuntime.idle).
+ */
+function cpuAdapterProfile(): TuningProfile {
+  // navigator.hardwareConcurrency: browsers and Node >= 21; 4 cores where it is unknown.
+  const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 4;
+  return {
+    name: 'cpu-adapter',
+    conv2d: { maxWorkgroups: 2 * cores, tiles: TILES, filterTargetWorkgroups: 512, minSplitK: 512 },
+    batchnorm: { valuesPerSlice: 256, maxSlices: 1024, maxSpan: 8 },
+    skipadd: { forwardWorkgroupSize: 256, backwardVec4sPerInvocation: 64 },
+    paceWaits: true,
+  };
+}
+
+/**
+ * A GPU: one workgroup per tile (no looping), one vec4 per invocation in the BN elementwise
+ * kernels, skipadd's forward in workgroups of 64 (the size before the SwiftShader tuning) and its
+ * backward with 4 vec4s per invocation (more, shorter workgroups), no pacing sleeps. The conv tile
+ * costs and the slice sizes are the SwiftShader ones: not yet measured on a GPU (`wrn bench
+ * kernels` there is how to tune them; a change here changes no result, only the time).
+ */
+function gpuProfile(): TuningProfile {
+  return {
+    name: 'gpu',
+    conv2d: { maxWorkgroups: Infinity, tiles: TILES, filterTargetWorkgroups: 512, minSplitK: 512 },
+    batchnorm: { valuesPerSlice: 256, maxSlices: 1024, maxSpan: 1 },
+    skipadd: { forwardWorkgroupSize: 64, backwardVec4sPerInvocation: 4 },
+    paceWaits: false,
+  };
+}
+
+/** The profile called `name` (one of PROFILE_NAMES). */
+export function makeProfile(name: string): TuningProfile {
+  if (name === 'cpu-adapter') return cpuAdapterProfile();
+  if (name === 'gpu') return gpuProfile();
+  throw new Error(`unknown tuning profile '${name}' (profiles: ${PROFILE_NAMES.join(', ')})`);
+}
+
+/** A software adapter (SwiftShader, llvmpipe, lavapipe): the kernels run on the host's cores. */
+export function isCpuAdapter(a: AdapterDescription): boolean {
+  return a.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(`${a.vendor} ${a.architecture} ${a.device} ${a.description}`);
+}
+
+/** The profile for `adapter`, unless `forced` (WRN_PROFILE) names one. */
+export function profileFor(adapter: AdapterDescription, forced?: string): TuningProfile {
+  if (forced) return makeProfile(forced);
+  return makeProfile(isCpuAdapter(adapter) ? 'cpu-adapter' : 'gpu');
+}

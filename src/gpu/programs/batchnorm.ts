@@ -1,0 +1,125 @@
+// The GPU side of batch normalization (what it means, its CPU reference and autograd:
+// src/ops/batchnorm.ts). Each kernel is composed from shaders/batchnorm_layout.wgsl (how the
+// kernels step through x viewed as [N, C, HW]) and its own file: batchnorm_stats.wgsl (training
+// statistics, eval rstd), batchnorm.wgsl (normalize, + ReLU), batchnorm_backward.wgsl (the
+// per-channel reduction and dx, + ReLU mask). How a channel is cut into slices and how many vec4s
+// an invocation handles come from the runtime's tuning profile (src/gpu/profile.ts).
+import batchnormWgsl from '../../../shaders/batchnorm.wgsl';
+import backwardWgsl from '../../../shaders/batchnorm_backward.wgsl';
+import layoutWgsl from '../../../shaders/batchnorm_layout.wgsl';
+import statsWgsl from '../../../shaders/batchnorm_stats.wgsl';
+import type { BatchNormApplyParams, BatchNormDims, BatchNormGradParams, BatchNormStatsParams } from '../../ops/batchnorm.js';
+import { gpu } from '../../tensor.js';
+import type { KernelSpec } from '../kernel.js';
+import type { GpuBuf } from '../runtime.js';
+import { composeWgsl, wgslFile, type WgslFile } from '../wgsl.js';
+
+const layout = wgslFile('shaders/batchnorm_layout.wgsl', layoutWgsl);
+const withLayout = (file: WgslFile, name: string, entry: string, bindings: KernelSpec['bindings']): KernelSpec => ({
+  name,
+  ...composeWgsl(file, { includes: [layout] }),
+  entry,
+  bindings,
+});
+const statsFile = wgslFile('shaders/batchnorm_stats.wgsl', statsWgsl);
+const stats = (entry: string, bindings: KernelSpec['bindings']) => withLayout(statsFile, `batchnorm_stats.${entry}`, entry, bindings);
+const STATS_PARTIALS = stats('partials', { x: 'read', part: 'read_write', params: 'uniform' });
+const STATS_PARTIALS_VEC4 = stats('partials_vec4', { x: 'read', part: 'read_write', params: 'uniform' });
+const STATS_MERGE = stats('merge', { part: 'read_write', mean: 'read_write', rstd: 'read_write', running_mean: 'read_write', running_var: 'read_write', params: 'uniform' });
+const EVAL_RSTD = stats('eval_rstd', { var_in: 'read', rstd: 'read_write', params: 'uniform' });
+const NORMALIZE = withLayout(wgslFile('shaders/batchnorm.wgsl', batchnormWgsl), 'batchnorm.normalize', 'main', {
+  x: 'read',
+  mean: 'read',
+  rstd: 'read',
+  gamma: 'read',
+  beta: 'read',
+  y: 'read_write',
+  params: 'uniform',
+});
+const backwardFile = wgslFile('shaders/batchnorm_backward.wgsl', backwardWgsl);
+const bwd = (entry: string, bindings: KernelSpec['bindings']) => withLayout(backwardFile, `batchnorm_backward.${entry}`, entry, bindings);
+const PER_CHANNEL_IN = { x: 'read', dy: 'read', mean: 'read', rstd: 'read', gamma: 'read', beta: 'read' } as const;
+const GRAD_PARTIALS = bwd('reduce_partials', { ...PER_CHANNEL_IN, part: 'read_write', params: 'uniform' });
+const GRAD_PARTIALS_VEC4 = bwd('reduce_partials_vec4', { ...PER_CHANNEL_IN, part: 'read_write', params: 'uniform' });
+const GRAD_MERGE = bwd('reduce_merge', { part: 'read_write', dgamma: 'read_write', dbeta: 'read_write', params: 'uniform' });
+const GRAD_X = bwd('grad_x', { ...PER_CHANNEL_IN, sum_dy_xhat: 'read', sum_dy: 'read', dx: 'read_write', params: 'uniform' });
+
+/**
+ * How a channel's values are cut into slices for the reductions: each invocation walks one slice
+ * of a channel serially (no barriers), about valuesPerSlice values (vec4s of them when H*W % 4 == 0,
+ * a vec4 then never straddles two channels), at most maxSlices per channel.
+ */
+function slicing(n: number, hw: number): { aligned: boolean; unitHw: number; units: number; slices: number } {
+  const { valuesPerSlice, maxSlices } = gpu().profile.batchnorm;
+  const aligned = hw % 4 === 0;
+  const unitHw = aligned ? hw / 4 : hw;
+  const units = n * unitHw;
+  const perSlice = aligned ? valuesPerSlice / 4 : valuesPerSlice;
+  const slices = Math.max(1, Math.min(maxSlices, Math.ceil(units / perSlice)));
+  return { aligned, unitHw, units, slices };
+}
+
+/**
+ * vec4s per invocation in the elementwise kernels (normalize, grad_x): the largest of 8 and 4 that
+ * the profile allows and whose span never leaves a channel (H*W % 32 == 0, H*W % 16 == 0), else 1.
+ */
+function vec4Span(hw: number): number {
+  const { maxSpan } = gpu().profile.batchnorm;
+  return [8, 4].find((s) => s <= maxSpan && hw % (4 * s) === 0) ?? 1;
+}
+
+const dimsLabel = ({ n, c, hw }: BatchNormDims) => `[N=${n}, C=${c}, HW=${hw}]`;
+
+/** Training statistics: per-channel slices (Welford), then their merge (Chan) with the running statistics. */
+export function batchNormStatsProgram([x]: GpuBuf[], [mean, rstd, runningMean, runningVar]: GpuBuf[], p: BatchNormStatsParams): void {
+  const { n, c, hw, momentum, eps } = p;
+  if (c === 0) return;
+  const s = slicing(n, hw);
+  if (s.units === 0) throw new Error(`batchNorm.stats: no values per channel (N*H*W = 0)`);
+  const rt = gpu();
+  const part = rt.alloc(16 * c * s.slices);
+  const label = `${dimsLabel(p)} ${s.slices} slices/channel`;
+  rt.dispatchItems(s.aligned ? STATS_PARTIALS_VEC4 : STATS_PARTIALS, { x, part }, { c, hw: s.unitHw, m: s.units, slices: s.slices }, c * s.slices, { label });
+  rt.dispatchItems(STATS_MERGE, { part, mean, rstd, running_mean: runningMean, running_var: runningVar }, { c, slices: s.slices, momentum, eps }, c, { label });
+  rt.release(part);
+}
+
+/** Eval mode: rstd = 1/sqrt(running_var + eps), one invocation per channel. */
+export function batchNormEvalRstdProgram([runningVar]: GpuBuf[], [rstd]: GpuBuf[], { c, eps }: { c: number; eps: number }): void {
+  gpu().dispatchItems(EVAL_RSTD, { var_in: runningVar, rstd }, { c, eps }, c, { label: `C=${c}` });
+}
+
+/** y = gamma * (x - mean) * rstd + beta (then ReLU), a span of vec4s of one channel per invocation. */
+export function batchNormNormalizeProgram([x, mean, rstd, gamma, beta]: GpuBuf[], [y]: GpuBuf[], p: BatchNormApplyParams): void {
+  const { n, c, hw, relu } = p;
+  const n4 = Math.ceil((n * c * hw) / 4);
+  const span = vec4Span(hw);
+  gpu().dispatchItems(NORMALIZE, { x, mean, rstd, gamma, beta, y }, { n4, c, hw }, n4 / span, {
+    constants: { RELU: relu ? 1 : 0, ALIGNED: hw % 4 === 0 ? 1 : 0, SPAN: span },
+    label: `${dimsLabel(p)}${relu ? ' +relu' : ''}`,
+  });
+}
+
+/** dgamma = sum(dy * xhat), dbeta = sum(dy) per channel (dy masked by the fused ReLU): slices, then their sum. */
+export function batchNormGradReduceProgram([x, dy, mean, rstd, gamma, beta]: GpuBuf[], [dgamma, dbeta]: GpuBuf[], p: BatchNormApplyParams): void {
+  const { n, c, hw, relu } = p;
+  if (c === 0) return;
+  const s = slicing(n, hw);
+  const rt = gpu();
+  const part = rt.alloc(8 * c * s.slices);
+  const opts = { constants: { RELU: relu ? 1 : 0 }, label: `${dimsLabel(p)} ${s.slices} slices/channel${relu ? ' +relu' : ''}` };
+  rt.dispatchItems(s.aligned ? GRAD_PARTIALS_VEC4 : GRAD_PARTIALS, { x, dy, mean, rstd, gamma, beta, part }, { c, hw: s.unitHw, m: s.units, slices: s.slices }, c * s.slices, opts);
+  rt.dispatchItems(GRAD_MERGE, { part, dgamma, dbeta }, { c, slices: s.slices }, c, { label: opts.label });
+  rt.release(part);
+}
+
+/** dx from the sums (training) or without them (eval), a span of vec4s of one channel per invocation. */
+export function batchNormGradInputProgram([x, dy, mean, rstd, gamma, beta, dgamma, dbeta]: GpuBuf[], [dx]: GpuBuf[], p: BatchNormGradParams): void {
+  const { n, c, hw, relu, training } = p;
+  const n4 = Math.ceil((n * c * hw) / 4);
+  const span = vec4Span(hw);
+  gpu().dispatchItems(GRAD_X, { x, dy, mean, rstd, gamma, beta, sum_dy_xhat: dgamma, sum_dy: dbeta, dx }, { c, hw, n4, inv_m: n * hw > 0 ? 1 / (n * hw) : 0 }, n4 / span, {
+    constants: { RELU: relu ? 1 : 0, TRAIN: training ? 1 : 0, ALIGNED: hw % 4 === 0 ? 1 : 0, SPAN: span },
+    label: `${dimsLabel(p)}${relu ? ' +relu' : ''}${training ? '' : ' eval'}`,
+  });
+}

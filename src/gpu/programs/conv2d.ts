@@ -1,0 +1,144 @@
+// The GPU side of conv2d (what the op means, its CPU reference and autograd: src/ops/conv2d.ts):
+// three tiled implicit GEMMs, each composed from the tile shape's constants, the shared tile
+// machinery shaders/conv2d_tile.wgsl and the kernel's own file (conv2d_forward.wgsl,
+// conv2d_backward_input.wgsl, conv2d_backward_filter.wgsl), plus conv2d_reduce.wgsl (the sum of
+// the filter gradient's split-K partials). The tile shape and the grid come from the runtime's
+// tuning profile (src/gpu/profile.ts).
+import backwardFilterWgsl from '../../../shaders/conv2d_backward_filter.wgsl';
+import backwardInputWgsl from '../../../shaders/conv2d_backward_input.wgsl';
+import forwardWgsl from '../../../shaders/conv2d_forward.wgsl';
+import reduceWgsl from '../../../shaders/conv2d_reduce.wgsl';
+import tileWgsl from '../../../shaders/conv2d_tile.wgsl';
+import type { ConvGeometry } from '../../ops/conv2d.js';
+import { gpu } from '../../tensor.js';
+import type { KernelSpec } from '../kernel.js';
+import { makeProfile, type TileShape } from '../profile.js';
+import { grid1d, type GpuBuf } from '../runtime.js';
+import { composeWgsl, wgslFile } from '../wgsl.js';
+
+export type { TileShape } from '../profile.js';
+
+const CPU_ADAPTER = makeProfile('cpu-adapter').conv2d;
+/** The tile shapes the WGSL supports, as the 'cpu-adapter' profile weighs them (see TileShape). */
+export const TILE_SHAPES: readonly TileShape[] = CPU_ADAPTER.tiles;
+
+/**
+ * Overrides on top of the profile, for benchmarks and tests: `tile` runs every GEMM with one tile
+ * shape, `maxWorkgroups` makes workgroups loop over several tiles on any adapter.
+ */
+export const conv2dTuning: { maxWorkgroups: number | null; tile: TileShape | null } = { maxWorkgroups: null, tile: null };
+
+/**
+ * The tile shape for a GEMM of rows x cols: the least padded work, ceil(rows / TM) * TM *
+ * ceil(cols / TN) * TN entries of C, weighted by the shape's cost. With M = Cout = 16 (WRN width 1,
+ * stage 1) the square tile would compute 4x the entries needed, the 16-row tile 1x at twice the cost.
+ */
+export function pickTile(rows: number, cols: number, tiles: readonly TileShape[] = TILE_SHAPES): TileShape {
+  if (conv2dTuning.tile) return conv2dTuning.tile;
+  let best = tiles[0];
+  let bestCost = Infinity;
+  for (const t of tiles) {
+    const cost = Math.ceil(rows / t.tm) * t.tm * Math.ceil(cols / t.tn) * t.tn * t.cost;
+    if (cost < bestCost) [best, bestCost] = [t, cost];
+  }
+  return best;
+}
+
+const tile = wgslFile('shaders/conv2d_tile.wgsl', tileWgsl);
+type ConvKernelName = 'forward' | 'backward_input' | 'backward_filter';
+const KERNELS: Record<ConvKernelName, { file: ReturnType<typeof wgslFile>; bindings: KernelSpec['bindings'] }> = {
+  forward: { file: wgslFile('shaders/conv2d_forward.wgsl', forwardWgsl), bindings: { x: 'read', weight: 'read', bias: 'read', y: 'read_write', params: 'uniform' } },
+  backward_input: { file: wgslFile('shaders/conv2d_backward_input.wgsl', backwardInputWgsl), bindings: { dy: 'read', weight: 'read', dx: 'read_write', params: 'uniform' } },
+  backward_filter: { file: wgslFile('shaders/conv2d_backward_filter.wgsl', backwardFilterWgsl), bindings: { x: 'read', dy: 'read', out: 'read_write', params: 'uniform' } },
+};
+const specCache = new Map<string, KernelSpec>();
+
+/** The kernel's spec for one tile shape: the shape's constants, then conv2d_tile.wgsl, then the kernel. */
+export function convSpec(kernel: ConvKernelName, t: TileShape): KernelSpec {
+  const name = `conv2d.${kernel}.${t.tm}x${t.tn}`;
+  let spec = specCache.get(name);
+  if (!spec) {
+    const k = KERNELS[kernel];
+    spec = { name, ...composeWgsl(k.file, { constants: { TM: t.tm, TN: t.tn, TK: t.tk }, includes: [tile] }), bindings: k.bindings };
+    specCache.set(name, spec);
+  }
+  return spec;
+}
+const REDUCE_SPLITS: KernelSpec = {
+  name: 'conv2d.reduce_splits',
+  ...composeWgsl(wgslFile('shaders/conv2d_reduce.wgsl', reduceWgsl)),
+  bindings: { partials: 'read', dw: 'read_write', params: 'uniform' },
+};
+
+function uniforms(g: ConvGeometry): Record<string, number> {
+  const { batch, cin, h, w, cout, ho, wo, kh, kw, stride, pad } = g;
+  return { batch, cin, h, w, cout, ho, wo, kh, kw, stride, pad };
+}
+
+const convLabel = (g: ConvGeometry) => `x[${g.batch},${g.cin},${g.h},${g.w}] w[${g.cout},${g.cin},${g.kh},${g.kw}] s${g.stride} p${g.pad}`;
+
+/** Workgroups worth launching at once: the profile's, unless a benchmark or test overrides it. */
+function maxWorkgroups(): number {
+  return conv2dTuning.maxWorkgroups ?? gpu().profile.conv2d.maxWorkgroups;
+}
+
+/**
+ * Workgroup grid for a GEMM of rows x cols in tiles of shape t, `layers` deep (phases or splits,
+ * grid z): one workgroup per tile, or at most maxWorkgroups() in all, each looping over its share.
+ */
+function tileGrid(t: TileShape, rows: number, cols: number, layers: number): [number, number, number] {
+  const tiles = Math.ceil(rows / t.tm) * Math.ceil(cols / t.tn);
+  const [x, y] = grid1d(Math.max(1, Math.min(tiles, Math.ceil(maxWorkgroups() / layers))), 1);
+  return [x, y, layers];
+}
+
+const profileTile = (rows: number, cols: number) => pickTile(rows, cols, gpu().profile.conv2d.tiles);
+
+/** y = conv(x, weight) (+ bias): M = Cout, N = batch*Ho*Wo. */
+export function conv2dForwardProgram(g: ConvGeometry, x: GpuBuf, weight: GpuBuf, bias: GpuBuf | undefined, y: GpuBuf): void {
+  const [rows, cols] = [g.cout, g.batch * g.ho * g.wo];
+  const t = profileTile(rows, cols);
+  gpu().dispatch(convSpec('forward', t), { x, weight, bias: bias ?? weight, y }, uniforms(g), tileGrid(t, rows, cols, 1), {
+    constants: { HAS_BIAS: bias ? 1 : 0 },
+    label: convLabel(g),
+  });
+}
+
+/** dx from dy and weight: one GEMM per stride phase (grid z), M = Cin, N = batch * phase-0 pixels. */
+export function conv2dBackwardInputProgram(g: ConvGeometry, dy: GpuBuf, weight: GpuBuf, dx: GpuBuf): void {
+  const phases = g.stride * g.stride; // one GEMM per (ih mod stride, iw mod stride); phase 0 is the largest
+  const phase0Pixels = Math.ceil(g.h / g.stride) * Math.ceil(g.w / g.stride);
+  const [rows, cols] = [g.cin, g.batch * phase0Pixels];
+  const t = profileTile(rows, cols);
+  gpu().dispatch(convSpec('backward_input', t), { dy, weight, dx }, uniforms(g), tileGrid(t, rows, cols, phases), { label: convLabel(g) });
+}
+
+/** dw from x and dy: M = Cout, N = Cin*KH*KW, K = batch*Ho*Wo split across workgroups, then summed. */
+export function conv2dBackwardFilterProgram(g: ConvGeometry, x: GpuBuf, dy: GpuBuf, dw: GpuBuf): void {
+  const rt = gpu();
+  const { filterTargetWorkgroups, minSplitK } = rt.profile.conv2d;
+  const rows = g.cout;
+  const cols = g.cin * g.kh * g.kw;
+  const k = g.batch * g.ho * g.wo;
+  const t = profileTile(rows, cols);
+  const { splits, chunk } = filterSplits(t, rows, cols, k, Math.min(filterTargetWorkgroups, maxWorkgroups()), minSplitK);
+  const out: GpuBuf = splits === 1 ? dw : rt.alloc(4 * splits * rows * cols);
+  rt.dispatch(convSpec('backward_filter', t), { x, dy, out }, { ...uniforms(g), chunk }, tileGrid(t, rows, cols, splits), { label: `${convLabel(g)} splits=${splits}` });
+  if (splits > 1) {
+    const count = rows * cols;
+    rt.dispatchItems(REDUCE_SPLITS, { partials: out, dw }, { count, splits }, count, { label: `${count}x${splits}` });
+    rt.release(out);
+  }
+}
+
+/**
+ * How the filter gradient's K = batch*Ho*Wo is split across workgroups: about targetWorkgroups in
+ * all, each split at least minSplitK values of K (shorter splits cost more in partial traffic and
+ * workgroup starts than they gain), a whole number of K-steps per split.
+ */
+export function filterSplits(t: TileShape, rows: number, cols: number, k: number, targetWorkgroups = CPU_ADAPTER.filterTargetWorkgroups, minSplitK = CPU_ADAPTER.minSplitK): { splits: number; chunk: number } {
+  const tiles = Math.ceil(rows / t.tm) * Math.ceil(cols / t.tn);
+  const wanted = Math.max(1, Math.min(Math.ceil(targetWorkgroups / tiles), Math.floor(k / minSplitK), 65535));
+  const chunk = Math.ceil(Math.ceil(k / wanted) / t.tk) * t.tk;
+  return { splits: Math.max(1, Math.ceil(k / chunk)), chunk };
+}

@@ -1,0 +1,32 @@
+// The GPU side of the matrix product and the bias add (src/ops/matmul.ts): shaders/matmul.wgsl
+// composed with its tile shape (one workgroup per TM x TN tile of C), and shaders/bias_add.wgsl.
+import biasAddWgsl from '../../../shaders/bias_add.wgsl';
+import matmulWgsl from '../../../shaders/matmul.wgsl';
+import type { MatmulParams } from '../../ops/matmul.js';
+import { gpu } from '../../tensor.js';
+import type { KernelSpec } from '../kernel.js';
+import type { GpuBuf } from '../runtime.js';
+import { composeWgsl, wgslFile } from '../wgsl.js';
+
+/** The tile of C per workgroup (TM = TN: one loop stages both slices), and the K values staged per barrier pair. */
+const TILE = { TM: 64, TN: 64, TK: 8 };
+const MATMUL: KernelSpec = {
+  name: 'matmul',
+  ...composeWgsl(wgslFile('shaders/matmul.wgsl', matmulWgsl), { constants: TILE }),
+  bindings: { a: 'read', b: 'read', c: 'read_write', params: 'uniform' },
+};
+const BIAS_ADD: KernelSpec = { name: 'bias_add', ...composeWgsl(wgslFile('shaders/bias_add.wgsl', biasAddWgsl)), bindings: { x: 'read', bias: 'read', out: 'read_write', params: 'uniform' } };
+
+/** C[m, n] = op(A) @ op(B), one workgroup per tile of C. */
+export function matmulProgram([a, b]: GpuBuf[], [c]: GpuBuf[], { m, n, k, transA, transB }: MatmulParams): void {
+  gpu().dispatch(MATMUL, { a, b, c }, { m, n, k }, [Math.ceil(n / TILE.TN), Math.ceil(m / TILE.TM)], {
+    constants: { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 },
+    label: `${m}x${k}${transA ? 'ᵀ' : ''} @ ${k}x${n}${transB ? 'ᵀ' : ''}`,
+  });
+}
+
+/** out = x + bias[c] for x viewed as [outer, C, inner], one invocation per value. */
+export function biasAddProgram([x, bias]: GpuBuf[], [out]: GpuBuf[], { channels, inner }: { channels: number; inner: number }): void {
+  const n = out.bytes / 4;
+  gpu().dispatchItems(BIAS_ADD, { x, bias, out }, { n, channels, inner }, n, { label: `n=${n} C=${channels}` });
+}

@@ -1,0 +1,20 @@
+// The GPU side of the SGD update (src/ops/sgd.ts), shaders/sgd.wgsl: one invocation per vec4 of
+// the parameter, in place, with the finiteness flag.
+import sgdWgsl from '../../../shaders/sgd.wgsl';
+import type { SgdOptions } from '../../ops/sgd.js';
+import { gpu } from '../../tensor.js';
+import type { KernelSpec } from '../kernel.js';
+import type { GpuBuf } from '../runtime.js';
+import { composeWgsl, wgslFile } from '../wgsl.js';
+
+const SGD: KernelSpec = {
+  name: 'sgd',
+  ...composeWgsl(wgslFile('shaders/sgd.wgsl', sgdWgsl)),
+  bindings: { grad: 'read', param: 'read_write', velocity: 'read_write', status: 'read_write', params: 'uniform' },
+};
+
+export function sgdProgram([grad]: GpuBuf[], [param, velocity, status]: GpuBuf[], { lr, momentum, weightDecay }: SgdOptions): void {
+  const n = param.bytes / 4;
+  const n4 = Math.ceil(n / 4);
+  gpu().dispatchItems(SGD, { grad, param, velocity, status }, { n, n4, lr, momentum, weight_decay: weightDecay }, n4, { label: `n=${n}` });
+}
