@@ -6,7 +6,7 @@ import { VARIANTS, checkWrnSize } from '../model/wrn.js';
 import type { DataSpec } from '../data/load.js';
 import { initWebGPU } from '../index.js';
 import { runSweep, aggregate, markdownTable, logGrid, parseArm, type Cell, type SweepGrid } from '../sweep/sweep.js';
-import { lineChart, panels, savePng } from '../plot/index.js';
+import { lineChart, panels, savePng, type LineSeries } from '../plot/index.js';
 import { loadData, resolveDataSource } from './train.js';
 import { parseFlags, usage, requireRange, requireNonEmpty, UsageError, requireWrnDepth, requirePositiveInts } from './args.js';
 
@@ -169,15 +169,20 @@ function writeSweepPlots(out: string, cells: Cell[]): string {
     const cs = cells.filter((c) => `${c.variant} batch ${c.batchSize}` === k).sort((a, b) => a.depth - b.depth);
     return { name: k, x: cs.map((c) => c.depth), y: cs.map((c) => (c.bestLr === null ? NaN : 100 * c.mean)), markers: true };
   });
-  const lossByDepth = [...new Set(cells.map((c) => `${c.variant} batch ${c.batchSize}`))].map((k) => {
+  const lossByDepth: LineSeries[] = [...new Set(cells.map((c) => `${c.variant} batch ${c.batchSize}`))].map((k) => {
     const cs = cells.filter((c) => `${c.variant} batch ${c.batchSize}` === k).sort((a, b) => a.depth - b.depth);
     return { name: k, x: cs.map((c) => c.depth), y: cs.map((c) => (c.bestLr === null ? NaN : c.trainLoss)), markers: true };
   });
   // Per learning rate at the deepest depth: where each arm trains, stalls at ln 10 or diverges (no point).
   const deep = Math.max(...cells.map((c) => c.depth));
-  const lossByLr = cells
+  const lossByLr: LineSeries[] = cells
     .filter((c) => c.depth === deep)
     .map((c) => ({ name: `${c.variant} batch ${c.batchSize}`, x: c.perLr.map((p) => p.lr), y: c.perLr.map((p) => (p.diverged ? NaN : p.trainLoss)), markers: true }));
+  const depths = cells.map((c) => c.depth);
+  const lrs = cells.flatMap((c) => c.perLr.map((p) => p.lr));
+  const chance = (xs: number[]) => ({ name: 'ln 10 (chance)', x: [Math.min(...xs), Math.max(...xs)], y: [Math.log(10), Math.log(10)], color: '#aaaaaa' });
+  lossByDepth.push(chance(depths));
+  lossByLr.push(chance(lrs));
   const charts = [
     lineChart({ title: 'test accuracy vs depth', xLabel: 'depth', yLabel: 'accuracy (%)', yMin: 0, series: byDepth }),
     lineChart({ title: 'final training loss vs depth (ln 10 = chance; no point: every run diverged)', xLabel: 'depth', yLabel: 'cross-entropy (at the optimal lr)', yMin: 0, series: lossByDepth }),
