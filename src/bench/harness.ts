@@ -3,7 +3,7 @@
 // the tiled SGEMM's. Absolute times on a CPU adapter are noisy; ratios travel.
 import copyWgsl from './shaders/copy.wgsl';
 import sgemmWgsl from './shaders/sgemm.wgsl';
-import { grid1d, type GpuRuntime, type GpuBuf } from '../gpu/runtime.js';
+import type { GpuRuntime, GpuBuf } from '../gpu/runtime.js';
 import type { KernelSpec } from '../gpu/kernel.js';
 
 // Timestamp pairs per profile: WebGPU caps a query set at 4096 queries (2048 dispatches).
@@ -144,13 +144,13 @@ function randomData(n: number): Float32Array {
 
 /** Record the copy of n4 vec4s from src to dst. */
 export function recordCopy(rt: GpuRuntime, src: GpuBuf, dst: GpuBuf, n4: number): void {
-  rt.dispatch(COPY, { src, dst }, { n4 }, grid1d(n4, 256), { label: `${4 * n4} values` });
+  rt.dispatchItems(COPY, { src, dst }, { n4 }, n4, { label: `${4 * n4} values` });
 }
 
 /** Record C [m, n] = A [m, k] @ B [k, n] (row-major; shape as paddedGemm returns it). */
 export function recordSgemm(rt: GpuRuntime, a: GpuBuf, b: GpuBuf, c: GpuBuf, { m, n, k }: GemmShape): void {
   if (m % 64 || n % 64 || k % 16) throw new Error(`bench: SGEMM shape ${m}x${n}x${k} must have m, n multiples of 64 and k of 16 (see paddedGemm)`);
-  rt.dispatch(SGEMM, { a, b, c }, { m, n, k }, [n / 64, m / 64], { label: `${m}x${n}x${k}` });
+  rt.dispatch(SGEMM, { a, b, c }, { n, k }, [n / 64, m / 64], { label: `${m}x${n}x${k}` }); // m sizes the grid only: the WGSL reads n and k
 }
 
 /** `shape` rounded up to what the SGEMM kernel takes: m, n multiples of 64, k a multiple of 16. */

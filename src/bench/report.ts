@@ -8,13 +8,14 @@ export const STEP_KIND = 'wrn-bench-step';
 export const SCHEMA = 1;
 
 /** The fields every result file starts with: where and when it was measured. */
-export function resultHeader(rt: { ctx: { adapter: AdapterDescription } }, o: { runtime?: string; commit?: string | null; notes?: string[] }, describe: (a: AdapterDescription) => string) {
+export function resultHeader(rt: { ctx: { adapter: AdapterDescription }; profile: { name: string } }, o: { runtime?: string; commit?: string | null; notes?: string[] }, describe: (a: AdapterDescription) => string) {
   return {
     schema: SCHEMA,
     date: new Date().toISOString(),
     runtime: o.runtime ?? rt.ctx.adapter.runtime,
     adapter: rt.ctx.adapter,
     adapterName: describe(rt.ctx.adapter),
+    profile: rt.profile.name,
     commit: o.commit ?? null,
     notes: o.notes ?? [],
   };
@@ -29,6 +30,8 @@ export interface RunInfo {
   runtime: string;
   adapter: AdapterDescription;
   adapterName: string;
+  /** the tuning profile the kernels ran under (src/gpu/profile.ts); absent in older files */
+  profile?: string;
   /** git rev-parse HEAD where available, else null */
   commit: string | null;
   method: TimingMethod;

@@ -125,6 +125,7 @@ async function kernels(argv: string[]): Promise<number> {
   } else {
     const rt = await initWebGPU({ timestamps: true });
     console.log(`adapter: ${rt.adapterName}`);
+    console.log(`tuning profile: ${rt.profile.name}`);
     r = await runKernelBench(rt, { ...opts, notes: nodeNotes(rt), log: (l) => console.log(`  ${l}`) });
   }
   console.log('');
@@ -183,6 +184,7 @@ async function step(argv: string[]): Promise<number> {
   requireTensorSize('bench step', 'the activations [--batch, 16 x --width, 32, 32] =', [o.batch, 16 * o.width, 32, 32], '--batch or --width');
   const rt = await initWebGPU({ timestamps: true });
   console.log(`adapter: ${rt.adapterName}`);
+  console.log(`tuning profile: ${rt.profile.name}`);
   const r = await runStepBench(rt, { ...o, notes: nodeNotes(rt), log: (l) => console.log(`  ${l}`) });
   console.log('');
   console.log(formatStep(r));
@@ -229,6 +231,7 @@ async function conv2dBench(argv: string[]): Promise<number> {
   }
   const rt = await initWebGPU();
   console.log(`adapter: ${rt.adapterName}`);
+  console.log(`tuning profile: ${rt.profile.name}`);
   await runConv2dBench(rt, { batch: f.batch, reps: f.reps, rounds: f.rounds, only: f.only, layers, tile: f.tile ?? null, maxWorkgroups: f['max-workgroups'] ?? null, skipMatmul: f['skip-matmul'] });
   return 0;
 }
@@ -249,6 +252,7 @@ async function bnDispatches(argv: string[]): Promise<number> {
   for (const [c, h] of shapes) requireTensorSize('bench bn-dispatches', 'the tensor [--batch, C, H, H] =', [f.batch, c, h, h], '--batch or --shapes');
   const rt = await initWebGPU({ timestamps: true });
   console.log(`adapter: ${rt.adapterName}`);
+  console.log(`tuning profile: ${rt.profile.name}`);
   await runBnDispatchBench(rt, { batch: f.batch, shapes });
   return 0;
 }
