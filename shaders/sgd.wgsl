@@ -46,3 +46,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     atomicMax(&status[1], ONE_BITS);
   }
 }
+
+// The same flag for state the update does not touch (BN's running statistics, which can overflow
+// while every parameter stays finite): reads `param`, writes nothing else.
+@compute @workgroup_size(WG)
+fn check_finite(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= params.n4) { return; }
+  let lanes = vec4<u32>(4u * i) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(params.n);
+  if (nonFinite(param[i], lanes)) {
+    atomicMax(&status[1], ONE_BITS);
+  }
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { gpu, Tensor, type Device } from '../src/index.js';
 import { dropout, dropoutKeeps, dropoutKernel, pcgHash } from '../src/ops/dropout.js';
-import { sgdKernel, sgdStep } from '../src/ops/sgd.js';
+import { flagNonFinite, sgdKernel, sgdStep } from '../src/ops/sgd.js';
 import { compareKernel, compareOnDevices, CPU_ONLY, describeGpuProfiles, gradCheck, input, rand, requireGpu } from './helpers/optest.js';
 
 // Sizes: 1, odd, not a multiple of 4 (vec4 tail) or of 64 (workgroup), several workgroups.
@@ -80,6 +80,22 @@ describeGpuProfiles('dropout and sgd kernels: WGSL vs CPU reference', () => {
     expect(Array.from(await status.toArray())).toEqual([0, 0]);
   });
   for (const device of ['cpu', 'webgpu'] as const) {
+    it(`flagNonFinite raises status[1] for a NaN or an Inf anywhere, never for finite values or padding (${device})`, async () => {
+      const flag = async (values: number[][]) => {
+        const ts = values.map((v) => Tensor.from(v, [v.length], device));
+        const status = Tensor.from([7, 0], [2], device);
+        flagNonFinite(ts, status);
+        const out = Array.from(await status.toArray());
+        for (const t of [...ts, status]) t.release();
+        return out;
+      };
+      expect(await flag([[1, 2, 3], [3.4e38, -3.4e38, 0, 5, 6]])).toEqual([7, 0]);
+      expect(await flag([[1, 2, 3], [0, 0, 0, 0, NaN]])).toEqual([7, 1]); // the 5th value: in a partial vec4
+      expect(await flag([[-Infinity], [1, 2]])).toEqual([7, 1]);
+      const big = Array.from({ length: 1031 }, (_, i) => i);
+      big[1030] = Infinity; // past the first workgroup
+      expect(await flag([big])).toEqual([7, 1]);
+    });
     it(`sgd flags a non-finite gradient, parameter or velocity in status[1] (${device}), and not the padding`, async () => {
       const opts = { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 };
       const run = async (grad: number[], param: number[], lr = opts.lr) => {

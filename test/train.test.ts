@@ -118,7 +118,7 @@ describeGpu('training on webgpu', () => {
     const dir = tmp();
     const run = train(tiny(dir, { variant: 'unnormalized', lr: 1e6, epochs: 3 }), data, quiet);
     await expect(run).rejects.toThrow(DivergedError);
-    await expect(train(tiny(tmp(), { variant: 'unnormalized', lr: 1e6 }), data, quiet)).rejects.toThrow(/training diverged at step \d+ \(epoch \d\): (the loss is (NaN|Infinity)|a parameter, its gradient or its momentum became NaN or Inf .*); last finite loss .* at learning rate 1000000/);
+    await expect(train(tiny(tmp(), { variant: 'unnormalized', lr: 1e6 }), data, quiet)).rejects.toThrow(/training diverged at step \d+ \(epoch \d\): (the loss is (NaN|Infinity)|a parameter, its gradient, its momentum or a BN running statistic became NaN or Inf .*); last finite loss .* at learning rate 1000000/);
     const log = readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(log[log.length - 1].type).toBe('diverged');
   });
@@ -168,7 +168,7 @@ describe('sweep helpers', () => {
 
 describeGpu('memory over a long run', () => {
   beforeAll(requireGpu);
-  it('300 steps of a tiny WRN: the pool is flat after warm-up, and the process RSS grows by less than 24 MiB', async () => {
+  it('300 steps of a tiny WRN: the pool is flat after warm-up, and the process RSS grows by less than 16 MiB', async () => {
     const { gpu } = await import('../src/tensor.js');
     const { resizeDataset } = await import('../src/data/dataset.js');
     const d = makeSynthetic({ trainCount: 400, testCount: 8, seed: 2 });
@@ -189,6 +189,9 @@ describeGpu('memory over a long run', () => {
     expect(new Set(pool.slice(4)).size).toBe(1);
     const growth = (rss[rss.length - 1] - rss[4]) / 2 ** 20;
     console.log(`RSS from step 125 to 300: ${(rss[4] / 2 ** 20).toFixed(0)} -> ${(rss[rss.length - 1] / 2 ** 20).toFixed(0)} MiB; pool ${(pool[pool.length - 1] / 2 ** 20).toFixed(2)} MiB`);
-    expect(growth).toBeLessThan(24);
+    // Measured here: 8 MiB from step 125 to 300 (V8's heap settling; the losses kept are bytes a
+    // step). The bound catches a leak of ~100 KiB or more per step (a step's activations of a
+    // real model, an unreleased readback); smaller ones need a longer run than CI affords.
+    expect(growth).toBeLessThan(16);
   }, 400_000);
 });

@@ -3,7 +3,7 @@
 //   g' = grad + weightDecay * param;  v = momentum * v + g';  param -= lr * v.
 // Each update also sets status[1] = 1 when a new parameter or velocity value is NaN or +-Inf (the
 // training step's finiteness check, read with the loss; see src/train/step.ts).
-import { sgdProgram } from '../gpu/programs/sgd.js';
+import { checkFiniteProgram, sgdProgram } from '../gpu/programs/sgd.js';
 import { fmtShape, runKernel, sameDevice, Tensor, type Kernel } from '../tensor.js';
 import { sameShape } from './shapes.js';
 import { input, registerChecks } from '../check.js';
@@ -29,6 +29,30 @@ export const sgdKernel: Kernel<SgdOptions> = {
   },
   webgpu: sgdProgram,
 };
+
+/** Inputs: x. Output (updated in place): status ([2]); status[1] = 1 if x holds a NaN or +-Inf. */
+export const checkFiniteKernel: Kernel<undefined> = {
+  name: 'check_finite',
+  cpu([x], [status]) {
+    for (let i = 0; i < x.length; i++) {
+      if (!Number.isFinite(x[i])) {
+        status[1] = Math.max(status[1], 1);
+        return;
+      }
+    }
+  },
+  webgpu: checkFiniteProgram,
+};
+
+/**
+ * Raise status[1] if any of `tensors` holds a NaN or +-Inf: one dispatch each, nothing read back
+ * (the training step checks BN's running statistics with it; SGD flags what it updates itself).
+ */
+export function flagNonFinite(tensors: Tensor[], status: Tensor): void {
+  if (status.size !== 2) throw new Error(`flagNonFinite: status must be a [2] tensor, got ${fmtShape(status.shape)}`);
+  sameDevice('flagNonFinite', [...tensors, status]);
+  for (const t of tensors) if (t.size > 0) runKernel(checkFiniteKernel, [t], [status], undefined);
+}
 
 /**
  * One SGD step over every parameter that has a gradient (parameters without one are skipped, as
@@ -65,6 +89,13 @@ export function sgdStep(params: Tensor[], velocities: Tensor[], opts: SgdOptions
 // ---- checks for `wrn check` (odd size, several workgroups, updated in place) -------------------
 
 registerChecks({
+  name: 'check_finite',
+  make: () => {
+    const data = Float32Array.from(input([1031], 9).data);
+    data[517] = NaN; // in the last workgroup's range, not at a vec4 boundary
+    return { kernel: checkFiniteKernel, inputs: [{ shape: [1031], data }], outputs: [{ shape: [2], data: new Float32Array([5, 0]) }], params: undefined, tol: { atol: 0, rtol: 0 } };
+  },
+}, {
   name: 'sgd',
   make: () => ({ kernel: sgdKernel, inputs: [input([1031], 1)], outputs: [input([1031], 2), input([1031], 3), { shape: [2], data: new Float32Array(2) }], params: { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 }, tol: { atol: 1e-7, rtol: 1e-6 } }),
 });

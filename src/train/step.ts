@@ -1,12 +1,12 @@
 // The training step, once, for the trainer, the step benchmark and the browser: forward, loss,
 // backward, SGD (with momentum and L2), gradients released, and the step's status, all recorded
-// into one submission. The status is a [2] tensor: [loss, 1 if any parameter, velocity or
-// gradient became NaN or +-Inf, else 0] (the SGD kernel raises the flag), read with one 8-byte
-// readback per step.
+// into one submission. The status is a [2] tensor: [loss, 1 if any parameter, velocity, gradient
+// or BN running statistic became NaN or +-Inf, else 0] (the SGD kernel raises the flag for what it
+// updates, a check pass for the running statistics), read with one 8-byte readback per step.
 import { Tensor, scope, gpu } from '../tensor.js';
 import { ReadPacer } from '../gpu/runtime.js';
 import { softmaxCrossEntropy, labelsTensor } from '../ops/loss.js';
-import { sgdStep, type SgdOptions } from '../ops/sgd.js';
+import { flagNonFinite, sgdStep, type SgdOptions } from '../ops/sgd.js';
 import type { WideResNet } from '../model/wrn.js';
 
 export interface StepInput {
@@ -28,6 +28,8 @@ export function trainStep(model: WideResNet, velocities: Tensor[], batch: StepIn
     loss.backward();
     const status = Tensor.zeros([2], device);
     sgdStep(params, velocities, opts, status);
+    // BN's running statistics can overflow while every parameter stays finite (BN is scale-invariant).
+    flagNonFinite(model.buffers.map((b) => b.tensor), status);
     for (const p of params) {
       p.grad?.release();
       p.grad = null;
@@ -39,7 +41,7 @@ export function trainStep(model: WideResNet, velocities: Tensor[], batch: StepIn
 
 export interface StepStatus {
   loss: number;
-  /** A parameter, a velocity or a gradient holds NaN or +-Inf after the step. */
+  /** A parameter, a velocity, a gradient or a BN running statistic holds NaN or +-Inf after the step. */
   nonFinite: boolean;
 }
 
@@ -51,6 +53,9 @@ export async function readStatus(status: Tensor, pacer?: ReadPacer): Promise<Ste
   if (status.device === 'webgpu' && pacer) await pacer.beforeRead(gpu());
   try {
     const [loss, flag] = await status.toArray();
+    // On the CPU backend every await above is a microtask: give the event loop a turn, so signals
+    // (SIGINT, SIGTERM) and timers are handled between steps as they are on the GPU.
+    if (status.device === 'cpu') await new Promise((r) => setTimeout(r, 0));
     return { loss, nonFinite: flag !== 0 };
   } finally {
     pacer?.afterRead();

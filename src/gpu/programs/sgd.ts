@@ -13,6 +13,20 @@ const SGD: KernelSpec = {
   bindings: { grad: 'read', param: 'read_write', velocity: 'read_write', status: 'read_write', params: 'uniform' },
 };
 
+const CHECK_FINITE: KernelSpec = {
+  name: 'sgd.check_finite',
+  entry: 'check_finite',
+  ...composeWgsl(wgslFile('shaders/sgd.wgsl', sgdWgsl)),
+  bindings: { param: 'read_write', status: 'read_write', params: 'uniform' },
+};
+
+/** status[1] = 1 if any value of `x` is NaN or +-Inf. */
+export function checkFiniteProgram([x]: GpuBuf[], [status]: GpuBuf[]): void {
+  const n = x.bytes / 4;
+  const n4 = Math.ceil(n / 4);
+  gpu().dispatchItems(CHECK_FINITE, { param: x, status }, { n, n4 }, n4, { label: `n=${n}` });
+}
+
 export function sgdProgram([grad]: GpuBuf[], [param, velocity, status]: GpuBuf[], { lr, momentum, weightDecay }: SgdOptions): void {
   const n = param.bytes / 4;
   const n4 = Math.ceil(n / 4);
