@@ -5,7 +5,8 @@
 //
 // Work split (64 invocations per workgroup, grid folded into 2D past 65535 workgroups):
 //  - ALIGNED = 1 (HW % 4 == 0): an invocation handles a span of SPAN consecutive vec4s that share
-//    one channel (SPAN = 8 when HW % 32 == 0, 4 when HW % 16 == 0, else 1), so the channel's four
+//    one channel (SPAN = 8 when HW % 32 == 0, 4 when HW % 16 == 0, else 1, at most the tuning
+//    profile's maxSpan: 8 on a CPU adapter, 1 on a GPU), so the channel's four
 //    constants are loaded once per up to 32 values. On SwiftShader those scalar loads, not the
 //    arithmetic, made the one-vec4-per-invocation version take 2-9x a copy's time.
 //  - otherwise one invocation per vec4, the channel tracked value by value (still vec4 loads and
@@ -76,7 +77,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
 }
 
-// Vec4 i when it may straddle channels (the Cursor of batchnorm_layout.wgsl, prepended).
+// Vec4 i when it may straddle channels (the Cursor of batchnorm_layout.wgsl, composed before this file).
 fn straddling(i: u32) -> vec4<f32> {
   let v = x[i];
   var out: vec4<f32>;

@@ -10,10 +10,11 @@
 // Work split, no workgroup barrier (each one costs ~100 us on SwiftShader):
 //   `reduce_partials` / `reduce_partials_vec4` (HW % 4 == 0): channel c's M values are cut into
 //     `slices` interleaved slices; invocation g = c * slices + p sums values p, p + slices, ...
-//     (the Walk of batchnorm_layout.wgsl, prepended) into part[g] = (sum dy, sum dy*xhat).
+//     (the Walk of batchnorm_layout.wgsl, composed before this file) into part[g] = (sum dy, sum dy*xhat).
 //   `reduce_merge`: one invocation per channel adds up its slices into dbeta[c] and dgamma[c].
 //   `grad_x`: with ALIGNED = 1 (HW % 4 == 0) one invocation per span of SPAN vec4s of one channel
-//     (SPAN = 8 when HW % 32 == 0, 4 when HW % 16 == 0, else 1: the channel's six constants are
+//     (SPAN = 8 when HW % 32 == 0, 4 when HW % 16 == 0, else 1, at most the profile's maxSpan: the
+//     channel's six constants are
 //     loaded once per span),
 //     otherwise one per vec4 with the channel tracked value by value (vec4 loads and stores).
 // The vec4 paths use vector arithmetic, never a dynamically indexed vector: on SwiftShader that

@@ -1,5 +1,5 @@
-// How the batch-norm kernels step through x viewed as [N, C, HW] (src/ops/batchnorm.ts prepends
-// this file to batchnorm.wgsl, batchnorm_stats.wgsl and batchnorm_backward.wgsl).
+// How the batch-norm kernels step through x viewed as [N, C, HW] (src/gpu/programs/batchnorm.ts
+// composes this file before batchnorm.wgsl, batchnorm_stats.wgsl and batchnorm_backward.wgsl).
 
 // The reductions' slice walk: slice p of channel c visits the channel's values p, p + slices,
 // p + 2 * slices, ... (so neighbouring invocations read neighbouring addresses). Moving from value

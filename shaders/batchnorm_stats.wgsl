@@ -12,7 +12,7 @@
 // Work split, with no workgroup barrier (each one costs ~100 us on SwiftShader):
 //   pass 1, `partials` / `partials_vec4`: channel c's M values are cut into `slices` interleaved
 //     slices. Invocation g = c * slices + p walks values p, p + slices, p + 2 * slices, ... (the
-//     Walk of batchnorm_layout.wgsl, prepended) and writes (count, mean, M2, shift)
+//     Walk of batchnorm_layout.wgsl, composed before this file) and writes (count, mean, M2, shift)
 //     to part[g]. `partials_vec4` is for HW % 4 == 0: it reads whole vec4s (one channel each) and
 //     keeps four Welford lanes that share one count, so one division per four values.
 //   pass 2, `merge`: one invocation per channel merges its slices with Chan's formula and writes

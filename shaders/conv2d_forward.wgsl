@@ -1,4 +1,4 @@
-// Convolution forward as an implicit GEMM (tile machinery: conv2d_tile.wgsl, prepended).
+// Convolution forward as an implicit GEMM (tile machinery: conv2d_tile.wgsl, composed before it).
 //   y[n, co, oh, ow] = bias[co] + sum_{ci, r, s} w[co, ci, r, s] * x[n, ci, oh*stride - pad + r, ow*stride - pad + s]
 // GEMM view: M = Cout (rows), N = batch*Ho*Wo (columns: output pixels, image-major, so a row of C
 // is contiguous in y within an image), K = Cin*KH*KW with k = (ci, r, s) as in w's layout.

@@ -1,6 +1,6 @@
-// The tile machinery shared by the three convolution kernels (src/ops/conv2d.ts prepends this file
-// to conv2d_forward.wgsl, conv2d_backward_input.wgsl and conv2d_backward_filter.wgsl, after a
-// header that fixes the tile shape: `const TM: u32 = 64u; const TN: u32 = 64u; const TK: u32 = 32u;`).
+// The tile machinery shared by the three convolution kernels (src/gpu/programs/conv2d.ts composes
+// this file before conv2d_forward.wgsl, conv2d_backward_input.wgsl and conv2d_backward_filter.wgsl,
+// after the tile shape's constants: `const TM: u32 = 64u; const TN: u32 = 64u; const TK: u32 = 32u;`).
 //
 // Each kernel is an implicit GEMM  C[M, N] = A[M, K] @ B[K, N]  whose A and B are gathered from
 // the conv's tensors on the fly. A workgroup of 64 invocations computes a TM x TN tile of C
@@ -101,8 +101,8 @@ fn storeBlock(acc: ptr<function, Acc>, m0: u32, n0: u32, tx: u32, ty: u32) {
 }
 
 // Tiles of C are handed out round-robin: workgroup w computes tiles w, w + G, w + 2G, ... where G
-// is the number of workgroups. On a GPU the host launches one workgroup per tile; on a CPU adapter
-// it launches a few, because there each workgroup start costs about as much as a K-step.
+// is the number of workgroups. Under the 'gpu' tuning profile the host launches one workgroup per
+// tile; under 'cpu-adapter' a few, because there each workgroup start costs about as much as a K-step.
 fn tileCount(rows: u32, cols: u32) -> u32 { return ((rows + TM - 1u) / TM) * ((cols + TN - 1u) / TN); }
 fn firstTile(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.x + wid.y * nwg.x; }
 fn tileStep(nwg: vec3<u32>) -> u32 { return nwg.x * nwg.y; }

@@ -57,7 +57,7 @@ export interface TuningProfile {
 }
 
 /**
- * The convolution tile shapes, measured on SwiftShader (`bench/conv2d.ts --tile 32x128`, and
+ * The convolution tile shapes, measured on SwiftShader (`wrn bench conv2d --tile 32x128`, and
  * 16x256, at --batch 8 --layer 64,64,16,3,1,1): 1.4x and 2.1x the 64x64 tile's forward time per
  * entry of C (the narrow tiles stage more values and pass more barriers per FMA).
  */
@@ -70,7 +70,7 @@ const TILES: readonly TileShape[] = [
 /**
  * A software adapter (SwiftShader, llvmpipe, lavapipe) runs the kernels on the host's cores: there
  * starting a workgroup that has barriers costs ~1 ms of CPU (a 32-tile conv took 57 cpu-ms as 32
- * workgroups, 17 as 4: bench/conv2d.ts), so the conv GEMMs launch two workgroups per core that
+ * workgroups, 17 as 4: `wrn bench conv2d`), so the conv GEMMs launch two workgroups per core that
  * loop over the tiles; the BN kernels give an invocation 8 vec4s of a channel (the per-vec4 loads
  * of the channel's constants, not the arithmetic, cost the time: normalize took 1.0-1.3x a copy's
  * time at 8, 1.9-9x at 1, WRN shapes at batch 2 and 16); skipadd's forward runs in workgroups of
