@@ -103,7 +103,7 @@ export function categoryOf(label: string): Category {
   if (k.startsWith('relu.')) return 'relu';
   if (k.startsWith('skipadd.') || k === 'elementwise.add' || k === 'elementwise.scale') return 'skip-add';
   if (/^(pool\.|matmul$|bias_add$|loss\.|dropout$|reduce\.sum_axis|elementwise\.fill$)/.test(k)) return 'pool/classifier/loss';
-  if (k === 'sgd') return 'optimizer';
+  if (k === 'sgd' || k.startsWith('sgd.')) return 'optimizer'; // the update and its finiteness check of BN's running statistics
   return 'other';
 }
 
@@ -135,6 +135,24 @@ export interface StepBenchResult extends RunInfo {
 }
 
 export type BenchResult = KernelBenchResult | StepBenchResult;
+
+// ---- file names ------------------------------------------------------------------------------
+
+/** A file-name-safe short form: lower case, runs of other characters become one '-'. */
+export function slug(s: string, max = 48): string {
+  const t = s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+  return (t.slice(0, max).replace(/-+$/, '') || 'unknown');
+}
+
+/** e.g. kernels-node-google-swiftshader-...-2025-01-01T12-00-00Z (no extension). */
+export function resultBaseName(r: BenchResult): string {
+  const kind = r.kind === 'wrn-bench-kernels' ? 'kernels' : 'step';
+  const runtime = r.runtime.startsWith('node') ? 'node' : 'browser';
+  const a = r.adapter;
+  const adapter = slug([a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' '));
+  const date = r.date.replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  return `${kind}-${runtime}-${adapter}-${date}`;
+}
 
 // ---- formatting ------------------------------------------------------------------------------
 

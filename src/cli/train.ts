@@ -6,6 +6,7 @@ import { initWebGPU } from '../index.js';
 import { fashionMnistInstalled, loadDataset, FASHION_MNIST_DIR, type DataSpec, type LoadedData } from '../data/load.js';
 import { writeSampleGrid } from '../data/png.js';
 import { VARIANTS, checkWrnSize } from '../model/wrn.js';
+import { BROWSER_FILES_SOURCE } from '../train/config.js';
 import { train, DEFAULT_TRAIN, DivergedError, checkpointConfig, resumeConfig, validateTrainConfig, type TrainConfig } from '../train/trainer.js';
 import { GPUKernelError } from '../gpu/device.js';
 import { ensureDir } from '../util/fsx.js';
@@ -154,6 +155,16 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (resume) {
     // A resume continues the same run: the checkpoint's settings and data, its directory.
     const saved = checkpointConfig(resume);
+    if (saved.data.source.startsWith(BROWSER_FILES_SOURCE)) {
+      // Trained in the browser page on dropped files: only the user knows where those files are.
+      if (!given.has('data')) {
+        throw new UsageError(
+          `wrn train: checkpoint ${resume} was trained in the browser on dropped files (${saved.data.source.slice(BROWSER_FILES_SOURCE.length).trim() || 'unnamed'}); ` +
+            'resume it with --data DIR, a directory holding the same files',
+        );
+      }
+      saved.data = { ...saved.data, source: resolveDataSource(f.data, () => {}) };
+    }
     const overrides = givenSettings(cfg, given);
     const dataFlags = ['data', 'train-count', 'test-count', 'image-size'].filter((k) => given.has(k));
     if (dataFlags.length) {
@@ -201,14 +212,19 @@ export async function trainCommand(argv: string[]): Promise<number> {
       console.error(`wrn train: ${e.message}`);
       return 3;
     }
-    if (e instanceof GPUKernelError && /out of memory|OutOfMemory/i.test(e.message)) {
-      throw new Error(`${e.message}\nThe GPU ran out of memory: lower --batch-size, --width or --depth (or --eval-batch-size).`);
-    }
-    throw e;
+    throw withOomHint(e);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** An out-of-memory GPU error says which flags to lower; any other error is returned as it is. */
+export function withOomHint(e: unknown): unknown {
+  if (e instanceof GPUKernelError && /out of memory|OutOfMemory/i.test(e.message)) {
+    return new GPUKernelError(`${e.message}\nThe GPU ran out of memory: lower --batch-size, --width or --depth (or --eval-batch-size for the evaluation).`);
+  }
+  return e;
 }
 
 /** --resume FILE, or a run directory holding checkpoint.wrnckpt. */

@@ -3,24 +3,11 @@
 // which is already the CHW layout we train on, so records are copied verbatim.
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { DataFormatError, type Dataset } from './dataset.js';
+import type { Dataset } from './dataset.js';
+import { CIFAR10_CLASSES, CIFAR10_TEST_FILE, CIFAR10_TRAIN_FILES, CIFAR_WANTED as WANTED, CIFAR_RECORD_BYTES, CifarFormatError, IMAGE_CHANNELS, IMAGE_NUMEL, IMAGE_SIZE, cifarRecordCount, parseCifarBatch } from './cifar_format.js';
 
 export type { Dataset };
-/** CIFAR-10 images are 3 x 32 x 32. */
-export const IMAGE_CHANNELS = 3;
-export const IMAGE_SIZE = 32;
-export const IMAGE_NUMEL = IMAGE_CHANNELS * IMAGE_SIZE * IMAGE_SIZE;
-export const CIFAR_RECORD_BYTES = 1 + IMAGE_NUMEL;
-
-export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
-export const CIFAR10_TRAIN_FILES = ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin'];
-export const CIFAR10_TEST_FILE = 'test_batch.bin';
-
-const WANTED = 'the CIFAR-10 binary version, cifar-10-binary.tar.gz, extracted (https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz)';
-
-export class CifarFormatError extends DataFormatError {
-  override name = 'CifarFormatError';
-}
+export { IMAGE_CHANNELS, IMAGE_SIZE, IMAGE_NUMEL, CIFAR_RECORD_BYTES, CIFAR10_CLASSES, CIFAR10_TRAIN_FILES, CIFAR10_TEST_FILE, CifarFormatError, parseCifarBatch, cifarRecordCount, readCifar10Files } from './cifar_format.js';
 
 export interface LoadCifarOptions {
   /** How many of data_batch_1..5.bin to read (default 5), or the file names to read. */
@@ -96,17 +83,7 @@ function extraHint(dir: string): string {
 function checkSize(file: string): number {
   const st = statSync(file);
   if (!st.isFile()) throw new CifarFormatError(`CIFAR-10 file ${file} is not a regular file.`);
-  const size = st.size;
-  if (size === 0) throw new CifarFormatError(`CIFAR-10 file ${file} is empty (0 bytes); records are ${CIFAR_RECORD_BYTES} bytes (1 label + ${IMAGE_NUMEL} pixels).`);
-  if (size % CIFAR_RECORD_BYTES !== 0) {
-    const whole = Math.floor(size / CIFAR_RECORD_BYTES);
-    throw new CifarFormatError(
-      `CIFAR-10 file ${file} is truncated or not CIFAR-10: its size, ${size} bytes, is not a multiple of the ` +
-        `${CIFAR_RECORD_BYTES}-byte record (1 label + ${IMAGE_NUMEL} pixels): ${whole} whole records and ${size - whole * CIFAR_RECORD_BYTES} bytes left over` +
-        (size < 10000 * CIFAR_RECORD_BYTES ? ` (a full file is ${10000 * CIFAR_RECORD_BYTES} bytes).` : '.'),
-    );
-  }
-  return size / CIFAR_RECORD_BYTES;
+  return cifarRecordCount(st.size, file);
 }
 
 function readRecords(files: string[], limit: number | undefined, name: string): Dataset {
@@ -119,20 +96,10 @@ function readRecords(files: string[], limit: number | undefined, name: string): 
   let n = 0;
   for (let fi = 0; fi < files.length && n < total; fi++) {
     const take = Math.min(counts[fi], total - n);
-    const buf = readPrefix(files[fi], take * CIFAR_RECORD_BYTES);
-    for (let r = 0; r < take; r++) {
-      const off = r * CIFAR_RECORD_BYTES;
-      const label = buf[off];
-      if (label > 9) {
-        throw new CifarFormatError(
-          `CIFAR-10 file ${files[fi]}: record ${r} (byte offset ${off}) has label ${label}, outside 0-9. ` +
-            `The file is corrupt or is not ${WANTED}` + (label < 100 ? ' (CIFAR-100 labels go up to 99)' : '') + '.',
-        );
-      }
-      labels[n] = label;
-      images.set(buf.subarray(off + 1, off + CIFAR_RECORD_BYTES), n * IMAGE_NUMEL);
-      n++;
-    }
+    const part = parseCifarBatch(readPrefix(files[fi], take * CIFAR_RECORD_BYTES), files[fi]);
+    images.set(part.images, n * IMAGE_NUMEL);
+    labels.set(part.labels, n);
+    n += part.count;
   }
   return { images, labels, count: n, channels: IMAGE_CHANNELS, height: IMAGE_SIZE, width: IMAGE_SIZE, classes: [...CIFAR10_CLASSES], name };
 }

@@ -391,7 +391,11 @@ export interface BarChartOptions {
   /** Write each segment's share of its bar inside it, where it fits (default true). */
   segmentLabels?: boolean;
   yMax?: number;
+  /** Dashed horizontal reference lines (targets); a label puts the line in the legend. */
+  lines?: { value: number; label?: string; color?: string }[];
 }
+
+const TARGET_RED = '#d62728';
 
 function luminance(c: RGBA): number {
   return (0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]) / 255;
@@ -418,6 +422,7 @@ export function barChart(opts: BarChartOptions): Canvas {
   const heightOf = (v: number, g: number) => (normalize ? (totals[g]! > 0 ? (100 * v) / totals[g]! : 0) : v);
 
   const legend: LegendItem[] = opts.stacks.map((st, i) => ({ name: st.name, color: colors[i]!, kind: 'box' }));
+  for (const l of opts.lines ?? []) if (l.label) legend.push({ name: l.label, color: parseColor(l.color ?? TARGET_RED), kind: 'line', dashed: true });
   let T = drawHeader(cv, opts.title, legend, s, 1);
   if (showTotals && normalize) T += th; // totals sit above full-height bars
 
@@ -445,7 +450,8 @@ export function barChart(opts: BarChartOptions): Canvas {
     // Headroom so the total written above the tallest bar stays inside the plot.
     const room = showTotals ? (th + 4 * s) / plotH : 0;
     const target = maxTotal > 0 ? maxTotal / (1 - Math.min(0.5, room)) : 1;
-    yAxis = buildAxis([0, target], false, maxTicks, 0, opts.yMax);
+    const lineMax = Math.max(0, ...(opts.lines ?? []).map((l) => (Number.isFinite(l.value) ? l.value * 1.08 : 0)));
+    yAxis = buildAxis([0, Math.max(target, lineMax)], false, maxTicks, 0, opts.yMax);
   }
   const yTickW = Math.max(0, ...yAxis.labels.map((l) => textWidth(l, s)));
   const L = pad + (opts.yLabel ? th + 4 * s : 0) + yTickW + 3 * s + tick + 1;
@@ -483,6 +489,11 @@ export function barChart(opts: BarChartOptions): Canvas {
           });
       }
     });
+  }
+  for (const l of opts.lines ?? []) {
+    if (!Number.isFinite(l.value)) continue;
+    const y = Math.round(py(l.value));
+    cv.dashedLine(f.L, y, f.R, y, l.color ?? TARGET_RED, Math.max(1, s));
   }
   cv.clip = null;
   if (showTotals)

@@ -10,114 +10,23 @@
 // The parts: `train` (set-up and the exits), `runLoop` (steps, evaluation), `RunRecorder` (the
 // log, checkpoints, summary) and the step itself in src/train/step.ts.
 import { appendFileSync } from 'node:fs';
-import { Tensor, scope, noGrad, gpu, type Device } from '../tensor.js';
+import { Tensor, gpu } from '../tensor.js';
 import { ReadPacer } from '../gpu/runtime.js';
-import { softmaxCrossEntropy, labelsTensor } from '../ops/loss.js';
-import { WideResNet, type Variant, type WrnConfig } from '../model/wrn.js';
-import { datasetNorm, epochBatches, evalBatches, numBatches } from '../data/augment.js';
-import { mixSeed } from '../util/rng.js';
-import type { ChannelNorm, Dataset } from '../data/dataset.js';
-import type { DataSpec } from '../data/load.js';
+import { WideResNet, type WrnConfig } from '../model/wrn.js';
+import { datasetNorm, numBatches } from '../data/augment.js';
+import type { Dataset } from '../data/dataset.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import { faultPoint } from '../util/fault.js';
 import { saveCheckpoint, loadCheckpoint, CheckpointError, NonFiniteError } from './checkpoint.js';
 import { RunDir } from './rundir.js';
 import { trainStep, readStatus } from './step.js';
+import { DEFAULT_TRAIN, RESUME_MAY_CHANGE, learningRate, startProgress, progressBatches, stepOptions, recordStep, endEpoch, validateTrainConfig, type TrainProgress, type CheckpointHeader, type EpochRecord, type TrainConfig } from './config.js';
+import { checkpointEntries, evaluate, restore } from './evaluate.js';
 
-export interface TrainConfig {
-  depth: number;
-  widen: number;
-  variant: Variant;
-  alphaInit: number;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-  /** The learning rate is constant for this fraction of the epochs, then decays. */
-  lrConstantFraction: number;
-  /** ... multiplied by lrDecayFactor every lrDecayEvery epochs. */
-  lrDecayEvery: number;
-  lrDecayFactor: number;
-  seed: number;
-  device: Device;
-  /** Run directory: log.jsonl, checkpoint.wrnckpt, curves.png, summary.json. */
-  out: string;
-  /** Also checkpoint every this many steps (0: at the end of each epoch only). */
-  checkpointEvery: number;
-  /** Stop after this many steps in total (0: no limit); for tests and quick looks. */
-  maxSteps: number;
-  evalBatchSize: number;
-  /** Print a progress line at most this often (seconds). */
-  progressSeconds: number;
-  /** Random crops and flips on the training images. */
-  augment: boolean;
-  /** The data the run trains on (recorded, so a resume loads the same). */
-  data: DataSpec;
-}
-
-export const DEFAULT_TRAIN: TrainConfig = {
-  depth: 10,
-  widen: 1,
-  variant: 'bn',
-  alphaInit: 0,
-  epochs: 2,
-  batchSize: 32,
-  lr: 0.1,
-  momentum: 0.9,
-  weightDecay: 5e-4,
-  lrConstantFraction: 0.5,
-  lrDecayEvery: 1,
-  lrDecayFactor: 0.5,
-  seed: 0,
-  device: 'webgpu',
-  out: 'runs/default',
-  checkpointEvery: 0,
-  maxSteps: 0,
-  evalBatchSize: 100,
-  progressSeconds: 5,
-  augment: true,
-  data: { source: 'auto', trainCount: 0, testCount: 0, imageSize: 0 },
-};
-
-/** Settings a resume may change: the rest must match the checkpoint (see resumeConfig). */
-export const RESUME_MAY_CHANGE = ['epochs', 'out', 'maxSteps', 'progressSeconds', 'device', 'checkpointEvery', 'evalBatchSize'] as const;
-
-/** The paper's schedule: constant, then multiplied by `factor` every `every` epochs. */
-export function learningRate(cfg: Pick<TrainConfig, 'lr' | 'epochs' | 'lrConstantFraction' | 'lrDecayEvery' | 'lrDecayFactor'>, epoch: number): number {
-  const start = Math.floor(cfg.epochs * cfg.lrConstantFraction);
-  if (epoch < start) return cfg.lr;
-  return cfg.lr * Math.pow(cfg.lrDecayFactor, 1 + Math.floor((epoch - start) / cfg.lrDecayEvery));
-}
+export { DEFAULT_TRAIN, RESUME_MAY_CHANGE, learningRate, startProgress, validateTrainConfig, type TrainProgress, type CheckpointHeader, type EpochRecord, type TrainConfig } from './config.js';
+export { evaluate } from './evaluate.js';
 
 export class DivergedError extends Error {}
-
-interface CheckpointHeader {
-  kind: 'wrn-train';
-  config: TrainConfig;
-  /** The next step to run: epoch, batch within it, global step. */
-  epoch: number;
-  batch: number;
-  step: number;
-  history: EpochRecord[];
-  /** Every step's loss and learning rate so far (the log and the curves are rebuilt from them). */
-  losses: number[];
-  lrs: number[];
-  /** The running sums of the epoch in progress, so its average is the uninterrupted run's. */
-  epochLossSum: number;
-  epochSteps: number;
-}
-
-export interface EpochRecord {
-  epoch: number;
-  /** Global step at the end of the epoch. */
-  step: number;
-  trainLoss: number;
-  testLoss: number;
-  testAccuracy: number;
-  lr: number;
-  seconds: number;
-}
 
 export interface TrainResult {
   steps: number;
@@ -149,23 +58,6 @@ export interface TrainHooks {
   verbose?: boolean;
   /** Called after every step (tests: memory over a long run). */
   onStep?: (step: number, loss: number) => void;
-}
-
-/** Sanity-check a configuration; errors name the flag and the expected range. */
-export function validateTrainConfig(c: TrainConfig): void {
-  const need = (ok: boolean, what: string) => {
-    if (!ok) throw new Error(`train: ${what}`);
-  };
-  need(Number.isInteger(c.epochs) && c.epochs >= 1, `--epochs must be a positive integer, got ${c.epochs}`);
-  need(Number.isInteger(c.batchSize) && c.batchSize >= 1, `--batch-size must be a positive integer, got ${c.batchSize}`);
-  need(c.lr > 0 && Number.isFinite(c.lr), `--lr must be a positive number, got ${c.lr}`);
-  need(c.momentum >= 0 && c.momentum < 1, `--momentum must be in [0, 1), got ${c.momentum}`);
-  need(c.weightDecay >= 0, `--weight-decay must be >= 0, got ${c.weightDecay}`);
-  need(c.lrConstantFraction >= 0 && c.lrConstantFraction <= 1, `--lr-constant-fraction must be in [0, 1], got ${c.lrConstantFraction}`);
-  need(Number.isInteger(c.lrDecayEvery) && c.lrDecayEvery >= 1, `--lr-decay-every must be a positive integer of epochs, got ${c.lrDecayEvery}`);
-  need(c.lrDecayFactor > 0 && c.lrDecayFactor <= 1, `--lr-decay-factor must be in (0, 1], got ${c.lrDecayFactor}`);
-  need(Number.isInteger(c.evalBatchSize) && c.evalBatchSize >= 1, `--eval-batch-size must be a positive integer, got ${c.evalBatchSize}`);
-  need(Number.isFinite(Math.fround(c.alphaInit)), `--alpha-init must be a finite float32 (|x| < 3.4e38), got ${c.alphaInit}`);
 }
 
 /** The configuration stored in a training checkpoint (for a resume: what data to load, and what ran). */
@@ -209,17 +101,7 @@ function fmtTime(s: number): string {
   return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`;
 }
 
-/** Where the run stands: everything a checkpoint holds besides the tensors. */
-interface Progress {
-  epoch: number;
-  batch: number;
-  step: number;
-  history: EpochRecord[];
-  losses: number[];
-  lrs: number[];
-  epochLossSum: number;
-  epochSteps: number;
-}
+type Progress = TrainProgress;
 
 /**
  * Train on `data`. With `hooks.resume`, the run continues from that checkpoint: `cfg` must be
@@ -254,9 +136,7 @@ export async function train(cfg: TrainConfig, data: { train: Dataset; test: Data
     velocities = model.params.map((p) => Tensor.zeros(p.tensor.shape, cfg.device).keep());
     if (ckpt) restore(ckpt, hooks.resume!, model, velocities);
     const h = ckpt?.header;
-    const progress: Progress = h
-      ? { epoch: h.epoch, batch: h.batch, step: h.step, history: h.history, losses: h.losses ?? [], lrs: h.lrs ?? [], epochLossSum: h.epochLossSum ?? 0, epochSteps: h.epochSteps ?? 0 }
-      : { epoch: 0, batch: 0, step: 0, history: [], losses: [], lrs: [], epochLossSum: 0, epochSteps: 0 };
+    const progress: Progress = startProgress(h);
     const recorder = new RunRecorder(run, cfg, model, velocities, data, batchesPerEpoch);
     recorder.startLog(progress);
     log(
@@ -360,21 +240,16 @@ async function runLoop(
   outer: while (p.epoch < cfg.epochs) {
     const lr = learningRate(cfg, p.epoch);
     const tEpoch = performance.now();
-    for (const batch of epochBatches(data.train, { batchSize: cfg.batchSize, seed: cfg.seed, epoch: p.epoch, augment: cfg.augment, shuffle: true, dropLast: true, startBatch: p.batch, norm })) {
+    for (const batch of progressBatches(cfg, data.train, p, norm)) {
       if (cfg.maxSteps && p.step >= cfg.maxSteps) {
         stop = 'max-steps';
         break outer;
       }
-      const status = trainStep(model, velocities, batch, { lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay, dropoutSeed: mixSeed(cfg.seed, p.step, 0x0d0) });
+      const status = trainStep(model, velocities, batch, stepOptions(cfg, p, lr));
       const { loss, nonFinite } = await readStatus(status, pacer); // the one wait per step: the whole step was submitted at once
       if (!Number.isFinite(loss)) await diverge(`the loss is ${loss}`, lr);
-      if (nonFinite) await diverge(`a parameter, its gradient or its momentum became NaN or Inf (the loss was still ${loss.toFixed(4)})`, lr);
-      p.losses.push(loss);
-      p.lrs.push(lr);
-      p.epochLossSum += loss;
-      p.epochSteps++;
-      p.step++;
-      p.batch = batch.batch + 1;
+      if (nonFinite) await diverge(`a parameter, its gradient, its momentum or a BN running statistic became NaN or Inf (the loss was still ${loss.toFixed(4)})`, lr);
+      recordStep(p, loss, lr, batch.batch);
       stepsThisRun++;
       rec.write({ type: 'step', step: p.step, epoch: p.epoch, loss, lr });
       faultPoint('step');
@@ -404,10 +279,7 @@ async function runLoop(
     p.history.push(r);
     rec.write({ type: 'epoch', ...r });
     log(`epoch ${r.epoch}/${cfg.epochs} done: train loss ${r.trainLoss.toFixed(4)}, test loss ${ev.loss.toFixed(4)}, test accuracy ${(100 * ev.accuracy).toFixed(2)}% on ${data.test.count} images (${r.seconds.toFixed(0)} s)`);
-    p.epoch++;
-    p.batch = 0;
-    p.epochLossSum = 0;
-    p.epochSteps = 0;
+    endEpoch(p);
     await rec.save(p);
   }
   // A stop mid-epoch (--max-steps, a signal) checkpoints where it stands, so it can be resumed.
@@ -432,48 +304,4 @@ async function runLoop(
   const { losses: _omit, ...summary } = result;
   rec.summary(summary);
   return result;
-}
-
-/** Everything a checkpoint holds: parameters, BN running statistics, optimizer velocities. */
-function checkpointEntries(model: WideResNet, velocities: Tensor[]): { name: string; tensor: Tensor }[] {
-  return [...model.stateTensors(), ...model.params.map((p, i) => ({ name: `velocity:${p.name}`, tensor: velocities[i] }))];
-}
-
-function restore(ckpt: { tensors: { name: string; shape: number[]; data: Float32Array }[] }, path: string, model: WideResNet, velocities: Tensor[]): void {
-  const byName = new Map(ckpt.tensors.map((t) => [t.name, t]));
-  const targets = checkpointEntries(model, velocities);
-  for (const { name, tensor } of targets) {
-    const t = byName.get(name);
-    if (!t) throw new CheckpointError(`checkpoint ${path}: has no tensor '${name}' (was it written for another model?)`);
-    if (t.data.length !== tensor.size) throw new CheckpointError(`checkpoint ${path}: tensor '${name}' has shape [${t.shape}] but the model expects [${tensor.shape}]`);
-    tensor.assign(t.data);
-  }
-  if (byName.size !== targets.length) throw new CheckpointError(`checkpoint ${path}: holds ${byName.size} tensors, the model has ${targets.length}`);
-}
-
-/** Test loss and accuracy with BN in eval mode (running statistics). */
-export async function evaluate(model: WideResNet, ds: Dataset, batchSize: number, device: Device, norm?: ChannelNorm): Promise<{ loss: number; accuracy: number }> {
-  let correct = 0;
-  let lossSum = 0;
-  for (const batch of evalBatches(ds, batchSize, norm)) {
-    const { logits, loss } = noGrad(() =>
-      scope(() => {
-        const x = Tensor.from(batch.x, batch.shape, device);
-        const labels = labelsTensor(batch.labels, ds.classes.length, device);
-        const out = model.forward(x, false);
-        return { logits: out, loss: softmaxCrossEntropy(out, labels) };
-      }),
-    );
-    const [l, lv] = await Promise.all([logits.toArray(), loss.item()]);
-    logits.release();
-    loss.release();
-    lossSum += lv * batch.count;
-    const k = ds.classes.length;
-    for (let i = 0; i < batch.count; i++) {
-      let best = 0;
-      for (let j = 1; j < k; j++) if (l[i * k + j] > l[i * k + best]) best = j;
-      if (best === batch.labels[i]) correct++;
-    }
-  }
-  return { loss: lossSum / ds.count, accuracy: correct / ds.count };
 }

@@ -1,0 +1,167 @@
+// A training run's settings, the learning-rate schedule and a training checkpoint's header: the
+// parts of the trainer the browser page shares (no node:* here; the trainer re-exports them).
+import type { Variant } from '../model/wrn.js';
+import type { Device } from '../tensor.js';
+import type { DataSpec } from '../data/load.js';
+import type { ChannelNorm, Dataset } from '../data/dataset.js';
+import { epochBatches, type Batch } from '../data/augment.js';
+import { mixSeed } from '../util/rng.js';
+
+/**
+ * The data source the browser page records for files the user dropped there (followed by what they
+ * were): `wrn train --resume` of such a checkpoint needs --data DIR naming the same files.
+ */
+export const BROWSER_FILES_SOURCE = 'browser-files:';
+
+export interface TrainConfig {
+  depth: number;
+  widen: number;
+  variant: Variant;
+  alphaInit: number;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  /** The learning rate is constant for this fraction of the epochs, then decays. */
+  lrConstantFraction: number;
+  /** ... multiplied by lrDecayFactor every lrDecayEvery epochs. */
+  lrDecayEvery: number;
+  lrDecayFactor: number;
+  seed: number;
+  device: Device;
+  /** Run directory: log.jsonl, checkpoint.wrnckpt, curves.png, summary.json. */
+  out: string;
+  /** Also checkpoint every this many steps (0: at the end of each epoch only). */
+  checkpointEvery: number;
+  /** Stop after this many steps in total (0: no limit); for tests and quick looks. */
+  maxSteps: number;
+  evalBatchSize: number;
+  /** Print a progress line at most this often (seconds). */
+  progressSeconds: number;
+  /** Random crops and flips on the training images. */
+  augment: boolean;
+  /** The data the run trains on (recorded, so a resume loads the same). */
+  data: DataSpec;
+}
+
+export const DEFAULT_TRAIN: TrainConfig = {
+  depth: 10,
+  widen: 1,
+  variant: 'bn',
+  alphaInit: 0,
+  epochs: 2,
+  batchSize: 32,
+  lr: 0.1,
+  momentum: 0.9,
+  weightDecay: 5e-4,
+  lrConstantFraction: 0.5,
+  lrDecayEvery: 1,
+  lrDecayFactor: 0.5,
+  seed: 0,
+  device: 'webgpu',
+  out: 'runs/default',
+  checkpointEvery: 0,
+  maxSteps: 0,
+  evalBatchSize: 100,
+  progressSeconds: 5,
+  augment: true,
+  data: { source: 'auto', trainCount: 0, testCount: 0, imageSize: 0 },
+};
+
+/** Settings a resume may change: the rest must match the checkpoint (see resumeConfig). */
+export const RESUME_MAY_CHANGE = ['epochs', 'out', 'maxSteps', 'progressSeconds', 'device', 'checkpointEvery', 'evalBatchSize'] as const;
+
+/** The paper's schedule: constant, then multiplied by `factor` every `every` epochs. */
+export function learningRate(cfg: Pick<TrainConfig, 'lr' | 'epochs' | 'lrConstantFraction' | 'lrDecayEvery' | 'lrDecayFactor'>, epoch: number): number {
+  const start = Math.floor(cfg.epochs * cfg.lrConstantFraction);
+  if (epoch < start) return cfg.lr;
+  return cfg.lr * Math.pow(cfg.lrDecayFactor, 1 + Math.floor((epoch - start) / cfg.lrDecayEvery));
+}
+
+/** Where a run stands: everything a checkpoint holds besides the tensors and the settings. */
+export interface TrainProgress {
+  /** The next step to run: epoch, batch within it, global step. */
+  epoch: number;
+  batch: number;
+  step: number;
+  history: EpochRecord[];
+  /** Every step's loss and learning rate so far (the log and the curves are rebuilt from them). */
+  losses: number[];
+  lrs: number[];
+  /** The running sums of the epoch in progress, so its average is the uninterrupted run's. */
+  epochLossSum: number;
+  epochSteps: number;
+}
+
+/** A training checkpoint's header (what `wrn train --resume` reads). */
+export interface CheckpointHeader extends TrainProgress {
+  kind: 'wrn-train';
+  config: TrainConfig;
+}
+
+/** The progress of a fresh run, or a copy of a checkpoint's (older checkpoints may lack the sums). */
+export function startProgress(h?: TrainProgress): TrainProgress {
+  return h
+    ? { epoch: h.epoch, batch: h.batch, step: h.step, history: [...h.history], losses: [...(h.losses ?? [])], lrs: [...(h.lrs ?? [])], epochLossSum: h.epochLossSum ?? 0, epochSteps: h.epochSteps ?? 0 }
+    : { epoch: 0, batch: 0, step: 0, history: [], losses: [], lrs: [], epochLossSum: 0, epochSteps: 0 };
+}
+
+export interface EpochRecord {
+  epoch: number;
+  /** Global step at the end of the epoch. */
+  step: number;
+  trainLoss: number;
+  testLoss: number;
+  testAccuracy: number;
+  lr: number;
+  seconds: number;
+}
+
+/** Sanity-check a configuration; errors name the flag and the expected range. */
+export function validateTrainConfig(c: TrainConfig): void {
+  const need = (ok: boolean, what: string) => {
+    if (!ok) throw new Error(`train: ${what}`);
+  };
+  need(Number.isInteger(c.epochs) && c.epochs >= 1, `--epochs must be a positive integer, got ${c.epochs}`);
+  need(Number.isInteger(c.batchSize) && c.batchSize >= 1, `--batch-size must be a positive integer, got ${c.batchSize}`);
+  need(c.lr > 0 && Number.isFinite(c.lr), `--lr must be a positive number, got ${c.lr}`);
+  need(c.momentum >= 0 && c.momentum < 1, `--momentum must be in [0, 1), got ${c.momentum}`);
+  need(c.weightDecay >= 0, `--weight-decay must be >= 0, got ${c.weightDecay}`);
+  need(c.lrConstantFraction >= 0 && c.lrConstantFraction <= 1, `--lr-constant-fraction must be in [0, 1], got ${c.lrConstantFraction}`);
+  need(Number.isInteger(c.lrDecayEvery) && c.lrDecayEvery >= 1, `--lr-decay-every must be a positive integer of epochs, got ${c.lrDecayEvery}`);
+  need(c.lrDecayFactor > 0 && c.lrDecayFactor <= 1, `--lr-decay-factor must be in (0, 1], got ${c.lrDecayFactor}`);
+  need(Number.isInteger(c.evalBatchSize) && c.evalBatchSize >= 1, `--eval-batch-size must be a positive integer, got ${c.evalBatchSize}`);
+  need(Number.isFinite(Math.fround(c.alphaInit)), `--alpha-init must be a finite float32 (|x| < 3.4e38), got ${c.alphaInit}`);
+}
+
+
+// ---- the run's rules, shared by the trainer and the page, so a checkpoint resumes the same run ----
+
+/** The batches of the epoch `p` is in, from the batch it stands at (a pure function of seed and epoch). */
+export function progressBatches(cfg: TrainConfig, train: Dataset, p: TrainProgress, norm: ChannelNorm): Generator<Batch, void, undefined> {
+  return epochBatches(train, { batchSize: cfg.batchSize, seed: cfg.seed, epoch: p.epoch, augment: cfg.augment, shuffle: true, dropLast: true, startBatch: p.batch, norm });
+}
+
+/** The SGD settings of the step `p` is at (its dropout seed a pure function of seed and step). */
+export function stepOptions(cfg: TrainConfig, p: TrainProgress, lr: number) {
+  return { lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay, dropoutSeed: mixSeed(cfg.seed, p.step, 0x0d0) };
+}
+
+/** Count a finished step of batch `batchIndex` with its loss. */
+export function recordStep(p: TrainProgress, loss: number, lr: number, batchIndex: number): void {
+  p.losses.push(loss);
+  p.lrs.push(lr);
+  p.epochLossSum += loss;
+  p.epochSteps++;
+  p.step++;
+  p.batch = batchIndex + 1;
+}
+
+/** Move on to the next epoch (after its evaluation was recorded). */
+export function endEpoch(p: TrainProgress): void {
+  p.epoch++;
+  p.batch = 0;
+  p.epochLossSum = 0;
+  p.epochSteps = 0;
+}
