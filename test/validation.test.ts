@@ -255,3 +255,27 @@ describe('wrn signal and wrn bench: sizes and timeouts name the flag', () => {
     }
   });
 });
+
+describe('wrn train: every bad value names its flag; an out-of-memory error names what to lower', () => {
+  it('schedule and size flags', async () => {
+    const { parseFlags } = await import('../src/cli/args.js');
+    const { TRAIN_FLAGS, trainConfigFromFlags } = await import('../src/cli/train.js');
+    const cfg = (argv: string[]) => trainConfigFromFlags(parseFlags('train', argv, TRAIN_FLAGS));
+    expect(() => cfg(['--lr-decay-factor', '0'])).toThrow(/--lr-decay-factor must be in \(0, 1\], got 0/);
+    expect(() => cfg(['--lr-decay-factor', '1.5'])).toThrow(/--lr-decay-factor must be in \(0, 1\], got 1.5/);
+    expect(() => cfg(['--lr-constant-fraction', '2'])).toThrow(/--lr-constant-fraction must be in \[0, 1\], got 2/);
+    expect(() => cfg(['--lr-decay-every', '0'])).toThrow(/--lr-decay-every must be a positive integer of epochs, got 0/);
+    expect(() => cfg(['--eval-batch-size', '0'])).toThrow(/--eval-batch-size must be a positive integer, got 0/);
+    expect(() => cfg(['--width', '10000'])).toThrow(/WRN-10-10000 would have [\d,]+ parameters .*lower --width or --depth/);
+    expect(() => cfg(['--image-size', '2'])).toThrow(/--image-size must be 0 \(native\) or at least 4/);
+  });
+  it('withOomHint adds the flags to lower to an out-of-memory GPU error only', async () => {
+    const { withOomHint } = await import('../src/cli/train.js');
+    const { GPUKernelError } = await import('../src/gpu/device.js');
+    const oom = withOomHint(new GPUKernelError('conv2d [64, 640, 32, 32]: out of memory allocating 1073741824 bytes')) as Error;
+    expect(oom).toBeInstanceOf(GPUKernelError);
+    expect(oom.message).toMatch(/1073741824 bytes\nThe GPU ran out of memory: lower --batch-size, --width or --depth/);
+    const other = new GPUKernelError('validation error in relu');
+    expect(withOomHint(other)).toBe(other);
+  });
+});
