@@ -1,13 +1,23 @@
-// The engine IN THE BROWSER: headless Chromium with WebGPU (SwiftShader), driven from Node. The page
-// (src/web/main.ts, bundled to dist/web/main.js) runs the same kernel checks as `wrn check`, each
-// WGSL kernel against its CPU reference, and this test asserts on what it published.
+// The engine IN THE BROWSER: headless Chromium with WebGPU (SwiftShader), driven from Node. The lab
+// page (src/web/main.ts, bundled to dist/web/main.js) runs each view at a small size: the same kernel
+// checks as `wrn check`, the kernel and step benchmarks, a few training steps; the tests assert on
+// what it published and on its DOM, download its result files (read back by `wrn bench compare`'s
+// functions, and `wrn train --resume`), drop a bad file, and write a screenshot of each view under
+// runs/browser-test/.
 // A missing Chromium fails the test (unless WRN_TESTS_CPU_ONLY=1, which skips it and says so).
 import { beforeAll, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Page } from 'playwright-core';
 import { describeGpu } from './helpers/optest.js';
-import { runInBrowser, chromiumPath, ROOT, WEB_DIST, type BrowserCheckResult } from '../src/web/runner.js';
+import { runInBrowser, chromiumPath, ROOT, WEB_DIST, type BrowserCheckResult, type BrowserResult } from '../src/web/runner.js';
+import { readResult } from '../src/bench/output.js';
+import { compareResults, type KernelBenchResult, type StepBenchResult } from '../src/bench/report.js';
+import { loadCheckpoint } from '../src/train/checkpoint.js';
+
+/** Where the browser tests write their screenshots and downloads. */
+const OUT = join(ROOT, 'runs', 'browser-test');
 
 const BUNDLE = join(WEB_DIST, 'main.js');
 
@@ -46,13 +56,71 @@ const REQUIRED: { family: string; match: RegExp }[] = [
   { family: 'skipadd (SkipInit add)', match: /skip_?add/i },
 ];
 
+/** A full-page screenshot of the page as it stands, under OUT. */
+async function shoot(page: Page, name: string): Promise<string> {
+  mkdirSync(OUT, { recursive: true });
+  const path = join(OUT, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
+
+/** Click a download button and save what it downloads under OUT; returns the path. */
+async function saveDownload(page: Page, selector: string, name: string): Promise<string> {
+  mkdirSync(OUT, { recursive: true });
+  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.click(selector)]);
+  const path = join(OUT, name);
+  await dl.saveAs(path);
+  return path;
+}
+
+/** Each chart canvas in a view: its size and how many pixels are not background (white). */
+function chartInk(page: Page, view: string) {
+  return page.evaluate((v) => {
+    return Array.from(document.querySelectorAll(`#view-${v} canvas.chart`)).map((c) => {
+      const cv = c as HTMLCanvasElement;
+      const d = cv.getContext('2d')!.getImageData(0, 0, cv.width, cv.height).data;
+      let ink = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i] < 200 || d[i + 1] < 200 || d[i + 2] < 200) ink++;
+      return { id: cv.id, width: cv.width, height: cv.height, ink, points: cv.dataset.points ?? null };
+    });
+  }, view);
+}
+
+/** The cells of a table's body rows. */
+function tableRows(page: Page, id: string): Promise<string[][]> {
+  return page.evaluate((t) => Array.from(document.querySelectorAll(`#${t} tr`)).slice(1).map((tr) => Array.from(tr.children).map((c) => c.textContent ?? '')), id);
+}
+
+function newestResult(prefix: string): string {
+  const dir = join(ROOT, 'bench', 'results');
+  const f = readdirSync(dir).filter((n) => n.startsWith(prefix) && n.endsWith('.json')).sort().pop();
+  if (!f) throw new Error(`no ${prefix}*.json in bench/results to compare with`);
+  return join(dir, f);
+}
+
+type Dom = { adapterRows: string[][]; checkRows: string[][]; progress: string };
+let checkDom: Dom;
+
 describeGpu('the engine in headless Chromium (WebGPU on SwiftShader)', () => {
   let r: BrowserCheckResult;
 
   beforeAll(async () => {
     requireChromium();
     ensureBundle();
-    r = (await runInBrowser({ task: 'check', timeoutMs: 240_000 })) as BrowserCheckResult;
+    r = (await runInBrowser({
+      task: 'check',
+      timeoutMs: 240_000,
+      onResult: async (page) => {
+        checkDom = await page.evaluate(() => ({
+          adapterRows: Array.from(document.querySelectorAll('#adapter-table tr')).map((tr) => Array.from(tr.children).map((c) => c.textContent ?? '')),
+          checkRows: Array.from(document.querySelectorAll('#check-table tr')).slice(1).map((tr) => Array.from(tr.children).map((c) => c.textContent ?? '')),
+          progress: document.querySelector('#view-check .progress span')?.textContent ?? '',
+        }));
+        await shoot(page, 'check');
+        await page.click('#tab-adapter');
+        await shoot(page, 'adapter');
+      },
+    })) as BrowserCheckResult;
     console.log(`[browser test] user agent: ${r.userAgent}`);
     console.log(`[browser test] adapter: ${r.adapterName ?? '(none)'}; ${r.browserVersion}; ${(r.wallMs / 1000).toFixed(1)} s`);
     if (r.error) throw new Error(`the page reported an error: ${r.error}`);
@@ -83,6 +151,132 @@ describeGpu('the engine in headless Chromium (WebGPU on SwiftShader)', () => {
       for (const l of mine) expect(l.ok, `${l.name}: ${l.message}`).toBe(true);
     });
   }
+
+  it('the page shows the adapter panel and a PASS row for every kernel check', () => {
+    const kv = Object.fromEntries(checkDom.adapterRows.map(([k, v]) => [k, v]));
+    expect(kv.vendor?.length).toBeGreaterThan(0);
+    expect(kv['user agent']).toMatch(/Chrome\//);
+    for (const k of ['feature timestamp-query', 'feature subgroups', 'feature shader-f16', 'fallback adapter', 'maxStorageBufferBindingSize', 'tuning profile']) expect(kv[k], k).toBeDefined();
+    expect(checkDom.checkRows.map((c) => c[1])).toEqual(r.lines!.map((l) => l.name));
+    expect(checkDom.checkRows.every((c) => c[0] === 'PASS')).toBe(true);
+    expect(checkDom.progress).toMatch(new RegExp(`^${r.lines!.length} / ${r.lines!.length}`));
+    expect(existsSync(join(OUT, 'check.png')) && existsSync(join(OUT, 'adapter.png'))).toBe(true);
+  });
+
+  it('the kernel benchmark view runs, shows finite numbers and a chart, and its JSON is read by wrn bench compare', async () => {
+    let rows: string[][] = [];
+    let ink: Awaited<ReturnType<typeof chartInk>> = [];
+    let file = '';
+    const k = await runInBrowser({
+      task: 'kernels',
+      query: { batch: 1, reps: 1, warmup: 0, layers: '8x8x8', sgdParams: 4096, copyMiB: 1, sgemmN: 64, minTotalMs: 0 },
+      timeoutMs: 180_000,
+      onResult: async (page) => {
+        rows = await tableRows(page, 'kernels-table');
+        ink = await chartInk(page, 'kernels');
+        file = await saveDownload(page, '#kernels-download', 'kernels-browser.json');
+        await shoot(page, 'kernels');
+      },
+    });
+    expect(k.error).toBeUndefined();
+    const res = k.result as KernelBenchResult;
+    expect(rows.length).toBe(res.kernels.length);
+    for (const row of rows) for (const c of [row[1], row[3], row[5]]) expect(Number.isFinite(Number(c)), `${row[0]}: '${c}'`).toBe(true);
+    expect(ink.length).toBe(1);
+    expect(ink[0].ink).toBeGreaterThan(1000);
+    const browser = readResult(file);
+    expect(browser.runtime).toMatch(/^browser: .*Chrome/);
+    const table = compareResults(readResult(newestResult('kernels-node-')), browser, 'node', 'browser');
+    expect(table).toMatch(/copy GB\/s: A [\d.]+, B [\d.]+/);
+    expect(table).toContain(res.kernels[0].name);
+  }, 240_000);
+
+  it('the step benchmark view shows GPU time by category, BN share, SkipInit saving and img/s; its JSON compares with a Node file', async () => {
+    let rows: string[][] = [];
+    let summary = '';
+    let ink: Awaited<ReturnType<typeof chartInk>> = [];
+    let file = '';
+    const st = await runInBrowser({
+      task: 'step',
+      query: { depth: 10, width: 1, batch: 2, steps: 1, warmup: 1 },
+      timeoutMs: 240_000,
+      onResult: async (page) => {
+        rows = await tableRows(page, 'step-table');
+        summary = await page.evaluate(() => document.getElementById('step-summary')?.textContent ?? '');
+        ink = await chartInk(page, 'step');
+        file = await saveDownload(page, '#step-download', 'step-browser.json');
+        await shoot(page, 'step');
+      },
+    });
+    expect(st.error).toBeUndefined();
+    const res = st.result as StepBenchResult;
+    expect(res.variants.map((v) => v.name)).toEqual(['bn', 'bn-unfused', 'skipinit', 'unnormalized']);
+    expect(rows.map((r) => r[0])).toEqual(['bn', 'bn-unfused', 'skipinit', 'unnormalized']);
+    for (const row of rows) for (const c of row.slice(1, 6)) expect(Number.isFinite(Number(c)), `${row[0]}: '${c}'`).toBe(true);
+    expect(summary).toMatch(/skipinit vs bn: (GPU time [\d.]+% (less|more), )?wall time [\d.]+% (less|more); [\d.]+ against [\d.]+ img\/s/);
+    if (res.method === 'timestamp-query') expect(summary).toMatch(/BN's share of a bn step: [\d.]+% of GPU time/);
+    expect(ink.length).toBe(1);
+    expect(ink[0].ink).toBeGreaterThan(1000);
+    const table = compareResults(readResult(newestResult('step-node-')), readResult(file), 'node', 'browser');
+    expect(table).toMatch(/bn +wall ms\/step/);
+  }, 300_000);
+
+  it('a few training steps show live curves, and the downloaded checkpoint resumes with wrn train --resume', async () => {
+    let ink: Awaited<ReturnType<typeof chartInk>> = [];
+    let stats = '';
+    let ckpt = '';
+    const tr = await runInBrowser({
+      task: 'train',
+      query: { data: 'synthetic', trainCount: 32, testCount: 16, imageSize: 8, batch: 8, epochs: 1, depth: 10, width: 1 },
+      timeoutMs: 240_000,
+      onResult: async (page) => {
+        ink = await chartInk(page, 'train');
+        stats = await page.evaluate(() => document.getElementById('train-stats')?.textContent ?? '');
+        ckpt = await saveDownload(page, '#train-download-checkpoint', 'browser.wrnckpt');
+        await shoot(page, 'train');
+      },
+    });
+    expect(tr.error).toBeUndefined();
+    const losses = tr.losses as number[];
+    expect(losses.length).toBe(4);
+    expect(losses.every(Number.isFinite)).toBe(true);
+    expect((tr.history as unknown[]).length).toBe(1);
+    expect(ink.length).toBe(1);
+    expect(Number(ink[0].points)).toBeGreaterThanOrEqual(4);
+    expect(ink[0].ink).toBeGreaterThan(1000);
+    expect(stats).toMatch(/step 4\/4 .* img\/s .*ETA .*test accuracy/);
+    // The checkpoint is the CLI's format, and a resume of it trains on.
+    const c = loadCheckpoint<{ kind: string; config: { data: { source: string } }; step: number }>(ckpt);
+    expect(c.header.kind).toBe('wrn-train');
+    expect(c.header.config.data.source).toBe('synthetic');
+    expect(c.header.step).toBe(4);
+    const resumed = spawnSync(process.execPath, ['bin/wrn.js', 'train', '--resume', ckpt, '--epochs', '2', '--out', join(OUT, 'resumed')], { cwd: ROOT, encoding: 'utf8', timeout: 180_000 });
+    expect(resumed.status, `${resumed.stdout}\n${resumed.stderr}`).toBe(0);
+    expect(resumed.stdout).toMatch(/resumed at epoch 2 step 4/);
+  }, 420_000);
+
+  it('a dropped bad file gives the readable error of the Node reader', async () => {
+    let shown = '';
+    const bad = await runInBrowser({
+      task: 'train',
+      query: { data: 'files' },
+      timeoutMs: 60_000,
+      onLoad: async (page) => {
+        await page.waitForSelector('#train-files', { state: 'attached' });
+        await page.setInputFiles('#train-files', [
+          { name: 'data_batch_1.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(5000, 1) },
+          { name: 'test_batch.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(3073, 1) },
+        ]);
+      },
+      onResult: async (page) => {
+        shown = await page.evaluate(() => document.querySelector('#view-train pre.error')?.textContent ?? '');
+        await shoot(page, 'train-bad-file');
+      },
+    });
+    const want = /CIFAR-10 file data_batch_1\.bin \(dropped files\) is truncated or not CIFAR-10: its size, 5000 bytes, is not a multiple of the 3073-byte record/;
+    expect(bad.error).toMatch(want);
+    expect(shown).toMatch(want);
+  }, 120_000);
 
   it('a filter runs only the matching checks', async () => {
     const f = (await runInBrowser({ task: 'check', query: { filter: 'relu' }, timeoutMs: 60_000 })) as BrowserCheckResult;

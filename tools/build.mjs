@@ -1,7 +1,8 @@
 // Bundles with esbuild: the CLI and library for Node (dist/), and the browser bundle (dist/web/).
 // WGSL files are imported as text, so the same shaders/*.wgsl serve Node and the browser.
 import { build } from 'esbuild';
-import { copyFileSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 
 const common = { bundle: true, sourcemap: true, loader: { '.wgsl': 'text' }, target: 'es2022', logLevel: 'warning' };
 const node = { ...common, platform: 'node', format: 'esm', external: ['webgpu', 'pngjs', 'playwright-core'],
@@ -10,8 +11,14 @@ const node = { ...common, platform: 'node', format: 'esm', external: ['webgpu', 
 await build({ ...node, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js' });
 await build({ ...node, entryPoints: ['src/index.ts'], outfile: 'dist/index.js' });
 if (existsSync('src/web/main.ts')) {
-  await build({ ...common, platform: 'browser', format: 'esm', entryPoints: ['src/web/main.ts'], outfile: 'dist/web/main.js',
-    external: ['webgpu', 'node:*', 'pngjs'] });
+  // The page: minified (it is downloaded), and nothing it imports may import a Node-only module.
+  const web = await build({ ...common, platform: 'browser', format: 'esm', entryPoints: ['src/web/main.ts'], outfile: 'dist/web/main.js',
+    external: ['webgpu', 'node:*', 'pngjs'], minify: true, metafile: true });
+  // (src/gpu/device.ts reaches Dawn and node:fs by dynamic import(), only where there is no navigator.gpu.)
+  const leaked = web.metafile.outputs['dist/web/main.js'].imports.filter((i) => i.external && i.kind !== 'dynamic-import').map((i) => i.path);
+  if (leaked.length) throw new Error(`[build] the page imports Node-only modules: ${leaked.join(', ')} (something under src/web/main.ts imports them statically)`);
   copyFileSync('src/web/index.html', 'dist/web/index.html');
+  const bytes = readFileSync('dist/web/main.js');
+  console.log(`[build] dist/web/main.js: ${(bytes.length / 1024).toFixed(0)} KiB (${(gzipSync(bytes).length / 1024).toFixed(0)} KiB gzipped)`);
 }
 console.log('[build] dist/ ready');

@@ -3,10 +3,10 @@
 // ?task=bench&batch=2&reps=3&warmup=1&only=bn.&wallClock=1&commit=<sha>; for tiny runs (tests) also
 // layers=8x8x8,4x4x16 (HxWxC, H = W), sgdParams, copyMiB, sgemmN, minTotalMs. No node:* imports.
 import { registerTask } from '../web/tasks.js';
-import { kernelDefaults, runKernelBench, type LayerShape } from './kernels.js';
+import { kernelDefaults, runKernelBench, type KernelBenchOptions, type LayerShape } from './kernels.js';
 import { formatKernels } from './report.js';
 
-function intParam(params: URLSearchParams, name: string, fallback: number, min: number): number {
+export function intParam(params: URLSearchParams, name: string, fallback: number, min: number): number {
   const s = params.get(name);
   if (s === null || s === '') return fallback;
   const v = Number(s);
@@ -14,7 +14,7 @@ function intParam(params: URLSearchParams, name: string, fallback: number, min: 
   return v;
 }
 
-function numParam(params: URLSearchParams, name: string, fallback: number): number {
+export function numParam(params: URLSearchParams, name: string, fallback: number): number {
   const s = params.get(name);
   if (s === null || s === '') return fallback;
   const v = Number(s);
@@ -32,31 +32,38 @@ function layersParam(params: URLSearchParams): LayerShape[] | undefined {
   });
 }
 
+/** The kernel benchmark's options from a page query (quick: the --quick defaults, else the full ones). */
+export function kernelOptionsFromParams(p: URLSearchParams, quick: boolean, log: (line: string) => void): KernelBenchOptions {
+  const d = kernelDefaults(quick);
+  return {
+    ...d,
+    quick,
+    batch: intParam(p, 'batch', d.batch, 1),
+    reps: intParam(p, 'reps', d.reps, 1),
+    warmup: intParam(p, 'warmup', d.warmup, 0),
+    only: p.get('only') ?? '',
+    layers: layersParam(p),
+    sgdParams: intParam(p, 'sgdParams', d.sgdParams!, 1),
+    copyMiB: numParam(p, 'copyMiB', d.copyMiB!),
+    sgemmN: intParam(p, 'sgemmN', d.sgemmN!, 64),
+    minTotalMs: intParam(p, 'minTotalMs', d.minTotalMs!, 0),
+    wallClock: p.get('wallClock') === '1',
+    runtime: `browser: ${navigator.userAgent}`,
+    commit: p.get('commit') || null,
+    log,
+  };
+}
+
 registerTask(
   'bench',
   async (ctx) => {
-    const p = ctx.params;
-    const d = kernelDefaults(true);
-    const result = await runKernelBench(ctx.rt, {
-      ...d,
-      quick: true,
-      batch: intParam(p, 'batch', d.batch, 1),
-      reps: intParam(p, 'reps', d.reps, 1),
-      warmup: intParam(p, 'warmup', d.warmup, 0),
-      only: p.get('only') ?? '',
-      layers: layersParam(p),
-      sgdParams: intParam(p, 'sgdParams', d.sgdParams!, 1),
-      copyMiB: numParam(p, 'copyMiB', d.copyMiB!),
-      sgemmN: intParam(p, 'sgemmN', d.sgemmN!, 64),
-      minTotalMs: intParam(p, 'minTotalMs', d.minTotalMs!, 0),
-      wallClock: p.get('wallClock') === '1',
-      runtime: `browser: ${navigator.userAgent}`,
-      commit: p.get('commit') || null,
-      log: (line) => {
+    const result = await runKernelBench(
+      ctx.rt,
+      kernelOptionsFromParams(ctx.params, true, (line) => {
         ctx.log(`  ${line}`);
         ctx.progress(line);
-      },
-    });
+      }),
+    );
     const pre = document.createElement('pre');
     pre.textContent = formatKernels(result);
     ctx.output?.appendChild(pre);

@@ -5,7 +5,7 @@
 //   const r = await runInBrowser({ task: 'check', query: { filter: 'conv2d' } });
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startServer, WEB_DIST } from './serve.js';
 import type { PageResult, CheckTaskResult } from './tasks.js';
 
@@ -25,6 +25,12 @@ export interface RunInBrowserOptions {
   chromiumPath?: string;
   extraArgs?: string[];
   onConsole?: (line: string) => void;
+  /** Called once the page has loaded, while it runs its task (e.g. to drop files into it). */
+  onLoad?: (page: Page) => Promise<void>;
+  /** Called after the page published its result, before Chromium closes (screenshots, downloads). */
+  onResult?: (page: Page, result: PageResult) => Promise<void>;
+  /** The browser window's size (default 1280 x 900). */
+  viewport?: { width: number; height: number };
 }
 
 export type BrowserResult = PageResult & {
@@ -103,7 +109,7 @@ export async function runInBrowser(opts: RunInBrowserOptions = {}): Promise<Brow
   let browser: Browser | undefined;
   try {
     browser = await chromium.launch({ executablePath: exe, headless: opts.headless ?? true, args, timeout: 60_000 });
-    const page = await browser.newPage();
+    const page = await browser.newPage({ viewport: opts.viewport ?? { width: 1280, height: 900 }, acceptDownloads: true });
     page.on('console', (m) => note(`${m.type() === 'log' ? '' : `${m.type()}: `}${m.text()}`));
     page.on('pageerror', (e) => note(`page error: ${e.message}`));
 
@@ -130,6 +136,7 @@ export async function runInBrowser(opts: RunInBrowserOptions = {}): Promise<Brow
     note(`opening ${url} (${gpu === 'swiftshader' ? 'WebGPU on SwiftShader' : 'WebGPU on the default adapter'}, Chromium ${browser.version()})`);
     await Promise.race([page.goto(url, { waitUntil: 'load', timeout: 60_000 }), aborted]);
 
+    if (opts.onLoad) await Promise.race([opts.onLoad(page), aborted]);
     const done = page
       .waitForFunction(() => window.__wrnResult !== undefined, null, { timeout: timeoutMs, polling: 200 })
       .then(() => page.evaluate(() => window.__wrnResult));
@@ -144,6 +151,7 @@ export async function runInBrowser(opts: RunInBrowserOptions = {}): Promise<Brow
       const last = progress.length ? `\nthe page's last progress: ${JSON.stringify(progress[progress.length - 1])} (${progress.length} steps done)` : '\nthe page reported no progress';
       throw new Error(`timed out after ${timeoutMs / 1000} s waiting for the page's result (task=${task}, ${url})${last}\n${describeConsole(consoleLines)}`);
     }
+    if (opts.onResult) await opts.onResult(page, result as PageResult);
     return { ...(result as PageResult), browserVersion: browser.version(), launchArgs: args, wallMs: performance.now() - t0 };
   } finally {
     await browser?.close().catch(() => {});

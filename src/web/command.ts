@@ -6,13 +6,14 @@ import { parseFlags, usage, requireRange, UsageError, MAX_TIMEOUT_S } from '../c
 import { runInBrowser, formatCheckResult, startServer, WEB_DIST } from './runner.js';
 
 const FLAGS = {
-  task: { type: 'string', default: 'check', help: "the page's task (check; more tasks register themselves in src/web/tasks.ts)" },
+  task: { type: 'string', default: 'check', help: "the page's task: check, adapter, kernels, step, train (the lab's views, with --query for their settings) or bench; with --serve, the lab opens with no task unless one is given" },
   filter: { type: 'string', default: '', help: 'task=check: run only the checks whose name contains this' },
   query: { type: 'string', default: '', help: "more query parameters for the page's task, as k=v&k2=v2 (e.g. batch=1&reps=2 for task=bench)" },
   gpu: { type: 'bool', default: false, help: "use the machine's GPU instead of SwiftShader" },
   timeout: { type: 'number', default: 300, help: 'seconds to wait for the page' },
   verbose: { type: 'bool', default: false, help: "print the page's console (with --serve: every request)" },
   json: { type: 'bool', default: false, help: 'print the whole result as JSON' },
+  screenshot: { type: 'string', default: '', help: "write a PNG of the task's view (or of the page) to this file when it is done" },
   serve: { type: 'bool', default: false, help: 'only serve the page (open the printed URL in Chrome) until Ctrl-C' },
   port: { type: 'int', default: 0, help: 'with --serve: the port (0: a free one)' },
   host: { type: 'string', default: '127.0.0.1', help: 'with --serve: the address to bind (WebGPU needs a secure context: 127.0.0.1, or a tunnel to it)' },
@@ -52,8 +53,10 @@ export async function browserCommand(argv: string[]): Promise<number> {
   if (f.serve) {
     if (!existsSync(join(WEB_DIST, 'main.js'))) console.warn(`warning: ${join(WEB_DIST, 'main.js')} is missing: run npm run build`);
     const { url, close } = await startServer({ port: f.port, host: f.host, log: f.verbose ? (l) => console.log(l) : undefined });
-    const search = new URLSearchParams({ task: f.task, ...query });
-    console.log(`serving the page at ${url}\nopen ${url}?${search} in Chrome (Ctrl-C to stop)`);
+    // The lab (every view, run from its form) unless a task was asked for, which then runs at load.
+    const taskGiven = argv.some((a) => a === '--task' || a.startsWith('--task='));
+    const search = new URLSearchParams(taskGiven ? { task: f.task, ...query } : query);
+    console.log(`serving the lab at ${url}\nopen ${url}${search.size ? `?${search}` : ''} in Chrome (Ctrl-C to stop)`);
     if (!['127.0.0.1', 'localhost', '::1'].includes(f.host)) {
       console.log('note: WebGPU needs a secure context; from another machine use an SSH tunnel (ssh -L PORT:127.0.0.1:PORT) and open it as http://127.0.0.1:PORT/.');
     }
@@ -70,6 +73,14 @@ export async function browserCommand(argv: string[]): Promise<number> {
     gpu: f.gpu ? 'default' : 'swiftshader',
     timeoutMs: f.timeout * 1000,
     verbose: f.verbose,
+    onResult: f.screenshot
+      ? async (page) => {
+          const view = page.locator(`#view-${f.task}`);
+          if (await view.count()) await view.screenshot({ path: f.screenshot });
+          else await page.screenshot({ path: f.screenshot, fullPage: true });
+          console.log(`screenshot: ${f.screenshot}`);
+        }
+      : undefined,
   });
   if (f.json) console.log(JSON.stringify(r, null, 2));
   else if (r.error || Array.isArray(r.lines)) console.log(formatCheckResult(r));

@@ -1,152 +1,365 @@
-// The browser entry (bundled to dist/web/main.js by tools/build.mjs). It opens WebGPU through the
-// engine, runs the task named by the page URL (?task=check&filter=conv2d; default task=check), renders
-// what it finds, and publishes one JSON-able object on window.__wrnResult, which the headless
+// The browser lab (bundled to dist/web/main.js by tools/build.mjs): the adapter panel and five views
+// (adapter, kernel checks, kernel benchmark, step benchmark, training; src/web/views.ts), each run
+// from its form. With ?task=<name>&k=v... the page opens that view, fills its form from the query,
+// runs it at load and publishes one JSON-able object on window.__wrnResult, which the headless
 // runner (src/web/runner.ts) waits for. Every failure is published as { error }: never a hang.
 //
 // Extension point: a module that calls registerTask('bench', fn, { timestamps: true }) (src/web/tasks.ts)
 // and is imported below makes ?task=bench work, in a user's Chrome and through runInBrowser({ task: 'bench' }).
 import { initWebGPU, describeAdapter } from '../index.js';
-import { runChecks, selectChecks, type CheckLine } from '../check.js';
-import { tasks, taskOptions, registerTask, type TaskContext, type PageResult, type CheckTaskResult } from './tasks.js';
-// Task modules register themselves on import, e.g.:  import '../bench/web.js';
+import type { GpuRuntime } from '../gpu/runtime.js';
+import { tasks, registerTask, type TaskContext, type PageResult } from './tasks.js';
+import { VIEWS, CancelledError, adapterReport, renderAdapter, setDroppedFiles, loadCheckpointBytes, loadedConfig, downloadCheckpoint, type View } from './views.js';
+import { el } from './ui.js';
+// Task modules register themselves on import.
 import '../bench/web.js';
 
 declare global {
   interface Window {
-    /** The page's result, set exactly once. */
+    /** The page's result, set exactly once (task mode). */
     __wrnResult?: PageResult;
     /** Partial progress of the running task (what the runner reports on a timeout). */
     __wrnProgress?: unknown[];
   }
 }
 
+for (const v of VIEWS) registerTask(v.name, v.task, { timestamps: true });
+
 const t0 = performance.now();
 const params = new URLSearchParams(location.search);
-const taskName = params.get('task') || 'check';
-const out = document.getElementById('out');
-const statusEl = document.getElementById('status');
+const taskName = params.get('task'); // null: the interactive lab
+const out = document.getElementById('out')!;
+const statusEl = document.getElementById('status')!;
+const adapterEl = document.getElementById('adapter')!;
 window.__wrnProgress = [];
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, cls?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (text !== undefined) e.textContent = text;
-  if (cls) e.className = cls;
-  return e;
-}
-
 function setStatus(text: string, cls: string): void {
-  if (statusEl) {
-    statusEl.textContent = text;
-    statusEl.className = cls;
-  }
-  document.title = `wrn-webgpu: ${text}`;
-}
-
-function log(line: string): void {
-  console.log(`[wrn] ${line}`);
-  out?.appendChild(el('div', line, 'log'));
+  statusEl.textContent = text;
+  statusEl.className = cls;
+  document.title = `wrn-webgpu lab: ${text}`;
 }
 
 let published = false;
 function publish(r: PageResult): void {
-  if (published) return;
+  if (published || !taskName) return;
   published = true;
   r.ms = performance.now() - t0;
   window.__wrnResult = r;
-  const json = el('pre', JSON.stringify(r, null, 2), 'json');
+  const json = el('pre', JSON.stringify(r, null, 2).slice(0, 200_000), 'json');
   json.id = 'result-json';
   const details = el('details');
   details.appendChild(el('summary', 'result JSON (window.__wrnResult)'));
   details.appendChild(json);
-  out?.appendChild(details);
+  out.appendChild(details);
   console.log(`[wrn] result published (${r.error ? `error: ${r.error}` : `task ${r.task} done`}) in ${r.ms.toFixed(0)} ms`);
 }
 
-function publishError(e: unknown, extra: Partial<PageResult> = {}): void {
+/** Errors already shown in a view (publishing them must not show them twice). */
+const shown = new WeakSet<object>();
+
+function showError(where: HTMLElement, e: unknown): Error {
   const err = e instanceof Error ? e : new Error(String(e));
+  if (shown.has(err)) return err;
+  shown.add(err);
   setStatus(`error: ${err.message.split('\n')[0]}`, 'fail');
-  out?.appendChild(el('pre', err.message, 'fail'));
+  const pre = el('pre', err.message, 'fail error');
+  where.appendChild(pre);
   console.error(`[wrn] error: ${err.message}`);
-  publish({ task: taskName, userAgent: navigator.userAgent, url: location.href, ...extra, error: err.message, stack: err.stack });
+  return err;
 }
 
-// Anything that escapes the task (an error thrown in a callback, a rejected promise nobody awaits)
+function publishError(e: unknown, extra: Partial<PageResult> = {}): void {
+  const err = showError(out, e);
+  publish({ task: taskName ?? '', userAgent: navigator.userAgent, url: location.href, ...extra, error: err.message, stack: err.stack });
+}
+
+// Anything that escapes a task (an error thrown in a callback, a rejected promise nobody awaits)
 // still ends the page with a result.
 window.addEventListener('error', (ev) => publishError(ev.error ?? ev.message));
 window.addEventListener('unhandledrejection', (ev) => publishError(ev.reason));
 
-// ---- task=check: every registered kernel check against its CPU reference -----------------------
+const NO_WEBGPU_HELP: [string, string][] = [
+  ['Chrome / Edge (113+)', 'on by default on Windows, macOS and ChromeOS; on Linux start it with --enable-unsafe-webgpu --enable-features=Vulkan (or chrome://flags/#enable-unsafe-webgpu), and check chrome://gpu. Without a GPU add --enable-unsafe-swiftshader --use-webgpu-adapter=swiftshader (what wrn browser does).'],
+  ['Firefox (141+)', 'on by default on Windows; elsewhere set dom.webgpu.enabled to true in about:config (Nightly has it on).'],
+  ['Safari (26+)', 'on by default on macOS 26 / iOS 26; on Safari 18 enable Develop > Feature Flags > WebGPU.'],
+  ['any browser', 'WebGPU needs a secure context: open the page as http://127.0.0.1 or localhost (wrn browser --serve), or over https.'],
+];
 
-function fmtErr(x: number): string {
-  return Number.isFinite(x) ? x.toExponential(2) : String(x);
+function showNoWebGpu(why: string): void {
+  adapterEl.replaceChildren(el('p', why, 'fail'));
+  const ul = el('ul');
+  for (const [b, how] of NO_WEBGPU_HELP) {
+    const li = el('li');
+    li.append(el('b', `${b}: `), how);
+    ul.appendChild(li);
+  }
+  adapterEl.appendChild(ul);
 }
 
-async function checkTask(ctx: TaskContext): Promise<CheckTaskResult & Record<string, unknown>> {
-  const filter = ctx.params.get('filter') ?? '';
-  const n = selectChecks(filter).length; // no match: an error the page reports
-  ctx.log(`checking ${n} kernels${filter ? ` matching '${filter}'` : ''} against their CPU references`);
-  const table = el('table');
-  const head = el('tr');
-  for (const h of ['', 'check', 'max abs err', 'max rel err', 'ms', 'message']) head.appendChild(el('th', h));
-  table.appendChild(head);
-  ctx.output?.appendChild(table);
-  const lines = await runChecks(filter, (l: CheckLine) => {
-    ctx.progress(l);
-    const tr = el('tr', undefined, l.ok ? 'pass' : 'fail');
-    for (const c of [l.ok ? 'PASS' : 'FAIL', l.name, fmtErr(l.maxAbsErr), fmtErr(l.maxRelErr), l.ms.toFixed(0), l.message]) tr.appendChild(el('td', c));
-    table.appendChild(tr);
-    console.log(`[wrn]   ${l.ok ? 'PASS' : 'FAIL'}  ${l.name}  max abs err ${fmtErr(l.maxAbsErr)}  (${l.ms.toFixed(0)} ms)${l.ok ? '' : `: ${l.message}`}`);
+async function openRuntime(): Promise<GpuRuntime> {
+  if (!('gpu' in navigator) || !navigator.gpu) {
+    const why = `WebGPU is not available in this browser (navigator.gpu is missing${window.isSecureContext ? '' : '; this page is not a secure context: open it on http://127.0.0.1 or https'}).`;
+    showNoWebGpu(why);
+    throw new Error(`${why} Use a recent Chrome; on Linux start it with --enable-unsafe-webgpu --enable-features=Vulkan.`);
+  }
+  return initWebGPU({ timestamps: true }).catch((e: Error) => {
+    if (!/No WebGPU adapter/.test(e.message)) throw e;
+    const why = 'No WebGPU adapter found (navigator.gpu.requestAdapter() returned null).';
+    showNoWebGpu(why);
+    throw new Error(
+      `${why} In Chrome, check chrome://gpu; on Linux start it with --enable-unsafe-webgpu --enable-features=Vulkan, and on a machine without a GPU also ` +
+        '--enable-unsafe-swiftshader --use-webgpu-adapter=swiftshader (what `wrn browser` does).',
+    );
   });
-  const failed = lines.filter((l) => !l.ok).length;
-  ctx.log(`${lines.length - failed} passed, ${failed} failed`);
-  return { filter, lines, passed: lines.length - failed, failed };
 }
 
-registerTask('check', checkTask);
+// ---- the lab's views -----------------------------------------------------------------------------
+
+interface ViewUi {
+  view: View;
+  section: HTMLElement;
+  inputs: Map<string, HTMLInputElement | HTMLSelectElement>;
+  run: HTMLButtonElement;
+  stop: HTMLButtonElement;
+  save: HTMLButtonElement;
+  log: HTMLElement;
+  output: HTMLElement;
+}
+
+const uis = new Map<string, ViewUi>();
+let busy = false;
+let cancel = false;
+
+function buildViews(): void {
+  const nav = document.getElementById('views-nav')!;
+  const host = document.getElementById('views')!;
+  for (const v of VIEWS) {
+    const tab = el('button', v.title, 'tab');
+    tab.id = `tab-${v.name}`;
+    tab.onclick = () => selectView(v.name);
+    nav.appendChild(tab);
+    const section = el('section', undefined, 'view');
+    section.id = `view-${v.name}`;
+    section.hidden = true;
+    section.append(el('h2', v.title), el('p', v.blurb, 'blurb'));
+    const form = el('form', undefined, 'controls');
+    form.onsubmit = (e) => e.preventDefault();
+    const inputs = new Map<string, HTMLInputElement | HTMLSelectElement>();
+    for (const c of v.controls) {
+      const label = el('label', `${c.label} `);
+      let input: HTMLInputElement | HTMLSelectElement;
+      if (c.options) {
+        input = el('select');
+        for (const o of c.options) input.appendChild(el('option', o));
+      } else {
+        input = el('input');
+        input.size = Math.max(4, c.value.length + 2);
+      }
+      input.value = c.value;
+      input.name = c.name;
+      input.id = `${v.name}-${c.name}`;
+      if (c.help) label.title = c.help;
+      label.appendChild(input);
+      form.appendChild(label);
+      inputs.set(c.name, input);
+    }
+    const run = el('button', 'Run', 'run');
+    run.id = `${v.name}-run`;
+    const stop = el('button', 'Stop', 'stop');
+    stop.id = `${v.name}-stop`;
+    stop.disabled = true;
+    const save = el('button', 'Download result JSON', 'save');
+    save.id = `${v.name}-download`;
+    save.disabled = true;
+    form.append(run, stop, save);
+    section.appendChild(form);
+    const ui: ViewUi = { view: v, section, inputs, run, stop, save, log: el('div', undefined, 'logbox'), output: el('div', undefined, 'output') };
+    run.onclick = () => void runView(ui, paramsOf(ui));
+    stop.onclick = () => {
+      cancel = true;
+      stop.disabled = true;
+      setStatus(`stopping ${v.title.toLowerCase()} after the current step...`, 'running');
+    };
+    save.onclick = () => v.download?.();
+    if (v.name === 'train') section.appendChild(trainExtras(ui));
+    section.append(ui.log, ui.output);
+    host.appendChild(section);
+    uis.set(v.name, ui);
+  }
+}
+
+/** The training view's drop zone, file inputs and checkpoint buttons. */
+function trainExtras(ui: ViewUi): HTMLElement {
+  const box = el('div', undefined, 'extras');
+  const drop = el('div', 'Drop Fashion-MNIST IDX files (the four *-ubyte[.gz]) or CIFAR-10 binaries (data_batch_N.bin, test_batch.bin) here, or choose them: ', 'drop');
+  drop.id = 'train-drop';
+  const files = el('input');
+  files.type = 'file';
+  files.multiple = true;
+  files.id = 'train-files';
+  const note = el('span', '', 'meta');
+  note.id = 'train-files-note';
+  const take = (list: FileList | null) => {
+    const fs = list ? Array.from({ length: list.length }, (_, i) => list[i]) : [];
+    setDroppedFiles(fs);
+    note.textContent = fs.length ? ` ${fs.length} file${fs.length === 1 ? '' : 's'}: ${fs.map((f) => f.name).join(', ')} (data = files uses them)` : '';
+    if (fs.length) ui.inputs.get('data')!.value = 'files';
+  };
+  files.onchange = () => take(files.files);
+  drop.ondragover = (e) => {
+    e.preventDefault();
+    drop.classList.add('over');
+  };
+  drop.ondragleave = () => drop.classList.remove('over');
+  drop.ondrop = (e) => {
+    e.preventDefault();
+    drop.classList.remove('over');
+    take(e.dataTransfer?.files ?? null);
+  };
+  drop.append(files, note);
+  const ckptRow = el('div', undefined, 'ckpt');
+  const saveCkpt = el('button', 'Download checkpoint');
+  saveCkpt.id = 'train-download-checkpoint';
+  saveCkpt.disabled = true;
+  saveCkpt.onclick = () => downloadCheckpoint().catch((e) => showError(ui.output, e));
+  const load = el('input');
+  load.type = 'file';
+  load.id = 'train-load-checkpoint';
+  load.accept = '.wrnckpt';
+  const loadNote = el('span', '', 'meta');
+  loadNote.id = 'train-load-note';
+  load.onchange = async () => {
+    const f = load.files?.[0];
+    if (!f) return;
+    try {
+      loadNote.textContent = loadCheckpointBytes(new Uint8Array(await f.arrayBuffer()), f.name);
+      loadNote.className = 'meta pass';
+      const c = loadedConfig()!;
+      const set = (k: string, v: unknown) => ui.inputs.get(k) && (ui.inputs.get(k)!.value = String(v));
+      set('variant', c.variant);
+      set('depth', c.depth);
+      set('width', c.widen);
+      set('batch', c.batchSize);
+      set('lr', c.lr);
+      set('epochs', c.epochs);
+      set('data', c.data.source === 'synthetic' ? 'synthetic' : 'files');
+      set('trainCount', c.data.trainCount);
+      set('testCount', c.data.testCount);
+      set('imageSize', c.data.imageSize);
+    } catch (e) {
+      loadNote.textContent = (e as Error).message;
+      loadNote.className = 'meta fail';
+    }
+  };
+  ckptRow.append(saveCkpt, el('span', ' load a checkpoint (the next Run continues it; only epochs may change): '), load, loadNote);
+  box.append(drop, ckptRow);
+  return box;
+}
+
+function paramsOf(ui: ViewUi): URLSearchParams {
+  const p = new URLSearchParams();
+  for (const [k, input] of ui.inputs) if (input.value !== '') p.set(k, input.value);
+  return p;
+}
+
+function selectView(name: string): void {
+  for (const [n, ui] of uis) {
+    ui.section.hidden = n !== name;
+    document.getElementById(`tab-${n}`)?.classList.toggle('active', n === name);
+  }
+}
+
+let rt: GpuRuntime | null = null;
+
+async function runView(ui: ViewUi, p: URLSearchParams): Promise<Record<string, unknown> | null> {
+  if (busy || !rt) return null;
+  busy = true;
+  cancel = false;
+  for (const u of uis.values()) u.run.disabled = true;
+  ui.stop.disabled = false;
+  ui.save.disabled = true;
+  ui.view.download = undefined;
+  ui.output.replaceChildren();
+  ui.log.replaceChildren();
+  setStatus(`running: ${ui.view.title.toLowerCase()}`, 'running');
+  const started = performance.now();
+  const ctx: TaskContext = {
+    rt,
+    params: p,
+    log: (line) => {
+      console.log(`[wrn] ${line}`);
+      ui.log.appendChild(el('div', line, 'log'));
+      while (ui.log.childElementCount > 200) ui.log.firstChild!.remove();
+      ui.log.scrollTop = ui.log.scrollHeight;
+    },
+    progress: (v) => window.__wrnProgress!.push(v),
+    output: ui.output,
+    cancelled: () => cancel,
+  };
+  try {
+    const r = await ui.view.task(ctx);
+    const s = ((performance.now() - started) / 1000).toFixed(1);
+    const failed = typeof r.failed === 'number' ? r.failed : 0;
+    const stopped = r.stop === 'stopped';
+    setStatus(failed ? `${ui.view.title}: ${failed} failed (${s} s)` : `${ui.view.title}: ${stopped ? 'stopped' : 'done'} in ${s} s`, failed ? 'fail' : 'pass');
+    ui.section.dataset.seconds = s;
+    if (ui.view.download) ui.save.disabled = false;
+    if (ui.view.name === 'train') (document.getElementById('train-download-checkpoint') as HTMLButtonElement).disabled = false;
+    return r;
+  } catch (e) {
+    if (e instanceof CancelledError) {
+      setStatus(`${ui.view.title}: stopped`, 'fail');
+      ui.output.appendChild(el('p', 'stopped by the Stop button', 'fail'));
+      return { stop: 'stopped' };
+    }
+    const err = showError(ui.output, rt.ctx.lost ? new Error(`${(e as Error).message}\n${rt.ctx.lost}`) : e);
+    throw err;
+  } finally {
+    busy = false;
+    for (const u of uis.values()) u.run.disabled = !!rt.ctx.lost;
+    ui.stop.disabled = true;
+  }
+}
 
 // ---- run ---------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  setStatus(`running task '${taskName}'`, 'running');
-  const task = tasks.get(taskName);
-  if (!task) throw new Error(`unknown task '${taskName}' (known: ${[...tasks.keys()].join(', ')})`);
-  if (!('gpu' in navigator) || !navigator.gpu) {
-    throw new Error(
-      `WebGPU is not available in this browser (navigator.gpu is missing${window.isSecureContext ? '' : '; this page is not a secure context: open it on http://127.0.0.1 or https'}). ` +
-        'Use a recent Chrome; on Linux start it with --enable-unsafe-webgpu --enable-features=Vulkan.',
-    );
-  }
-  const rt = await initWebGPU({ timestamps: !!taskOptions.get(taskName)?.timestamps }).catch((e: Error) => {
-    if (!/No WebGPU adapter/.test(e.message)) throw e;
-    throw new Error(
-      'No WebGPU adapter found (navigator.gpu.requestAdapter() returned null). In Chrome, check chrome://gpu; ' +
-        'on Linux start it with --enable-unsafe-webgpu --enable-features=Vulkan, and on a machine without a GPU also ' +
-        '--enable-unsafe-swiftshader --use-webgpu-adapter=swiftshader (what `wrn browser` does).',
-    );
-  });
+  buildViews();
+  selectView(taskName && uis.has(taskName) ? taskName : 'adapter');
+  for (const u of uis.values()) u.run.disabled = true;
+  setStatus('opening WebGPU...', 'running');
+  if (taskName && !tasks.has(taskName)) throw new Error(`unknown task '${taskName}' (known: ${[...tasks.keys()].join(', ')})`);
+  rt = await openRuntime();
   const adapter = rt.ctx.adapter;
   const adapterName = describeAdapter(adapter);
-  const info = el('div', `adapter: ${adapterName}`, 'meta');
-  out?.appendChild(info);
-  const ctx: TaskContext = {
-    rt,
-    params,
-    log,
-    progress: (v) => window.__wrnProgress!.push(v),
-    output: out,
-  };
-  let r: Record<string, unknown>;
+  renderAdapter(adapterEl, adapterReport({ rt, params, log: () => {}, progress: () => {}, output: null }));
+  rt.ctx.device.lost.then((info) => {
+    const msg = `the WebGPU device was lost (${info.reason}): ${info.message || 'no message'}; reload the page to get a new one`;
+    document.getElementById('banner')!.replaceChildren(el('div', msg, 'fail lost'));
+    setStatus(msg, 'fail');
+    for (const u of uis.values()) u.run.disabled = true;
+  });
+  for (const u of uis.values()) u.run.disabled = false;
+  setStatus(`ready: ${adapterName}`, 'pass');
+  if (!taskName) return;
+
+  // Task mode: run the named task at load and publish its result.
+  const ui = uis.get(taskName);
+  const base = { task: taskName, userAgent: navigator.userAgent, url: location.href, adapter, adapterName };
+  let r: Record<string, unknown> | null;
   try {
-    r = await task(ctx);
+    if (ui) {
+      for (const [k, input] of ui.inputs) if (params.has(k)) input.value = params.get(k)!;
+      r = await runView(ui, params);
+    } else {
+      // A task without a view (e.g. bench, as `wrn bench kernels --browser` runs it).
+      r = await tasks.get(taskName)!({ rt, params, log: (l) => out.appendChild(el('div', l, 'log')), progress: (v) => window.__wrnProgress!.push(v), output: out });
+    }
   } catch (e) {
-    publishError(e, { adapter, adapterName, uncapturedErrors: rt.ctx.uncaptured, deviceLost: rt.ctx.lost });
+    publishError(e, { ...base, uncapturedErrors: rt.ctx.uncaptured, deviceLost: rt.ctx.lost });
     return;
   }
-  const failed = typeof r.failed === 'number' ? r.failed : 0;
-  setStatus(failed ? `${failed} failed` : `task '${taskName}' done`, failed ? 'fail' : 'pass');
-  publish({ task: taskName, userAgent: navigator.userAgent, url: location.href, adapter, adapterName, ...r, uncapturedErrors: [...rt.ctx.uncaptured], deviceLost: rt.ctx.lost });
+  publish({ ...base, ...r, uncapturedErrors: [...rt.ctx.uncaptured], deviceLost: rt.ctx.lost });
 }
 
-const ua = document.getElementById('ua');
-if (ua) ua.textContent = navigator.userAgent;
 main().catch((e) => publishError(e));

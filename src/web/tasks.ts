@@ -16,6 +16,8 @@ export interface TaskContext {
   progress: (value: unknown) => void;
   /** The page's output element, for a task that wants to render more than log lines. */
   output: HTMLElement | null;
+  /** True once the user pressed Stop: a long task checks it between steps and ends early. */
+  cancelled?: () => boolean;
 }
 
 /**

@@ -1,0 +1,560 @@
+// The lab's views: adapter, kernel checks, kernel benchmark, step benchmark, training. Each view is
+// a page task (src/web/tasks.ts): the page runs it from its form, or, with ?task=<name>&k=v..., at
+// load (what `wrn browser --task <name>` and the browser tests drive). Browser only, no node:*.
+import { runChecks, selectChecks, type CheckLine } from '../check.js';
+import { Tensor } from '../tensor.js';
+import { ReadPacer } from '../gpu/runtime.js';
+import { WideResNet, VARIANTS, type Variant } from '../model/wrn.js';
+import { runKernelBench } from '../bench/kernels.js';
+import { runStepBench, stepDefaults } from '../bench/step.js';
+import { fmt, resultBaseName, type BenchResult, type KernelBenchResult, type StepBenchResult } from '../bench/report.js';
+import { kernelChart, stepChart } from '../bench/charts.js';
+import { intParam, kernelOptionsFromParams, numParam } from '../bench/web.js';
+import { trainStep, readStatus } from '../train/step.js';
+import { evaluate, checkpointEntries, restore } from '../train/evaluate.js';
+import { DEFAULT_TRAIN, learningRate, startProgress, progressBatches, stepOptions, recordStep, endEpoch, validateTrainConfig, type CheckpointHeader, type EpochRecord, type TrainConfig, type TrainProgress } from '../train/config.js';
+import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../train/checkpoint_format.js';
+import { curvesChart } from '../train/curves_chart.js';
+import { datasetNorm, numBatches } from '../data/augment.js';
+import { resizeDataset, type Dataset } from '../data/dataset.js';
+import { makeSynthetic, SYNTHETIC_MAX_COUNT } from '../data/synthetic.js';
+import { readDropped } from './data.js';
+import type { TaskContext, TaskFn } from './tasks.js';
+import { blit, download, el, fmtSeconds, table, yieldToPage } from './ui.js';
+
+export interface Control {
+  name: string;
+  label: string;
+  value: string;
+  /** A select's choices (else a text/number input). */
+  options?: readonly string[];
+  help?: string;
+}
+
+export interface View {
+  name: string;
+  title: string;
+  blurb: string;
+  controls: Control[];
+  task: TaskFn;
+  /** What the Download button saves (set by the task when it has a result). */
+  download?: () => void;
+}
+
+/** Thrown by a task that was stopped by the Stop button. */
+export class CancelledError extends Error {
+  constructor() {
+    super('stopped');
+  }
+}
+
+function checkCancel(ctx: TaskContext): void {
+  if (ctx.cancelled?.()) throw new CancelledError();
+}
+
+function downloadJson(r: BenchResult): void {
+  download(`${resultBaseName(r)}.json`, [JSON.stringify(r, null, 2) + '\n'], 'application/json');
+}
+
+const pct = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '-' : `${(100 * v).toFixed(1)}%`);
+
+function progressBar(ctx: TaskContext, total: number): (done: number, what: string) => void {
+  const wrap = el('div', undefined, 'progress');
+  const bar = el('progress');
+  bar.max = total;
+  bar.value = 0;
+  const label = el('span', `0 / ${total}`);
+  wrap.append(bar, label);
+  ctx.output?.appendChild(wrap);
+  return (done, what) => {
+    bar.value = done;
+    label.textContent = `${done} / ${total}${what ? `: ${what}` : ''}`;
+  };
+}
+
+// ---- adapter -------------------------------------------------------------------------------------
+
+const KEY_LIMITS = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxStorageBuffersPerShaderStage',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupsPerDimension',
+] as const;
+
+/** What the adapter panel shows, as JSON. */
+export function adapterReport(ctx: TaskContext) {
+  const a = ctx.rt.ctx.adapter;
+  const lim = ctx.rt.ctx.device.limits as unknown as Record<string, number>;
+  const rtAny = ctx.rt as unknown as { profile?: unknown };
+  return {
+    adapter: a,
+    features: Object.fromEntries(['timestamp-query', 'subgroups', 'shader-f16'].map((f) => [f, a.features.includes(f)])),
+    timestampsInUse: ctx.rt.hasTimestamps,
+    limits: Object.fromEntries(KEY_LIMITS.map((k) => [k, lim[k]])),
+    profile: rtAny.profile ?? null,
+    userAgent: navigator.userAgent,
+  };
+}
+
+export function renderAdapter(into: HTMLElement, r: ReturnType<typeof adapterReport>): void {
+  into.replaceChildren();
+  const a = r.adapter;
+  const rows: string[][] = [
+    ['', ''],
+    ['vendor', a.vendor || '(not reported)'],
+    ['architecture', a.architecture || '(not reported)'],
+    ['device', a.device || '(not reported)'],
+    ['description', a.description || '(not reported)'],
+    ['fallback adapter', a.isFallbackAdapter ? 'yes' : 'no'],
+    ...Object.entries(r.features).map(([f, on]) => [`feature ${f}`, on ? 'yes' : 'no']),
+    ['GPU timestamps in use', r.timestampsInUse ? 'yes (benchmarks time each dispatch)' : 'no (benchmarks use the wall clock)'],
+    ...Object.entries(r.limits).map(([k, v]) => [k, v === undefined ? '-' : v >= 2 ** 20 ? `${v} (${(v / 2 ** 20).toFixed(0)} MiB)` : String(v)]),
+    ['tuning profile', r.profile ? profileSummary(r.profile) : '(this runtime exposes none)'],
+    ['user agent', r.userAgent],
+  ];
+  // Two columns of key/value rows, so the panel stays short above the views.
+  const body = rows.slice(1);
+  const half = Math.ceil(body.length / 2);
+  const wrap = el('div', undefined, 'kv-wrap');
+  wrap.id = 'adapter-table';
+  for (const part of [body.slice(0, half), body.slice(half)]) {
+    const t = table([['', ''], ...part], 'kv');
+    t.rows[0].remove();
+    wrap.appendChild(t);
+  }
+  into.appendChild(wrap);
+}
+
+function profileSummary(p: unknown): string {
+  const o = p as { name?: string; conv2d?: { maxWorkgroups?: number }; paceWaits?: boolean };
+  const parts = [o.name ?? '?'];
+  if (o.conv2d?.maxWorkgroups !== undefined) parts.push(`conv2d max workgroups ${o.conv2d.maxWorkgroups}`);
+  if (o.paceWaits !== undefined) parts.push(o.paceWaits ? 'paced waits' : 'no pacing');
+  return parts.join(', ');
+}
+
+async function adapterTask(ctx: TaskContext, view: View) {
+  const r = adapterReport(ctx);
+  view.download = () => download('adapter-browser.json', [JSON.stringify({ kind: 'wrn-browser-adapter', date: new Date().toISOString(), ...r }, null, 2) + '\n'], 'application/json');
+  if (ctx.output) {
+    const box = el('div');
+    renderAdapter(box, r);
+    box.querySelector('#adapter-table')?.removeAttribute('id'); // the panel at the top has it
+    const prof = el('pre', `tuning profile: ${JSON.stringify(r.profile)}`, 'json');
+    prof.style.whiteSpace = 'pre-wrap';
+    box.appendChild(prof);
+    ctx.output.appendChild(box);
+  }
+  return r;
+}
+
+// ---- kernel checks -------------------------------------------------------------------------------
+
+function fmtErr(x: number): string {
+  return Number.isFinite(x) ? x.toExponential(2) : String(x);
+}
+
+async function checkTask(ctx: TaskContext, view: View) {
+  const filter = ctx.params.get('filter') ?? '';
+  const n = selectChecks(filter).length; // no match: an error the page reports
+  ctx.log(`checking ${n} kernels${filter ? ` matching '${filter}'` : ''} against their CPU references`);
+  const bar = progressBar(ctx, n);
+  const t = table([['', 'check', 'max abs err', 'max rel err', 'ms', 'message']]);
+  t.id = 'check-table';
+  ctx.output?.appendChild(t);
+  let done = 0;
+  const lines = await runChecks(filter, (l: CheckLine) => {
+    ctx.progress(l);
+    const tr = el('tr', undefined, l.ok ? 'pass' : 'fail');
+    for (const c of [l.ok ? 'PASS' : 'FAIL', l.name, fmtErr(l.maxAbsErr), fmtErr(l.maxRelErr), l.ms.toFixed(0), l.message]) tr.appendChild(el('td', c));
+    t.appendChild(tr);
+    bar(++done, l.name);
+    console.log(`[wrn]   ${l.ok ? 'PASS' : 'FAIL'}  ${l.name}  max abs err ${fmtErr(l.maxAbsErr)}  (${l.ms.toFixed(0)} ms)${l.ok ? '' : `: ${l.message}`}`);
+    checkCancel(ctx);
+  });
+  const failed = lines.filter((l) => !l.ok).length;
+  ctx.log(`${lines.length - failed} passed, ${failed} failed`);
+  const result = { filter, lines, passed: lines.length - failed, failed };
+  view.download = () => download('checks-browser.json', [JSON.stringify({ kind: 'wrn-browser-check', adapter: ctx.rt.ctx.adapter, userAgent: navigator.userAgent, date: new Date().toISOString(), ...result }, null, 2) + '\n'], 'application/json');
+  return result;
+}
+
+// ---- kernel benchmark ----------------------------------------------------------------------------
+
+function renderKernels(ctx: TaskContext, r: KernelBenchResult): void {
+  const l = r.limits;
+  ctx.output?.appendChild(
+    el('p', `limits: copy ${fmt(l.copyGBs)} GB/s, SGEMM ${l.sgemmShape.m}x${l.sgemmShape.n}x${l.sgemmShape.k} ${fmt(l.sgemmGflops)} GFLOP/s; batch ${r.config.batch}, ${r.config.reps} repetitions; timing: ${r.method}`, 'meta'),
+  );
+  const rows = [['kernel', 'median ms', 'spread', 'value', 'unit', 'ratio', 'vs', 'target']];
+  for (const k of r.kernels) {
+    const t = k.target;
+    rows.push([k.name, fmt(k.timing.medianMs), pct(k.timing.spread), fmt(k.value), k.metric, fmt(k.ratio), k.reference, t ? `${t.met ? 'met' : 'MISSED'} (${fmt(t.value)} ${t.direction === 'min' ? '>=' : '<='} ${t.threshold})` : '']);
+  }
+  const t = table(rows, 'num');
+  t.id = 'kernels-table';
+  ctx.output?.appendChild(t);
+  const targets = r.kernels.filter((k) => k.target);
+  ctx.output?.appendChild(el('p', `targets: ${targets.filter((k) => k.target!.met).length} of ${targets.length} met`, 'summary'));
+  const cv = blit(kernelChart(r));
+  cv.id = 'kernels-chart';
+  ctx.output?.appendChild(cv);
+}
+
+async function kernelsTask(ctx: TaskContext, view: View) {
+  const quick = (ctx.params.get('mode') ?? 'quick') !== 'full';
+  const opts = kernelOptionsFromParams(ctx.params, quick, (line) => {
+    ctx.log(`  ${line}`);
+    ctx.progress(line);
+    checkCancel(ctx);
+  });
+  const result = await runKernelBench(ctx.rt, opts);
+  renderKernels(ctx, result);
+  view.download = () => downloadJson(result);
+  return { result };
+}
+
+// ---- step benchmark ------------------------------------------------------------------------------
+
+/** 'x% less' or 'x% more' of `a` against `b`. */
+function lessMore(a: number, b: number): string {
+  const d = 1 - a / b;
+  return `${pct(Math.abs(d))} ${d >= 0 ? 'less' : 'more'}`;
+}
+
+function renderStep(ctx: TaskContext, r: StepBenchResult): void {
+  const c = r.config;
+  ctx.output?.appendChild(el('p', `WRN-${c.depth}-${c.width}, batch ${c.batch}, ${c.warmup} warm-up + ${c.steps} timed steps per variant; timing: ${r.method}`, 'meta'));
+  const rows = [['variant', 'params', 'dispatches', 'wall ms/step', 'img/s', 'GPU ms/step', ...r.categories]];
+  for (const v of r.variants) {
+    rows.push([v.name, String(v.parameters), String(v.dispatchesPerStep), fmt(v.wallMs), fmt(v.imagesPerSecond), fmt(v.gpuMs), ...r.categories.map((k) => (v.breakdown ? `${fmt(v.breakdown[k])} (${pct(v.shares![k])})` : '-'))]);
+  }
+  const t = table(rows, 'num');
+  t.id = 'step-table';
+  ctx.output?.appendChild(t);
+  const by = (n: string) => r.variants.find((v) => v.name === n);
+  const bn = by('bn');
+  const lines: string[] = [];
+  if (bn?.shares) lines.push(`BN's share of a bn step: ${pct(bn.shares.bn)} of GPU time (${fmt(bn.breakdown!.bn)} of ${fmt(bn.gpuMs)} ms)`);
+  for (const other of ['skipinit', 'unnormalized', 'bn-unfused']) {
+    const o = by(other);
+    if (!bn || !o) continue;
+    const gpu = bn.gpuMs && o.gpuMs ? `GPU time ${lessMore(o.gpuMs, bn.gpuMs)}, ` : '';
+    lines.push(`${other} vs bn: ${gpu}wall time ${lessMore(o.wallMs, bn.wallMs)}; ${fmt(o.imagesPerSecond)} against ${fmt(bn.imagesPerSecond)} img/s`);
+  }
+  const ul = el('ul', undefined, 'summary');
+  ul.id = 'step-summary';
+  for (const l of lines) ul.appendChild(el('li', l));
+  ctx.output?.appendChild(ul);
+  const cv = blit(stepChart(r));
+  cv.id = 'step-chart';
+  ctx.output?.appendChild(cv);
+}
+
+async function stepTask(ctx: TaskContext, view: View) {
+  const p = ctx.params;
+  const d = stepDefaults(true);
+  const variants = p.get('variants');
+  const result = await runStepBench(ctx.rt, {
+    depth: intParam(p, 'depth', d.depth, 4),
+    width: intParam(p, 'width', d.width, 1),
+    batch: intParam(p, 'batch', d.batch, 1),
+    steps: intParam(p, 'steps', d.steps, 1),
+    warmup: intParam(p, 'warmup', d.warmup, 0),
+    quick: true,
+    variants: variants ? variants.split(',').map((s) => s.trim()) : undefined,
+    wallClock: p.get('wallClock') === '1',
+    runtime: `browser: ${navigator.userAgent}`,
+    commit: p.get('commit') || null,
+    log: (line) => {
+      ctx.log(`  ${line}`);
+      ctx.progress(line);
+      checkCancel(ctx);
+    },
+  });
+  renderStep(ctx, result);
+  view.download = () => downloadJson(result);
+  return { result };
+}
+
+// ---- training ------------------------------------------------------------------------------------
+
+/** Files dropped onto the training view (or chosen with its file input), and who waits for them. */
+const dropped: { files: File[]; waiters: (() => void)[] } = { files: [], waiters: [] };
+
+export function setDroppedFiles(files: File[]): void {
+  dropped.files = files;
+  for (const w of dropped.waiters.splice(0)) w();
+}
+
+/** A checkpoint loaded into the page: the next training run continues it. */
+let loadedCheckpoint: { name: string; ckpt: Checkpoint<CheckpointHeader> } | null = null;
+
+/** The model of the last training run, for "download checkpoint". */
+let lastRun: { cfg: TrainConfig; model: WideResNet; velocities: Tensor[]; progress: Progress } | null = null;
+
+type Progress = TrainProgress;
+
+/** Load a checkpoint file (bytes) into the page; returns a line saying what it holds. Errors as the CLI's. */
+export function loadCheckpointBytes(bytes: Uint8Array, name: string): string {
+  const ckpt = decodeCheckpoint<CheckpointHeader>(bytes, name);
+  if (ckpt.header?.kind !== 'wrn-train') throw new Error(`checkpoint ${name}: not a training checkpoint (kind '${ckpt.header?.kind}')`);
+  loadedCheckpoint = { name, ckpt };
+  const c = { ...DEFAULT_TRAIN, ...ckpt.header.config };
+  return `loaded ${name}: WRN-${c.depth}-${c.widen} ${c.variant}, batch ${c.batchSize}, lr ${c.lr}, ${c.epochs} epochs, data ${c.data.source}; at epoch ${ckpt.header.epoch + 1}, step ${ckpt.header.step}. Run continues it.`;
+}
+
+export function loadedConfig(): TrainConfig | null {
+  return loadedCheckpoint ? { ...DEFAULT_TRAIN, ...loadedCheckpoint.ckpt.header.config } : null;
+}
+
+/** Download the last run's checkpoint (the format `wrn train --resume` reads). */
+export async function downloadCheckpoint(): Promise<void> {
+  if (!lastRun) throw new Error('no training run to save yet: run one first');
+  const { cfg, model, velocities, progress: p } = lastRun;
+  const entries = checkpointEntries(model, velocities);
+  const arrays = await Promise.all(entries.map((e) => e.tensor.toArray()));
+  const header: CheckpointHeader = { kind: 'wrn-train', config: cfg, ...p, history: [...p.history], losses: [...p.losses], lrs: [...p.lrs] };
+  const parts = encodeCheckpoint(header, entries.map((e, i) => ({ name: e.name, shape: [...e.tensor.shape], data: arrays[i] })));
+  download(`wrn-${cfg.depth}-${cfg.widen}-${cfg.variant}-step${p.step}.wrnckpt`, parts as BlobPart[]);
+}
+
+async function trainData(ctx: TaskContext, spec: TrainConfig['data'], seed: number): Promise<{ train: Dataset; test: Dataset; source: string }> {
+  if (spec.source === 'synthetic') {
+    for (const [what, n] of [['train images', spec.trainCount], ['test images', spec.testCount]] as const) {
+      if (n > SYNTHETIC_MAX_COUNT) throw new Error(`train: synthetic ${what} ${n}: the synthetic set is capped at ${SYNTHETIC_MAX_COUNT} images per split`);
+    }
+    // As `wrn train --data synthetic` draws it (src/data/load.ts), so a resume sees the same images.
+    let { train, test } = makeSynthetic({ trainCount: spec.trainCount || 768, testCount: spec.testCount || 250, seed });
+    if (spec.imageSize) {
+      train = resizeDataset(train, spec.imageSize);
+      test = resizeDataset(test, spec.imageSize);
+    }
+    return { train, test, source: 'synthetic' };
+  }
+  if (!dropped.files.length) {
+    if (ctx.params.get('task')) {
+      ctx.log('waiting for dropped files (Fashion-MNIST IDX files or CIFAR-10 .bin files)');
+      await new Promise<void>((r) => dropped.waiters.push(r));
+    } else throw new Error('train: no files dropped: drop the four Fashion-MNIST IDX files (.gz or not) or CIFAR-10 data_batch_N.bin + test_batch.bin onto the page, or choose synthetic data');
+  }
+  const d = await readDropped(dropped.files, spec);
+  return d;
+}
+
+async function trainTask(ctx: TaskContext, view: View) {
+  const p = ctx.params;
+  const resume = loadedCheckpoint;
+  let cfg: TrainConfig;
+  if (resume) {
+    cfg = { ...DEFAULT_TRAIN, ...resume.ckpt.header.config, epochs: intParam(p, 'epochs', resume.ckpt.header.config.epochs, 1) };
+  } else {
+    const variant = (p.get('variant') ?? 'bn') as Variant;
+    if (!VARIANTS.includes(variant)) throw new Error(`train: variant must be one of ${VARIANTS.join(', ')}, got '${variant}'`);
+    const source = p.get('data') === 'files' ? 'files' : 'synthetic';
+    cfg = {
+      ...DEFAULT_TRAIN,
+      variant,
+      depth: intParam(p, 'depth', 10, 4),
+      widen: intParam(p, 'width', 1, 1),
+      batchSize: intParam(p, 'batch', 32, 1),
+      lr: numParam(p, 'lr', 0.1),
+      epochs: intParam(p, 'epochs', 2, 1),
+      seed: intParam(p, 'seed', 0, 0),
+      augment: p.get('augment') !== '0',
+      maxSteps: intParam(p, 'maxSteps', 0, 0),
+      evalBatchSize: 100,
+      out: 'runs/browser',
+      device: 'webgpu',
+      data: { source, trainCount: intParam(p, 'trainCount', 512, 0), testCount: intParam(p, 'testCount', 256, 0), imageSize: intParam(p, 'imageSize', 16, 0) },
+    };
+  }
+  validateTrainConfig(cfg);
+  if (cfg.data.imageSize > 0 && cfg.data.imageSize < 4) throw new Error(`train: image size must be 0 (native) or at least 4 (two stride-2 stages), got ${cfg.data.imageSize}`);
+  const data = await trainData(ctx, cfg.data, cfg.seed);
+  if (cfg.data.source === 'files') cfg = { ...cfg, data: { ...cfg.data, source: data.source } };
+  const batchesPerEpoch = numBatches(data.train.count, cfg.batchSize, true);
+  if (batchesPerEpoch < 1) throw new Error(`train: --batch-size ${cfg.batchSize} is larger than the ${data.train.count} training images (--train-count)`);
+
+  if (lastRun) {
+    lastRun.model.release();
+    lastRun.velocities.forEach((v) => v.release());
+    lastRun = null;
+  }
+  const model = new WideResNet({ depth: cfg.depth, widen: cfg.widen, variant: cfg.variant, alphaInit: cfg.alphaInit, seed: cfg.seed, numClasses: data.train.classes.length, inChannels: data.train.channels }, 'webgpu');
+  const velocities = model.params.map((q) => Tensor.zeros(q.tensor.shape, 'webgpu').keep());
+  const h = resume?.ckpt.header;
+  if (resume) restore(resume.ckpt, resume.name, model, velocities);
+  loadedCheckpoint = null; // used once
+  const pr: Progress = startProgress(h);
+  lastRun = { cfg, model, velocities, progress: pr };
+
+  const title = `WRN-${cfg.depth}-${cfg.widen} ${cfg.variant}`;
+  ctx.log(
+    `${title} (${model.parameterCount.toLocaleString('en')} parameters) on ${data.train.name}: ${data.train.count} train / ${data.test.count} test images of ` +
+      `${data.train.channels}x${data.train.height}x${data.train.width}, ${cfg.epochs} epoch${cfg.epochs === 1 ? '' : 's'} x ${batchesPerEpoch} steps of ${cfg.batchSize}` +
+      (h ? `; resumed at epoch ${pr.epoch + 1} step ${pr.step}` : ''),
+  );
+  const stats = el('div', '', 'stats');
+  stats.id = 'train-stats';
+  const cv = el('canvas', undefined, 'chart');
+  cv.id = 'train-chart';
+  ctx.output?.append(stats, cv);
+  const draw = () => {
+    blit(curvesChart(pr.losses, pr.history, title, { width: 640, height: 380 }), cv);
+    cv.dataset.points = String(pr.losses.length);
+  };
+  draw();
+
+  const norm = datasetNorm(data.train);
+  const totalSteps = cfg.epochs * batchesPerEpoch;
+  const pacer = new ReadPacer();
+  const t0 = performance.now();
+  let stepsThisRun = 0;
+  let lastDraw = 0;
+  let stop: 'finished' | 'max-steps' | 'stopped' = 'finished';
+  const show = (loss: number, lr: number) => {
+    const elapsed = (performance.now() - t0) / 1000;
+    const ips = stepsThisRun ? (stepsThisRun * cfg.batchSize) / elapsed : NaN;
+    const eta = stepsThisRun ? ((totalSteps - pr.step) * elapsed) / stepsThisRun : NaN;
+    const last = pr.history[pr.history.length - 1];
+    stats.textContent =
+      `epoch ${Math.min(pr.epoch + 1, cfg.epochs)}/${cfg.epochs}  step ${pr.step}/${totalSteps}  loss ${Number.isFinite(loss) ? loss.toFixed(4) : '-'}  lr ${lr.toPrecision(3)}  ` +
+      `${Number.isFinite(ips) ? ips.toFixed(1) : '-'} img/s  ETA ${fmtSeconds(eta)}` + (last ? `  test accuracy ${(100 * last.testAccuracy).toFixed(2)}% (epoch ${last.epoch})` : '');
+  };
+  outer: while (pr.epoch < cfg.epochs) {
+    const lr = learningRate(cfg, pr.epoch);
+    const tEpoch = performance.now();
+    for (const batch of progressBatches(cfg, data.train, pr, norm)) {
+      if (cfg.maxSteps && pr.step >= cfg.maxSteps) {
+        stop = 'max-steps';
+        break outer;
+      }
+      const status = trainStep(model, velocities, batch, stepOptions(cfg, pr, lr));
+      const { loss, nonFinite } = await readStatus(status, pacer);
+      const lastLoss = pr.losses.length ? pr.losses[pr.losses.length - 1] : NaN;
+      if (!Number.isFinite(loss) || nonFinite) {
+        const why = !Number.isFinite(loss) ? `the loss is ${loss}` : `a parameter, its gradient or its momentum became NaN or Inf (the loss was still ${loss.toFixed(4)})`;
+        lastRun = null; // never offer a poisoned model
+        model.release();
+        velocities.forEach((v) => v.release());
+        throw new Error(`training diverged at step ${pr.step + 1} (epoch ${pr.epoch + 1}): ${why}; last finite loss ${Number.isFinite(lastLoss) ? lastLoss.toFixed(4) : 'none'} at learning rate ${lr}. Lower the learning rate.`);
+      }
+      recordStep(pr, loss, lr, batch.batch);
+      stepsThisRun++;
+      ctx.progress({ step: pr.step, loss });
+      const now = performance.now();
+      if (now - lastDraw > 250 || pr.step === totalSteps) {
+        lastDraw = now;
+        show(loss, lr);
+        draw();
+      }
+      await yieldToPage(); // the page stays responsive; the Stop button is read here
+      if (ctx.cancelled?.()) {
+        stop = 'stopped';
+        break outer;
+      }
+    }
+    stats.textContent += '  (evaluating...)';
+    await yieldToPage();
+    const ev = await evaluate(model, data.test, cfg.evalBatchSize, 'webgpu', norm);
+    const r: EpochRecord = { epoch: pr.epoch + 1, step: pr.step, trainLoss: pr.epochSteps ? pr.epochLossSum / pr.epochSteps : NaN, testLoss: ev.loss, testAccuracy: ev.accuracy, lr, seconds: (performance.now() - tEpoch) / 1000 };
+    pr.history.push(r);
+    ctx.log(`epoch ${r.epoch}/${cfg.epochs} done: train loss ${r.trainLoss.toFixed(4)}, test loss ${ev.loss.toFixed(4)}, test accuracy ${(100 * ev.accuracy).toFixed(2)}% on ${data.test.count} images (${r.seconds.toFixed(0)} s)`);
+    endEpoch(pr);
+    show(pr.losses[pr.losses.length - 1] ?? NaN, lr);
+    draw();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  show(pr.losses[pr.losses.length - 1] ?? NaN, learningRate(cfg, Math.min(pr.epoch, cfg.epochs - 1)));
+  draw();
+  const last = pr.history[pr.history.length - 1];
+  stats.textContent += `  -- ${stop === 'finished' ? 'finished' : stop === 'stopped' ? `stopped after ${pr.step} steps` : `stopped after ${pr.step} steps (max steps)`} in ${fmtSeconds(seconds)}; download the checkpoint to resume with wrn train --resume`;
+  const result = {
+    kind: 'wrn-browser-train',
+    config: cfg,
+    parameters: model.parameterCount,
+    data: `${data.train.name}: ${data.train.count} train / ${data.test.count} test images of ${data.train.channels}x${data.train.height}x${data.train.width}`,
+    steps: pr.step,
+    losses: pr.losses,
+    history: pr.history,
+    finalTestAccuracy: last ? last.testAccuracy : NaN,
+    imagesPerSecond: (stepsThisRun * cfg.batchSize) / seconds,
+    seconds,
+    stop,
+  };
+  // As summary.json of a run directory, with every step's loss.
+  view.download = () => download(`train-${title.replace(/\s+/g, '-')}-browser.json`, [JSON.stringify(result, null, 2) + '\n'], 'application/json');
+  return result;
+}
+
+// ---- the views -----------------------------------------------------------------------------------
+
+export const VIEWS: View[] = [];
+
+function view(v: Omit<View, 'task'>, task: (ctx: TaskContext, v: View) => Promise<Record<string, unknown>>): void {
+  const full = v as View;
+  full.task = (ctx) => task(ctx, full);
+  VIEWS.push(full);
+}
+
+view({ name: 'adapter', title: 'Adapter', blurb: "This browser's WebGPU adapter: what it is, its features and limits, and the tuning profile the engine picked for it.", controls: [] }, adapterTask);
+view(
+  {
+    name: 'check',
+    title: 'Kernel checks',
+    blurb: 'Every WGSL kernel against its CPU reference on random inputs of awkward shapes (the same checks as wrn check).',
+    controls: [{ name: 'filter', label: 'only names containing', value: '', help: 'e.g. conv2d, batchNorm, skipAdd' }],
+  },
+  checkTask,
+);
+view(
+  {
+    name: 'kernels',
+    title: 'Kernel benchmark',
+    blurb: "The hot kernels at WRN-16-4 shapes (wrn bench kernels): each one's GB/s or GFLOP/s over this adapter's own limits, a vec4 copy and a tiled SGEMM measured in the same run. Targets: 0.7.",
+    controls: [
+      { name: 'mode', label: 'size', value: 'quick', options: ['quick', 'full'], help: 'quick: a minute on a CPU adapter; full: the wrn bench kernels defaults' },
+      { name: 'batch', label: 'batch', value: '2' },
+    ],
+  },
+  kernelsTask,
+);
+view(
+  {
+    name: 'step',
+    title: 'Step benchmark',
+    blurb: 'Whole training steps (forward, loss, backward, SGD) of bn, bn-unfused, skipinit and unnormalized, GPU time by kernel category (wrn bench step): what BN costs on this GPU, and what SkipInit saves.',
+    controls: [
+      { name: 'depth', label: 'depth', value: '10' },
+      { name: 'width', label: 'width', value: '1' },
+      { name: 'batch', label: 'batch', value: '4' },
+      { name: 'steps', label: 'timed steps', value: '2' },
+      { name: 'warmup', label: 'warm-up steps', value: '1', help: 'untimed steps first (pipeline compilation)' },
+    ],
+  },
+  stepTask,
+);
+view(
+  {
+    name: 'train',
+    title: 'Training',
+    blurb: 'Train a WRN here with live curves. Data: the embedded synthetic set, or Fashion-MNIST / CIFAR-10 files dropped onto this view. The checkpoint downloads in the format wrn train --resume reads.',
+    controls: [
+      { name: 'variant', label: 'variant', value: 'bn', options: VARIANTS },
+      { name: 'depth', label: 'depth', value: '10' },
+      { name: 'width', label: 'width', value: '1' },
+      { name: 'batch', label: 'batch', value: '32' },
+      { name: 'lr', label: 'learning rate', value: '0.1' },
+      { name: 'epochs', label: 'epochs', value: '2' },
+      { name: 'data', label: 'data', value: 'synthetic', options: ['synthetic', 'files'] },
+      { name: 'trainCount', label: 'train images', value: '512', help: 'the first N (0: all)' },
+      { name: 'testCount', label: 'test images', value: '256' },
+      { name: 'imageSize', label: 'image size', value: '16', help: '0: native' },
+    ],
+  },
+  trainTask,
+);
