@@ -45,7 +45,7 @@ function channelInputs(c: number, seed: number, beta: 'random' | 'zero'): Input[
   ];
 }
 
-describeGpuProfiles('batchnorm kernels: WGSL vs CPU reference', () => {
+describeGpuProfiles('batchnorm kernels under each version: WGSL vs CPU reference', () => {
   for (const shape of SHAPES) {
     const { n, c, hw } = dimsOf(shape);
     const name = JSON.stringify(shape);
@@ -90,7 +90,7 @@ describeGpuProfiles('batchnorm kernels: WGSL vs CPU reference', () => {
     await compareKernel({ kernel: batchNormStatsKernel, inputs: [input(shape, 1)], outputs: [[c], [c], [c], [c]], params: { n, c, hw, momentum: 0.5, eps: 1e-5 }, tol: STATS_TOL, compare: [0, 1] });
     await compareKernel({ kernel: batchNormGradReduceKernel, inputs: [input(shape, 2), input(shape, 3), ...channelInputs(c, 4, 'random')], outputs: [[c], [c]], params: { n, c, hw, relu: false }, tol: REDUCE_TOL });
   });
-});
+}, 'batchnorm');
 
 // ---- statistics on ill-conditioned inputs, against float64 -------------------------------------
 

@@ -39,6 +39,11 @@ const cases: Case[] = [
   { name: '2x3 kernel, stride 3, pad 2', x: [1, 2, 8, 7], w: [3, 2, 2, 3], stride: 3, pad: 2 },
   { name: 'pad larger than the kernel', x: [1, 2, 3, 3], w: [2, 2, 1, 1], stride: 1, pad: 2 },
   { name: 'N=2, Cin=16, Cout=24, 9x9', x: [2, 16, 9, 9], w: [24, 16, 3, 3], stride: 1, pad: 1 },
+  // WRN width 1 (Cout = 16, 32 with enough pixels): the versions pick different tiles here (v1
+  // 64x64; v2 16x256 for the first forward, 32x128 for the other forward and both filter
+  // gradients; the input gradient has M = Cin = 8).
+  { name: 'Cout=16 on 16x16 (narrow tiles)', x: [2, 8, 16, 16], w: [16, 8, 3, 3], stride: 1, pad: 1 },
+  { name: 'Cout=32 on odd 15x15 (narrow tiles)', x: [1, 8, 15, 15], w: [32, 8, 3, 3], stride: 1, pad: 1 },
   // Several 64-wide tiles in every GEMM dimension of all three kernels (Cout, Cin > 64, pixels
   // > 64, K > 32 staging steps).
   { name: 'several workgroups in every dimension', x: [2, 70, 9, 9], w: [67, 70, 3, 3], stride: 1, pad: 1 },
@@ -51,7 +56,7 @@ function outShape(c: Case): [number, number, number, number] {
   return [c.x[0], c.w[0], convOutSize(c.x[2], c.w[2], c.stride, c.pad), convOutSize(c.x[3], c.w[3], c.stride, c.pad)];
 }
 
-describeGpuProfiles('conv2d kernels: WGSL vs CPU reference', () => {
+describeGpuProfiles('conv2d kernels under each version: WGSL vs CPU reference', () => {
   for (const c of cases) {
     const p: Conv2dParams = { stride: c.stride, pad: c.pad };
     const y = outShape(c);
@@ -69,6 +74,9 @@ describeGpuProfiles('conv2d kernels: WGSL vs CPU reference', () => {
     });
   }
 
+}, 'conv2d');
+
+describeGpuProfiles('conv2d kernels: WGSL vs CPU reference', () => {
   // Every tile shape on the cases that stress it: several row and column tiles (M = 67, 70 spans
   // 5 rows of 16-row tiles), stride-2 phases, the split-K filter gradient, H=W=1, a 7x7 kernel, and
   // few workgroups looping over the tiles.

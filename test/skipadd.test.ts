@@ -15,7 +15,7 @@ const ELEMENTWISE = { atol: 1e-7, rtol: 1e-6 };
 const dAlphaTol = (n: number) => ({ atol: 1e-6 * n, rtol: 0 });
 const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
-describeGpuProfiles('skipAdd kernels: WGSL vs CPU reference', () => {
+describeGpuProfiles('skipAdd kernels under each version: WGSL vs CPU reference', () => {
   for (const shape of SHAPES) {
     it(`forward and backward on ${JSON.stringify(shape)}`, async () => {
       const skip = input(shape, 1);
@@ -56,7 +56,7 @@ describeGpuProfiles('skipAdd kernels: WGSL vs CPU reference', () => {
     alpha.assign(new Float32Array([2]));
     expect(Array.from(await skipAdd(skip, branch, alpha).toArray())).toEqual([3, 4, 5, 6, 7]);
   });
-});
+}, 'skipadd');
 
 describe('skipAdd gradients (finite differences, float64)', () => {
   it('d_skip, d_branch and d_alpha', () => void gradCheck(([s, b, a]) => skipAdd(s, b, a), [input([2, 3, 2, 3], 1), input([2, 3, 2, 3], 2), { shape: [1], data: [0.7] }]));

@@ -2,16 +2,26 @@
 // turned into GB/s or GFLOP/s, and set against the adapter's own limits measured in the same run
 // (vec4 copy for memory-bound kernels, tiled SGEMM at the conv's equivalent GEMM for convs).
 // Browser-safe (no node:*): the page runs this too (src/bench/web.ts).
-import { rand } from '../check.js';
+import { checkCases, compareKernel, input, rand, type CheckCase, type KernelCase } from '../check.js';
 import { gpu, runKernel, Tensor, type Kernel } from '../tensor.js';
 import type { GpuRuntime } from '../gpu/runtime.js';
-import { conv2dBackwardFilterKernel, conv2dBackwardInputKernel, conv2dForwardKernel, type Conv2dParams } from '../ops/conv2d.js';
-import { batchNormGradInputKernel, batchNormGradReduceKernel, batchNormNormalizeKernel, batchNormStatsKernel, type BatchNormDims } from '../ops/batchnorm.js';
+import type { TuningProfile } from '../gpu/profile.js';
+import { conv2dBackwardFilterKernel, conv2dBackwardInputKernel, conv2dForwardKernel, CONV_TOL, type Conv2dParams } from '../ops/conv2d.js';
+import {
+  batchNormGradInputKernel,
+  batchNormGradReduceKernel,
+  batchNormNormalizeKernel,
+  batchNormStatsKernel,
+  ELEMENTWISE_TOL as BN_ELEMENTWISE_TOL,
+  REDUCE_TOL as BN_REDUCE_TOL,
+  type BatchNormDims,
+} from '../ops/batchnorm.js';
 import { addKernel, reluBackwardKernel, reluForwardKernel } from '../ops/elementwise.js';
-import { skipAddBackwardKernel, skipAddKernel } from '../ops/skipadd.js';
+import { D_ALPHA_TOL, ELEMENTWISE as SKIPADD_TOL, skipAddBackwardKernel, skipAddKernel } from '../ops/skipadd.js';
+import { KERNEL_VERSIONS, VERSION_FAMILIES, versionsOf, withVersions, type KernelVersion, type VersionFamily, type VersionRequest } from '../gpu/versions.js';
 import { sgdKernel } from '../ops/sgd.js';
 import { measureCopy, measureLimits, measureSgemm, timeIt, type GemmShape, type TimeOptions, type Timing } from './harness.js';
-import { KERNELS_KIND, resultHeader, type KernelBenchResult, type KernelEntry, type Target } from './report.js';
+import { fmt, KERNELS_KIND, resultHeader, table, type KernelBenchResult, type KernelEntry, type Target } from './report.js';
 import { describeAdapter } from '../gpu/device.js';
 
 /** A 3x3, stride 1, pad 1 conv layer of WRN-16-4 (Cin = Cout = c) at h x h. */
@@ -32,6 +42,16 @@ export const WRN16_4_PARAMS = 2_748_890;
 export const WRN16_4_LARGEST = 256 * 256 * 9;
 
 export const layerName = (l: LayerShape) => `${l.h}x${l.h}x${l.c}`;
+
+/**
+ * WRN width 1's first two stages (32x32x16, 16x16x32: `wrn train`'s default net): with Cout = 16
+ * or 32 the conv versions pick different tiles (at WRN-16-4's shapes every version picks 64x64),
+ * so a run that compares or selects conv2d versions times the convs there too.
+ */
+export const WIDTH1_LAYERS: LayerShape[] = [
+  { c: 16, h: 32 },
+  { c: 32, h: 16 },
+];
 
 // The issue's targets.
 export const BANDWIDTH_TARGET = 0.7; // memory-bound kernels: >= 70% of the copy's GB/s
@@ -55,6 +75,12 @@ export interface KernelBenchOptions {
   wallClock?: boolean;
   /** Repeat short kernels past `reps` until this much time is sampled (see TimeOptions). */
   minTotalMs?: number;
+  /**
+   * Kernel versions (src/gpu/versions.ts, --versions): the profile's own (default), a selection
+   * for the whole run, or every version of some families side by side. Every version that runs is
+   * first checked against the CPU reference (validateVersion); one that fails is not timed.
+   */
+  versions?: VersionRequest;
   runtime?: string;
   commit?: string | null;
   notes?: string[];
@@ -82,6 +108,33 @@ interface Case {
   /** Memory-bound kernels: the reference copy's size in values (one tensor of the kernel's shape). */
   copyValues?: number;
   conv?: { kind: 'forward' | 'backward'; layer: string; gemm: GemmShape };
+  /** The kernel family with versions whose programs this case times. */
+  family?: VersionFamily;
+}
+
+/** A kernel entry of a run that compares versions: `version` names it ('conv2d v1'), and the name ends in [conv2d v1]. */
+export interface VersionedKernelEntry extends KernelEntry {
+  version?: string;
+}
+
+/** One version's check against the CPU reference before it was timed. */
+export interface VersionValidation {
+  family: VersionFamily;
+  version: string;
+  checks: number;
+  ok: boolean;
+  maxAbsErr: number;
+  maxRelErr: number;
+  /** The first failing check's message ('' when ok). */
+  message: string;
+}
+
+/** The kernel benchmark's result: the versions every family ran, and their validation. */
+export interface VersionedKernelBenchResult extends KernelBenchResult {
+  /** The versions each family ran (one each, unless the run compared versions). */
+  versions: Record<VersionFamily, string[]>;
+  validation: VersionValidation[];
+  kernels: VersionedKernelEntry[];
 }
 
 function randTensor(shape: number[], seed: number, lo = -1, hi = 1): Tensor {
@@ -109,6 +162,7 @@ function cases(batch: number, layers: LayerShape[], sgdParams: number): Case[] {
     const convCase = (name: string, kind: 'forward' | 'backward', make: (x: Tensor, w: Tensor, dy: Tensor, outs: Tensor[]) => () => void): Case => ({
       name: `${name} ${shape}`,
       group: 'conv',
+      family: 'conv2d',
       shape,
       metric: 'GFLOP/s',
       work: flops,
@@ -153,9 +207,10 @@ function cases(batch: number, layers: LayerShape[], sgdParams: number): Case[] {
       const release = () => [x, dy, gamma, beta, runningMean, runningVar, mean, rstd, y, y2, dgamma, dbeta].forEach((t) => t.release());
       return { x, dy, y, y2, stats, normalize, backward, release };
     };
-    const mem = (name: string, group: string, bytesPerValue: number, formula: string, setup: Case['setup'], target = true): Case => ({
+    const mem = (name: string, group: string, bytesPerValue: number, formula: string, setup: Case['setup'], target = true, family?: VersionFamily): Case => ({
       name: `${name} ${shape}`,
       group,
+      family: family ?? (group.startsWith('bn') ? 'batchnorm' : undefined),
       shape,
       metric: 'GB/s',
       work: bytesPerValue * n,
@@ -220,14 +275,14 @@ function cases(batch: number, layers: LayerShape[], sgdParams: number): Case[] {
         const alpha = Tensor.from([0.3], [1], 'webgpu');
         const o = Tensor.empty(xs, 'webgpu');
         return { record: () => run(skipAddKernel, [skip, branch, alpha], [o], undefined), release: () => [skip, branch, alpha, o].forEach((t) => t.release()) };
-      }),
+      }, true, 'skipadd'),
       // d_alpha = sum(g * branch) rides along in the same pass (one partial per workgroup)
       mem('skipadd.bwd', 'skipadd', 16, 'read g 4, branch 4 + write d_skip 4, d_branch 4', () => {
         const [g, branch] = [randTensor(xs, 22), randTensor(xs, 23)];
         const alpha = Tensor.from([0.3], [1], 'webgpu');
         const outs = [Tensor.empty(xs, 'webgpu'), Tensor.empty(xs, 'webgpu'), Tensor.empty([1], 'webgpu')];
         return { record: () => run(skipAddBackwardKernel, [g, branch, alpha], outs, undefined), release: () => [g, branch, alpha, ...outs].forEach((t) => t.release()) };
-      }),
+      }, true, 'skipadd'),
       // the plain residual add of the bn and unnormalized variants
       elementwise('add.fwd (plain residual)', 'skipadd', 12, 'read a 4, b 4 + write out 4', 2, 1, ([a, b], [o]) => () => run(addKernel, [a, b], [o], undefined)),
     );
@@ -266,11 +321,112 @@ async function labelsOf(rt: GpuRuntime, record: () => void): Promise<string[]> {
   return (await rt.stopProfile()).map((e) => e.label);
 }
 
-export async function runKernelBench(rt: GpuRuntime, opts: KernelBenchOptions): Promise<KernelBenchResult> {
+// ---- kernel versions: validation against the CPU reference ---------------------------------
+
+/** The `wrn check` cases of each family with versions, by their name's prefix. */
+const CHECK_PREFIX: Record<VersionFamily, string> = { conv2d: 'conv2d.', batchnorm: 'batchNorm.', skipadd: 'skipAdd' };
+
+/**
+ * What a version must pass before it is timed: its family's `wrn check` cases (awkward shapes)
+ * and the family's kernels at each benchmarked layer shape at batch 1 (where the version's tile or
+ * span choice is the one timed), each against its CPU reference with `wrn check`'s tolerances.
+ */
+export function versionChecks(family: VersionFamily, layers: readonly LayerShape[]): CheckCase[] {
+  const out = checkCases().filter((c) => c.name.startsWith(CHECK_PREFIX[family]));
+  for (const l of layers) {
+    const x = [1, l.c, l.h, l.h];
+    const w = [l.c, l.c, 3, 3];
+    const c = l.c;
+    const at = `${layerName(l)} (batch 1)`;
+    const conv: Conv2dParams = { stride: 1, pad: 1 };
+    const dims = { n: 1, c, hw: l.h * l.h };
+    // beta = 0 keeps the ReLU mask exact in f32 and f64 (as in wrn check)
+    const per = () => [input([c], 5, -0.2, 0.2), input([c], 6, 0.5, 2), input([c], 7, -1.5, 1.5), { shape: [c], data: new Float32Array(c) }];
+    const add = (name: string, make: () => KernelCase<any>) => out.push({ name: `${name} ${at}`, make }); // eslint-disable-line @typescript-eslint/no-explicit-any
+    if (family === 'conv2d') {
+      add('conv2d.forward', () => ({ kernel: conv2dForwardKernel, inputs: [input(x, 1), input(w, 2, -0.1, 0.1)], outputs: [x], params: conv, tol: CONV_TOL }));
+      add('conv2d.backward_input', () => ({ kernel: conv2dBackwardInputKernel, inputs: [input(x, 3), input(w, 2, -0.1, 0.1)], outputs: [x], params: conv, tol: CONV_TOL }));
+      add('conv2d.backward_filter', () => ({ kernel: conv2dBackwardFilterKernel, inputs: [input(x, 1), input(x, 3)], outputs: [w], params: conv, tol: CONV_TOL }));
+    } else if (family === 'batchnorm') {
+      add('batchNorm.stats', () => ({ kernel: batchNormStatsKernel, inputs: [input(x, 4, -2, 3)], outputs: [[c], [c], input([c], 8), input([c], 9, 0.5, 1.5)], params: { ...dims, momentum: 0.1, eps: 1e-5 }, tol: BN_REDUCE_TOL }));
+      add('batchNorm.normalize+relu', () => ({ kernel: batchNormNormalizeKernel, inputs: [input(x, 4), ...per()], outputs: [x], params: { ...dims, relu: true }, tol: BN_ELEMENTWISE_TOL }));
+      add('batchNorm.gradReduce+relu', () => ({ kernel: batchNormGradReduceKernel, inputs: [input(x, 4), input(x, 10), ...per()], outputs: [[c], [c]], params: { ...dims, relu: true }, tol: BN_REDUCE_TOL }));
+      add('batchNorm.gradInput+relu', () => ({
+        kernel: batchNormGradInputKernel,
+        inputs: [input(x, 4), input(x, 10), ...per(), input([c], 11), input([c], 12)],
+        outputs: [x],
+        params: { ...dims, relu: true, training: true },
+        tol: BN_ELEMENTWISE_TOL,
+      }));
+    } else {
+      const alpha = { shape: [1], data: [-0.37] };
+      add('skipAdd', () => ({ kernel: skipAddKernel, inputs: [input(x, 1), input(x, 2), alpha], outputs: [x], params: undefined, tol: SKIPADD_TOL }));
+      add('skipAdd.backward', () => ({ kernel: skipAddBackwardKernel, inputs: [input(x, 3), input(x, 2), alpha], outputs: [x, x, [1]], params: undefined, tol: D_ALPHA_TOL }));
+    }
+  }
+  return out;
+}
+
+/**
+ * Run versionChecks(k.family, layers) under `profile` (default: the runtime's with `k` applied),
+ * then put the runtime's profile back. A check that throws (a WGSL error, a bad dispatch) fails.
+ */
+export async function validateVersion(rt: GpuRuntime, k: KernelVersion, layers: readonly LayerShape[], profile: TuningProfile = withVersions(rt.profile, [k])): Promise<VersionValidation> {
+  const v: VersionValidation = { family: k.family, version: k.name, checks: 0, ok: true, maxAbsErr: 0, maxRelErr: 0, message: '' };
+  const prev = rt.setProfile(profile);
+  try {
+    for (const c of versionChecks(k.family, layers)) {
+      v.checks++;
+      let r;
+      try {
+        r = await compareKernel(c.make());
+      } catch (e) {
+        r = { ok: false, maxAbsErr: NaN, maxRelErr: NaN, message: (e as Error).message };
+      }
+      v.maxAbsErr = Math.max(v.maxAbsErr, r.maxAbsErr);
+      v.maxRelErr = Math.max(v.maxRelErr, r.maxRelErr);
+      if (!r.ok) {
+        Object.assign(v, { ok: false, message: `${c.name}: ${r.message}` });
+        break;
+      }
+    }
+  } finally {
+    rt.setProfile(prev);
+  }
+  return v;
+}
+
+/** One pass over some of the cases under one profile: the run's own versions, or one version of one family (tag 'conv2d v1'). */
+interface VersionRun {
+  profile: TuningProfile;
+  tag: string | null;
+  family: VersionFamily | null;
+  selects: (c: Case) => boolean;
+  validate: KernelVersion[];
+}
+
+function versionRuns(base: TuningProfile, request: VersionRequest): VersionRun[] {
+  if (request.kind !== 'compare') {
+    const vs = request.kind === 'select' ? request.versions : [];
+    return [{ profile: withVersions(base, vs), tag: null, family: null, selects: () => true, validate: vs }];
+  }
+  const runs: VersionRun[] = [{ profile: base, tag: null, family: null, selects: (c) => !c.family || !request.families.includes(c.family), validate: [] }];
+  for (const f of request.families) {
+    for (const k of KERNEL_VERSIONS[f]) runs.push({ profile: withVersions(base, [k]), tag: `${f} ${k.name}`, family: f, selects: (c) => c.family === f, validate: [k] });
+  }
+  return runs;
+}
+
+export async function runKernelBench(rt: GpuRuntime, opts: KernelBenchOptions): Promise<VersionedKernelBenchResult> {
   if (gpu() !== rt) throw new Error('bench kernels: rt must be the runtime behind webgpu tensors (open it with initWebGPU)');
   const d = kernelDefaults(opts.quick);
   const batch = opts.batch;
-  const layers = opts.layers ?? WRN16_4_LAYERS;
+  const request: VersionRequest = opts.versions ?? { kind: 'default' };
+  const convVersions = request.kind === 'select' ? request.versions.some((k) => k.family === 'conv2d') : request.kind === 'compare' && request.families.includes('conv2d');
+  const width1 = !opts.layers && convVersions;
+  const layers = opts.layers ?? (width1 ? [...WRN16_4_LAYERS, ...WIDTH1_LAYERS] : WRN16_4_LAYERS);
+  const width1Names = width1 ? WIDTH1_LAYERS.map(layerName) : [];
+  const layersOf = (f: VersionFamily) => layers.filter((l) => f === 'conv2d' || !width1Names.includes(layerName(l)));
   const sgdParams = opts.sgdParams ?? d.sgdParams!;
   const only = opts.only ?? '';
   const log = opts.log ?? (() => {});
@@ -280,89 +436,146 @@ export async function runKernelBench(rt: GpuRuntime, opts: KernelBenchOptions): 
   if (!Number.isInteger(opts.warmup) || opts.warmup < 0) throw new Error(`bench kernels: warmup must be an integer >= 0, got ${opts.warmup}`);
   const time: TimeOptions = { reps: opts.reps, warmup: opts.warmup, wall: opts.wallClock, minTotalMs: opts.minTotalMs ?? d.minTotalMs };
   const method = rt.hasTimestamps && !opts.wallClock ? 'timestamp-query' : 'wall-clock';
+
+  // The width-1 layers only for the convs (the other kernels' versions do not depend on the channel count).
+  const all = cases(batch, layers, sgdParams).filter((c) => c.name.includes(only) && (!width1Names.includes(c.shape) || c.family === 'conv2d'));
+  if (all.length === 0) throw new Error(`bench kernels: no kernel matches --only '${only}'`);
   log(`timing with ${method === 'timestamp-query' ? 'GPU timestamp queries' : 'the wall clock (no timestamp-query)'}`);
 
-  const limits = await measureLimits(rt, { copyMiB: opts.copyMiB ?? d.copyMiB!, sgemmN: opts.sgemmN ?? d.sgemmN!, ...time });
-  log(`copy ${limits.copyGBs.toPrecision(3)} GB/s, SGEMM ${limits.sgemmShape.m}^3 ${limits.sgemmGflops.toPrecision(3)} GFLOP/s`);
-
-  const all = cases(batch, layers, sgdParams).filter((c) => c.name.includes(only));
-  if (all.length === 0) throw new Error(`bench kernels: no kernel matches --only '${only}'`);
-  // SGEMM at each conv layer's equivalent GEMM (only for the layers whose forward is measured).
-  const gemm: KernelBenchResult['gemm'] = [];
-  for (const c of all) {
-    if (c.conv?.kind !== 'forward' || gemm.some((g) => g.layer === c.conv!.layer)) continue;
-    const s = await measureSgemm(rt, c.conv.gemm, time);
-    gemm.push({ layer: c.conv.layer, shape: s.shape, gflops: s.gflops, timing: s.timing });
-    log(`SGEMM at ${c.conv.layer}'s GEMM ${s.shape.m}x${s.shape.n}x${s.shape.k}: ${s.gflops.toPrecision(3)} GFLOP/s`);
-  }
-
-  // A copy of the same size for each memory-bound kernel: cache effects then hit both alike (a
-  // small tensor can live in a CPU adapter's caches, where a 64 MiB copy cannot).
-  const copies: KernelBenchResult['copies'] = [];
-  for (const c of all) {
-    if (c.copyValues === undefined || copies.some((x) => x.values === c.copyValues)) continue;
-    const m = await measureCopy(rt, c.copyValues, time);
-    copies.push({ values: c.copyValues, gbs: m.gbs, timing: m.timing });
-    log(`copy of ${c.copyValues} values: ${m.gbs.toPrecision(3)} GB/s`);
-  }
-
-  const kernels: KernelEntry[] = [];
-  const forwardMs = new Map<string, number>();
-  for (const c of all) {
-    const { record, release } = c.setup();
-    let timing: Timing;
-    let dispatches: string[];
-    try {
-      timing = await timeIt(rt, record, time);
-      dispatches = await labelsOf(rt, record);
-    } finally {
-      release();
+  const base = rt.profile;
+  const runs = versionRuns(base, request);
+  const versions = Object.fromEntries(VERSION_FAMILIES.map((f) => [f, [] as string[]])) as Record<VersionFamily, string[]>;
+  for (const f of VERSION_FAMILIES) {
+    const timed = runs.filter((r) => all.some((c) => c.family === f && r.selects(c)));
+    for (const r of timed.length ? timed : runs.slice(0, 1)) {
+      const name = versionsOf(r.profile)[f];
+      if (!versions[f].includes(name)) versions[f].push(name);
     }
-    const value = c.work / (timing.medianMs * 1e6);
-    const copy = copies.find((x) => x.values === c.copyValues);
-    let reference = copy ? `copy ${copy.values} values` : `copy ${(limits.copyBytes / 2 ** 21).toFixed(0)} MiB`;
-    let referenceValue = copy ? copy.gbs : limits.copyGBs;
-    let t: Target | null = null;
-    if (c.conv) {
-      const g = gemm.find((x) => x.layer === c.conv!.layer);
-      reference = g ? `SGEMM ${g.shape.m}x${g.shape.n}x${g.shape.k}` : `SGEMM ${limits.sgemmShape.m}^3`;
-      referenceValue = g ? g.gflops : limits.sgemmGflops;
-      if (c.conv.kind === 'forward') {
-        forwardMs.set(c.conv.layer, timing.medianMs);
-        t = target(`GFLOP/s >= ${CONV_TARGET} x SGEMM at the same GEMM`, value / referenceValue, CONV_TARGET, 'min');
-      } else {
-        const f = forwardMs.get(c.conv.layer);
-        if (f !== undefined) t = target(`time <= ${CONV_BACKWARD_TARGET} x the forward's`, timing.medianMs / f, CONV_BACKWARD_TARGET, 'max');
+  }
+  const validation: VersionValidation[] = [];
+  const kernels: VersionedKernelEntry[] = [];
+  try {
+    const limits = await measureLimits(rt, { copyMiB: opts.copyMiB ?? d.copyMiB!, sgemmN: opts.sgemmN ?? d.sgemmN!, ...time });
+    log(`copy ${limits.copyGBs.toPrecision(3)} GB/s, SGEMM ${limits.sgemmShape.m}^3 ${limits.sgemmGflops.toPrecision(3)} GFLOP/s`);
+
+    // SGEMM at each conv layer's equivalent GEMM (only for the layers whose forward is measured).
+    const gemm: KernelBenchResult['gemm'] = [];
+    for (const c of all) {
+      if (c.conv?.kind !== 'forward' || gemm.some((g) => g.layer === c.conv!.layer)) continue;
+      const s = await measureSgemm(rt, c.conv.gemm, time);
+      gemm.push({ layer: c.conv.layer, shape: s.shape, gflops: s.gflops, timing: s.timing });
+      log(`SGEMM at ${c.conv.layer}'s GEMM ${s.shape.m}x${s.shape.n}x${s.shape.k}: ${s.gflops.toPrecision(3)} GFLOP/s`);
+    }
+
+    // A copy of the same size for each memory-bound kernel: cache effects then hit both alike (a
+    // small tensor can live in a CPU adapter's caches, where a 64 MiB copy cannot).
+    const copies: KernelBenchResult['copies'] = [];
+    for (const c of all) {
+      if (c.copyValues === undefined || copies.some((x) => x.values === c.copyValues)) continue;
+      const m = await measureCopy(rt, c.copyValues, time);
+      copies.push({ values: c.copyValues, gbs: m.gbs, timing: m.timing });
+      log(`copy of ${c.copyValues} values: ${m.gbs.toPrecision(3)} GB/s`);
+    }
+
+    const forwardMs = new Map<string, number>();
+    for (const run of runs) {
+      const mine = all.filter(run.selects);
+      if (mine.length === 0) continue;
+      // Every version this pass times meets the CPU reference first; one that does not is not timed.
+      for (const k of run.validate) {
+        const v = await validateVersion(rt, k, layersOf(k.family), run.profile);
+        validation.push(v);
+        if (!v.ok) throw new Error(`bench kernels: ${k.family} ${k.name} fails its check against the CPU reference, so it is not timed: ${v.message}`);
+        log(`${k.family} ${k.name}: ${v.checks} checks against the CPU reference passed (max abs err ${v.maxAbsErr.toExponential(2)})`);
       }
-    } else if (c.bandwidthTarget) {
-      t = target(`GB/s >= ${BANDWIDTH_TARGET} x copy`, value / referenceValue, BANDWIDTH_TARGET, 'min');
+      rt.setProfile(run.profile);
+      for (const c of mine) {
+        const { record, release } = c.setup();
+        let timing: Timing;
+        let dispatches: string[];
+        try {
+          timing = await timeIt(rt, record, time);
+          dispatches = await labelsOf(rt, record);
+        } finally {
+          release();
+        }
+        const value = c.work / (timing.medianMs * 1e6);
+        const copy = copies.find((x) => x.values === c.copyValues);
+        let reference = copy ? `copy ${copy.values} values` : `copy ${(limits.copyBytes / 2 ** 21).toFixed(0)} MiB`;
+        let referenceValue = copy ? copy.gbs : limits.copyGBs;
+        let t: Target | null = null;
+        if (c.conv) {
+          const g = gemm.find((x) => x.layer === c.conv!.layer);
+          reference = g ? `SGEMM ${g.shape.m}x${g.shape.n}x${g.shape.k}` : `SGEMM ${limits.sgemmShape.m}^3`;
+          referenceValue = g ? g.gflops : limits.sgemmGflops;
+          const key = `${c.conv.layer} ${run.tag ?? ''}`;
+          if (c.conv.kind === 'forward') {
+            forwardMs.set(key, timing.medianMs);
+            t = target(`GFLOP/s >= ${CONV_TARGET} x SGEMM at the same GEMM`, value / referenceValue, CONV_TARGET, 'min');
+          } else {
+            const f = forwardMs.get(key);
+            if (f !== undefined) t = target(`time <= ${CONV_BACKWARD_TARGET} x the forward's`, timing.medianMs / f, CONV_BACKWARD_TARGET, 'max');
+          }
+        } else if (c.bandwidthTarget) {
+          t = target(`GB/s >= ${BANDWIDTH_TARGET} x copy`, value / referenceValue, BANDWIDTH_TARGET, 'min');
+        }
+        const entry: VersionedKernelEntry = {
+          name: run.tag ? `${c.name} [${run.tag}]` : c.name,
+          ...(run.tag ? { version: run.tag } : {}),
+          group: c.group,
+          shape: c.shape,
+          dispatches,
+          timing,
+          metric: c.metric,
+          value,
+          work: c.work,
+          formula: c.formula,
+          reference,
+          referenceValue,
+          ratio: value / referenceValue,
+          target: t,
+        };
+        kernels.push(entry);
+        log(`${entry.name}: ${timing.medianMs.toPrecision(3)} ms, ${value.toPrecision(3)} ${c.metric} (${entry.ratio.toPrecision(3)} of ${reference})`);
+      }
     }
-    const entry: KernelEntry = {
-      name: c.name,
-      group: c.group,
-      shape: c.shape,
-      dispatches,
-      timing,
-      metric: c.metric,
-      value,
-      work: c.work,
-      formula: c.formula,
-      reference,
-      referenceValue,
-      ratio: value / referenceValue,
-      target: t,
+    return {
+      kind: KERNELS_KIND,
+      ...resultHeader(rt, opts, describeAdapter),
+      method,
+      config: { batch, reps: opts.reps, warmup: opts.warmup, quick: opts.quick, only, layers: layers.map(layerName), sgdParams },
+      versions,
+      validation,
+      limits,
+      gemm,
+      copies,
+      kernels,
     };
-    kernels.push(entry);
-    log(`${c.name}: ${timing.medianMs.toPrecision(3)} ms, ${value.toPrecision(3)} ${c.metric} (${entry.ratio.toPrecision(3)} of ${reference})`);
+  } finally {
+    rt.setProfile(base);
   }
-  return {
-    kind: KERNELS_KIND,
-    ...resultHeader(rt, opts, describeAdapter),
-    method,
-    config: { batch, reps: opts.reps, warmup: opts.warmup, quick: opts.quick, only, layers: layers.map(layerName), sgdParams },
-    limits,
-    gemm,
-    copies,
-    kernels,
-  };
+}
+
+/**
+ * The versions of each family a run compared, side by side: median ms per version and each older
+ * version's time over the newest's (> 1: the newest is faster), then how each was validated.
+ * Empty when the run compared none.
+ */
+export function formatVersionComparison(r: VersionedKernelBenchResult): string {
+  const blocks: string[] = [];
+  for (const f of VERSION_FAMILIES) {
+    const names = r.versions[f];
+    const entries = r.kernels.filter((k) => k.version?.startsWith(`${f} `));
+    if (names.length < 2 || entries.length === 0) continue;
+    const newest = names[names.length - 1];
+    const ms = (base: string, n: string) => entries.find((k) => k.name === `${base} [${f} ${n}]`)?.timing.medianMs;
+    const bases = [...new Set(entries.map((k) => k.name.slice(0, k.name.lastIndexOf(' ['))))];
+    const rows = bases.map((b) => [b, ...names.map((n) => fmt(ms(b, n))), ...names.slice(0, -1).map((n) => `${fmt((ms(b, n) ?? NaN) / (ms(b, newest) ?? NaN))}x`)]);
+    blocks.push(`${f} versions, median ms (${names.map((n) => `${n}: ${KERNEL_VERSIONS[f].find((k) => k.name === n)?.summary ?? n}`).join('; ')})`);
+    blocks.push(table([['kernel', ...names.map((n) => `${n} ms`), ...names.slice(0, -1).map((n) => `${n}/${newest}`)], ...rows]), '');
+  }
+  if (blocks.length && r.validation.length) {
+    blocks.push(`validated against the CPU reference before timing: ${r.validation.map((v) => `${v.family} ${v.version} (${v.checks} checks, max abs err ${fmt(v.maxAbsErr)})`).join(', ')}`);
+  }
+  return blocks.join('\n').trimEnd();
 }

@@ -5,7 +5,8 @@ import { ensureDir } from '../util/fsx.js';
 import { initWebGPU } from '../index.js';
 import { parseFlags, usage, requireRange, requireNonEmpty, requireTensorSize, UsageError, MAX_TENSOR_VALUES, MAX_TIMEOUT_S, requireWrnDepth } from './args.js';
 import { checkWrnSize } from '../model/wrn.js';
-import { kernelDefaults, runKernelBench, WRN16_4_LAYERS, layerName, type KernelBenchOptions } from '../bench/kernels.js';
+import { formatVersionComparison, kernelDefaults, runKernelBench, WRN16_4_LAYERS, layerName, type KernelBenchOptions } from '../bench/kernels.js';
+import { describeRegistry, formatVersions, parseVersionRequest, versionsOf, withVersions, type VersionRequest } from '../gpu/versions.js';
 import { runStepBench, stepDefaults, STEP_VARIANTS } from '../bench/step.js';
 import { compareResults, formatKernels, formatStep, validateResult, type KernelBenchResult } from '../bench/report.js';
 import { DEFAULT_RESULTS_DIR, gitCommit, readResult, writeResult } from '../bench/output.js';
@@ -22,6 +23,13 @@ const KERNEL_FLAGS = {
   only: { type: 'string', default: '', help: "only the kernels whose name contains this (e.g. 'bn.', 'conv2d.forward', '16x16x128')" },
   out: { type: 'string', default: DEFAULT_RESULTS_DIR, help: 'directory for the JSON result and its PNG chart' },
   'wall-clock': { type: 'bool', default: false, help: 'time with the wall clock even where GPU timestamps are available' },
+  versions: {
+    type: 'string',
+    help:
+      "kernel versions (src/gpu/versions.ts), each checked against the CPU reference before it is timed: 'conv2d=v1,batchnorm=v1' runs the whole benchmark with those; " +
+      "'all' (or 'conv2d,skipadd') times every version of those families side by side (conv versions also at WRN width 1's 32x32x16 and 16x16x32); default: the profile's own. Versions:\n" +
+      describeRegistry(' '.repeat(23)),
+  },
   browser: { type: 'bool', default: false, help: 'run the (quick) kernel benchmark in headless Chromium instead of Node (needs npm run build and Chromium)' },
   gpu: { type: 'bool', default: false, help: "with --browser: Chromium on the machine's GPU instead of SwiftShader" },
   timeout: { type: 'number', default: 600, help: 'with --browser: seconds to wait for the page' },
@@ -70,7 +78,8 @@ const HELP = `usage: wrn bench <kernels|step|compare|conv2d|bn-dispatches> [flag
   kernels   every hot kernel of a training step at WRN-16-4 layer shapes: median time, GB/s or
             GFLOP/s, and the ratio to this adapter's copy bandwidth / SGEMM throughput measured in
             the same run, with the kernel targets (>= 70% of copy, conv >= 70% of SGEMM, conv
-            backward <= 1.5x forward). --browser runs it in headless Chromium.
+            backward <= 1.5x forward). --browser runs it in headless Chromium; --versions times
+            the measured kernel versions (src/gpu/versions.ts) side by side, each validated first.
   step      whole training steps (forward, backward, SGD) of the bn, bn-unfused, skipinit and
             unnormalized variants, GPU time broken down by kernel category, and images/s
   compare   wrn bench compare A.json B.json: B over A, per kernel or per step category
@@ -112,10 +121,17 @@ async function kernels(argv: string[]): Promise<number> {
     throw new UsageError(`wrn bench kernels: --batch must be in [1, ${maxBatch}] (beyond, the ${layerName(largest)} activation would hold more than ${MAX_TENSOR_VALUES.toLocaleString('en')} values = 1 GiB), got ${f.batch}`);
   }
   requireRange('bench kernels', 'timeout', f.timeout, 1, MAX_TIMEOUT_S); // 0 would mean no timeout
+  let versions: VersionRequest;
+  try {
+    versions = parseVersionRequest(f.versions ?? '');
+  } catch (e) {
+    throw new UsageError(`wrn bench kernels: --versions: ${(e as Error).message}`);
+  }
+  if (f.browser && versions.kind !== 'default') throw new UsageError('wrn bench kernels: --versions runs in Node only (not with --browser)');
   ensureDir(f.out, '--out'); // a bad --out fails now, not after minutes of benchmarking
   const quick = f.quick || f.browser; // the page runs the quick configuration
   const d = kernelDefaults(quick);
-  const opts: KernelBenchOptions = { ...d, quick, only: f.only, wallClock: f['wall-clock'], commit: gitCommit() };
+  const opts: KernelBenchOptions = { ...d, quick, only: f.only, wallClock: f['wall-clock'], versions, commit: gitCommit() };
   if (f.batch !== undefined) opts.batch = f.batch;
   if (f.reps !== undefined) opts.reps = f.reps;
   if (f.warmup !== undefined) opts.warmup = f.warmup;
@@ -126,10 +142,14 @@ async function kernels(argv: string[]): Promise<number> {
     const rt = await initWebGPU({ timestamps: true });
     console.log(`adapter: ${rt.adapterName}`);
     console.log(`tuning profile: ${rt.profile.name}`);
+    if (versions.kind === 'select') console.log(`kernel versions: ${formatVersions(versionsOf(withVersions(rt.profile, versions.versions)))}`);
+    if (versions.kind === 'compare') console.log(`kernel versions compared: ${versions.families.join(', ')} (the profile's own: ${formatVersions(versionsOf(rt.profile))})`);
     r = await runKernelBench(rt, { ...opts, notes: nodeNotes(rt), log: (l) => console.log(`  ${l}`) });
   }
   console.log('');
   console.log(formatKernels(r));
+  const sideBySide = 'versions' in r ? formatVersionComparison(r as Parameters<typeof formatVersionComparison>[0]) : '';
+  if (sideBySide) console.log(`\n${sideBySide}`);
   const files = writeResult(r, f.out);
   console.log(`\nwrote ${files.json} and ${files.png}`);
   return 0;

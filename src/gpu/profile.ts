@@ -61,7 +61,7 @@ export interface TuningProfile {
  * 16x256, at --batch 8 --layer 64,64,16,3,1,1): 1.4x and 2.1x the 64x64 tile's forward time per
  * entry of C (the narrow tiles stage more values and pass more barriers per FMA).
  */
-const TILES: readonly TileShape[] = [
+export const TILES: readonly TileShape[] = [
   { tm: 64, tn: 64, tk: 32, cost: 1 },
   { tm: 32, tn: 128, tk: 16, cost: 1.4 },
   { tm: 16, tn: 256, tk: 8, cost: 2 },

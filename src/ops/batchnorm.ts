@@ -249,8 +249,8 @@ function channelInputs(c: number, seed: number, zeroBeta: boolean): Input[] {
 }
 
 // Reductions over ~8000 values per channel, f32 slices vs float64: a few 1e-6 relative.
-const REDUCE_TOL = { atol: 1e-4, rtol: 1e-4 };
-const ELEMENTWISE_TOL = { atol: 1e-5, rtol: 1e-5 }; // a handful of f32 roundings per value
+export const REDUCE_TOL = { atol: 1e-4, rtol: 1e-4 };
+export const ELEMENTWISE_TOL = { atol: 1e-5, rtol: 1e-5 }; // a handful of f32 roundings per value
 registerChecks(
   {
     name: 'batchNorm.stats [8, 3, 33, 31] (scalar path, 32 slices/channel)',

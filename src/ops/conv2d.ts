@@ -215,7 +215,7 @@ export function conv2dBackwardFilter(x: Tensor, dy: Tensor, wShape: Shape, p: Co
 // ---- checks for `wrn check` and the browser page ----------------------------------------------
 
 // Dot products of up to Cin*9 = 144 terms of values in [-1, 1]: f32 vs f64 within 1e-4.
-const CONV_TOL = { atol: 1e-4, rtol: 1e-4 };
+export const CONV_TOL = { atol: 1e-4, rtol: 1e-4 };
 const stem = { x: [1, 3, 9, 7], w: [5, 3, 3, 3], y: [1, 5, 9, 7], p: { stride: 1, pad: 1 } };
 const down = { x: [2, 16, 9, 9], w: [24, 16, 3, 3], y: [2, 24, 5, 5], p: { stride: 2, pad: 1 } };
 registerChecks(

@@ -55,13 +55,14 @@ export function skipAdd(skip: Tensor, branch: Tensor, alpha: Tensor): Tensor {
 
 // ---- checks for `wrn check` (odd sizes; the backward spans several workgroups of partials) ------
 
-const ELEMENTWISE = { atol: 1e-7, rtol: 1e-6 }; // one multiply-add per value
+export const ELEMENTWISE = { atol: 1e-7, rtol: 1e-6 }; // one multiply-add per value
+// d_alpha sums 22287 products in f32 (blocked) against f64: far below 1e-6 per term
+export const D_ALPHA_TOL = { atol: 2e-2, rtol: 1e-6 };
 const S = [3, 17, 19, 23]; // 22287 values: two backward workgroups
 registerChecks(
   { name: 'skipAdd', make: () => ({ kernel: skipAddKernel, inputs: [input(S, 1), input(S, 2), { shape: [1], data: [-0.37] }], outputs: [S], params: undefined, tol: ELEMENTWISE }) },
   {
     name: 'skipAdd.backward',
-    // d_alpha sums 22287 products in f32 (blocked) against f64: far below 1e-6 per term
-    make: () => ({ kernel: skipAddBackwardKernel, inputs: [input(S, 3), input(S, 2), { shape: [1], data: [-0.37] }], outputs: [S, S, [1]], params: undefined, tol: { atol: 2e-2, rtol: 1e-6 } }),
+    make: () => ({ kernel: skipAddBackwardKernel, inputs: [input(S, 3), input(S, 2), { shape: [1], data: [-0.37] }], outputs: [S, S, [1]], params: undefined, tol: D_ALPHA_TOL }),
   },
 );

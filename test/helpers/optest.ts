@@ -4,10 +4,12 @@
 //  - gradCheck: an op's backward against central finite differences, in float64 on the CPU backend;
 //  - compareOnDevices: a whole function (forward and every gradient) on 'webgpu' against 'cpu';
 //  - describeGpuProfiles: the GPU tests of a family once per tuning profile (src/gpu/profile.ts),
-//    forced on whatever adapter runs them, so every profile's code path meets the CPU reference.
+//    forced on whatever adapter runs them, so every profile's code path meets the CPU reference;
+//    given a family with kernel versions (src/gpu/versions.ts), once per profile and version.
 import { afterAll, beforeAll, describe } from 'vitest';
 import { initWebGPU, GpuRuntime, Tensor, withFloat64, noGrad, scope, sum, mul, fmtShape, type Shape } from '../../src/index.js';
-import { PROFILE_NAMES, type ProfileName, type TuningProfile } from '../../src/gpu/profile.js';
+import { makeProfile, PROFILE_NAMES, type ProfileName, type TuningProfile } from '../../src/gpu/profile.js';
+import { KERNEL_VERSIONS, withVersions, type KernelVersion, type VersionFamily } from '../../src/gpu/versions.js';
 import { numel } from '../../src/tensor.js';
 import { rand, compareKernel as compareKernelOnDevices, compareArrays as compareArraysResult, type Input, type Tolerance, type KernelCase } from '../../src/check.js';
 
@@ -36,22 +38,26 @@ export const describeGpu: typeof describe = CPU_ONLY
 
 /**
  * describeGpu once per tuning profile, named `${name} [profile <name>]`, with that profile forced
- * on the runtime for the block's tests (and the adapter's own put back after them).
+ * on the runtime for the block's tests (and the adapter's own put back after them). With
+ * `versions` (a kernel family, src/gpu/versions.ts), once per profile and version of the family,
+ * named `${name} [profile <name>, <family> <version>]`, the version applied on the profile.
  */
-export function describeGpuProfiles(name: string, body: (profile: ProfileName) => void): void {
+export function describeGpuProfiles(name: string, body: (profile: ProfileName, version: KernelVersion | null) => void, versions?: VersionFamily): void {
   for (const profile of PROFILE_NAMES) {
-    describeGpu(`${name} [profile ${profile}]`, () => {
-      let rt: GpuRuntime | null = null;
-      let prev: TuningProfile | null = null;
-      beforeAll(async () => {
-        rt = await requireGpu();
-        prev = rt.setProfile(profile);
+    for (const version of versions ? KERNEL_VERSIONS[versions] : [null]) {
+      describeGpu(`${name} [profile ${profile}${version ? `, ${version.family} ${version.name}` : ''}]`, () => {
+        let rt: GpuRuntime | null = null;
+        let prev: TuningProfile | null = null;
+        beforeAll(async () => {
+          rt = await requireGpu();
+          prev = rt.setProfile(version ? withVersions(makeProfile(profile), [version]) : profile);
+        });
+        afterAll(() => {
+          if (rt && prev) rt.setProfile(prev);
+        });
+        body(profile, version);
       });
-      afterAll(() => {
-        if (rt && prev) rt.setProfile(prev);
-      });
-      body(profile);
-    });
+    }
   }
 }
 

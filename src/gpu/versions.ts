@@ -1,0 +1,135 @@
+// Numbered kernel versions (llm.c's habit): the alternatives that were measured stay selectable by
+// name, so a later change is timed against its predecessors in one run (`wrn bench kernels
+// --versions`) and every one is checked against the CPU reference (the op tests run each version;
+// the benchmark validates each before timing it). A version is a named override of fields of the
+// tuning profile (src/gpu/profile.ts): one mechanism, the programs read the profile and nothing
+// else. Versions are numbered in the order they were written; the last of a family is the newest.
+import { TILES, type TuningProfile } from './profile.js';
+
+/** The kernel families that have versions (a section of the tuning profile each). */
+export const VERSION_FAMILIES = ['conv2d', 'batchnorm', 'skipadd'] as const;
+export type VersionFamily = (typeof VERSION_FAMILIES)[number];
+
+/** Fields of the family's section of the profile that a version sets. */
+export type VersionOverrides<F extends VersionFamily = VersionFamily> = Partial<TuningProfile[F]>;
+
+export interface KernelVersion<F extends VersionFamily = VersionFamily> {
+  family: F;
+  /** 'v1', 'v2', ... */
+  name: string;
+  /** What it does and what was measured. */
+  summary: string;
+  overrides: VersionOverrides<F>;
+}
+
+const v = <F extends VersionFamily>(family: F, name: string, summary: string, overrides: VersionOverrides<F>): KernelVersion<F> => ({ family, name, summary, overrides });
+
+/** Every version of every family, oldest first. */
+export const KERNEL_VERSIONS: { readonly [F in VersionFamily]: readonly KernelVersion<F>[] } = {
+  conv2d: [
+    v('conv2d', 'v1', 'the 64x64 tile for every GEMM', { tiles: [TILES[0]] }),
+    v('conv2d', 'v2', 'narrow 32x128 / 16x256 tiles picked by weighted padded work (at M = 16 the 64x64 tile computes 4x the entries needed, 16x256 1x at 2x the cost per entry)', { tiles: TILES }),
+  ],
+  batchnorm: [
+    v('batchnorm', 'v1', 'one vec4 per invocation in normalize and dx', { maxSpan: 1 }),
+    v('batchnorm', 'v2', 'spans of up to 8 vec4s of one channel in normalize and dx (SwiftShader: normalize 1.0-1.3x a copy, against 1.9-9x at 1)', { maxSpan: 8 }),
+  ],
+  skipadd: [
+    v('skipadd', 'v1', 'forward in workgroups of 64', { forwardWorkgroupSize: 64 }),
+    v('skipadd', 'v2', 'forward in workgroups of 256 (SwiftShader: at 64 the forward took 1.5-2x the plain add\'s time)', { forwardWorkgroupSize: 256 }),
+  ],
+};
+
+/** A choice of one version for some families. */
+export type VersionSelection = Partial<Record<VersionFamily, string>>;
+
+export function isVersionFamily(s: string): s is VersionFamily {
+  return (VERSION_FAMILIES as readonly string[]).includes(s);
+}
+
+/** The version `name` of `family`; an unknown one is an error listing the registry's. */
+export function findVersion(family: string, name: string): KernelVersion {
+  if (!isVersionFamily(family)) throw new Error(`unknown kernel family '${family}' (families with versions: ${VERSION_FAMILIES.join(', ')})`);
+  const found = KERNEL_VERSIONS[family].find((k) => k.name === name);
+  if (!found) throw new Error(`unknown version '${name}' of ${family} (versions: ${KERNEL_VERSIONS[family].map((k) => k.name).join(', ')})`);
+  return found;
+}
+
+/** The newest version of each family. */
+export function latestVersion(family: VersionFamily): KernelVersion {
+  const all = KERNEL_VERSIONS[family];
+  return all[all.length - 1];
+}
+
+/**
+ * `p` with `versions` applied (later ones win where two set one field): a new profile, `p` is left
+ * alone. Its name stays the profile's; `versionsOf` says which version each family now runs.
+ */
+export function withVersions(p: TuningProfile, versions: readonly KernelVersion[]): TuningProfile {
+  const out: TuningProfile = { ...p, conv2d: { ...p.conv2d }, batchnorm: { ...p.batchnorm }, skipadd: { ...p.skipadd } };
+  for (const k of versions) Object.assign(out[k.family], k.overrides);
+  return out;
+}
+
+/** The versions a selection names, in family order. */
+export function selectionVersions(sel: VersionSelection): KernelVersion[] {
+  return VERSION_FAMILIES.filter((f) => sel[f] !== undefined).map((f) => findVersion(f, sel[f]!));
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** The version of `family` that `p` runs (the newest whose overrides `p` already has), or null. */
+export function versionOf(p: TuningProfile, family: VersionFamily): string | null {
+  const section = p[family] as unknown as Record<string, unknown>;
+  const match = [...KERNEL_VERSIONS[family]].reverse().find((k) => Object.entries(k.overrides).every(([field, value]) => same(section[field], value)));
+  return match?.name ?? null;
+}
+
+/** The version of every family that `p` runs ('custom' where none matches). */
+export function versionsOf(p: TuningProfile): Record<VersionFamily, string> {
+  return Object.fromEntries(VERSION_FAMILIES.map((f) => [f, versionOf(p, f) ?? 'custom'])) as Record<VersionFamily, string>;
+}
+
+/** 'conv2d v2, batchnorm v2, skipadd v2' */
+export const formatVersions = (vs: Record<string, string>) =>
+  Object.entries(vs)
+    .map(([f, n]) => `${f} ${n}`)
+    .join(', ');
+
+/** The registry as lines of text (for --help). */
+export function describeRegistry(indent = ''): string {
+  return VERSION_FAMILIES.flatMap((f) => KERNEL_VERSIONS[f].map((k) => `${indent}${f}=${k.name}: ${k.summary}`)).join('\n');
+}
+
+/** What a --versions value asks for: one selection for the whole run, or every version of some families side by side. */
+export type VersionRequest = { kind: 'default' } | { kind: 'select'; versions: KernelVersion[] } | { kind: 'compare'; families: VersionFamily[] };
+
+/**
+ * Parse a --versions value: '' (the profile's own), 'family=vN,...' (those versions for the whole
+ * run), 'all' or 'family,...' (every version of those families, side by side).
+ */
+export function parseVersionRequest(s: string): VersionRequest {
+  const items = s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  if (items.length === 0) return { kind: 'default' };
+  if (items.length === 1 && items[0] === 'all') return { kind: 'compare', families: [...VERSION_FAMILIES] };
+  const pairs = items.filter((x) => x.includes('='));
+  if (pairs.length && pairs.length !== items.length) throw new Error(`'${s}' mixes family=version items with bare families: give either versions to use (conv2d=v1,batchnorm=v1) or families to compare (all, or conv2d,batchnorm)`);
+  if (pairs.length) {
+    const sel: VersionSelection = {};
+    for (const p of pairs) {
+      const [family, name] = p.split('=', 2);
+      const k = findVersion(family, name);
+      if (sel[k.family]) throw new Error(`${k.family} is given twice in '${s}'`);
+      sel[k.family] = k.name;
+    }
+    return { kind: 'select', versions: selectionVersions(sel) };
+  }
+  const families = items.map((f) => {
+    if (!isVersionFamily(f)) throw new Error(`unknown kernel family '${f}' (families with versions: ${VERSION_FAMILIES.join(', ')}, or all)`);
+    return f;
+  });
+  return { kind: 'compare', families: VERSION_FAMILIES.filter((f) => families.includes(f)) };
+}
