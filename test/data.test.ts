@@ -1,8 +1,7 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   augmentParams,
   channelNorm,
@@ -28,18 +27,9 @@ import {
   type Dataset,
 } from '../src/data/index.js';
 import { mulberry32, Rng } from '../src/util/rng.js';
+import { sameBytes, scratchDirs } from './helpers/files.js';
 
-const tmpRoot = mkdtempSync(join(tmpdir(), 'wrn-data-'));
-afterAll(() => rmSync(tmpRoot, { recursive: true, force: true }));
-let dirCount = 0;
-const freshDir = (name = 'd') => {
-  const d = join(tmpRoot, `${dirCount++}`, name);
-  mkdirSync(d, { recursive: true });
-  return d;
-};
-
-const sameBytes = (a: ArrayBufferView, b: ArrayBufferView) =>
-  Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+const freshDir = scratchDirs('wrn-data-');
 
 // ---- CIFAR-10 binary reader ---------------------------------------------------------------------
 
@@ -119,7 +109,7 @@ describe('CIFAR-10 binary reader', () => {
 
   describe('errors name the file and the problem', () => {
     it('missing directory', () => {
-      const dir = join(tmpRoot, 'no-such-dir');
+      const dir = join(freshDir(), 'no-such-dir');
       expect(() => loadCifar10(dir)).toThrow(/not found: .*no-such-dir/);
       expect(() => loadCifar10(dir)).toThrow(/cifar-10-binary\.tar\.gz/);
     });

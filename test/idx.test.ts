@@ -1,8 +1,7 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   CIFAR10_CLASSES,
   CIFAR_RECORD_BYTES,
@@ -19,18 +18,9 @@ import {
 } from '../src/data/index.js';
 import { detectDirectory, FASHION_MNIST_DIR, loadDataset } from '../src/data/load.js';
 import { directoryFiles } from '../src/data/node_files.js';
+import { sameBytes, scratchDirs } from './helpers/files.js';
 
-const tmpRoot = mkdtempSync(join(tmpdir(), 'wrn-idx-'));
-afterAll(() => rmSync(tmpRoot, { recursive: true, force: true }));
-let dirCount = 0;
-const freshDir = (name = 'd') => {
-  const d = join(tmpRoot, `${dirCount++}`, name);
-  mkdirSync(d, { recursive: true });
-  return d;
-};
-
-const sameBytes = (a: ArrayBufferView, b: ArrayBufferView) =>
-  Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+const freshDir = scratchDirs('wrn-idx-');
 
 // ---- writing IDX files ------------------------------------------------------------------------------
 
@@ -335,7 +325,7 @@ describe('detectDirectory', () => {
   });
 
   it('a missing path, a file, and a directory of unrelated files: DataFormatError naming the path', () => {
-    const missing = join(tmpRoot, 'no-such-data');
+    const missing = join(freshDir(), 'no-such-data');
     expectFormatError(() => detectDirectory(missing), `--data ${missing}: no such directory`, 'expected');
     expectFormatError(() => load(missing), `--data ${missing}: no such directory`);
     const file = join(freshDir(), 'train-images-idx3-ubyte.gz');
