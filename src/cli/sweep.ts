@@ -7,7 +7,8 @@ import type { DataSpec } from '../data/load.js';
 import { initWebGPU } from '../index.js';
 import { runSweep, aggregate, markdownTable, logGrid, parseArm, type Cell, type SweepGrid } from '../sweep/sweep.js';
 import { lineChart, panels, savePng, type LineSeries } from '../plot/index.js';
-import { loadData, resolveDataSource } from './train.js';
+import { resolveDataSource } from './train.js';
+import { loadDataset } from '../data/load.js';
 import { parseFlags, usage, requireRange, requireNonEmpty, UsageError, requireWrnDepth, requirePositiveInts } from './args.js';
 
 // The defaults show the paper's Table 1 claim on Fashion-MNIST within an hour on a 2-core CPU
@@ -116,7 +117,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const { grid, base, dataSpec } = sweepConfigFromFlags(f);
-  const data = loadData(dataSpec, f.seed);
+  const data = loadDataset(dataSpec, f.seed);
   // --train-count 0 (all) is known only now; still before anything is written or opened.
   const maxBatch = Math.max(...grid.batchSizes);
   if (maxBatch > data.train.count) throw new UsageError(`wrn sweep: --batch-sizes ${maxBatch} is larger than the ${data.train.count} training images (--train-count)`);

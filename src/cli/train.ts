@@ -3,11 +3,11 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { initWebGPU } from '../index.js';
-import { fashionMnistInstalled, loadDataset, FASHION_MNIST_DIR, type DataSpec, type LoadedData } from '../data/load.js';
+import { fashionMnistInstalled, loadDataset, FASHION_MNIST_DIR } from '../data/load.js';
 import { writeSampleGrid } from '../data/png.js';
 import { VARIANTS, checkWrnSize } from '../model/wrn.js';
 import { BROWSER_FILES_SOURCE } from '../train/config.js';
-import { train, DEFAULT_TRAIN, DivergedError, checkpointConfig, resumeConfig, validateTrainConfig, type TrainConfig } from '../train/trainer.js';
+import { train, DEFAULT_TRAIN, DivergedError, checkpointConfig, loadTrainCheckpoint, resumeConfig, validateTrainConfig, type TrainCheckpoint, type TrainConfig } from '../train/trainer.js';
 import { GPUKernelError } from '../gpu/device.js';
 import { ensureDir } from '../util/fsx.js';
 import { writeCurves } from '../train/curves.js';
@@ -120,10 +120,6 @@ export function resolveDataSource(source: string, log: (l: string) => void = con
   return 'synthetic';
 }
 
-/** The datasets a DataSpec names, with the counts and size; errors name the flag's path. */
-export function loadData(spec: DataSpec, seed: number): LoadedData {
-  return loadDataset(spec, seed);
-}
 
 /** TrainConfig field -> its flag, for messages. */
 const FLAG_OF: Partial<Record<keyof TrainConfig, string>> = {
@@ -152,9 +148,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const given = flagsGiven(argv);
   let cfg = trainConfigFromFlags(f);
   const resume = f.resume ? resolveResumePath(f.resume) : undefined;
+  let resumed: TrainCheckpoint | undefined;
   if (resume) {
     // A resume continues the same run: the checkpoint's settings and data, its directory.
-    const saved = checkpointConfig(resume);
+    resumed = loadTrainCheckpoint(resume);
+    const saved = checkpointConfig(resumed);
     if (saved.data.source.startsWith(BROWSER_FILES_SOURCE)) {
       // Trained in the browser page on dropped files: only the user knows where those files are.
       if (!given.has('data')) {
@@ -178,7 +176,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   }
   ensureDir(cfg.out, '--out'); // a bad --out fails now, before minutes of loading and compiling
   const t0 = performance.now();
-  const data = loadData(cfg.data, cfg.seed);
+  const data = loadDataset(cfg.data, cfg.seed);
   console.log(`data: ${data.note}, loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   if (cfg.device === 'webgpu') console.log(`adapter: ${(await initWebGPU()).adapterName}`);
   // The first signal lets the step in flight finish and checkpoints; a second one ends at once.
@@ -191,7 +189,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const r = await train(cfg, data, { resume, force: f.force, verbose: f.verbose, shouldStop: () => stopSignal });
+    const r = await train(cfg, data, { resume, resumed, force: f.force, verbose: f.verbose, shouldStop: () => stopSignal });
     const c = r.config;
     const samples = join(c.out, 'samples.png');
     writeSampleGrid(data.train, samples);

@@ -177,8 +177,7 @@ export async function runSweep(o: SweepOptions): Promise<RunRecord[]> {
       rec = { ...r, diverged: false, testAccuracy: last?.testAccuracy ?? NaN, trainLoss: last?.trainLoss ?? NaN, steps: res.steps, seconds: (performance.now() - tRun) / 1000, message: res.message };
     } catch (e) {
       if (!(e instanceof DivergedError)) throw e;
-      const at = /diverged (?:at|by) step (\d+)/.exec(e.message);
-      rec = { ...r, diverged: true, testAccuracy: NaN, trainLoss: NaN, steps: at ? Number(at[1]) : 0, seconds: (performance.now() - tRun) / 1000, message: relativeTo(e.message, o.out) };
+      rec = { ...r, diverged: true, testAccuracy: NaN, trainLoss: NaN, steps: e.step, seconds: (performance.now() - tRun) / 1000, message: relativeTo(e.message, o.out) };
     }
     appendFileSync(runsPath, JSON.stringify(rec) + '\n');
     records.push(rec);

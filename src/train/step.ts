@@ -45,6 +45,19 @@ export interface StepStatus {
   nonFinite: boolean;
 }
 
+/** Why a step's status means the run diverged, or null if it did not (trainer and page alike). */
+export function divergence({ loss, nonFinite }: StepStatus): string | null {
+  if (!Number.isFinite(loss)) return `the loss is ${loss}`;
+  if (nonFinite) return `a parameter, its gradient, its momentum or a BN running statistic became NaN or Inf (the loss was still ${loss.toFixed(4)})`;
+  return null;
+}
+
+/** The first sentence of a divergence message: which step, why, the last finite loss and the rate. */
+export function divergedAt(p: { step: number; epoch: number; losses: number[] }, why: string, lr: number): string {
+  const last = p.losses.length ? p.losses[p.losses.length - 1] : NaN;
+  return `training diverged at step ${p.step + 1} (epoch ${p.epoch + 1}): ${why}; last finite loss ${Number.isFinite(last) ? last.toFixed(4) : 'none'} at learning rate ${lr}.`;
+}
+
 /**
  * Wait for a step's status and release it. On a CPU adapter the pacer sleeps through most of the
  * step first, so Dawn's polling does not take a core from the kernels (see GpuRuntime.idle).

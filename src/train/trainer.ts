@@ -17,16 +17,21 @@ import { datasetNorm, numBatches } from '../data/augment.js';
 import type { Dataset } from '../data/dataset.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import { faultPoint } from '../util/fault.js';
-import { saveCheckpoint, loadCheckpoint, CheckpointError, NonFiniteError } from './checkpoint.js';
+import { saveCheckpoint, loadCheckpoint, CheckpointError, NonFiniteError, type Checkpoint } from './checkpoint.js';
 import { RunDir } from './rundir.js';
-import { trainStep, readStatus } from './step.js';
+import { trainStep, readStatus, divergence, divergedAt } from './step.js';
 import { DEFAULT_TRAIN, RESUME_MAY_CHANGE, learningRate, startProgress, progressBatches, stepOptions, recordStep, endEpoch, validateTrainConfig, type TrainProgress, type CheckpointHeader, type EpochRecord, type TrainConfig } from './config.js';
 import { checkpointEntries, evaluate, restore } from './evaluate.js';
 
 export { DEFAULT_TRAIN, RESUME_MAY_CHANGE, learningRate, startProgress, validateTrainConfig, type TrainProgress, type CheckpointHeader, type EpochRecord, type TrainConfig } from './config.js';
 export { evaluate } from './evaluate.js';
 
-export class DivergedError extends Error {}
+/** A run that diverged; `step` is the step it diverged at (or by, when a checkpoint found it). */
+export class DivergedError extends Error {
+  constructor(message: string, readonly step: number) {
+    super(message);
+  }
+}
 
 export interface TrainResult {
   steps: number;
@@ -50,6 +55,8 @@ export interface TrainHooks {
   log?: (line: string) => void;
   /** Continue from this checkpoint file. */
   resume?: string;
+  /** ...already read by the caller (loadTrainCheckpoint), so it is not read twice. */
+  resumed?: TrainCheckpoint;
   /** Start afresh over an earlier run in cfg.out (its files are deleted). */
   force?: boolean;
   /** Polled after every step: a reason (e.g. 'SIGINT') makes the run checkpoint and stop. */
@@ -60,10 +67,17 @@ export interface TrainHooks {
   onStep?: (step: number, loss: number) => void;
 }
 
-/** The configuration stored in a training checkpoint (for a resume: what data to load, and what ran). */
-export function checkpointConfig(path: string): TrainConfig {
+/** A training checkpoint, read and checked once: its tensors and header (config: what data to load and what ran). */
+export type TrainCheckpoint = Checkpoint<CheckpointHeader>;
+
+export function loadTrainCheckpoint(path: string): TrainCheckpoint {
   const ckpt = loadCheckpoint<CheckpointHeader>(path);
   if (ckpt.header?.kind !== 'wrn-train') throw new CheckpointError(`checkpoint ${path}: not a training checkpoint (kind '${ckpt.header?.kind}')`);
+  return ckpt;
+}
+
+/** The configuration stored in a training checkpoint. */
+export function checkpointConfig(ckpt: TrainCheckpoint): TrainConfig {
   return { ...DEFAULT_TRAIN, ...ckpt.header.config };
 }
 
@@ -114,9 +128,8 @@ export async function train(cfg: TrainConfig, data: { train: Dataset; test: Data
   const batchesPerEpoch = numBatches(data.train.count, cfg.batchSize, true);
   if (batchesPerEpoch < 1) throw new Error(`train: --batch-size ${cfg.batchSize} is larger than the ${data.train.count} training images (--train-count)`);
 
-  const ckpt = hooks.resume ? loadCheckpoint<CheckpointHeader>(hooks.resume) : null;
-  if (ckpt && ckpt.header?.kind !== 'wrn-train') throw new CheckpointError(`checkpoint ${hooks.resume}: not a training checkpoint (kind '${ckpt.header?.kind}')`);
-  if (ckpt) resumeConfig({ ...DEFAULT_TRAIN, ...ckpt.header.config }, cfg); // the caller merged it: a mismatch is a bug
+  const ckpt = hooks.resume ? (hooks.resumed ?? loadTrainCheckpoint(hooks.resume)) : null;
+  if (ckpt) resumeConfig(checkpointConfig(ckpt), cfg); // the caller merged it: a mismatch is a bug
   const run = new RunDir(cfg.out).open();
   let model: WideResNet | null = null;
   let velocities: Tensor[] = [];
@@ -198,7 +211,7 @@ class RunRecorder {
     try {
       saveCheckpoint(this.run.checkpoint, header, entries.map((e, i) => ({ name: e.name, shape: [...e.tensor.shape], data: arrays[i] })));
     } catch (e) {
-      if (e instanceof NonFiniteError) throw new DivergedError(`training diverged by step ${p.step}: ${e.message}; the checkpoint was not written (the last good one, if any, is kept)`);
+      if (e instanceof NonFiniteError) throw new DivergedError(`training diverged by step ${p.step}: ${e.message}; the checkpoint was not written (the last good one, if any, is kept)`, p.step);
       throw e;
     }
     this.lastCheckpoint = this.run.checkpoint;
@@ -228,12 +241,13 @@ async function runLoop(
   let stop: TrainResult['stop'] = 'finished';
   let stopReason = '';
   const pacer = new ReadPacer(); // sleeps through most of a step instead of Dawn's polling (see GpuRuntime.idle)
-  const diverge = async (why: string, lr: number): Promise<never> => {
+  const diverge = (why: string, lr: number): never => {
     const last = p.losses.length ? p.losses[p.losses.length - 1] : NaN;
     rec.write({ type: 'diverged', step: p.step + 1, epoch: p.epoch, why, lastFiniteLoss: last, lr });
     throw new DivergedError(
-      `training diverged at step ${p.step + 1} (epoch ${p.epoch + 1}): ${why}; last finite loss ${Number.isFinite(last) ? last.toFixed(4) : 'none'} at learning rate ${lr}. ` +
+      `${divergedAt(p, why, lr)} ` +
         `The log (${rec.run.log}) and the last good checkpoint (${rec.lastCheckpoint ?? (p.step > 0 && hooks.resume ? hooks.resume : 'none written yet')}) are kept.`,
+      p.step + 1,
     );
   };
 
@@ -246,9 +260,10 @@ async function runLoop(
         break outer;
       }
       const status = trainStep(model, velocities, batch, stepOptions(cfg, p, lr));
-      const { loss, nonFinite } = await readStatus(status, pacer); // the one wait per step: the whole step was submitted at once
-      if (!Number.isFinite(loss)) await diverge(`the loss is ${loss}`, lr);
-      if (nonFinite) await diverge(`a parameter, its gradient, its momentum or a BN running statistic became NaN or Inf (the loss was still ${loss.toFixed(4)})`, lr);
+      const st = await readStatus(status, pacer); // the one wait per step: the whole step was submitted at once
+      const why = divergence(st);
+      if (why) diverge(why, lr);
+      const { loss } = st;
       recordStep(p, loss, lr, batch.batch);
       stepsThisRun++;
       rec.write({ type: 'step', step: p.step, epoch: p.epoch, loss, lr });

@@ -10,7 +10,7 @@ import { runStepBench, stepDefaults } from '../bench/step.js';
 import { fmt, resultBaseName, type BenchResult, type KernelBenchResult, type StepBenchResult } from '../bench/report.js';
 import { kernelChart, stepChart } from '../bench/charts.js';
 import { intParam, kernelOptionsFromParams, numParam } from '../bench/web.js';
-import { trainStep, readStatus } from '../train/step.js';
+import { trainStep, readStatus, divergence, divergedAt } from '../train/step.js';
 import { evaluate, checkpointEntries, restore } from '../train/evaluate.js';
 import { DEFAULT_TRAIN, learningRate, startProgress, progressBatches, stepOptions, recordStep, endEpoch, validateTrainConfig, type CheckpointHeader, type EpochRecord, type TrainConfig, type TrainProgress } from '../train/config.js';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../train/checkpoint_format.js';
@@ -434,15 +434,15 @@ async function trainTask(ctx: TaskContext, view: View) {
         break outer;
       }
       const status = trainStep(model, velocities, batch, stepOptions(cfg, pr, lr));
-      const { loss, nonFinite } = await readStatus(status, pacer);
-      const lastLoss = pr.losses.length ? pr.losses[pr.losses.length - 1] : NaN;
-      if (!Number.isFinite(loss) || nonFinite) {
-        const why = !Number.isFinite(loss) ? `the loss is ${loss}` : `a parameter, its gradient or its momentum became NaN or Inf (the loss was still ${loss.toFixed(4)})`;
+      const st = await readStatus(status, pacer);
+      const why = divergence(st);
+      if (why) {
         lastRun = null; // never offer a poisoned model
         model.release();
         velocities.forEach((v) => v.release());
-        throw new Error(`training diverged at step ${pr.step + 1} (epoch ${pr.epoch + 1}): ${why}; last finite loss ${Number.isFinite(lastLoss) ? lastLoss.toFixed(4) : 'none'} at learning rate ${lr}. Lower the learning rate.`);
+        throw new Error(`${divergedAt(pr, why, lr)} Lower the learning rate.`);
       }
+      const { loss } = st;
       recordStep(pr, loss, lr, batch.batch);
       stepsThisRun++;
       ctx.progress({ step: pr.step, loss });
