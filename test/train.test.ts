@@ -3,6 +3,8 @@
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { train, learningRate, DEFAULT_TRAIN, DivergedError, type TrainConfig } from '../src/train/trainer.js';
 import { saveCheckpoint, loadCheckpoint } from '../src/train/checkpoint.js';
@@ -168,30 +170,45 @@ describe('sweep helpers', () => {
 
 describeGpu('memory over a long run', () => {
   beforeAll(requireGpu);
-  it('300 steps of a tiny WRN: the pool is flat after warm-up, and the process RSS grows by less than 16 MiB', async () => {
+  it('300 steps of a tiny WRN: no buffer created after warm-up, the pool flat, the JS heap flat', async () => {
     const { gpu } = await import('../src/tensor.js');
     const { resizeDataset } = await import('../src/data/dataset.js');
+    // A forced collection makes the heap a measurement, not a snapshot of V8's GC schedule.
+    setFlagsFromString('--expose-gc');
+    const collect = runInNewContext('gc') as () => void;
     const d = makeSynthetic({ trainCount: 400, testCount: 8, seed: 2 });
     const small = { train: resizeDataset(d.train, 8), test: resizeDataset(d.test, 8) };
-    const pool: number[] = [];
-    const rss: number[] = [];
+    // Count every GPU object with memory behind it that the device creates, whoever asks.
+    const device = gpu().device;
+    let created = 0;
+    for (const m of ['createBuffer', 'createTexture', 'createQuerySet'] as const) {
+      const original = (device[m] as (...a: unknown[]) => unknown).bind(device);
+      (device as unknown as Record<string, unknown>)[m] = (...a: unknown[]) => (created++, original(...a));
+    }
+    const samples: { created: number; pool: number; heap: number; rss: number }[] = [];
     await train(tiny(tmp(), { epochs: 3, batchSize: 4, evalBatchSize: 8, augment: false }), small, {
       ...quiet,
       onStep: (step) => {
         if (step % 25 === 0) {
-          pool.push(gpu().memory().bytesAllocated);
-          rss.push(process.memoryUsage().rss);
+          collect();
+          const m = process.memoryUsage();
+          samples.push({ created, pool: gpu().memory().bytesAllocated, heap: m.heapUsed, rss: m.rss });
         }
       },
     });
-    expect(pool).toHaveLength(12);
-    // After the first epoch (steps 1-100: every shape seen, evaluation included) nothing new is allocated.
-    expect(new Set(pool.slice(4)).size).toBe(1);
-    const growth = (rss[rss.length - 1] - rss[4]) / 2 ** 20;
-    console.log(`RSS from step 125 to 300: ${(rss[4] / 2 ** 20).toFixed(0)} -> ${(rss[rss.length - 1] / 2 ** 20).toFixed(0)} MiB; pool ${(pool[pool.length - 1] / 2 ** 20).toFixed(2)} MiB`);
-    // Measured here: 8 MiB from step 125 to 300 (V8's heap settling; the losses kept are bytes a
-    // step). The bound catches a leak of ~100 KiB or more per step (a step's activations of a
-    // real model, an unreleased readback); smaller ones need a longer run than CI affords.
-    expect(growth).toBeLessThan(16);
+    expect(samples).toHaveLength(12);
+    // After the first epoch (steps 1-100: every shape seen, evaluation included) nothing new is created.
+    const late = samples.slice(4);
+    expect(new Set(late.map((s) => s.created)).size).toBe(1);
+    expect(new Set(late.map((s) => s.pool)).size).toBe(1);
+    const mib = (b: number) => (b / 2 ** 20).toFixed(2);
+    const heapGrowth = (late[late.length - 1].heap - late[0].heap) / 2 ** 20;
+    console.log(`steps 125-300: heap ${mib(late[0].heap)} -> ${mib(late[late.length - 1].heap)} MiB, RSS ${mib(Math.min(...late.map((s) => s.rss)))}-${mib(Math.max(...late.map((s) => s.rss)))} MiB, pool ${mib(late[0].pool)} MiB, ${late[0].created} GPU objects`);
+    // Measured here: +0.1 MiB from step 125 to 300 (the losses and log lines a run keeps, ~0.4 KiB
+    // a step; +0.4 MiB over 1,000 steps). The bound catches a JS-side leak of ~12 KiB a step.
+    // RSS is printed, not bounded: on SwiftShader it wanders by +-20 MiB with no trend (323-366 MiB
+    // over 1,000 steps here, +22 MiB over 175 steps on CI), so it cannot tell a leak from noise;
+    // GPU memory is covered exactly by the two counts above.
+    expect(heapGrowth).toBeLessThan(2);
   }, 400_000);
 });
