@@ -4,7 +4,7 @@ import type { OpenDeviceOptions } from './gpu/device.js';
 import { setRuntime } from './tensor.js';
 
 export { Tensor, scope, noGrad, isGradEnabled, withFloat64, runKernel, record, numel, fmtShape, gpu, type Device, type Shape, type Kernel } from './tensor.js';
-export { GpuRuntime, ReadPacer, grid1d } from './gpu/runtime.js';
+export { GpuRuntime, grid1d } from './gpu/runtime.js';
 export { describeAdapter, GPUKernelError, NO_ADAPTER_HELP } from './gpu/device.js';
 export * from './ops/index.js';
 

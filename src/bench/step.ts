@@ -3,7 +3,7 @@
 // what share of a step is BN, and what SkipInit (or no normalization) saves. Browser-safe.
 import { rand } from '../check.js';
 import { gpu, Tensor } from '../tensor.js';
-import { ReadPacer, type GpuRuntime, type ProfileEntry } from '../gpu/runtime.js';
+import { type GpuRuntime, type ProfileEntry } from '../gpu/runtime.js';
 import { describeAdapter } from '../gpu/device.js';
 import { WideResNet, blocksPerStage, type Variant } from '../model/wrn.js';
 import { trainStep, readStatus } from '../train/step.js';
@@ -55,17 +55,13 @@ async function benchVariant(rt: GpuRuntime, v: StepVariant, o: StepBenchOptions,
   const batch = { x: rand([o.batch, 3, 32, 32], 7), shape: [o.batch, 3, 32, 32] as const, labels: Array.from({ length: o.batch }, (_, i) => (i * 7) % 10) };
   // The trainer's own step (src/train/step.ts); a small learning rate keeps the weights (and so
   // the work) stable over the timed steps.
-  let pacer = new ReadPacer();
   const step = async (i: number) => {
     const status = trainStep(model, velocities, batch, { lr: 1e-3, momentum: 0.9, weightDecay: 5e-4, dropoutSeed: i });
-    const { loss, nonFinite } = await readStatus(status, pacer); // as the trainer does: sleep through most of the step, then wait
+    const { loss, nonFinite } = await readStatus(status); // as the trainer does: one wait per step
     if (!Number.isFinite(loss) || nonFinite) throw new Error(`bench step: ${v.name}: the loss is ${loss}${nonFinite ? ' and the weights are not finite' : ''} at step ${i}`);
   };
   try {
     for (let i = 0; i < o.warmup; i++) await step(i);
-    // A fresh pacer for the timed steps: the warm-up's pipeline compilation (seconds in a browser,
-    // where it completes on the GPU process) must not become the sleep before the first timed read.
-    pacer = new ReadPacer();
     const wall: number[] = [];
     let dispatches = 0;
     for (let i = 0; i < o.steps; i++) {

@@ -52,8 +52,11 @@ export interface TuningProfile {
     /** vec4s each invocation of the backward handles serially (one barrier per workgroup). */
     backwardVec4sPerInvocation: number;
   };
-  /** GpuRuntime.idle sleeps before a wait (see there); otherwise it only submits. */
-  paceWaits: boolean;
+  /**
+   * While the runtime waits on the GPU in Node, Dawn's event processing runs every this many ms
+   * instead of in a busy loop (src/gpu/poll.ts); 0 leaves Dawn's loop alone.
+   */
+  pollIntervalMs: number;
 }
 
 /**
@@ -75,7 +78,8 @@ export const TILES: readonly TileShape[] = [
  * of the channel's constants, not the arithmetic, cost the time: normalize took 1.0-1.3x a copy's
  * time at 8, 1.9-9x at 1, WRN shapes at batch 2 and 16); skipadd's forward runs in workgroups of
  * 256 (1.5-2x the add's time at 64) and its backward gives an invocation 64 vec4s (41-57 ms
- * against 77-90 ms at 16 for [32, 64, 32, 32]); waits are paced (GpuRuntime.idle).
+ * against 77-90 ms at 16 for [32, 64, 32, 32]); Dawn's polling during a wait runs on a 1 ms timer
+ * (a busy loop took a core from the kernels: src/gpu/poll.ts).
  */
 function cpuAdapterProfile(): TuningProfile {
   // navigator.hardwareConcurrency: browsers and Node >= 21; 4 cores where it is unknown.
@@ -85,14 +89,15 @@ function cpuAdapterProfile(): TuningProfile {
     conv2d: { maxWorkgroups: 2 * cores, tiles: TILES, filterTargetWorkgroups: 512, minSplitK: 512 },
     batchnorm: { valuesPerSlice: 256, maxSlices: 1024, maxSpan: 8 },
     skipadd: { forwardWorkgroupSize: 256, backwardVec4sPerInvocation: 64 },
-    paceWaits: true,
+    pollIntervalMs: 1,
   };
 }
 
 /**
  * A GPU: one workgroup per tile (no looping), one vec4 per invocation in the BN elementwise
  * kernels, skipadd's forward in workgroups of 64 (the size before the SwiftShader tuning) and its
- * backward with 4 vec4s per invocation (more, shorter workgroups), no pacing sleeps. The conv tile
+ * backward with 4 vec4s per invocation (more, shorter workgroups), Dawn's own polling (the lowest
+ * latency; a GPU step may take a few ms). The conv tile
  * costs and the slice sizes are the SwiftShader ones: not yet measured on a GPU (`wrn bench
  * kernels` there is how to tune them; a change here changes no result, only the time).
  */
@@ -102,7 +107,7 @@ function gpuProfile(): TuningProfile {
     conv2d: { maxWorkgroups: Infinity, tiles: TILES, filterTargetWorkgroups: 512, minSplitK: 512 },
     batchnorm: { valuesPerSlice: 256, maxSlices: 1024, maxSpan: 1 },
     skipadd: { forwardWorkgroupSize: 64, backwardVec4sPerInvocation: 4 },
-    paceWaits: false,
+    pollIntervalMs: 0,
   };
 }
 

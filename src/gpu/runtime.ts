@@ -9,6 +9,7 @@
 import { openDevice, describeAdapter, GPUKernelError, type GpuContext, type OpenDeviceOptions } from './device.js';
 import { reflectKernel, packUniforms, type KernelSpec, type ReflectedKernel } from './kernel.js';
 import { BufferPool } from './pool.js';
+import { withPolling } from './poll.js';
 import { makeProfile, profileFor, type ProfileName, type TuningProfile } from './profile.js';
 
 export interface GpuBuf {
@@ -189,7 +190,7 @@ export class GpuRuntime {
     this.enc().copyBufferToBuffer(b.buffer, 0, staging, 0, b.bytes);
     this.flush();
     try {
-      await staging.mapAsync(GPUMapMode.READ, 0, b.bytes);
+      await this.waitFor(() => staging.mapAsync(GPUMapMode.READ, 0, b.bytes));
     } catch (e) {
       this.readback.release(staging); // the pool owns it on every path (it is unmapped: mapping failed)
       await this.throwPendingErrors();
@@ -202,23 +203,16 @@ export class GpuRuntime {
     return out;
   }
 
-  /**
-   * Submit what is recorded, then, under a profile that paces waits ('cpu-adapter'), sleep about
-   * `ms` with no WebGPU promise pending before the caller waits on a result. Dawn in Node services a pending promise by
-   * polling in a loop, and on a CPU adapter that loop takes a core from the kernels (measured
-   * on SwiftShader, 2 cores: a 1 s batch of convolutions awaited at once cost 2.1 cpu-s, awaited
-   * after such a sleep 1.2 cpu-s and 10% less wall time). Under 'gpu' it only submits.
-   */
-  async idle(ms: number): Promise<void> {
-    this.flush();
-    if (ms > 0 && this.tuning.paceWaits) await new Promise((resolve) => setTimeout(resolve, ms));
-  }
-
   /** Submit everything and wait for the GPU to finish it; rethrows GPU errors. */
   async sync(): Promise<void> {
     this.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    await this.waitFor(() => this.device.queue.onSubmittedWorkDone());
     await this.throwPendingErrors();
+  }
+
+  /** Await a WebGPU promise with Dawn's polling paced as the profile says (src/gpu/poll.ts). */
+  private waitFor<T>(wait: () => Promise<T>): Promise<T> {
+    return withPolling(this.tuning.pollIntervalMs, wait);
   }
 
   memory(): { bytesInUse: number; bytesAllocated: number; buffers: number } {
@@ -389,7 +383,7 @@ export class GpuRuntime {
     enc.copyBufferToBuffer(resolve, 0, staging, 0, 16 * n);
     this.flush();
     try {
-      await staging.mapAsync(GPUMapMode.READ);
+      await this.waitFor(() => staging.mapAsync(GPUMapMode.READ));
     } catch (e) {
       for (const b of [staging, resolve]) b.destroy();
       prof.querySet.destroy();
@@ -445,35 +439,3 @@ export function grid1d(n: number, perGroup: number): [number, number] {
   const y = Math.ceil(groups / 65535);
   return [Math.ceil(groups / y), y];
 }
-
-/**
- * Paces the waits of a loop whose iterations take about the same GPU time (training steps): before
- * each read it sleeps (GpuRuntime.idle) 80% of the last iteration's submit-to-result time. When
- * the result was already there after the sleep (an overshoot: the iteration got shorter, or the
- * last one was an outlier such as a paused process), the estimate is dropped and the next
- * iteration waits at once, measuring afresh; a decaying estimate would keep oversleeping.
- */
-export class ReadPacer {
-  private estimateMs = 0;
-  private submitted = 0;
-  private woke = 0;
-
-  constructor(private readonly now: () => number = () => performance.now()) {}
-
-  /** Call after recording an iteration, before awaiting its result. */
-  async beforeRead(rt: GpuRuntime): Promise<void> {
-    this.submitted = this.now();
-    await rt.idle(0.8 * this.estimateMs);
-    this.woke = this.now();
-  }
-
-  /** Call once the result is read. */
-  afterRead(): void {
-    const end = this.now();
-    const overslept = this.estimateMs > 0 && end - this.woke < OVERSLEPT_MS;
-    this.estimateMs = overslept ? 0 : end - this.submitted;
-  }
-}
-// A read that completes within this long after the sleep found its result waiting (a readback's
-// own round trip is about a millisecond).
-const OVERSLEPT_MS = 3;

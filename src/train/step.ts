@@ -3,8 +3,7 @@
 // into one submission. The status is a [2] tensor: [loss, 1 if any parameter, velocity, gradient
 // or BN running statistic became NaN or +-Inf, else 0] (the SGD kernel raises the flag for what it
 // updates, a check pass for the running statistics), read with one 8-byte readback per step.
-import { Tensor, scope, gpu } from '../tensor.js';
-import { ReadPacer } from '../gpu/runtime.js';
+import { Tensor, scope } from '../tensor.js';
 import { softmaxCrossEntropy, labelsTensor } from '../ops/loss.js';
 import { flagNonFinite, sgdStep, type SgdOptions } from '../ops/sgd.js';
 import type { WideResNet } from '../model/wrn.js';
@@ -58,12 +57,8 @@ export function divergedAt(p: { step: number; epoch: number; losses: number[] },
   return `training diverged at step ${p.step + 1} (epoch ${p.epoch + 1}): ${why}; last finite loss ${Number.isFinite(last) ? last.toFixed(4) : 'none'} at learning rate ${lr}.`;
 }
 
-/**
- * Wait for a step's status and release it. On a CPU adapter the pacer sleeps through most of the
- * step first, so Dawn's polling does not take a core from the kernels (see GpuRuntime.idle).
- */
-export async function readStatus(status: Tensor, pacer?: ReadPacer): Promise<StepStatus> {
-  if (status.device === 'webgpu' && pacer) await pacer.beforeRead(gpu());
+/** Wait for a step's status and release it. */
+export async function readStatus(status: Tensor): Promise<StepStatus> {
   try {
     const [loss, flag] = await status.toArray();
     // On the CPU backend every await above is a microtask: give the event loop a turn, so signals
@@ -71,7 +66,6 @@ export async function readStatus(status: Tensor, pacer?: ReadPacer): Promise<Ste
     if (status.device === 'cpu') await new Promise((r) => setTimeout(r, 0));
     return { loss, nonFinite: flag !== 0 };
   } finally {
-    pacer?.afterRead();
     status.release();
   }
 }

@@ -11,7 +11,6 @@
 // log, checkpoints, summary) and the step itself in src/train/step.ts.
 import { appendFileSync } from 'node:fs';
 import { Tensor, gpu } from '../tensor.js';
-import { ReadPacer } from '../gpu/runtime.js';
 import { WideResNet, type WrnConfig } from '../model/wrn.js';
 import { datasetNorm, numBatches } from '../data/augment.js';
 import type { Dataset } from '../data/dataset.js';
@@ -240,7 +239,6 @@ async function runLoop(
   let lastPrint = 0;
   let stop: TrainResult['stop'] = 'finished';
   let stopReason = '';
-  const pacer = new ReadPacer(); // sleeps through most of a step instead of Dawn's polling (see GpuRuntime.idle)
   const diverge = (why: string, lr: number): never => {
     const last = p.losses.length ? p.losses[p.losses.length - 1] : NaN;
     rec.write({ type: 'diverged', step: p.step + 1, epoch: p.epoch, why, lastFiniteLoss: last, lr });
@@ -260,7 +258,7 @@ async function runLoop(
         break outer;
       }
       const status = trainStep(model, velocities, batch, stepOptions(cfg, p, lr));
-      const st = await readStatus(status, pacer); // the one wait per step: the whole step was submitted at once
+      const st = await readStatus(status); // the one wait per step: the whole step was submitted at once
       const why = divergence(st);
       if (why) diverge(why, lr);
       const { loss } = st;

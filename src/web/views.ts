@@ -3,7 +3,6 @@
 // load (what `wrn browser --task <name>` and the browser tests drive). Browser only, no node:*.
 import { runChecks, selectChecks, type CheckLine } from '../check.js';
 import { Tensor } from '../tensor.js';
-import { ReadPacer } from '../gpu/runtime.js';
 import { WideResNet, VARIANTS, type Variant } from '../model/wrn.js';
 import { runKernelBench } from '../bench/kernels.js';
 import { runStepBench, stepDefaults } from '../bench/step.js';
@@ -129,10 +128,10 @@ export function renderAdapter(into: HTMLElement, r: ReturnType<typeof adapterRep
 }
 
 function profileSummary(p: unknown): string {
-  const o = p as { name?: string; conv2d?: { maxWorkgroups?: number }; paceWaits?: boolean };
+  const o = p as { name?: string; conv2d?: { maxWorkgroups?: number }; pollIntervalMs?: number };
   const parts = [o.name ?? '?'];
   if (o.conv2d?.maxWorkgroups !== undefined) parts.push(`conv2d max workgroups ${o.conv2d.maxWorkgroups}`);
-  if (o.paceWaits !== undefined) parts.push(o.paceWaits ? 'paced waits' : 'no pacing');
+  if (o.pollIntervalMs) parts.push(`Dawn polled every ${o.pollIntervalMs} ms`);
   return parts.join(', ');
 }
 
@@ -411,7 +410,6 @@ async function trainTask(ctx: TaskContext, view: View) {
 
   const norm = datasetNorm(data.train);
   const totalSteps = cfg.epochs * batchesPerEpoch;
-  const pacer = new ReadPacer();
   const t0 = performance.now();
   let stepsThisRun = 0;
   let lastDraw = 0;
@@ -434,7 +432,7 @@ async function trainTask(ctx: TaskContext, view: View) {
         break outer;
       }
       const status = trainStep(model, velocities, batch, stepOptions(cfg, pr, lr));
-      const st = await readStatus(status, pacer);
+      const st = await readStatus(status);
       const why = divergence(st);
       if (why) {
         lastRun = null; // never offer a poisoned model
