@@ -68,7 +68,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let rowOk = co < vec4<u32>(M);
     let dyCh = co * hoWo;
     // B: the 4 taps (ci, r, s) of w it stages, as x's channel offset and the tap's pixel offset.
-    let cols = groupOf(origin.y, sg.qb);
+    let cols = columnsOf(origin.y, sg.qb);
     let colOk = cols < vec4<u32>(N);
     let xCh = vec4<i32>((cols / khkw) * (params.h * params.w));
     let dr = select(vec4<i32>(OUTSIDE), vec4<i32>((cols % khkw) / params.kw) - i32(params.pad), colOk);  // OUTSIDE: masked below

@@ -95,7 +95,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let wCi = ci * khkw;
     // B: the 4 input pixels of this phase it stages (N > 0 here, so phasePix and px.count are
     // too), as the output pixel (oh0, ow0) that tap (t, u) = (0, 0) reads, and its index in dy.
-    let cols = groupOf(origin.y, sg.qb);
+    let cols = columnsOf(origin.y, sg.qb);
     let colOk = cols < vec4<u32>(N);
     let pix = cols % phasePix;
     let oh0 = select(vec4<i32>(OUTSIDE), vec4<i32>(pix / px.count + py.offset), colOk);  // OUTSIDE: masked below

@@ -71,7 +71,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let wRow = rows * K;
     // B: the 4 output pixels (im2col columns) it stages, decoded once per tile; xTap0 is the index
     // of tap (ci, r, s) = (0, 0, 0) in x, which may lie outside the image (padding).
-    let cols = groupOf(origin.y, sg.qb);
+    let cols = columnsOf(origin.y, sg.qb);
     let colOk = cols < vec4<u32>(N);
     let pix = cols % hoWo;
     // Columns past N get a row far outside the image, so the bounds test below also masks them.

@@ -1,6 +1,8 @@
 // The tile machinery shared by the three convolution kernels (src/gpu/programs/conv2d.ts composes
 // this file before conv2d_forward.wgsl, conv2d_backward_input.wgsl and conv2d_backward_filter.wgsl,
-// after the tile shape's constants: `const TM: u32 = 64u; const TN: u32 = 64u; const TK: u32 = 32u;`).
+// after the tile shape's constants, `const TM: u32 = 64u; const TN: u32 = 64u; const TK: u32 = 32u;`,
+// and one column layout: conv2d_tile_blocked.wgsl or conv2d_tile_strided.wgsl, which declare tileB
+// and define columnsOf, stageB, multiplyTiles and storeBlock).
 //
 // Each kernel is an implicit GEMM  C[M, N] = A[M, K] @ B[K, N]  whose A and B are gathered from
 // the conv's tensors on the fly. A workgroup of 64 invocations computes a TM x TN tile of C
@@ -24,7 +26,6 @@ const TN4: u32 = TN / 4u;   // vec4s per tile row of B
 const HALF_M: u32 = TM / 2u; // the second row block of an invocation starts this far down
 
 var<workgroup> tileA: array<vec4<f32>, TK * TM4>;  // [TK][TM4]
-var<workgroup> tileB: array<vec4<f32>, TK * TN4>;  // [TK][TN4]
 
 // The accumulators: each kernel declares `var acc = Acc()` per tile (a function variable the
 // compiler can keep in registers) and passes it by pointer. acc[i] holds C[row(i % 8), 4 columns]:
@@ -50,7 +51,6 @@ fn stagerOf(li: u32) -> Stager { return Stager(li % TM4, RUN_A * (li / TM4), li 
 // The 4 rows (of A) or columns (of B) of group q in the tile that starts at `first`.
 fn groupOf(first: u32, q: u32) -> vec4<u32> { return vec4<u32>(first + 4u * q) + vec4<u32>(0u, 1u, 2u, 3u); }
 fn stageA(kk: u32, q: u32, a: vec4<f32>) { tileA[kk * TM4 + q] = a; }
-fn stageB(kk: u32, q: u32, b: vec4<f32>) { tileB[kk * TN4 + q] = b; }
 
 // Bounds tests are written as u32(i) < size, which also rejects a negative i (a tap in the
 // padding). A column past the end of the GEMM gets the coordinate OUTSIDE, so the same test masks
@@ -60,44 +60,12 @@ const OUTSIDE: i32 = -1073741824;
 // Each kernel also defines gatherA(index, ok) and gatherB(index, ok): four values of its A or B
 // source at `index`, 0 where `ok` is false (the index is not used then).
 
-// acc += tileA^T-slice @ tileB-slice over the staged TK values of k.
-fn multiplyTiles(acc: ptr<function, Acc>, tx: u32, ty: u32) {
-  for (var kk = 0u; kk < TK; kk++) {
-    let a0 = tileA[kk * TM4 + ty];
-    let a1 = tileA[kk * TM4 + TM4 / 2u + ty];
-    let b0 = tileB[kk * TN4 + tx];
-    let b1 = tileB[kk * TN4 + TN4 / 2u + tx];
-    (*acc)[0] += a0.x * b0; (*acc)[1] += a0.y * b0; (*acc)[2] += a0.z * b0; (*acc)[3] += a0.w * b0;
-    (*acc)[4] += a1.x * b0; (*acc)[5] += a1.y * b0; (*acc)[6] += a1.z * b0; (*acc)[7] += a1.w * b0;
-    (*acc)[8] += a0.x * b1; (*acc)[9] += a0.y * b1; (*acc)[10] += a0.z * b1; (*acc)[11] += a0.w * b1;
-    (*acc)[12] += a1.x * b1; (*acc)[13] += a1.y * b1; (*acc)[14] += a1.z * b1; (*acc)[15] += a1.w * b1;
-  }
-}
-
 // Once the slices are staged: acc += their product, then wait until every invocation is done with
 // them before the next K-step overwrites them. Called from uniform control flow (the K loop).
 fn multiplyStaged(acc: ptr<function, Acc>, blk: vec2<u32>) {
   workgroupBarrier();
   multiplyTiles(acc, blk.x, blk.y);
   workgroupBarrier();
-}
-
-// Hand this invocation's 8x8 block of C to the kernel's
-//   storeColumn(row0, col, lo, hi): C[row0 + i, col] = lo[i], C[row0 + HALF_M + i, col] = hi[i] (i < 4)
-// one column at a time, reading the accumulators with constant indices only (CPU adapters turn a
-// dynamically indexed private array into a select over all 64 values).
-fn storeBlock(acc: ptr<function, Acc>, m0: u32, n0: u32, tx: u32, ty: u32) {
-  let row0 = m0 + 4u * ty;
-  let c0 = n0 + 4u * tx;
-  let c1 = n0 + TN / 2u + 4u * tx;
-  storeColumn(row0, c0, vec4((*acc)[0].x, (*acc)[1].x, (*acc)[2].x, (*acc)[3].x), vec4((*acc)[4].x, (*acc)[5].x, (*acc)[6].x, (*acc)[7].x));
-  storeColumn(row0, c0 + 1u, vec4((*acc)[0].y, (*acc)[1].y, (*acc)[2].y, (*acc)[3].y), vec4((*acc)[4].y, (*acc)[5].y, (*acc)[6].y, (*acc)[7].y));
-  storeColumn(row0, c0 + 2u, vec4((*acc)[0].z, (*acc)[1].z, (*acc)[2].z, (*acc)[3].z), vec4((*acc)[4].z, (*acc)[5].z, (*acc)[6].z, (*acc)[7].z));
-  storeColumn(row0, c0 + 3u, vec4((*acc)[0].w, (*acc)[1].w, (*acc)[2].w, (*acc)[3].w), vec4((*acc)[4].w, (*acc)[5].w, (*acc)[6].w, (*acc)[7].w));
-  storeColumn(row0, c1, vec4((*acc)[8].x, (*acc)[9].x, (*acc)[10].x, (*acc)[11].x), vec4((*acc)[12].x, (*acc)[13].x, (*acc)[14].x, (*acc)[15].x));
-  storeColumn(row0, c1 + 1u, vec4((*acc)[8].y, (*acc)[9].y, (*acc)[10].y, (*acc)[11].y), vec4((*acc)[12].y, (*acc)[13].y, (*acc)[14].y, (*acc)[15].y));
-  storeColumn(row0, c1 + 2u, vec4((*acc)[8].z, (*acc)[9].z, (*acc)[10].z, (*acc)[11].z), vec4((*acc)[12].z, (*acc)[13].z, (*acc)[14].z, (*acc)[15].z));
-  storeColumn(row0, c1 + 3u, vec4((*acc)[8].w, (*acc)[9].w, (*acc)[10].w, (*acc)[11].w), vec4((*acc)[12].w, (*acc)[13].w, (*acc)[14].w, (*acc)[15].w));
 }
 
 // Tiles of C are handed out round-robin: workgroup w computes tiles w, w + G, w + 2G, ... where G

@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { Tensor } from '../src/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { gpu, sum, Tensor } from '../src/index.js';
+import { findVersion, withVersions } from '../src/gpu/versions.js';
 import {
   conv2d,
   conv2dBackwardFilter,
@@ -12,7 +13,9 @@ import {
 } from '../src/ops/conv2d.js';
 import { conv2dTuning, filterSplits, pickTile, TILE_SHAPES } from '../src/gpu/programs/conv2d.js';
 import { makeProfile, PROFILE_NAMES } from '../src/gpu/profile.js';
-import { compareKernel, compareOnDevices, describeGpuProfiles, gradCheck, input } from './helpers/optest.js';
+import { compareKernel, compareOnDevices, describeGpu, describeGpuProfiles, gradCheck, input, rand, requireGpu } from './helpers/optest.js';
+
+type Shape4 = [number, number, number, number];
 
 // Each output is a dot product of K <= ~1600 products of values in [-1, 1], summed in f32 on the
 // GPU (in a different order) and in f64 on the CPU: the rounding error is about sqrt(K) * 2^-24 *
@@ -150,6 +153,39 @@ describe('conv2d tile shapes', () => {
     expect(pickTile(64, 512)).toMatchObject({ tm: 64, tn: 64 }); // stage 3
     expect(pickTile(256, 128)).toMatchObject({ tm: 64, tn: 64 });
     expect(pickTile(16, 144)).toMatchObject({ tm: 16, tn: 256 }); // filter gradient, 16 -> 16
+  });
+});
+
+describeGpu('conv2d: which program runs a convolution (conv2d v4)', () => {
+  beforeAll(requireGpu);
+  // The kernel names each case dispatches (forward, input gradient, filter gradient), under v4.
+  const programs = async (x: Shape4, w: Shape4, stride: number, pad: number) => {
+    const rt = gpu();
+    const names: string[] = [];
+    const dispatch = rt.dispatch.bind(rt);
+    rt.dispatch = (spec, ...rest) => (names.push(spec.name), dispatch(spec, ...rest));
+    const prev = rt.setProfile(withVersions(rt.profile, [findVersion('conv2d', 'v4')]));
+    try {
+      const xs = Tensor.from(rand(x, 1), x, 'webgpu').param('x');
+      const ws = Tensor.from(rand(w, 2), w, 'webgpu').param('w');
+      sum(conv2d(xs, ws, undefined, { stride, pad })).backward();
+      await xs.grad!.toArray();
+      return names.filter((n) => n.startsWith('conv2d.') && !n.includes('reduce'));
+    } finally {
+      rt.dispatch = dispatch;
+      rt.setProfile(prev);
+    }
+  };
+  it('3x3 stride 1 with <= 32 output channels: the direct kernels (forward: Cout, input gradient: Cin; filter gradient: Cout <= 16); otherwise the tiled GEMMs', async () => {
+    const kinds = async (...a: Parameters<typeof programs>) => (await programs(...a)).map((n) => (n.endsWith('.direct') ? 'direct' : 'tile'));
+    expect(await programs([2, 8, 16, 16], [16, 8, 3, 3], 1, 1)).toEqual(['conv2d.forward.direct', 'conv2d.backward_input.direct', 'conv2d.backward_filter.direct']);
+    expect(await kinds([1, 40, 8, 8], [33, 40, 3, 3], 1, 1)).toEqual(['tile', 'tile', 'tile']); // Cout 33 > 32, Cin 40 > 32
+    expect(await kinds([1, 40, 8, 8], [16, 40, 3, 3], 1, 1)).toEqual(['direct', 'tile', 'direct']); // the input gradient has 40 output channels
+    expect(await kinds([1, 8, 9, 9], [32, 8, 3, 3], 1, 1)).toEqual(['direct', 'direct', 'tile']); // the filter gradient runs directly up to 16 channels
+    expect(await kinds([1, 8, 9, 9], [16, 8, 3, 3], 2, 1)).toEqual(['tile', 'tile', 'tile']); // stride 2
+    expect(await kinds([1, 8, 9, 9], [16, 8, 1, 1], 1, 0)).toEqual(['tile', 'tile', 'tile']); // 1x1
+    // pad 3: the input gradient would need pad -1; one rule for both kernels, so both use the tiles.
+    expect(await kinds([1, 4, 5, 5], [8, 4, 3, 3], 1, 3)).toEqual(['tile', 'tile', 'tile']);
   });
 });
 

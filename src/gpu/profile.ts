@@ -20,6 +20,13 @@ export interface TileShape {
   cost: number;
 }
 
+/**
+ * How a conv GEMM tile's columns are spread over the invocations (shaders/conv2d_tile_<layout>.wgsl):
+ * 'blocked', runs of 4 adjacent columns per invocation; 'strided', adjacent invocations on
+ * adjacent columns (what a CPU adapter's SIMD lanes want).
+ */
+export type ColumnLayout = 'blocked' | 'strided';
+
 export const PROFILE_NAMES = ['cpu-adapter', 'gpu'] as const;
 export type ProfileName = (typeof PROFILE_NAMES)[number];
 
@@ -33,6 +40,17 @@ export interface TuningProfile {
     maxWorkgroups: number;
     /** The tile shapes a GEMM chooses from (pickTile), with their relative costs. */
     tiles: readonly TileShape[];
+    columnLayout: ColumnLayout;
+    /**
+     * 3x3 stride-1 convolutions with at most this many output channels run as a direct
+     * convolution (shaders/conv2d_direct.wgsl: forward and input gradient) instead of a tiled
+     * GEMM (shaders/conv2d_direct.wgsl); 0: never.
+     */
+    directMaxChannels: number;
+    /** Their filter gradient runs directly (conv2d_direct_filter.wgsl) up to this many output channels. */
+    directFilterMaxChannels: number;
+    /** The direct filter gradient splits the batch's rows so that about this many invocations run. */
+    directFilterInvocations: number;
     /** Split-K of the filter gradient: aim for this many workgroups in all (capped by maxWorkgroups)... */
     filterTargetWorkgroups: number;
     /** ...but give each split at least this many values of K. */
@@ -86,7 +104,7 @@ function cpuAdapterProfile(): TuningProfile {
   const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 4;
   return {
     name: 'cpu-adapter',
-    conv2d: { maxWorkgroups: 2 * cores, tiles: TILES, filterTargetWorkgroups: 512, minSplitK: 512 },
+    conv2d: { maxWorkgroups: 2 * cores, tiles: TILES, columnLayout: 'blocked', directMaxChannels: 32, directFilterMaxChannels: 16, directFilterInvocations: 2048, filterTargetWorkgroups: 512, minSplitK: 512 },
     batchnorm: { valuesPerSlice: 256, maxSlices: 1024, maxSpan: 8 },
     skipadd: { forwardWorkgroupSize: 256, backwardVec4sPerInvocation: 64 },
     pollIntervalMs: 1,
@@ -104,7 +122,7 @@ function cpuAdapterProfile(): TuningProfile {
 function gpuProfile(): TuningProfile {
   return {
     name: 'gpu',
-    conv2d: { maxWorkgroups: Infinity, tiles: TILES, filterTargetWorkgroups: 512, minSplitK: 512 },
+    conv2d: { maxWorkgroups: Infinity, tiles: TILES, columnLayout: 'blocked', directMaxChannels: 0, directFilterMaxChannels: 0, directFilterInvocations: 2048, filterTargetWorkgroups: 512, minSplitK: 512 },
     batchnorm: { valuesPerSlice: 256, maxSlices: 1024, maxSpan: 1 },
     skipadd: { forwardWorkgroupSize: 64, backwardVec4sPerInvocation: 4 },
     pollIntervalMs: 0,

@@ -27,8 +27,10 @@ const v = <F extends VersionFamily>(family: F, name: string, summary: string, ov
 /** Every version of every family, oldest first. */
 export const KERNEL_VERSIONS: { readonly [F in VersionFamily]: readonly KernelVersion<F>[] } = {
   conv2d: [
-    v('conv2d', 'v1', 'the 64x64 tile for every GEMM', { tiles: [TILES[0]] }),
-    v('conv2d', 'v2', 'narrow 32x128 / 16x256 tiles picked by weighted padded work (at M = 16 the 64x64 tile computes 4x the entries needed, 16x256 1x at 2x the cost per entry)', { tiles: TILES }),
+    v('conv2d', 'v1', 'the 64x64 tile for every GEMM', { tiles: [TILES[0]], columnLayout: 'blocked', directMaxChannels: 0, directFilterMaxChannels: 0 }),
+    v('conv2d', 'v2', 'narrow 32x128 / 16x256 tiles picked by weighted padded work (at M = 16 the 64x64 tile computes 4x the entries needed, 16x256 1x at 2x the cost per entry)', { tiles: TILES, columnLayout: 'blocked', directMaxChannels: 0, directFilterMaxChannels: 0 }),
+    v('conv2d', 'v3', "v2's tiles, columns strided over the invocations (adjacent invocations, adjacent columns: a CPU adapter's SIMD lanes load B and store C as vectors)", { tiles: TILES, columnLayout: 'strided', directMaxChannels: 0, directFilterMaxChannels: 0 }),
+    v('conv2d', 'v4', "v2, with the 3x3 stride-1 convolutions of few channels computed directly, without a GEMM tile or workgroup memory: forward and input gradient up to 32 output channels (16 pixels x 8 channels per invocation; SwiftShader, batch 32: 16 channels at 32x32 1.5x, 32 at 16x16 1.2x the tile's speed, 64 at 8x8 0.5x), filter gradient up to 16 (4 channels x 9 taps over a share of the rows: 16 channels 1.5x, 32 channels 0.7x)", { tiles: TILES, columnLayout: 'blocked', directMaxChannels: 32, directFilterMaxChannels: 16 }),
   ],
   batchnorm: [
     v('batchnorm', 'v1', 'one vec4 per invocation in normalize and dx', { maxSpan: 1 }),

@@ -6,13 +6,17 @@
 // tuning profile (src/gpu/profile.ts).
 import backwardFilterWgsl from '../../../shaders/conv2d_backward_filter.wgsl';
 import backwardInputWgsl from '../../../shaders/conv2d_backward_input.wgsl';
+import directWgsl from '../../../shaders/conv2d_direct.wgsl';
+import directFilterWgsl from '../../../shaders/conv2d_direct_filter.wgsl';
 import forwardWgsl from '../../../shaders/conv2d_forward.wgsl';
 import reduceWgsl from '../../../shaders/conv2d_reduce.wgsl';
 import tileWgsl from '../../../shaders/conv2d_tile.wgsl';
+import tileBlockedWgsl from '../../../shaders/conv2d_tile_blocked.wgsl';
+import tileStridedWgsl from '../../../shaders/conv2d_tile_strided.wgsl';
 import type { ConvGeometry } from '../../ops/conv2d.js';
 import { gpu } from '../../tensor.js';
 import type { KernelSpec } from '../kernel.js';
-import { makeProfile, type TileShape } from '../profile.js';
+import { makeProfile, type ColumnLayout, type TileShape } from '../profile.js';
 import { grid1d, type GpuBuf } from '../runtime.js';
 import { composeWgsl, wgslFile } from '../wgsl.js';
 
@@ -45,6 +49,10 @@ export function pickTile(rows: number, cols: number, tiles: readonly TileShape[]
 }
 
 const tile = wgslFile('shaders/conv2d_tile.wgsl', tileWgsl);
+const LAYOUTS: Record<ColumnLayout, ReturnType<typeof wgslFile>> = {
+  blocked: wgslFile('shaders/conv2d_tile_blocked.wgsl', tileBlockedWgsl),
+  strided: wgslFile('shaders/conv2d_tile_strided.wgsl', tileStridedWgsl),
+};
 type ConvKernelName = 'forward' | 'backward_input' | 'backward_filter';
 const KERNELS: Record<ConvKernelName, { file: ReturnType<typeof wgslFile>; bindings: KernelSpec['bindings'] }> = {
   forward: { file: wgslFile('shaders/conv2d_forward.wgsl', forwardWgsl), bindings: { x: 'read', weight: 'read', bias: 'read', y: 'read_write', params: 'uniform' } },
@@ -53,17 +61,70 @@ const KERNELS: Record<ConvKernelName, { file: ReturnType<typeof wgslFile>; bindi
 };
 const specCache = new Map<string, KernelSpec>();
 
-/** The kernel's spec for one tile shape: the shape's constants, then conv2d_tile.wgsl, then the kernel. */
-export function convSpec(kernel: ConvKernelName, t: TileShape): KernelSpec {
-  const name = `conv2d.${kernel}.${t.tm}x${t.tn}`;
+/** The kernel's spec for one tile shape and column layout: the shape's constants, conv2d_tile.wgsl, the layout's file, then the kernel. */
+export function convSpec(kernel: ConvKernelName, t: TileShape, layout: ColumnLayout = gpu().profile.conv2d.columnLayout): KernelSpec {
+  const name = `conv2d.${kernel}.${t.tm}x${t.tn}.${layout}`;
   let spec = specCache.get(name);
   if (!spec) {
     const k = KERNELS[kernel];
-    spec = { name, ...composeWgsl(k.file, { constants: { TM: t.tm, TN: t.tn, TK: t.tk }, includes: [tile] }), bindings: k.bindings };
+    spec = { name, ...composeWgsl(k.file, { constants: { TM: t.tm, TN: t.tn, TK: t.tk }, includes: [tile, LAYOUTS[layout]] }), bindings: k.bindings };
     specCache.set(name, spec);
   }
   return spec;
 }
+// One WGSL, two names, so that profiles and reports tell the forward from the input gradient.
+const directSource = composeWgsl(wgslFile('shaders/conv2d_direct.wgsl', directWgsl));
+const directBindings: KernelSpec['bindings'] = { src: 'read', weight: 'read', bias: 'read', out: 'read_write', params: 'uniform' };
+const DIRECT: Record<'forward' | 'backward_input', KernelSpec> = {
+  forward: { name: 'conv2d.forward.direct', ...directSource, bindings: directBindings },
+  backward_input: { name: 'conv2d.backward_input.direct', ...directSource, bindings: directBindings },
+};
+const DIRECT_PIXELS = 16; // per invocation: adjacent pixels of one row...
+const DIRECT_CHANNELS = 8; // ...times output channels (PX and CO in the WGSL)
+
+/** Whether the profile computes this 3x3 stride-1 convolution directly (`outChannels`: of the result). */
+function runsDirect(g: ConvGeometry, outChannels: number, maxChannels = gpu().profile.conv2d.directMaxChannels): boolean {
+  // pad <= 2: the input gradient is then a direct conv with pad 2 - pad.
+  return g.kh === 3 && g.kw === 3 && g.stride === 1 && g.pad <= 2 && outChannels <= maxChannels;
+}
+
+/** The direct kernel: out [batch, outC, outH, outW] from src [batch, srcC, srcH, srcW], weight element (o, i, r, s) at wBase + o*wO + i*wI + r*wR + s*wS. */
+function directConv(
+  kernel: 'forward' | 'backward_input',
+  label: string,
+  bufs: { src: GpuBuf; weight: GpuBuf; bias?: GpuBuf; out: GpuBuf },
+  d: { batch: number; srcC: number; srcH: number; srcW: number; outC: number; outH: number; outW: number; pad: number; wBase: number; wO: number; wI: number; wR: number; wS: number },
+): void {
+  const items = d.batch * d.outH * Math.ceil(d.outW / DIRECT_PIXELS) * Math.ceil(d.outC / DIRECT_CHANNELS);
+  const uniforms = { batch: d.batch, cin: d.srcC, h: d.srcH, w: d.srcW, cout: d.outC, ho: d.outH, wo: d.outW, pad: d.pad, wBase: d.wBase, wO: d.wO, wI: d.wI, wR: d.wR, wS: d.wS };
+  gpu().dispatchItems(DIRECT[kernel], { ...bufs, bias: bufs.bias ?? bufs.weight }, uniforms, items, { constants: { HAS_BIAS: bufs.bias ? 1 : 0 }, label });
+}
+
+const DIRECT_FILTER: KernelSpec = {
+  name: 'conv2d.backward_filter.direct',
+  ...composeWgsl(wgslFile('shaders/conv2d_direct_filter.wgsl', directFilterWgsl)),
+  bindings: { x: 'read', dy: 'read', partials: 'read_write', params: 'uniform' },
+};
+const DIRECT_FILTER_CHANNELS = 4; // output channels per invocation (CO in the WGSL)
+
+/** The direct filter gradient: the batch's output rows split so that about the profile's number of invocations run, then the splits summed. */
+function directFilter(g: ConvGeometry, x: GpuBuf, dy: GpuBuf, dw: GpuBuf): void {
+  const rt = gpu();
+  const rows = g.batch * g.ho;
+  const blocks = g.cin * Math.ceil(g.cout / DIRECT_FILTER_CHANNELS);
+  const wanted = Math.max(1, Math.min(rows, Math.ceil(rt.profile.conv2d.directFilterInvocations / blocks)));
+  const chunk = Math.ceil(rows / wanted);
+  const splits = Math.ceil(rows / chunk);
+  const count = g.cout * g.cin * 9;
+  const out: GpuBuf = splits === 1 ? dw : rt.alloc(4 * splits * count);
+  const { batch, cin, h, w, cout, ho, wo, pad } = g;
+  rt.dispatchItems(DIRECT_FILTER, { x, dy, partials: out }, { batch, cin, h, w, cout, ho, wo, pad, chunk }, blocks * splits, { label: `${convLabel(g)} splits=${splits}` });
+  if (splits > 1) {
+    rt.dispatchItems(REDUCE_SPLITS, { partials: out, dw }, { count, splits }, count, { label: `${count}x${splits}` });
+    rt.release(out);
+  }
+}
+
 const REDUCE_SPLITS: KernelSpec = {
   name: 'conv2d.reduce_splits',
   ...composeWgsl(wgslFile('shaders/conv2d_reduce.wgsl', reduceWgsl)),
@@ -96,6 +157,10 @@ const profileTile = (rows: number, cols: number) => pickTile(rows, cols, gpu().p
 
 /** y = conv(x, weight) (+ bias): M = Cout, N = batch*Ho*Wo. */
 export function conv2dForwardProgram(g: ConvGeometry, x: GpuBuf, weight: GpuBuf, bias: GpuBuf | undefined, y: GpuBuf): void {
+  if (runsDirect(g, g.cout)) {
+    const d = { batch: g.batch, srcC: g.cin, srcH: g.h, srcW: g.w, outC: g.cout, outH: g.ho, outW: g.wo, pad: g.pad };
+    return directConv('forward', convLabel(g), { src: x, weight, bias, out: y }, { ...d, wBase: 0, wO: g.cin * 9, wI: 9, wR: 3, wS: 1 });
+  }
   const [rows, cols] = [g.cout, g.batch * g.ho * g.wo];
   const t = profileTile(rows, cols);
   gpu().dispatch(convSpec('forward', t), { x, weight, bias: bias ?? weight, y }, uniforms(g), tileGrid(t, rows, cols, 1), {
@@ -106,6 +171,11 @@ export function conv2dForwardProgram(g: ConvGeometry, x: GpuBuf, weight: GpuBuf,
 
 /** dx from dy and weight: one GEMM per stride phase (grid z), M = Cin, N = batch * phase-0 pixels. */
 export function conv2dBackwardInputProgram(g: ConvGeometry, dy: GpuBuf, weight: GpuBuf, dx: GpuBuf): void {
+  if (runsDirect(g, g.cin)) {
+    // dx = conv(dy, w transposed and flipped: element (ci, co, r, s) = w[co, ci, 2 - r, 2 - s]), pad 2 - pad.
+    const d = { batch: g.batch, srcC: g.cout, srcH: g.ho, srcW: g.wo, outC: g.cin, outH: g.h, outW: g.w, pad: 2 - g.pad };
+    return directConv('backward_input', convLabel(g), { src: dy, weight, out: dx }, { ...d, wBase: 8, wO: 9, wI: g.cin * 9, wR: -3, wS: -1 });
+  }
   const phases = g.stride * g.stride; // one GEMM per (ih mod stride, iw mod stride); phase 0 is the largest
   const phase0Pixels = Math.ceil(g.h / g.stride) * Math.ceil(g.w / g.stride);
   const [rows, cols] = [g.cin, g.batch * phase0Pixels];
@@ -115,6 +185,7 @@ export function conv2dBackwardInputProgram(g: ConvGeometry, dy: GpuBuf, weight: 
 
 /** dw from x and dy: M = Cout, N = Cin*KH*KW, K = batch*Ho*Wo split across workgroups, then summed. */
 export function conv2dBackwardFilterProgram(g: ConvGeometry, x: GpuBuf, dy: GpuBuf, dw: GpuBuf): void {
+  if (runsDirect(g, g.cout, gpu().profile.conv2d.directFilterMaxChannels)) return directFilter(g, x, dy, dw);
   const rt = gpu();
   const { filterTargetWorkgroups, minSplitK } = rt.profile.conv2d;
   const rows = g.cout;

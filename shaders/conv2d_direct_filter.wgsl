@@ -1,0 +1,133 @@
+// The filter gradient of a 3x3, stride-1 convolution computed directly, without a GEMM tile or
+// workgroup memory (conv2d v4, for layers with few output channels; the forward and the input
+// gradient: conv2d_direct.wgsl):
+//   dw[o, i, r, s] = sum_{n, oh, ow} dy[n, o, oh, ow] * x[n, i, oh - pad + r, ow - pad + s]
+// The sum over the batch's output rows (n, oh) is split: invocation (split, channel group, i)
+// sums rows [split * chunk, (split + 1) * chunk) into partials[split] (conv2d_reduce.wgsl adds the
+// splits up). Per output row and run of 16 pixels it loads the 3 input rows' 18 values once for
+// all 9 taps (20 loaded) and 16 values of dy for each of its 4 channels, which are the same
+// address in every invocation of a SIMD group (they differ only in i).
+
+struct Params {
+  batch: u32, cin: u32, h: u32, w: u32,
+  cout: u32, ho: u32, wo: u32,
+  pad: u32,
+  chunk: u32,  // output rows per split
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read_write> partials: array<f32>;  // [splits][cout * cin * 9]
+@group(0) @binding(3) var<uniform> params: Params;
+
+const PX: u32 = 16u;  // pixels of a run
+const CO: u32 = 4u;   // output channels per invocation
+
+struct Row { v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>, v4: vec4<f32> }  // 20 input values from iw0 on
+struct Run { d0: vec4<f32>, d1: vec4<f32>, d2: vec4<f32>, d3: vec4<f32> }                // 16 values of dy
+// Per tap (3r + s) the products of one run, summed over its 4 lanes only when stored.
+alias Taps = array<vec4<f32>, 9>;
+
+// The products of the run d with kernel row x's three taps.
+fn rowTaps(d: Run, x: Row) -> array<vec4<f32>, 3> {
+  let t0 = d.d0 * x.v0 + d.d1 * x.v1 + d.d2 * x.v2 + d.d3 * x.v3;
+  let t1 = d.d0 * vec4(x.v0.yzw, x.v1.x) + d.d1 * vec4(x.v1.yzw, x.v2.x) + d.d2 * vec4(x.v2.yzw, x.v3.x) + d.d3 * vec4(x.v3.yzw, x.v4.x);
+  let t2 = d.d0 * vec4(x.v0.zw, x.v1.xy) + d.d1 * vec4(x.v1.zw, x.v2.xy) + d.d2 * vec4(x.v2.zw, x.v3.xy) + d.d3 * vec4(x.v3.zw, x.v4.xy);
+  return array<vec4<f32>, 3>(t0, t1, t2);
+}
+
+fn accumulate(t: ptr<function, Taps>, d: Run, r0: Row, r1: Row, r2: Row) {
+  let a = rowTaps(d, r0);
+  let b = rowTaps(d, r1);
+  let c = rowTaps(d, r2);
+  (*t)[0] += a[0]; (*t)[1] += a[1]; (*t)[2] += a[2];
+  (*t)[3] += b[0]; (*t)[4] += b[1]; (*t)[5] += b[2];
+  (*t)[6] += c[0]; (*t)[7] += c[1]; (*t)[8] += c[2];
+}
+
+fn load4x(i: i32, ok: vec4<bool>) -> vec4<f32> {
+  let j = select(vec4<i32>(0), vec4<i32>(i) + vec4<i32>(0, 1, 2, 3), ok);
+  return select(vec4<f32>(0.0), vec4<f32>(x[j.x], x[j.y], x[j.z], x[j.w]), ok);
+}
+fn load4dy(i: u32, ok: vec4<bool>) -> vec4<f32> {
+  let j = select(vec4<u32>(0u), vec4<u32>(i) + vec4<u32>(0u, 1u, 2u, 3u), ok);
+  return select(vec4<f32>(0.0), vec4<f32>(dy[j.x], dy[j.y], dy[j.z], dy[j.w]), ok);
+}
+
+// The input values of kernel row ih (20 from iw0 on), 0 outside the image.
+fn loadRow(plane: i32, ih: i32, iw0: i32) -> Row {
+  let j = vec4<i32>(0, 1, 2, 3);
+  let width = vec4<u32>(params.w);
+  let rowIn = vec4<bool>(u32(ih) < params.h);
+  let at = (plane + ih) * i32(params.w) + iw0;
+  return Row(
+    load4x(at, (vec4<u32>(iw0 + j) < width) & rowIn),
+    load4x(at + 4, (vec4<u32>(iw0 + 4 + j) < width) & rowIn),
+    load4x(at + 8, (vec4<u32>(iw0 + 8 + j) < width) & rowIn),
+    load4x(at + 12, (vec4<u32>(iw0 + 12 + j) < width) & rowIn),
+    load4x(at + 16, (vec4<u32>(iw0 + 16 + j) < width) & rowIn),
+  );
+}
+
+// dy[n, o, oh, ow0 .. ow0 + 15], 0 past the row's end or for a channel past cout.
+fn loadRun(n: u32, o: u32, oh: u32, ow0: u32) -> Run {
+  let live = vec4<bool>(o < params.cout);
+  let at = ((n * params.cout + min(o, params.cout - 1u)) * params.ho + oh) * params.wo + ow0;
+  let ow = vec4<u32>(ow0) + vec4<u32>(0u, 1u, 2u, 3u);
+  let wo = vec4<u32>(params.wo);
+  return Run(
+    load4dy(at, (ow < wo) & live),
+    load4dy(at + 4u, (ow + vec4<u32>(4u) < wo) & live),
+    load4dy(at + 8u, (ow + vec4<u32>(8u) < wo) & live),
+    load4dy(at + 12u, (ow + vec4<u32>(12u) < wo) & live),
+  );
+}
+
+fn store(split: u32, o: u32, i: u32, t: Taps) {
+  if (o >= params.cout) { return; }
+  let at = split * params.cout * params.cin * 9u + (o * params.cin + i) * 9u;
+  let one = vec4<f32>(1.0);
+  partials[at] = dot(t[0], one); partials[at + 1u] = dot(t[1], one); partials[at + 2u] = dot(t[2], one);
+  partials[at + 3u] = dot(t[3], one); partials[at + 4u] = dot(t[4], one); partials[at + 5u] = dot(t[5], one);
+  partials[at + 6u] = dot(t[6], one); partials[at + 7u] = dot(t[7], one); partials[at + 8u] = dot(t[8], one);
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // Item order: i (fastest), then the channel group, then the split.
+  let item = gid.x + gid.y * nwg.x * 64u;
+  let groups = (params.cout + CO - 1u) / CO;
+  let rows = params.batch * params.ho;
+  let splits = (rows + params.chunk - 1u) / params.chunk;
+  if (item >= params.cin * groups * splits) { return; }
+  let i = item % params.cin;
+  let o0 = ((item / params.cin) % groups) * CO;
+  let split = item / (params.cin * groups);
+  var t0 = Taps();
+  var t1 = Taps();
+  var t2 = Taps();
+  var t3 = Taps();
+  let runs = (params.wo + PX - 1u) / PX;
+  let end = min(rows, (split + 1u) * params.chunk);
+  for (var row = split * params.chunk; row < end; row++) {
+    let n = row / params.ho;
+    let oh = row % params.ho;
+    let plane = i32((n * params.cin + i) * params.h);
+    let ih = i32(oh) - i32(params.pad);
+    for (var run = 0u; run < runs; run++) {
+      let ow0 = run * PX;
+      let iw0 = i32(ow0) - i32(params.pad);
+      let r0 = loadRow(plane, ih, iw0);
+      let r1 = loadRow(plane, ih + 1, iw0);
+      let r2 = loadRow(plane, ih + 2, iw0);
+      accumulate(&t0, loadRun(n, o0, oh, ow0), r0, r1, r2);
+      accumulate(&t1, loadRun(n, o0 + 1u, oh, ow0), r0, r1, r2);
+      accumulate(&t2, loadRun(n, o0 + 2u, oh, ow0), r0, r1, r2);
+      accumulate(&t3, loadRun(n, o0 + 3u, oh, ow0), r0, r1, r2);
+    }
+  }
+  store(split, o0, i, t0);
+  store(split, o0 + 1u, i, t1);
+  store(split, o0 + 2u, i, t2);
+  store(split, o0 + 3u, i, t3);
+}
