@@ -13,12 +13,11 @@
 //    (TK * (TM + TN) floats: 16 KiB at 64x64x32, within what every adapter offers), so there are
 //    only two barriers per TK values of K;
 //  - each invocation then accumulates an 8x8 block of C in registers: rows {4ty..4ty+3,
-//    TM/2+4ty..TM/2+4ty+3}, columns {4tx..4tx+3, TN/2+4tx..TN/2+4tx+3} (tx = li % (TN/8),
-//    ty = li / (TN/8)), so per k it reads 4 vec4s from workgroup memory for 64 FMAs, and the
-//    invocations that share a ty read the same A vec4 (a broadcast) while their B vec4s are
-//    adjacent (no bank conflicts).
-// Both tiles are stored k-major as vec4s of 4 consecutive rows (A) or columns (B):
-// tileA[k * TM4 + m / 4][m % 4] = A[m0 + m, k0 + k].
+//    TM/2+4ty..TM/2+4ty+3} (tx = li % (TN/8), ty = li / (TN/8)) and 8 columns that the column
+//    layout places (blocked: {4tx..4tx+3, TN/2+4tx..TN/2+4tx+3}; strided: tx + j * TN/8), so
+//    per k it reads 2 vec4s of A and 8 values of B from workgroup memory for 64 FMAs; the
+//    invocations that share a ty read the same A vec4 (a broadcast).
+// tileA is stored k-major as vec4s of 4 consecutive rows: tileA[k * TM4 + m / 4][m % 4] = A[m0 + m, k0 + k].
 // Indices are 32-bit (i32 where a tap may fall in the padding): tensors of up to 2^31 values.
 
 const TM4: u32 = TM / 4u;   // vec4s per tile column of A
@@ -59,6 +58,14 @@ const OUTSIDE: i32 = -1073741824;
 
 // Each kernel also defines gatherA(index, ok) and gatherB(index, ok): four values of its A or B
 // source at `index`, 0 where `ok` is false (the index is not used then).
+
+// acc += (a0, a1) x (b0, b1): one k of the 8x8 block (8 rows of A, 8 columns of B).
+fn outerProduct(acc: ptr<function, Acc>, a0: vec4<f32>, a1: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>) {
+  (*acc)[0] += a0.x * b0; (*acc)[1] += a0.y * b0; (*acc)[2] += a0.z * b0; (*acc)[3] += a0.w * b0;
+  (*acc)[4] += a1.x * b0; (*acc)[5] += a1.y * b0; (*acc)[6] += a1.z * b0; (*acc)[7] += a1.w * b0;
+  (*acc)[8] += a0.x * b1; (*acc)[9] += a0.y * b1; (*acc)[10] += a0.z * b1; (*acc)[11] += a0.w * b1;
+  (*acc)[12] += a1.x * b1; (*acc)[13] += a1.y * b1; (*acc)[14] += a1.z * b1; (*acc)[15] += a1.w * b1;
+}
 
 // Once the slices are staged: acc += their product, then wait until every invocation is done with
 // them before the next K-step overwrites them. Called from uniform control flow (the K loop).

@@ -15,10 +15,7 @@ fn multiplyTiles(acc: ptr<function, Acc>, tx: u32, ty: u32) {
     let a1 = tileA[kk * TM4 + TM4 / 2u + ty];
     let b0 = tileB[kk * TN4 + tx];
     let b1 = tileB[kk * TN4 + TN4 / 2u + tx];
-    (*acc)[0] += a0.x * b0; (*acc)[1] += a0.y * b0; (*acc)[2] += a0.z * b0; (*acc)[3] += a0.w * b0;
-    (*acc)[4] += a1.x * b0; (*acc)[5] += a1.y * b0; (*acc)[6] += a1.z * b0; (*acc)[7] += a1.w * b0;
-    (*acc)[8] += a0.x * b1; (*acc)[9] += a0.y * b1; (*acc)[10] += a0.z * b1; (*acc)[11] += a0.w * b1;
-    (*acc)[12] += a1.x * b1; (*acc)[13] += a1.y * b1; (*acc)[14] += a1.z * b1; (*acc)[15] += a1.w * b1;
+    outerProduct(acc, a0, a1, b0, b1);
   }
 }
 

@@ -215,11 +215,17 @@ describeGpu('wrn bench on the CPU adapter (tiny shapes)', () => {
     expect(step.config).toMatchObject({ depth: 10, width: 1, batch: 2, steps: 1 });
     expect(step.variants.map((v) => v.name)).toEqual(['bn', 'bn-unfused', 'skipinit']);
     expect(printed).toMatch(/skipinit vs bn: step wall time x/);
+    expect(printed).toMatch(/conv GFLOP\/step +step GFLOP\/s +conv GFLOP\/s/);
     for (const v of step.variants) {
       expect(v.wallMs).toBeGreaterThan(0);
       expect(v.imagesPerSecond).toBeCloseTo((1000 * 2) / v.wallMs, 6);
       expect(v.dispatchesPerStep).toBeGreaterThan(20);
+      // The same WRN in every variant: the same conv work (counted by the conv programs; exact counts: conv2d.test.ts).
+      expect(v.convGflopPerStep).toBeCloseTo(step.variants[0].convGflopPerStep, 12);
+      expect(v.convGflopPerStep).toBeGreaterThan(0);
+      expect(v.effectiveGflops).toBeCloseTo((1e3 * v.convGflopPerStep) / v.wallMs, 9);
       if (!rt.hasTimestamps) continue;
+      expect(v.convKernelGflops!).toBeCloseTo((1e3 * v.convGflopPerStep) / v.breakdown!.conv, 9);
       const sum = CATEGORIES.reduce((s, c) => s + v.breakdown![c], 0);
       expect(sum, v.name).toBeCloseTo(v.gpuMs!, 9);
       expect(CATEGORIES.reduce((s, c) => s + v.shares![c], 0)).toBeCloseTo(1, 9);

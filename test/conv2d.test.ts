@@ -176,6 +176,22 @@ describeGpu('conv2d: which program runs a convolution (conv2d v4)', () => {
       rt.setProfile(prev);
     }
   };
+  it('every program counts the conv work it does: 2 x N x Cout x Ho x Wo x Cin x KH x KW per kernel', async () => {
+    const rt = gpu();
+    for (const version of ['v2', 'v4']) {
+      const prev = rt.setProfile(withVersions(rt.profile, [findVersion('conv2d', version)]));
+      try {
+        const f0 = rt.flopCount;
+        const x = Tensor.from(rand([2, 8, 9, 9], 1), [2, 8, 9, 9], 'webgpu').param('x');
+        const w = Tensor.from(rand([16, 8, 3, 3], 2), [16, 8, 3, 3], 'webgpu').param('w');
+        sum(conv2d(x, w, undefined, { stride: 1, pad: 1 })).backward();
+        await x.grad!.toArray();
+        expect(rt.flopCount - f0, version).toBe(3 * 2 * 2 * 16 * 9 * 9 * 8 * 9);
+      } finally {
+        rt.setProfile(prev);
+      }
+    }
+  });
   it('3x3 stride 1 with <= 32 output channels: the direct kernels (forward: Cout, input gradient: Cin; filter gradient: Cout <= 16); otherwise the tiled GEMMs', async () => {
     const kinds = async (...a: Parameters<typeof programs>) => (await programs(...a)).map((n) => (n.endsWith('.direct') ? 'direct' : 'tile'));
     expect(await programs([2, 8, 16, 16], [16, 8, 3, 3], 1, 1)).toEqual(['conv2d.forward.direct', 'conv2d.backward_input.direct', 'conv2d.backward_filter.direct']);

@@ -114,6 +114,12 @@ export interface StepVariantResult {
   fuseBnRelu: boolean;
   parameters: number;
   dispatchesPerStep: number;
+  /** The convolutions' useful work per step (forward and both gradients: 3 x 2 x MACs), GFLOP. */
+  convGflopPerStep: number;
+  /** That work over the step's wall time: how close the whole step comes to the conv kernels' rate. */
+  effectiveGflops: number;
+  /** That work over the conv kernels' GPU time (null without timestamps). */
+  convKernelGflops: number | null;
   /** median wall time of a whole step (submit to loss read back) */
   wallMs: number;
   wallTiming: Timing;
@@ -214,15 +220,24 @@ export function formatKernels(r: KernelBenchResult): string {
   return out.join('\n');
 }
 
+/** The step table, for the terminal and the page: one row per variant. */
+export function stepRows(r: StepBenchResult): string[][] {
+  const rows = [['variant', 'params', 'dispatches', 'wall ms/step', 'img/s', 'conv GFLOP/step', 'step GFLOP/s', 'conv GFLOP/s', 'GPU ms/step', ...r.categories]];
+  for (const v of r.variants) {
+    const cats = r.categories.map((k) => (v.breakdown ? `${fmt(v.breakdown[k])} (${pct(v.shares![k])})` : '-'));
+    // Results written before the FLOP count have none.
+    const flop = v.convGflopPerStep === undefined ? ['-', '-', '-'] : [fmt(v.convGflopPerStep), fmt(v.effectiveGflops), fmt(v.convKernelGflops)];
+    rows.push([v.name, String(v.parameters), String(v.dispatchesPerStep), fmt(v.wallMs), fmt(v.imagesPerSecond), ...flop, fmt(v.gpuMs), ...cats]);
+  }
+  return rows;
+}
+
 export function formatStep(r: StepBenchResult): string {
   const c = r.config;
   const out = header(r);
   out.push(`WRN-${c.depth}-${c.width}, batch ${c.batch}, ${c.warmup} warm-up + ${c.steps} timed steps per variant (forward, backward, SGD)`, '');
-  const rows = [['variant', 'params', 'dispatches', 'wall ms/step', 'img/s', 'GPU ms/step', ...r.categories]];
-  for (const v of r.variants) {
-    rows.push([v.name, String(v.parameters), String(v.dispatchesPerStep), fmt(v.wallMs), fmt(v.imagesPerSecond), fmt(v.gpuMs), ...r.categories.map((k) => (v.breakdown ? `${fmt(v.breakdown[k])} (${pct(v.shares![k])})` : '-'))]);
-  }
-  out.push(table(rows));
+  out.push(table(stepRows(r)));
+  out.push('conv GFLOP/step: the convolutions\' useful work (forward and both gradients); step GFLOP/s: that over the wall time; conv GFLOP/s: over the conv kernels\' GPU time.');
   if (r.variants.some((v) => !v.breakdown)) out.push('', 'per-kernel breakdown unavailable: the adapter has no timestamp-query; only the wall time per step is reported.');
   const by = (n: string) => r.variants.find((v) => v.name === n);
   const bn = by('bn');
@@ -293,6 +308,10 @@ export function compareResults(a: BenchResult, b: BenchResult, nameA = 'A', name
       rows.push([va.name, 'wall ms/step', fmt(va.wallMs), fmt(vb?.wallMs), fmt(ratioOf(vb?.wallMs, va.wallMs))]);
       rows.push([va.name, 'img/s', fmt(va.imagesPerSecond), fmt(vb?.imagesPerSecond), fmt(ratioOf(vb?.imagesPerSecond, va.imagesPerSecond))]);
       rows.push([va.name, 'GPU ms/step', fmt(va.gpuMs), fmt(vb?.gpuMs), fmt(ratioOf(vb?.gpuMs, va.gpuMs))]);
+      if (va.effectiveGflops !== undefined || vb?.effectiveGflops !== undefined) {
+        rows.push([va.name, 'step GFLOP/s (conv work over wall time)', fmt(va.effectiveGflops), fmt(vb?.effectiveGflops), fmt(ratioOf(vb?.effectiveGflops, va.effectiveGflops))]);
+        rows.push([va.name, 'conv GFLOP/s (over conv GPU time)', fmt(va.convKernelGflops), fmt(vb?.convKernelGflops), fmt(ratioOf(vb?.convKernelGflops, va.convKernelGflops))]);
+      }
       for (const c of cats) {
         const x = va.breakdown?.[c as Category];
         const y = vb?.breakdown?.[c as Category];

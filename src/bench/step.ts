@@ -64,12 +64,15 @@ async function benchVariant(rt: GpuRuntime, v: StepVariant, o: StepBenchOptions,
     for (let i = 0; i < o.warmup; i++) await step(i);
     const wall: number[] = [];
     let dispatches = 0;
+    let flops = 0;
     for (let i = 0; i < o.steps; i++) {
       const d0 = rt.dispatchCount;
+      const f0 = rt.flopCount;
       const t0 = performance.now();
       await step(o.warmup + i);
       wall.push(performance.now() - t0);
       dispatches = rt.dispatchCount - d0;
+      flops = rt.flopCount - f0;
     }
     const wallTiming = summarize('wall-clock', wall);
     let breakdown: Record<Category, number> | null = null;
@@ -111,6 +114,9 @@ async function benchVariant(rt: GpuRuntime, v: StepVariant, o: StepBenchOptions,
       fuseBnRelu: v.fuseBnRelu,
       parameters: model.parameterCount,
       dispatchesPerStep: dispatches,
+      convGflopPerStep: flops / 1e9,
+      effectiveGflops: flops / 1e6 / wallTiming.medianMs,
+      convKernelGflops: breakdown && breakdown.conv > 0 ? flops / 1e6 / breakdown.conv : null,
       wallMs: wallTiming.medianMs,
       wallTiming,
       imagesPerSecond: (1000 * o.batch) / wallTiming.medianMs,
@@ -119,7 +125,7 @@ async function benchVariant(rt: GpuRuntime, v: StepVariant, o: StepBenchOptions,
       shares,
       topKernels,
     };
-    log(`${v.name}: ${r.wallMs.toPrecision(4)} ms/step wall, ${r.imagesPerSecond.toPrecision(3)} img/s` + (gpuMs !== null ? `, ${gpuMs.toPrecision(4)} ms GPU, BN ${(100 * shares!.bn).toFixed(1)}%, conv ${(100 * shares!.conv).toFixed(1)}%` : ''));
+    log(`${v.name}: ${r.wallMs.toPrecision(4)} ms/step wall, ${r.imagesPerSecond.toPrecision(3)} img/s, ${r.effectiveGflops.toPrecision(3)} GFLOP/s of conv work over the step` + (gpuMs !== null ? `, ${gpuMs.toPrecision(4)} ms GPU, BN ${(100 * shares!.bn).toFixed(1)}%, conv ${(100 * shares!.conv).toFixed(1)}%` : ''));
     return r;
   } finally {
     model.release();

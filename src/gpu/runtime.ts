@@ -33,6 +33,15 @@ const UNIFORM_CHUNK = 64 * 1024;
 const AUTO_FLUSH_DISPATCHES = 1024;
 const AUTO_FLUSH_BYTES = 256 * 1024 * 1024;
 
+export interface DispatchOptions {
+  /** Override constants of the WGSL. */
+  constants?: Record<string, number>;
+  /** The shapes, for error messages and profiles. */
+  label?: string;
+  /** The dispatch's useful floating-point operations (counted in GpuRuntime.flopCount). */
+  flops?: number;
+}
+
 export interface ProfileEntry {
   /** kernel name and shapes, as given at dispatch */
   label: string;
@@ -54,6 +63,8 @@ export class GpuRuntime {
   private tuning: TuningProfile;
   /** Dispatches recorded since the runtime was opened (for tests and reports). */
   dispatchCount = 0;
+  /** The useful floating-point operations of those dispatches, as their programs declare them (the convolutions'; for reports). */
+  flopCount = 0;
   private profiler: { querySet: GPUQuerySet; capacity: number; labels: string[] } | null = null;
 
   private constructor(readonly ctx: GpuContext) {
@@ -240,7 +251,7 @@ export class GpuRuntime {
     buffers: Record<string, GpuBuf>,
     uniforms: Record<string, number>,
     items: number,
-    opts: { constants?: Record<string, number>; label?: string } = {},
+    opts: DispatchOptions = {},
   ): void {
     const [wx, wy, wz] = this.workgroupSize(spec, opts.constants);
     if (wy !== 1 || wz !== 1) throw new Error(`kernel '${spec.name}': dispatchItems needs a 1D @workgroup_size, the WGSL has (${wx}, ${wy}, ${wz})`);
@@ -262,7 +273,7 @@ export class GpuRuntime {
     buffers: Record<string, GpuBuf>,
     uniforms: Record<string, number>,
     workgroups: [number, number?, number?],
-    opts: { constants?: Record<string, number>; label?: string } = {},
+    opts: DispatchOptions = {},
   ): void {
     const p = this.pipeline(spec, opts.constants);
     const label = opts.label ? `${spec.name} ${opts.label}` : spec.name;
@@ -302,6 +313,7 @@ export class GpuRuntime {
     pass.end();
     this.passLabels.push(label);
     this.dispatchCount++;
+    this.flopCount += opts.flops ?? 0;
     if (this.passLabels.length >= AUTO_FLUSH_DISPATCHES) this.flush();
   }
 

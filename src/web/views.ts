@@ -6,7 +6,7 @@ import { Tensor } from '../tensor.js';
 import { WideResNet, VARIANTS, type Variant } from '../model/wrn.js';
 import { runKernelBench } from '../bench/kernels.js';
 import { runStepBench, stepDefaults } from '../bench/step.js';
-import { fmt, resultBaseName, type BenchResult, type KernelBenchResult, type StepBenchResult } from '../bench/report.js';
+import { fmt, resultBaseName, stepRows, type BenchResult, type KernelBenchResult, type StepBenchResult } from '../bench/report.js';
 import { kernelChart, stepChart } from '../bench/charts.js';
 import { intParam, kernelOptionsFromParams, numParam } from '../bench/web.js';
 import { trainStep, readStatus, divergence, divergedAt } from '../train/step.js';
@@ -227,11 +227,7 @@ function lessMore(a: number, b: number): string {
 function renderStep(ctx: TaskContext, r: StepBenchResult): void {
   const c = r.config;
   ctx.output?.appendChild(el('p', `WRN-${c.depth}-${c.width}, batch ${c.batch}, ${c.warmup} warm-up + ${c.steps} timed steps per variant; timing: ${r.method}`, 'meta'));
-  const rows = [['variant', 'params', 'dispatches', 'wall ms/step', 'img/s', 'GPU ms/step', ...r.categories]];
-  for (const v of r.variants) {
-    rows.push([v.name, String(v.parameters), String(v.dispatchesPerStep), fmt(v.wallMs), fmt(v.imagesPerSecond), fmt(v.gpuMs), ...r.categories.map((k) => (v.breakdown ? `${fmt(v.breakdown[k])} (${pct(v.shares![k])})` : '-'))]);
-  }
-  const t = table(rows, 'num');
+  const t = table(stepRows(r), 'num');
   t.id = 'step-table';
   ctx.output?.appendChild(t);
   const by = (n: string) => r.variants.find((v) => v.name === n);

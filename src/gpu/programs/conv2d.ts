@@ -91,13 +91,13 @@ function runsDirect(g: ConvGeometry, outChannels: number, maxChannels = gpu().pr
 /** The direct kernel: out [batch, outC, outH, outW] from src [batch, srcC, srcH, srcW], weight element (o, i, r, s) at wBase + o*wO + i*wI + r*wR + s*wS. */
 function directConv(
   kernel: 'forward' | 'backward_input',
-  label: string,
+  g: ConvGeometry,
   bufs: { src: GpuBuf; weight: GpuBuf; bias?: GpuBuf; out: GpuBuf },
   d: { batch: number; srcC: number; srcH: number; srcW: number; outC: number; outH: number; outW: number; pad: number; wBase: number; wO: number; wI: number; wR: number; wS: number },
 ): void {
   const items = d.batch * d.outH * Math.ceil(d.outW / DIRECT_PIXELS) * Math.ceil(d.outC / DIRECT_CHANNELS);
   const uniforms = { batch: d.batch, cin: d.srcC, h: d.srcH, w: d.srcW, cout: d.outC, ho: d.outH, wo: d.outW, pad: d.pad, wBase: d.wBase, wO: d.wO, wI: d.wI, wR: d.wR, wS: d.wS };
-  gpu().dispatchItems(DIRECT[kernel], { ...bufs, bias: bufs.bias ?? bufs.weight }, uniforms, items, { constants: { HAS_BIAS: bufs.bias ? 1 : 0 }, label });
+  gpu().dispatchItems(DIRECT[kernel], { ...bufs, bias: bufs.bias ?? bufs.weight }, uniforms, items, { constants: { HAS_BIAS: bufs.bias ? 1 : 0 }, label: convLabel(g), flops: convFlops(g) });
 }
 
 const DIRECT_FILTER: KernelSpec = {
@@ -118,7 +118,7 @@ function directFilter(g: ConvGeometry, x: GpuBuf, dy: GpuBuf, dw: GpuBuf): void 
   const count = g.cout * g.cin * 9;
   const out: GpuBuf = splits === 1 ? dw : rt.alloc(4 * splits * count);
   const { batch, cin, h, w, cout, ho, wo, pad } = g;
-  rt.dispatchItems(DIRECT_FILTER, { x, dy, partials: out }, { batch, cin, h, w, cout, ho, wo, pad, chunk }, blocks * splits, { label: `${convLabel(g)} splits=${splits}` });
+  rt.dispatchItems(DIRECT_FILTER, { x, dy, partials: out }, { batch, cin, h, w, cout, ho, wo, pad, chunk }, blocks * splits, { label: `${convLabel(g)} splits=${splits}`, flops: convFlops(g) });
   if (splits > 1) {
     rt.dispatchItems(REDUCE_SPLITS, { partials: out, dw }, { count, splits }, count, { label: `${count}x${splits}` });
     rt.release(out);
@@ -135,6 +135,9 @@ function uniforms(g: ConvGeometry): Record<string, number> {
   const { batch, cin, h, w, cout, ho, wo, kh, kw, stride, pad } = g;
   return { batch, cin, h, w, cout, ho, wo, kh, kw, stride, pad };
 }
+
+/** A convolution's multiply-adds, x2: the same for the forward and each gradient (the work a program must do, not what padded tiles compute). */
+export const convFlops = (g: ConvGeometry) => 2 * g.batch * g.cout * g.ho * g.wo * g.cin * g.kh * g.kw;
 
 const convLabel = (g: ConvGeometry) => `x[${g.batch},${g.cin},${g.h},${g.w}] w[${g.cout},${g.cin},${g.kh},${g.kw}] s${g.stride} p${g.pad}`;
 
@@ -159,13 +162,14 @@ const profileTile = (rows: number, cols: number) => pickTile(rows, cols, gpu().p
 export function conv2dForwardProgram(g: ConvGeometry, x: GpuBuf, weight: GpuBuf, bias: GpuBuf | undefined, y: GpuBuf): void {
   if (runsDirect(g, g.cout)) {
     const d = { batch: g.batch, srcC: g.cin, srcH: g.h, srcW: g.w, outC: g.cout, outH: g.ho, outW: g.wo, pad: g.pad };
-    return directConv('forward', convLabel(g), { src: x, weight, bias, out: y }, { ...d, wBase: 0, wO: g.cin * 9, wI: 9, wR: 3, wS: 1 });
+    return directConv('forward', g, { src: x, weight, bias, out: y }, { ...d, wBase: 0, wO: g.cin * 9, wI: 9, wR: 3, wS: 1 });
   }
   const [rows, cols] = [g.cout, g.batch * g.ho * g.wo];
   const t = profileTile(rows, cols);
   gpu().dispatch(convSpec('forward', t), { x, weight, bias: bias ?? weight, y }, uniforms(g), tileGrid(t, rows, cols, 1), {
     constants: { HAS_BIAS: bias ? 1 : 0 },
     label: convLabel(g),
+    flops: convFlops(g),
   });
 }
 
@@ -174,13 +178,13 @@ export function conv2dBackwardInputProgram(g: ConvGeometry, dy: GpuBuf, weight: 
   if (runsDirect(g, g.cin)) {
     // dx = conv(dy, w transposed and flipped: element (ci, co, r, s) = w[co, ci, 2 - r, 2 - s]), pad 2 - pad.
     const d = { batch: g.batch, srcC: g.cout, srcH: g.ho, srcW: g.wo, outC: g.cin, outH: g.h, outW: g.w, pad: 2 - g.pad };
-    return directConv('backward_input', convLabel(g), { src: dy, weight, out: dx }, { ...d, wBase: 8, wO: 9, wI: g.cin * 9, wR: -3, wS: -1 });
+    return directConv('backward_input', g, { src: dy, weight, out: dx }, { ...d, wBase: 8, wO: 9, wI: g.cin * 9, wR: -3, wS: -1 });
   }
   const phases = g.stride * g.stride; // one GEMM per (ih mod stride, iw mod stride); phase 0 is the largest
   const phase0Pixels = Math.ceil(g.h / g.stride) * Math.ceil(g.w / g.stride);
   const [rows, cols] = [g.cin, g.batch * phase0Pixels];
   const t = profileTile(rows, cols);
-  gpu().dispatch(convSpec('backward_input', t), { dy, weight, dx }, uniforms(g), tileGrid(t, rows, cols, phases), { label: convLabel(g) });
+  gpu().dispatch(convSpec('backward_input', t), { dy, weight, dx }, uniforms(g), tileGrid(t, rows, cols, phases), { label: convLabel(g), flops: convFlops(g) });
 }
 
 /** dw from x and dy: M = Cout, N = Cin*KH*KW, K = batch*Ho*Wo split across workgroups, then summed. */
@@ -194,7 +198,7 @@ export function conv2dBackwardFilterProgram(g: ConvGeometry, x: GpuBuf, dy: GpuB
   const t = profileTile(rows, cols);
   const { splits, chunk } = filterSplits(t, rows, cols, k, Math.min(filterTargetWorkgroups, maxWorkgroups()), minSplitK);
   const out: GpuBuf = splits === 1 ? dw : rt.alloc(4 * splits * rows * cols);
-  rt.dispatch(convSpec('backward_filter', t), { x, dy, out }, { ...uniforms(g), chunk }, tileGrid(t, rows, cols, splits), { label: `${convLabel(g)} splits=${splits}` });
+  rt.dispatch(convSpec('backward_filter', t), { x, dy, out }, { ...uniforms(g), chunk }, tileGrid(t, rows, cols, splits), { label: `${convLabel(g)} splits=${splits}`, flops: convFlops(g) });
   if (splits > 1) {
     const count = rows * cols;
     rt.dispatchItems(REDUCE_SPLITS, { partials: out, dw }, { count, splits }, count, { label: `${count}x${splits}` });
