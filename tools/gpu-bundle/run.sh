@@ -3,7 +3,11 @@
 # (tools/pack-gpu.sh). Needs only Linux x86-64 and a GPU driver with Vulkan (NVIDIA: its ICD,
 # nvidia_icd.json, and libGLX_nvidia.so.0); node, Dawn and the Vulkan loader come with the bundle.
 #
-#   ./run.sh [--quick] [--out DIR] [--skip-check] [--skip-step] [--only KERNELS] [--batch N]
+#   ./run.sh [--quick] [--out DIR] [--skip-check] [--skip-step] [--only KERNELS] [--batch N] [--versions]
+#
+# Runs `wrn check`, `wrn bench kernels` and `wrn bench step --depth 16 --width 4 --batch 64`
+# (--quick: the small versions of both); --versions also times every kernel version side by side
+# (`wrn bench kernels --versions all`: the data for tuning the 'gpu' profile).
 #
 # Writes DIR (default ./results next to this script): run.log, the kernel and step results
 # (JSON + PNG). Exit status: 0 when every part succeeded, else 1 (each part still runs).
@@ -16,6 +20,7 @@ SKIP_CHECK=0
 SKIP_STEP=0
 KERNEL_ARGS=()
 STEP_ARGS=()
+VERSIONS=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=(--quick); shift ;;
@@ -24,6 +29,7 @@ while [ $# -gt 0 ]; do
     --skip-step) SKIP_STEP=1; shift ;;
     --only) KERNEL_ARGS+=(--only "$2"); shift 2 ;;
     --batch) KERNEL_ARGS+=(--batch "$2"); STEP_ARGS+=(--batch "$2"); shift 2 ;;
+    --versions) VERSIONS=1; shift ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (see ./run.sh --help)" >&2; exit 2 ;;
   esac
@@ -113,7 +119,12 @@ run() {
 [ "$SKIP_CHECK" = 1 ] || run "$NODE" dist/cli.js check
 # (${a[@]+"${a[@]}"}: an empty array under set -u on bash < 4.4)
 run "${BENCH[@]}" kernels ${QUICK[@]+"${QUICK[@]}"} ${KERNEL_ARGS[@]+"${KERNEL_ARGS[@]}"} --out "$OUT"
-[ "$SKIP_STEP" = 1 ] || run "${BENCH[@]}" step ${QUICK[@]+"${QUICK[@]}"} ${STEP_ARGS[@]+"${STEP_ARGS[@]}"} --out "$OUT"
+[ "$VERSIONS" = 1 ] && run "${BENCH[@]}" kernels ${QUICK[@]+"${QUICK[@]}"} ${KERNEL_ARGS[@]+"${KERNEL_ARGS[@]}"} --versions all --out "$OUT"
+if [ "$SKIP_STEP" = 0 ]; then
+  # WRN-16-4 at batch 64 unless --quick or --batch say otherwise (later flags win).
+  [ ${#QUICK[@]} -eq 0 ] && STEP_ARGS=(--depth 16 --width 4 --batch 64 ${STEP_ARGS[@]+"${STEP_ARGS[@]}"})
+  run "${BENCH[@]}" step ${QUICK[@]+"${QUICK[@]}"} ${STEP_ARGS[@]+"${STEP_ARGS[@]}"} --out "$OUT"
+fi
 say "results in $OUT:"
 ls -1 "$OUT" | sed 's/^/[run.sh]   /'
 exit $status
