@@ -5,7 +5,7 @@
 // The sum over the batch's output rows (n, oh) is split: invocation (split, channel group, i)
 // sums rows [split * chunk, (split + 1) * chunk) into partials[split] (conv2d_reduce.wgsl adds the
 // splits up). Per output row and run of 16 pixels it loads the 3 input rows' 18 values once for
-// all 9 taps (20 loaded) and 16 values of dy for each of its 4 channels, which are the same
+// all 9 taps (20 loaded) and 16 values of dy for each of its 8 channels, which are the same
 // address in every invocation of a SIMD group (they differ only in i).
 
 struct Params {
@@ -21,28 +21,28 @@ struct Params {
 @group(0) @binding(3) var<uniform> params: Params;
 
 const PX: u32 = 16u;  // pixels of a run
-const CO: u32 = 4u;   // output channels per invocation
+const CO: u32 = 8u;   // output channels per invocation
 
 struct Row { v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>, v4: vec4<f32> }  // 20 input values from iw0 on
 struct Run { d0: vec4<f32>, d1: vec4<f32>, d2: vec4<f32>, d3: vec4<f32> }                // 16 values of dy
-// Per tap (3r + s) the products of one run, summed over its 4 lanes only when stored.
-alias Taps = array<vec4<f32>, 9>;
+// Per tap (3r + s): the sum of the products so far.
+alias Taps = array<f32, 9>;
 
-// The products of the run d with kernel row x's three taps.
-fn rowTaps(d: Run, x: Row) -> array<vec4<f32>, 3> {
-  let t0 = d.d0 * x.v0 + d.d1 * x.v1 + d.d2 * x.v2 + d.d3 * x.v3;
-  let t1 = d.d0 * vec4(x.v0.yzw, x.v1.x) + d.d1 * vec4(x.v1.yzw, x.v2.x) + d.d2 * vec4(x.v2.yzw, x.v3.x) + d.d3 * vec4(x.v3.yzw, x.v4.x);
-  let t2 = d.d0 * vec4(x.v0.zw, x.v1.xy) + d.d1 * vec4(x.v1.zw, x.v2.xy) + d.d2 * vec4(x.v2.zw, x.v3.xy) + d.d3 * vec4(x.v3.zw, x.v4.xy);
-  return array<vec4<f32>, 3>(t0, t1, t2);
+// The sums of the products of the run d with kernel row x's three taps.
+fn rowTaps(d: Run, x: Row) -> vec3<f32> {
+  let t0 = dot(d.d0, x.v0) + dot(d.d1, x.v1) + dot(d.d2, x.v2) + dot(d.d3, x.v3);
+  let t1 = dot(d.d0, vec4(x.v0.yzw, x.v1.x)) + dot(d.d1, vec4(x.v1.yzw, x.v2.x)) + dot(d.d2, vec4(x.v2.yzw, x.v3.x)) + dot(d.d3, vec4(x.v3.yzw, x.v4.x));
+  let t2 = dot(d.d0, vec4(x.v0.zw, x.v1.xy)) + dot(d.d1, vec4(x.v1.zw, x.v2.xy)) + dot(d.d2, vec4(x.v2.zw, x.v3.xy)) + dot(d.d3, vec4(x.v3.zw, x.v4.xy));
+  return vec3(t0, t1, t2);
 }
 
 fn accumulate(t: ptr<function, Taps>, d: Run, r0: Row, r1: Row, r2: Row) {
   let a = rowTaps(d, r0);
   let b = rowTaps(d, r1);
   let c = rowTaps(d, r2);
-  (*t)[0] += a[0]; (*t)[1] += a[1]; (*t)[2] += a[2];
-  (*t)[3] += b[0]; (*t)[4] += b[1]; (*t)[5] += b[2];
-  (*t)[6] += c[0]; (*t)[7] += c[1]; (*t)[8] += c[2];
+  (*t)[0] += a.x; (*t)[1] += a.y; (*t)[2] += a.z;
+  (*t)[3] += b.x; (*t)[4] += b.y; (*t)[5] += b.z;
+  (*t)[6] += c.x; (*t)[7] += c.y; (*t)[8] += c.z;
 }
 
 fn load4x(i: i32, ok: vec4<bool>) -> vec4<f32> {
@@ -86,10 +86,9 @@ fn loadRun(n: u32, o: u32, oh: u32, ow0: u32) -> Run {
 fn store(split: u32, o: u32, i: u32, t: Taps) {
   if (o >= params.cout) { return; }
   let at = split * params.cout * params.cin * 9u + (o * params.cin + i) * 9u;
-  let one = vec4<f32>(1.0);
-  partials[at] = dot(t[0], one); partials[at + 1u] = dot(t[1], one); partials[at + 2u] = dot(t[2], one);
-  partials[at + 3u] = dot(t[3], one); partials[at + 4u] = dot(t[4], one); partials[at + 5u] = dot(t[5], one);
-  partials[at + 6u] = dot(t[6], one); partials[at + 7u] = dot(t[7], one); partials[at + 8u] = dot(t[8], one);
+  partials[at] = t[0]; partials[at + 1u] = t[1]; partials[at + 2u] = t[2];
+  partials[at + 3u] = t[3]; partials[at + 4u] = t[4]; partials[at + 5u] = t[5];
+  partials[at + 6u] = t[6]; partials[at + 7u] = t[7]; partials[at + 8u] = t[8];
 }
 
 @compute @workgroup_size(64)
@@ -107,6 +106,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   var t1 = Taps();
   var t2 = Taps();
   var t3 = Taps();
+  var t4 = Taps();
+  var t5 = Taps();
+  var t6 = Taps();
+  var t7 = Taps();
   let runs = (params.wo + PX - 1u) / PX;
   let end = min(rows, (split + 1u) * params.chunk);
   for (var row = split * params.chunk; row < end; row++) {
@@ -124,10 +127,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       accumulate(&t1, loadRun(n, o0 + 1u, oh, ow0), r0, r1, r2);
       accumulate(&t2, loadRun(n, o0 + 2u, oh, ow0), r0, r1, r2);
       accumulate(&t3, loadRun(n, o0 + 3u, oh, ow0), r0, r1, r2);
+      accumulate(&t4, loadRun(n, o0 + 4u, oh, ow0), r0, r1, r2);
+      accumulate(&t5, loadRun(n, o0 + 5u, oh, ow0), r0, r1, r2);
+      accumulate(&t6, loadRun(n, o0 + 6u, oh, ow0), r0, r1, r2);
+      accumulate(&t7, loadRun(n, o0 + 7u, oh, ow0), r0, r1, r2);
     }
   }
   store(split, o0, i, t0);
   store(split, o0 + 1u, i, t1);
   store(split, o0 + 2u, i, t2);
   store(split, o0 + 3u, i, t3);
+  store(split, o0 + 4u, i, t4);
+  store(split, o0 + 5u, i, t5);
+  store(split, o0 + 6u, i, t6);
+  store(split, o0 + 7u, i, t7);
 }

@@ -170,7 +170,7 @@ describe('sweep helpers', () => {
 
 describeGpu('memory over a long run', () => {
   beforeAll(requireGpu);
-  it('300 steps of a tiny WRN: no buffer created after warm-up, the pool flat, the JS heap flat', async () => {
+  it('300 steps of a tiny WRN: no buffer or bind group created after warm-up, the pool flat, the JS heap flat', async () => {
     const { gpu } = await import('../src/tensor.js');
     const { resizeDataset } = await import('../src/data/dataset.js');
     // A forced collection makes the heap a measurement, not a snapshot of V8's GC schedule.
@@ -185,14 +185,14 @@ describeGpu('memory over a long run', () => {
       const original = (device[m] as (...a: unknown[]) => unknown).bind(device);
       (device as unknown as Record<string, unknown>)[m] = (...a: unknown[]) => (created++, original(...a));
     }
-    const samples: { created: number; pool: number; heap: number; rss: number }[] = [];
+    const samples: { created: number; bindGroups: number; pool: number; heap: number; rss: number }[] = [];
     await train(tiny(tmp(), { epochs: 3, batchSize: 4, evalBatchSize: 8, augment: false }), small, {
       ...quiet,
       onStep: (step) => {
         if (step % 25 === 0) {
           collect();
           const m = process.memoryUsage();
-          samples.push({ created, pool: gpu().memory().bytesAllocated, heap: m.heapUsed, rss: m.rss });
+          samples.push({ created, bindGroups: gpu().bindGroupsCreated, pool: gpu().memory().bytesAllocated, heap: m.heapUsed, rss: m.rss });
         }
       },
     });
@@ -201,6 +201,8 @@ describeGpu('memory over a long run', () => {
     const late = samples.slice(4);
     expect(new Set(late.map((s) => s.created)).size).toBe(1);
     expect(new Set(late.map((s) => s.pool)).size).toBe(1);
+    // ...nor a bind group: a step reuses the last step's (same pipelines, buffers and uniform slots).
+    expect(new Set(late.map((s) => s.bindGroups)).size).toBe(1);
     const mib = (b: number) => (b / 2 ** 20).toFixed(2);
     const heapGrowth = (late[late.length - 1].heap - late[0].heap) / 2 ** 20;
     console.log(`steps 125-300: heap ${mib(late[0].heap)} -> ${mib(late[late.length - 1].heap)} MiB, RSS ${mib(Math.min(...late.map((s) => s.rss)))}-${mib(Math.max(...late.map((s) => s.rss)))} MiB, pool ${mib(late[0].pool)} MiB, ${late[0].created} GPU objects`);

@@ -104,7 +104,7 @@ function cpuAdapterProfile(): TuningProfile {
   const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 4;
   return {
     name: 'cpu-adapter',
-    conv2d: { maxWorkgroups: 2 * cores, tiles: TILES, columnLayout: 'blocked', directMaxChannels: 32, directFilterMaxChannels: 16, directFilterInvocations: 2048, filterTargetWorkgroups: 512, minSplitK: 512 },
+    conv2d: { maxWorkgroups: 2 * cores, tiles: TILES, columnLayout: 'blocked', directMaxChannels: 32, directFilterMaxChannels: 32, directFilterInvocations: 1024, filterTargetWorkgroups: 512, minSplitK: 512 },
     batchnorm: { valuesPerSlice: 256, maxSlices: 1024, maxSpan: 8 },
     skipadd: { forwardWorkgroupSize: 256, backwardVec4sPerInvocation: 64 },
     pollIntervalMs: 1,

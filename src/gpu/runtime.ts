@@ -27,6 +27,8 @@ interface Pipeline {
 }
 
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we know
+// Bind groups kept for reuse; past this many the cache starts over (a step of a WRN-40 has ~600).
+const MAX_BIND_GROUPS = 8192;
 const UNIFORM_CHUNK = 64 * 1024;
 // Submit the open encoder when this many dispatches or deferred-release bytes have piled up, so a
 // long forward pass does not hold every temporary until the end of the step.
@@ -61,6 +63,14 @@ export class GpuRuntime {
   private uniformChunks: { gpu: GPUBuffer; cpu: ArrayBuffer; used: number }[] = [];
   private scopeChecks: Promise<string | null>[] = [];
   private tuning: TuningProfile;
+  // A step records the same dispatches on the same pooled buffers (and uniform slots) as the
+  // last one, so its bind groups are those of the last step: created once, then looked up.
+  private bindGroups = new Map<string, GPUBindGroup>();
+  private bufferIds = new WeakMap<GPUBuffer, number>();
+  private lastBufferId = 0;
+  private cpuChunks = new WeakMap<GPUBuffer, ArrayBuffer>();
+  /** Bind groups created since the runtime was opened (for tests: flat across identical steps). */
+  bindGroupsCreated = 0;
   /** Dispatches recorded since the runtime was opened (for tests and reports). */
   dispatchCount = 0;
   /** The useful floating-point operations of those dispatches, as their programs declare them (the convolutions'; for reports). */
@@ -299,7 +309,7 @@ export class GpuRuntime {
     }
     if (!p.info.uniform && Object.keys(uniforms).length) throw new Error(`kernel ${label}: uniforms given but the WGSL declares no uniform buffer`);
     if (x * y * z === 0) return;
-    const bindGroup = this.device.createBindGroup({ label, layout: p.layout, entries });
+    const bindGroup = this.bindGroup(p, entries);
     const desc: GPUComputePassDescriptor = { label };
     if (this.profiler && this.profiler.labels.length < this.profiler.capacity) {
       const i = this.profiler.labels.length;
@@ -317,11 +327,36 @@ export class GpuRuntime {
     if (this.passLabels.length >= AUTO_FLUSH_DISPATCHES) this.flush();
   }
 
+  private bufferId(b: GPUBuffer): number {
+    let id = this.bufferIds.get(b);
+    if (id === undefined) this.bufferIds.set(b, (id = ++this.lastBufferId));
+    return id;
+  }
+
+  private bindGroup(p: Pipeline, entries: GPUBindGroupEntry[]): GPUBindGroup {
+    let key = p.key;
+    for (const e of entries) {
+      const r = e.resource as GPUBufferBinding;
+      key += `|${e.binding}:${this.bufferId(r.buffer)}:${r.offset ?? 0}:${r.size}`;
+    }
+    let g = this.bindGroups.get(key);
+    if (!g) {
+      if (this.bindGroups.size >= MAX_BIND_GROUPS) this.bindGroups.clear();
+      g = this.device.createBindGroup({ label: p.spec.name, layout: p.layout, entries });
+      this.bindGroups.set(key, g);
+      this.bindGroupsCreated++;
+    }
+    return g;
+  }
+
   private uniformSlot(kernel: string, u: NonNullable<ReflectedKernel['uniform']>, values: Record<string, number>): GPUBufferBinding {
     if (u.size > UNIFORM_SLOT) throw new Error(`kernel '${kernel}': uniform struct is ${u.size} bytes; at most ${UNIFORM_SLOT}`);
     let chunk = this.uniformChunks[this.uniformChunks.length - 1];
     if (!chunk || chunk.used + UNIFORM_SLOT > UNIFORM_CHUNK) {
-      chunk = { gpu: this.uniformPool.acquire(UNIFORM_CHUNK), cpu: new ArrayBuffer(UNIFORM_CHUNK), used: 0 };
+      const gpuChunk = this.uniformPool.acquire(UNIFORM_CHUNK);
+      let cpu = this.cpuChunks.get(gpuChunk);
+      if (!cpu) this.cpuChunks.set(gpuChunk, (cpu = new ArrayBuffer(UNIFORM_CHUNK)));
+      chunk = { gpu: gpuChunk, cpu, used: 0 };
       this.uniformChunks.push(chunk);
     }
     const offset = chunk.used;

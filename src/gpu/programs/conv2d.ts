@@ -105,7 +105,7 @@ const DIRECT_FILTER: KernelSpec = {
   ...composeWgsl(wgslFile('shaders/conv2d_direct_filter.wgsl', directFilterWgsl)),
   bindings: { x: 'read', dy: 'read', partials: 'read_write', params: 'uniform' },
 };
-const DIRECT_FILTER_CHANNELS = 4; // output channels per invocation (CO in the WGSL)
+const DIRECT_FILTER_CHANNELS = 8; // output channels per invocation (CO in the WGSL)
 
 /** The direct filter gradient: the batch's output rows split so that about the profile's number of invocations run, then the splits summed. */
 function directFilter(g: ConvGeometry, x: GpuBuf, dy: GpuBuf, dw: GpuBuf): void {
