@@ -1,10 +1,10 @@
 // Tuning profiles: every device-dependent choice of the GPU programs, in one object per kind of
 // adapter. The runtime holds one (GpuRuntime.profile), picked by the adapter (a software adapter
 // gets 'cpu-adapter', anything else 'gpu'), forced by WRN_PROFILE=<name> or rt.setProfile(name);
-// the programs in src/gpu/programs/ read it and nothing else about the device. The WGSL is the
-// same under every profile: a profile changes how the work is cut into workgroups and
-// invocations, never the arithmetic (the tests run every op under each profile against the CPU
-// reference).
+// the programs in src/gpu/programs/ read it and nothing else about the device. A profile changes
+// how the work is cut into workgroups and invocations, and may pick another kernel for an op
+// (conv2d's direct kernels), never what is computed (the tests run every op under each profile
+// and kernel version against the CPU reference).
 import type { AdapterDescription } from './device.js';
 
 /**
