@@ -9,6 +9,8 @@
 // every invocation of a SIMD group (invocations that share o0 differ only in their pixels).
 // On a CPU adapter this beats the tiled GEMM when M (output channels) is 16 or 32: the tile there
 // is 16x256 or 32x128, which stages more and passes more barriers per FMA (src/gpu/versions.ts).
+// How the weights are read is composed before this file: conv2d_direct_weights_plain.wgsl or,
+// with subgroups, conv2d_direct_weights_subgroup.wgsl (they define Ids, laneOf and weights4).
 
 override HAS_BIAS: u32 = 0u;
 
@@ -51,7 +53,6 @@ fn load4(i: i32, ok: vec4<bool>) -> vec4<f32> {
   let j = select(vec4<i32>(0), vec4<i32>(i) + vec4<i32>(0, 1, 2, 3), ok);
   return select(vec4<f32>(0.0), vec4<f32>(src[j.x], src[j.y], src[j.z], src[j.w]), ok);
 }
-fn weights4(i: vec4<i32>) -> vec4<f32> { return vec4<f32>(weight[i.x], weight[i.y], weight[i.z], weight[i.w]); }
 
 // out[n, o, oh, ow .. ow + 3] = v (plus the bias), within the output.
 fn store4(n: u32, o: u32, oh: u32, ow: u32, v: vec4<f32>) {
@@ -65,15 +66,18 @@ fn store4(n: u32, o: u32, oh: u32, ow: u32, v: vec4<f32>) {
 }
 
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  // Item order: the pixel run (fastest), the row, the image, then the channel group, so the
-  // invocations of a SIMD group share their weights.
-  let item = gid.x + gid.y * nwg.x * 64u;
+fn main(ids: Ids) {
+  // The channel group is the grid's z, so every invocation of a workgroup shares its weights;
+  // within it the item order is the pixel run (fastest), the row, the image.
+  let item = ids.gid.x + ids.gid.y * ids.nwg.x * 64u;
   let runs = (params.wo + PX - 1u) / PX;
   let perGroup = params.batch * params.ho * runs;
-  if (item >= perGroup * ((params.cout + CO - 1u) / CO)) { return; }
-  let o0 = (item / perGroup) * CO;
-  let rest = item % perGroup;
+  // Past the end: compute (on a valid item) but store nothing, so that subgroup operations see
+  // every lane (the weights may come through subgroupBroadcast).
+  let live = item < perGroup;
+  let o0 = ids.wid.z * CO;
+  let lane = laneOf(ids);
+  let rest = min(item, perGroup - 1u);
   let ow0 = (rest % runs) * PX;
   let oh = (rest / runs) % params.ho;
   let n = rest / (runs * params.ho);
@@ -108,12 +112,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       let t = i32(i) * params.wI + i32(r) * params.wR;
       let s1 = t + params.wS;
       let s2 = t + 2 * params.wS;
-      tap(&acc, weights4(w0 + t), weights4(w1 + t), x0, x1, x2, x3);
-      tap(&acc, weights4(w0 + s1), weights4(w1 + s1), vec4(x0.yzw, x1.x), vec4(x1.yzw, x2.x), vec4(x2.yzw, x3.x), vec4(x3.yzw, x4.x));
-      tap(&acc, weights4(w0 + s2), weights4(w1 + s2), vec4(x0.zw, x1.xy), vec4(x1.zw, x2.xy), vec4(x2.zw, x3.xy), vec4(x3.zw, x4.xy));
+      tap(&acc, weights4(w0 + t, lane), weights4(w1 + t, lane), x0, x1, x2, x3);
+      tap(&acc, weights4(w0 + s1, lane), weights4(w1 + s1, lane), vec4(x0.yzw, x1.x), vec4(x1.yzw, x2.x), vec4(x2.yzw, x3.x), vec4(x3.yzw, x4.x));
+      tap(&acc, weights4(w0 + s2, lane), weights4(w1 + s2, lane), vec4(x0.zw, x1.xy), vec4(x1.zw, x2.xy), vec4(x2.zw, x3.xy), vec4(x3.zw, x4.xy));
     }
   }
 
+  if (!live) { return; }
   // Constant indices only (a CPU adapter turns a dynamically indexed private array into a select over all of it).
   store4(n, o0, oh, ow0, acc[0]); store4(n, o0, oh, ow0 + 4u, acc[1]); store4(n, o0, oh, ow0 + 8u, acc[2]); store4(n, o0, oh, ow0 + 12u, acc[3]);
   store4(n, o0 + 1u, oh, ow0, acc[4]); store4(n, o0 + 1u, oh, ow0 + 4u, acc[5]); store4(n, o0 + 1u, oh, ow0 + 8u, acc[6]); store4(n, o0 + 1u, oh, ow0 + 12u, acc[7]);

@@ -159,12 +159,12 @@ describe('conv2d tile shapes', () => {
 describeGpu('conv2d: which program runs a convolution (conv2d v4)', () => {
   beforeAll(requireGpu);
   // The kernel names each case dispatches (forward, input gradient, filter gradient), under v4.
-  const programs = async (x: Shape4, w: Shape4, stride: number, pad: number) => {
+  const programs = async (x: Shape4, w: Shape4, stride: number, pad: number, version = 'v4') => {
     const rt = gpu();
     const names: string[] = [];
     const dispatch = rt.dispatch.bind(rt);
     rt.dispatch = (spec, ...rest) => (names.push(spec.name), dispatch(spec, ...rest));
-    const prev = rt.setProfile(withVersions(rt.profile, [findVersion('conv2d', 'v4')]));
+    const prev = rt.setProfile(withVersions(rt.profile, [findVersion('conv2d', version)]));
     try {
       const xs = Tensor.from(rand(x, 1), x, 'webgpu').param('x');
       const ws = Tensor.from(rand(w, 2), w, 'webgpu').param('w');
@@ -178,7 +178,7 @@ describeGpu('conv2d: which program runs a convolution (conv2d v4)', () => {
   };
   it('every program counts the conv work it does: 2 x N x Cout x Ho x Wo x Cin x KH x KW per kernel', async () => {
     const rt = gpu();
-    for (const version of ['v2', 'v4']) {
+    for (const version of ['v2', 'v4', 'v5']) {
       const prev = rt.setProfile(withVersions(rt.profile, [findVersion('conv2d', version)]));
       try {
         const f0 = rt.flopCount;
@@ -193,13 +193,16 @@ describeGpu('conv2d: which program runs a convolution (conv2d v4)', () => {
     }
   });
   it('3x3 stride 1 with <= 32 output channels: the direct kernels (forward and filter gradient: Cout, input gradient: Cin); otherwise the tiled GEMMs', async () => {
-    const kinds = async (...a: Parameters<typeof programs>) => (await programs(...a)).map((n) => (n.endsWith('.direct') ? 'direct' : 'tile'));
+    const kinds = async (...a: Parameters<typeof programs>) => (await programs(...a)).map((n) => (n.includes('.direct') ? 'direct' : 'tile'));
     expect(await programs([2, 8, 16, 16], [16, 8, 3, 3], 1, 1)).toEqual(['conv2d.forward.direct', 'conv2d.backward_input.direct', 'conv2d.backward_filter.direct']);
     expect(await kinds([1, 40, 8, 8], [33, 40, 3, 3], 1, 1)).toEqual(['tile', 'tile', 'tile']); // Cout 33 > 32, Cin 40 > 32
     expect(await kinds([1, 40, 8, 8], [16, 40, 3, 3], 1, 1)).toEqual(['direct', 'tile', 'direct']); // the input gradient has 40 output channels
     expect(await kinds([1, 8, 9, 9], [32, 8, 3, 3], 1, 1)).toEqual(['direct', 'direct', 'direct']);
     expect(await kinds([1, 8, 9, 9], [16, 8, 3, 3], 2, 1)).toEqual(['tile', 'tile', 'tile']); // stride 2
     expect(await kinds([1, 8, 9, 9], [16, 8, 1, 1], 1, 0)).toEqual(['tile', 'tile', 'tile']); // 1x1
+    // v5: the same kernels, reading the weights through subgroups where the device has them.
+    const v5 = await programs([2, 8, 16, 16], [16, 8, 3, 3], 1, 1, 'v5');
+    expect(v5).toEqual(gpu().hasSubgroups4 ? ['conv2d.forward.direct_subgroup', 'conv2d.backward_input.direct_subgroup', 'conv2d.backward_filter.direct'] : ['conv2d.forward.direct', 'conv2d.backward_input.direct', 'conv2d.backward_filter.direct']);
     // pad 3: the input gradient would need pad -1; one rule for both kernels, so both use the tiles.
     expect(await kinds([1, 4, 5, 5], [8, 4, 3, 3], 1, 3)).toEqual(['tile', 'tile', 'tile']);
   });

@@ -51,7 +51,7 @@ describe('kernel version registry', () => {
     expect(parseVersionRequest('skipadd,conv2d')).toEqual({ kind: 'compare', families: ['conv2d', 'skipadd'] });
     const sel = parseVersionRequest('batchnorm=v1,conv2d=v1');
     expect(sel.kind === 'select' && sel.versions.map((k) => `${k.family} ${k.name}`)).toEqual(['conv2d v1', 'batchnorm v1']);
-    expect(() => parseVersionRequest('conv2d=v9')).toThrow(/unknown version 'v9' of conv2d \(versions: v1, v2, v3, v4\)/);
+    expect(() => parseVersionRequest('conv2d=v9')).toThrow(/unknown version 'v9' of conv2d \(versions: v1, v2, v3, v4, v5\)/);
     expect(() => parseVersionRequest('matmul=v1')).toThrow(/unknown kernel family 'matmul' \(families with versions: conv2d, batchnorm, skipadd\)/);
     expect(() => parseVersionRequest('conv2d=v1,conv2d=v2')).toThrow(/conv2d is given twice/);
     expect(() => parseVersionRequest('conv2d,batchnorm=v1')).toThrow(/mixes family=version items with bare families/);
@@ -62,7 +62,7 @@ describe('kernel version registry', () => {
  * A corrupt tile choice: 64 invocations of 8x8 accumulators cover 4096 entries of C, this 64x128
  * tile has 8192, so rows 16-31 and 48-63 of every tile are never computed (any GEMM with M > 16).
  */
-const BROKEN: KernelVersion = { family: 'conv2d', name: 'broken', summary: 'a corrupt tile choice (TM x TN != 4096)', overrides: { tiles: [{ tm: 64, tn: 128, tk: 8, cost: 1 }], directMaxChannels: 0, directFilterMaxChannels: 0 } };
+const BROKEN: KernelVersion = { family: 'conv2d', name: 'broken', summary: 'a corrupt tile choice (TM x TN != 4096)', overrides: { tiles: [{ tm: 64, tn: 128, tk: 8, cost: 1 }], directMaxChannels: 0, directSubgroupWeights: false, directFilterMaxChannels: 0 } };
 const SMALL = [{ c: 32, h: 8 }];
 
 describeGpu('kernel versions against the CPU reference (the benchmark validation)', () => {
@@ -95,7 +95,7 @@ describeGpu('kernel versions against the CPU reference (the benchmark validation
     expect(rt.profile).toBe(before);
     // the same run with the registered versions compares them side by side, each validated
     const r = await runKernelBench(rt, { ...opts, versions: { kind: 'compare', families: ['conv2d'] } });
-    const all = ['v1', 'v2', 'v3', 'v4'];
+    const all = ['v1', 'v2', 'v3', 'v4', 'v5'];
     expect(r.versions.conv2d).toEqual(all);
     expect(r.validation.map((v) => [v.version, v.ok])).toEqual(all.map((n) => [n, true]));
     expect(r.kernels.map((k) => k.name)).toEqual(all.map((n) => `conv2d.forward 8x8x32 [conv2d ${n}]`));

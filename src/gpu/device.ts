@@ -79,6 +79,11 @@ export interface GpuContext {
   device: GPUDevice;
   adapter: AdapterDescription;
   timestamps: boolean;
+  /**
+   * The device has the 'subgroups' feature with subgroups of at least 4 invocations (what the
+   * kernels that share values through subgroups assume: conv2d_direct_weights_subgroup.wgsl).
+   */
+  subgroups4: boolean;
   /** Set once the device is lost; every later use throws this. */
   lost: string | null;
   /** Errors reported outside any error scope (uncapturederror). */
@@ -97,9 +102,14 @@ export async function openDevice(opts: OpenDeviceOptions = {}): Promise<GpuConte
   if (!adapter) throw new Error(NO_ADAPTER_HELP);
   const info = adapter.info;
   const wantTimestamps = !!opts.timestamps && adapter.features.has('timestamp-query');
+  const subgroupMinSize = (info as { subgroupMinSize?: number }).subgroupMinSize ?? 0;
+  const subgroups4 = adapter.features.has('subgroups') && subgroupMinSize >= 4;
+  const features: GPUFeatureName[] = [];
+  if (wantTimestamps) features.push('timestamp-query');
+  if (subgroups4) features.push('subgroups' as GPUFeatureName);
   const limits = adapter.limits;
   const device = await adapter.requestDevice({
-    requiredFeatures: wantTimestamps ? ['timestamp-query'] : [],
+    requiredFeatures: features,
     requiredLimits: {
       maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
       maxBufferSize: limits.maxBufferSize,
@@ -120,6 +130,7 @@ export async function openDevice(opts: OpenDeviceOptions = {}): Promise<GpuConte
       features: [...adapter.features].sort(),
     },
     timestamps: wantTimestamps,
+    subgroups4,
     lost: null,
     uncaptured: [],
   };

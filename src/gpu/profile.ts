@@ -47,6 +47,8 @@ export interface TuningProfile {
      * GEMM (shaders/conv2d_direct.wgsl); 0: never.
      */
     directMaxChannels: number;
+    /** The direct forward and input gradient share each tap's weights through subgroups (where the device has subgroups of >= 4). */
+    directSubgroupWeights: boolean;
     /** Their filter gradient runs directly (conv2d_direct_filter.wgsl) up to this many output channels. */
     directFilterMaxChannels: number;
     /** The direct filter gradient splits the batch's rows so that about this many invocations run. */
@@ -104,7 +106,7 @@ function cpuAdapterProfile(): TuningProfile {
   const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 4;
   return {
     name: 'cpu-adapter',
-    conv2d: { maxWorkgroups: 2 * cores, tiles: TILES, columnLayout: 'blocked', directMaxChannels: 32, directFilterMaxChannels: 32, directFilterInvocations: 1024, filterTargetWorkgroups: 512, minSplitK: 512 },
+    conv2d: { maxWorkgroups: 2 * cores, tiles: TILES, columnLayout: 'blocked', directMaxChannels: 32, directSubgroupWeights: true, directFilterMaxChannels: 32, directFilterInvocations: 1024, filterTargetWorkgroups: 512, minSplitK: 512 },
     batchnorm: { valuesPerSlice: 256, maxSlices: 1024, maxSpan: 8 },
     skipadd: { forwardWorkgroupSize: 256, backwardVec4sPerInvocation: 64 },
     pollIntervalMs: 1,
@@ -122,7 +124,7 @@ function cpuAdapterProfile(): TuningProfile {
 function gpuProfile(): TuningProfile {
   return {
     name: 'gpu',
-    conv2d: { maxWorkgroups: Infinity, tiles: TILES, columnLayout: 'blocked', directMaxChannels: 0, directFilterMaxChannels: 0, directFilterInvocations: 2048, filterTargetWorkgroups: 512, minSplitK: 512 },
+    conv2d: { maxWorkgroups: Infinity, tiles: TILES, columnLayout: 'blocked', directMaxChannels: 0, directSubgroupWeights: false, directFilterMaxChannels: 0, directFilterInvocations: 2048, filterTargetWorkgroups: 512, minSplitK: 512 },
     batchnorm: { valuesPerSlice: 256, maxSlices: 1024, maxSpan: 1 },
     skipadd: { forwardWorkgroupSize: 64, backwardVec4sPerInvocation: 4 },
     pollIntervalMs: 0,

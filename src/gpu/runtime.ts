@@ -446,6 +446,11 @@ export class GpuRuntime {
     return prof.labels.map((label, i) => ({ label, ns: Number(t[2 * i + 1] - t[2 * i]) }));
   }
 
+  /** The device has subgroups of at least 4 invocations (GpuContext.subgroups4). */
+  get hasSubgroups4(): boolean {
+    return this.ctx.subgroups4;
+  }
+
   get hasTimestamps(): boolean {
     return this.ctx.timestamps;
   }

@@ -8,6 +8,8 @@ import backwardFilterWgsl from '../../../shaders/conv2d_backward_filter.wgsl';
 import backwardInputWgsl from '../../../shaders/conv2d_backward_input.wgsl';
 import directWgsl from '../../../shaders/conv2d_direct.wgsl';
 import directFilterWgsl from '../../../shaders/conv2d_direct_filter.wgsl';
+import directWeightsPlainWgsl from '../../../shaders/conv2d_direct_weights_plain.wgsl';
+import directWeightsSubgroupWgsl from '../../../shaders/conv2d_direct_weights_subgroup.wgsl';
 import forwardWgsl from '../../../shaders/conv2d_forward.wgsl';
 import reduceWgsl from '../../../shaders/conv2d_reduce.wgsl';
 import tileWgsl from '../../../shaders/conv2d_tile.wgsl';
@@ -72,12 +74,21 @@ export function convSpec(kernel: ConvKernelName, t: TileShape, layout: ColumnLay
   }
   return spec;
 }
-// One WGSL, two names, so that profiles and reports tell the forward from the input gradient.
-const directSource = composeWgsl(wgslFile('shaders/conv2d_direct.wgsl', directWgsl));
+// One WGSL per way of reading the weights, two names each, so that profiles and reports tell the
+// forward from the input gradient.
+const directFile = wgslFile('shaders/conv2d_direct.wgsl', directWgsl);
 const directBindings: KernelSpec['bindings'] = { src: 'read', weight: 'read', bias: 'read', out: 'read_write', params: 'uniform' };
-const DIRECT: Record<'forward' | 'backward_input', KernelSpec> = {
-  forward: { name: 'conv2d.forward.direct', ...directSource, bindings: directBindings },
-  backward_input: { name: 'conv2d.backward_input.direct', ...directSource, bindings: directBindings },
+type DirectKernel = 'forward' | 'backward_input';
+function directSpecs(suffix: string, weights: ReturnType<typeof wgslFile>): Record<DirectKernel, KernelSpec> {
+  const source = composeWgsl(directFile, { includes: [weights] });
+  return {
+    forward: { name: `conv2d.forward.${suffix}`, ...source, bindings: directBindings },
+    backward_input: { name: `conv2d.backward_input.${suffix}`, ...source, bindings: directBindings },
+  };
+}
+const DIRECT = {
+  plain: directSpecs('direct', wgslFile('shaders/conv2d_direct_weights_plain.wgsl', directWeightsPlainWgsl)),
+  subgroup: directSpecs('direct_subgroup', wgslFile('shaders/conv2d_direct_weights_subgroup.wgsl', directWeightsSubgroupWgsl)),
 };
 const DIRECT_PIXELS = 16; // per invocation: adjacent pixels of one row...
 const DIRECT_CHANNELS = 8; // ...times output channels (PX and CO in the WGSL)
@@ -90,14 +101,18 @@ function runsDirect(g: ConvGeometry, outChannels: number, maxChannels = gpu().pr
 
 /** The direct kernel: out [batch, outC, outH, outW] from src [batch, srcC, srcH, srcW], weight element (o, i, r, s) at wBase + o*wO + i*wI + r*wR + s*wS. */
 function directConv(
-  kernel: 'forward' | 'backward_input',
+  kernel: DirectKernel,
   g: ConvGeometry,
   bufs: { src: GpuBuf; weight: GpuBuf; bias?: GpuBuf; out: GpuBuf },
   d: { batch: number; srcC: number; srcH: number; srcW: number; outC: number; outH: number; outW: number; pad: number; wBase: number; wO: number; wI: number; wR: number; wS: number },
 ): void {
-  const items = d.batch * d.outH * Math.ceil(d.outW / DIRECT_PIXELS) * Math.ceil(d.outC / DIRECT_CHANNELS);
+  const rt = gpu();
+  const spec = (rt.profile.conv2d.directSubgroupWeights && rt.hasSubgroups4 ? DIRECT.subgroup : DIRECT.plain)[kernel];
+  // One grid layer (z) per channel group: a workgroup's invocations share their weights.
+  const perGroup = d.batch * d.outH * Math.ceil(d.outW / DIRECT_PIXELS);
+  const [x, y] = grid1d(perGroup, rt.workgroupSize(spec)[0]);
   const uniforms = { batch: d.batch, cin: d.srcC, h: d.srcH, w: d.srcW, cout: d.outC, ho: d.outH, wo: d.outW, pad: d.pad, wBase: d.wBase, wO: d.wO, wI: d.wI, wR: d.wR, wS: d.wS };
-  gpu().dispatchItems(DIRECT[kernel], { ...bufs, bias: bufs.bias ?? bufs.weight }, uniforms, items, { constants: { HAS_BIAS: bufs.bias ? 1 : 0 }, label: convLabel(g), flops: convFlops(g) });
+  rt.dispatch(spec, { ...bufs, bias: bufs.bias ?? bufs.weight }, uniforms, [x, y, Math.ceil(d.outC / DIRECT_CHANNELS)], { constants: { HAS_BIAS: bufs.bias ? 1 : 0 }, label: convLabel(g), flops: convFlops(g) });
 }
 
 const DIRECT_FILTER: KernelSpec = {
