@@ -1,8 +1,10 @@
 // 2D convolution (NCHW), forward and both backward kernels: what they mean, their CPU reference
-// and autograd. The GPU side (three tiled implicit GEMMs, their tile shapes and grids) is
-// src/gpu/programs/conv2d.ts; the WGSL is shaders/conv2d_tile.wgsl (the shared tile machinery),
-// conv2d_forward.wgsl, conv2d_backward_input.wgsl, conv2d_backward_filter.wgsl and
-// conv2d_reduce.wgsl (the sum of the filter gradient's split-K partials).
+// and autograd. The GPU side (three tiled implicit GEMMs, their tile shapes and grids, and the
+// direct kernels of narrow 3x3 stride-1 layers) is src/gpu/programs/conv2d.ts; the WGSL is
+// shaders/conv2d_tile.wgsl (the shared tile machinery) with its column layouts,
+// conv2d_forward.wgsl, conv2d_backward_input.wgsl, conv2d_backward_filter.wgsl,
+// conv2d_reduce.wgsl (the sum of the filter gradient's split-K partials), conv2d_direct.wgsl and
+// conv2d_direct_filter.wgsl.
 //
 // Shapes: x [N, Cin, H, W], w [Cout, Cin, KH, KW], bias [Cout], y [N, Cout, Ho, Wo] with
 // Ho = floor((H + 2*pad - KH) / stride) + 1 (zero padding).

@@ -1,9 +1,12 @@
 // The GPU side of conv2d (what the op means, its CPU reference and autograd: src/ops/conv2d.ts):
 // three tiled implicit GEMMs, each composed from the tile shape's constants, the shared tile
-// machinery shaders/conv2d_tile.wgsl and the kernel's own file (conv2d_forward.wgsl,
+// machinery shaders/conv2d_tile.wgsl with a column layout (conv2d_tile_blocked.wgsl or
+// conv2d_tile_strided.wgsl) and the kernel's own file (conv2d_forward.wgsl,
 // conv2d_backward_input.wgsl, conv2d_backward_filter.wgsl), plus conv2d_reduce.wgsl (the sum of
-// the filter gradient's split-K partials). The tile shape and the grid come from the runtime's
-// tuning profile (src/gpu/profile.ts).
+// the filter gradient's split-K partials); and, for narrow 3x3 stride-1 layers, the direct
+// kernels (conv2d_direct.wgsl for the forward and the input gradient, conv2d_direct_filter.wgsl).
+// Which of them runs, the tile shape and the grid come from the runtime's tuning profile
+// (src/gpu/profile.ts; the measured alternatives: src/gpu/versions.ts).
 import backwardFilterWgsl from '../../../shaders/conv2d_backward_filter.wgsl';
 import backwardInputWgsl from '../../../shaders/conv2d_backward_input.wgsl';
 import directWgsl from '../../../shaders/conv2d_direct.wgsl';
