@@ -40,11 +40,12 @@ export interface TuningProfile {
     maxWorkgroups: number;
     /** The tile shapes a GEMM chooses from (pickTile), with their relative costs. */
     tiles: readonly TileShape[];
+    /** How a tile's columns are spread over its invocations (ColumnLayout). */
     columnLayout: ColumnLayout;
     /**
      * 3x3 stride-1 convolutions with at most this many output channels run as a direct
      * convolution (shaders/conv2d_direct.wgsl: forward and input gradient) instead of a tiled
-     * GEMM (shaders/conv2d_direct.wgsl); 0: never.
+     * GEMM; 0: never.
      */
     directMaxChannels: number;
     /** The direct forward and input gradient share each tap's weights through subgroups (where the device has subgroups of >= 4). */
@@ -98,8 +99,10 @@ export const TILES: readonly TileShape[] = [
  * of the channel's constants, not the arithmetic, cost the time: normalize took 1.0-1.3x a copy's
  * time at 8, 1.9-9x at 1, WRN shapes at batch 2 and 16); skipadd's forward runs in workgroups of
  * 256 (1.5-2x the add's time at 64) and its backward gives an invocation 64 vec4s (41-57 ms
- * against 77-90 ms at 16 for [32, 64, 32, 32]); Dawn's polling during a wait runs on a 1 ms timer
- * (a busy loop took a core from the kernels: src/gpu/poll.ts).
+ * against 77-90 ms at 16 for [32, 64, 32, 32]); the 3x3 stride-1 convolutions of <= 32 channels
+ * run directly, sharing weights through subgroups (conv2d v5: at WRN-16-1's 16 and 32 channels
+ * 1.2-2.5x the tile's speed, src/gpu/versions.ts); Dawn's polling during a wait runs on a 1 ms
+ * timer (a busy loop took a core from the kernels: src/gpu/poll.ts).
  */
 function cpuAdapterProfile(): TuningProfile {
   // navigator.hardwareConcurrency: browsers and Node >= 21; 4 cores where it is unknown.
@@ -117,14 +120,16 @@ function cpuAdapterProfile(): TuningProfile {
  * A GPU: one workgroup per tile (no looping), one vec4 per invocation in the BN elementwise
  * kernels, skipadd's forward in workgroups of 64 (the size before the SwiftShader tuning) and its
  * backward with 4 vec4s per invocation (more, shorter workgroups), Dawn's own polling (the lowest
- * latency; a GPU step may take a few ms). The conv tile
- * costs and the slice sizes are the SwiftShader ones: not yet measured on a GPU (`wrn bench
- * kernels` there is how to tune them; a change here changes no result, only the time).
+ * latency; a GPU step may take a few ms), the tiled GEMMs for every conv (a direct kernel's
+ * invocation computes 128 outputs, which leaves a GPU few invocations at the narrow layers;
+ * unmeasured). The conv tile costs and the slice sizes are the SwiftShader ones: not yet measured
+ * on a GPU (`wrn bench kernels --versions all` there is how to tune them; a change here changes
+ * the time, and at most the rounding).
  */
 function gpuProfile(): TuningProfile {
   return {
     name: 'gpu',
-    conv2d: { maxWorkgroups: Infinity, tiles: TILES, columnLayout: 'blocked', directMaxChannels: 0, directSubgroupWeights: false, directFilterMaxChannels: 0, directFilterInvocations: 2048, filterTargetWorkgroups: 512, minSplitK: 512 },
+    conv2d: { maxWorkgroups: Infinity, tiles: TILES, columnLayout: 'blocked', directMaxChannels: 0, directSubgroupWeights: false, directFilterMaxChannels: 0, directFilterInvocations: 1024, filterTargetWorkgroups: 512, minSplitK: 512 },
     batchnorm: { valuesPerSlice: 256, maxSlices: 1024, maxSpan: 1 },
     skipadd: { forwardWorkgroupSize: 64, backwardVec4sPerInvocation: 4 },
     pollIntervalMs: 0,
