@@ -6,7 +6,15 @@
 // sums rows [split * chunk, (split + 1) * chunk) into partials[split] (conv2d_reduce.wgsl adds the
 // splits up). Per output row and run of 16 pixels it loads the 3 input rows' 18 values once for
 // all 9 taps (20 loaded) and 16 values of dy for each of its 8 channels, which are the same
-// address in every invocation of a SIMD group (they differ only in i).
+// values in every invocation of a workgroup under the subgroup layout (they differ only in i).
+// Where the invocations sit and how dy is read is composed before this file:
+// conv2d_direct_filter_plain.wgsl (one item per invocation, each loading its own dy) or, with
+// subgroups, conv2d_direct_filter_subgroup.wgsl (a workgroup per split and channel group, its
+// invocations the input channels, each lane loading a quarter of a run and subgroupBroadcast
+// sharing it). They define Ids, placeOf (an invocation's input channel), groupOf and splitOf (its
+// output channels and rows: separate functions of workgroup_id, so that under the subgroup layout
+// the loops are seen to be uniform, as subgroupBroadcast requires) and loadRun; WG is a composed
+// constant.
 
 struct Params {
   batch: u32, cin: u32, h: u32, w: u32,
@@ -22,6 +30,10 @@ struct Params {
 
 const PX: u32 = 16u;  // pixels of a run
 const CO: u32 = 8u;   // output channels per invocation
+
+// An invocation's input channel i, whether it stores (live), its subgroup_invocation_id (0
+// without subgroups).
+struct Place { i: u32, live: bool, lane: u32 }
 
 struct Row { v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>, v4: vec4<f32> }  // 20 input values from iw0 on
 struct Run { d0: vec4<f32>, d1: vec4<f32>, d2: vec4<f32>, d3: vec4<f32> }                // 16 values of dy
@@ -69,20 +81,6 @@ fn loadRow(plane: i32, ih: i32, iw0: i32) -> Row {
   );
 }
 
-// dy[n, o, oh, ow0 .. ow0 + 15], 0 past the row's end or for a channel past cout.
-fn loadRun(n: u32, o: u32, oh: u32, ow0: u32) -> Run {
-  let live = vec4<bool>(o < params.cout);
-  let at = ((n * params.cout + min(o, params.cout - 1u)) * params.ho + oh) * params.wo + ow0;
-  let ow = vec4<u32>(ow0) + vec4<u32>(0u, 1u, 2u, 3u);
-  let wo = vec4<u32>(params.wo);
-  return Run(
-    load4dy(at, (ow < wo) & live),
-    load4dy(at + 4u, (ow + vec4<u32>(4u) < wo) & live),
-    load4dy(at + 8u, (ow + vec4<u32>(8u) < wo) & live),
-    load4dy(at + 12u, (ow + vec4<u32>(12u) < wo) & live),
-  );
-}
-
 fn store(split: u32, o: u32, i: u32, t: Taps) {
   if (o >= params.cout) { return; }
   let at = split * params.cout * params.cin * 9u + (o * params.cin + i) * 9u;
@@ -91,17 +89,22 @@ fn store(split: u32, o: u32, i: u32, t: Taps) {
   partials[at + 6u] = t[6]; partials[at + 7u] = t[7]; partials[at + 8u] = t[8];
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  // Item order: i (fastest), then the channel group, then the split.
-  let item = gid.x + gid.y * nwg.x * 64u;
-  let groups = (params.cout + CO - 1u) / CO;
+// Whether dy[n, o, oh, ow .. ow + 3] lies inside the row and o inside cout.
+fn runMask(o: u32, ow: u32) -> vec4<bool> {
+  return (vec4<u32>(ow) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(params.wo)) & vec4<bool>(o < params.cout);
+}
+// The index of dy[n, o, oh, ow0] (o clamped into cout).
+fn runAt(n: u32, o: u32, oh: u32, ow0: u32) -> u32 {
+  return ((n * params.cout + min(o, params.cout - 1u)) * params.ho + oh) * params.wo + ow0;
+}
+
+@compute @workgroup_size(WG)
+fn main(ids: Ids, @builtin(workgroup_id) wid: vec3<u32>) {
+  let p = placeOf(ids);
+  let i = p.i;
+  let o0 = groupOf(ids, wid) * CO;
+  let split = splitOf(ids, wid);
   let rows = params.batch * params.ho;
-  let splits = (rows + params.chunk - 1u) / params.chunk;
-  if (item >= params.cin * groups * splits) { return; }
-  let i = item % params.cin;
-  let o0 = ((item / params.cin) % groups) * CO;
-  let split = item / (params.cin * groups);
   var t0 = Taps();
   var t1 = Taps();
   var t2 = Taps();
@@ -123,16 +126,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       let r0 = loadRow(plane, ih, iw0);
       let r1 = loadRow(plane, ih + 1, iw0);
       let r2 = loadRow(plane, ih + 2, iw0);
-      accumulate(&t0, loadRun(n, o0, oh, ow0), r0, r1, r2);
-      accumulate(&t1, loadRun(n, o0 + 1u, oh, ow0), r0, r1, r2);
-      accumulate(&t2, loadRun(n, o0 + 2u, oh, ow0), r0, r1, r2);
-      accumulate(&t3, loadRun(n, o0 + 3u, oh, ow0), r0, r1, r2);
-      accumulate(&t4, loadRun(n, o0 + 4u, oh, ow0), r0, r1, r2);
-      accumulate(&t5, loadRun(n, o0 + 5u, oh, ow0), r0, r1, r2);
-      accumulate(&t6, loadRun(n, o0 + 6u, oh, ow0), r0, r1, r2);
-      accumulate(&t7, loadRun(n, o0 + 7u, oh, ow0), r0, r1, r2);
+      accumulate(&t0, loadRun(n, o0, oh, ow0, p.lane), r0, r1, r2);
+      accumulate(&t1, loadRun(n, o0 + 1u, oh, ow0, p.lane), r0, r1, r2);
+      accumulate(&t2, loadRun(n, o0 + 2u, oh, ow0, p.lane), r0, r1, r2);
+      accumulate(&t3, loadRun(n, o0 + 3u, oh, ow0, p.lane), r0, r1, r2);
+      accumulate(&t4, loadRun(n, o0 + 4u, oh, ow0, p.lane), r0, r1, r2);
+      accumulate(&t5, loadRun(n, o0 + 5u, oh, ow0, p.lane), r0, r1, r2);
+      accumulate(&t6, loadRun(n, o0 + 6u, oh, ow0, p.lane), r0, r1, r2);
+      accumulate(&t7, loadRun(n, o0 + 7u, oh, ow0, p.lane), r0, r1, r2);
     }
   }
+  if (!p.live) { return; }
   store(split, o0, i, t0);
   store(split, o0 + 1u, i, t1);
   store(split, o0 + 2u, i, t2);

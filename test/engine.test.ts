@@ -143,6 +143,14 @@ describe('WGSL composition (src/gpu/wgsl.ts): constants, includes, errors at the
     expect(c.defines).toEqual({ WG: 64, TK: 8 });
     expect(() => composeWgsl(typeErrorMain, { constants: { WG: 1.5 } })).toThrow(/constant WG = 1.5 is not a u32/);
   });
+  it('puts the directives of any file (enable ...;) before the constants, each mapped to its own line', () => {
+    const inc = { path: 'shaders/with_enable.wgsl', text: '// uses subgroups\nenable subgroups;\nfn helper() -> u32 { return 1u; }\n' };
+    const c = composeWgsl(typeErrorMain, { constants: { WG: 64 }, includes: [inc] });
+    expect(c.source.split('\n').slice(0, 5)).toEqual(['enable subgroups;', 'const WG: u32 = 64u;', '// uses subgroups', '', 'fn helper() -> u32 { return 1u; }']);
+    expect(c.origin(1)).toEqual({ path: 'shaders/with_enable.wgsl', line: 2 });
+    expect(c.origin(5)).toEqual({ path: 'shaders/with_enable.wgsl', line: 3 });
+    expect(c.origin(6)).toEqual({ path: 'shaders/broken_main.wgsl', line: 1 });
+  });
   it('a syntax error in an include is reported at the include\'s line (wgsl_reflect, when the kernel is loaded)', () => {
     const spec: KernelSpec = { name: 'broken', ...composeWgsl(typeErrorMain, { constants: { WG: 64 }, includes: [brokenInclude] }), bindings: { o: 'read_write' } };
     // The parser stops at `return` (line 4 of the composition, line 3 of the include).

@@ -62,7 +62,7 @@ describe('kernel version registry', () => {
  * A corrupt tile choice: 64 invocations of 8x8 accumulators cover 4096 entries of C, this 64x128
  * tile has 8192, so rows 16-31 and 48-63 of every tile are never computed (any GEMM with M > 16).
  */
-const BROKEN: KernelVersion = { family: 'conv2d', name: 'broken', summary: 'a corrupt tile choice (TM x TN != 4096)', overrides: { tiles: [{ tm: 64, tn: 128, tk: 8, cost: 1 }], directMaxChannels: 0, directSubgroupWeights: false, directFilterMaxChannels: 0 } };
+const BROKEN: KernelVersion = { family: 'conv2d', name: 'broken', summary: 'a corrupt tile choice (TM x TN != 4096)', overrides: { tiles: [{ tm: 64, tn: 128, tk: 8, cost: 1 }], directMaxChannels: 0, directSubgroups: false, directFilterMaxChannels: 0 } };
 const SMALL = [{ c: 32, h: 8 }];
 
 describeGpu('kernel versions against the CPU reference (the benchmark validation)', () => {

@@ -48,8 +48,11 @@ export interface TuningProfile {
      * GEMM; 0: never.
      */
     directMaxChannels: number;
-    /** The direct forward and input gradient share each tap's weights through subgroups (where the device has subgroups of >= 4). */
-    directSubgroupWeights: boolean;
+    /**
+     * The direct kernels share loads through subgroups where the device has subgroups of >= 4:
+     * the forward's and input gradient's weights, the filter gradient's dy.
+     */
+    directSubgroups: boolean;
     /** Their filter gradient runs directly (conv2d_direct_filter.wgsl) up to this many output channels. */
     directFilterMaxChannels: number;
     /** The direct filter gradient splits the batch's rows so that about this many invocations run. */
@@ -109,7 +112,7 @@ function cpuAdapterProfile(): TuningProfile {
   const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 4;
   return {
     name: 'cpu-adapter',
-    conv2d: { maxWorkgroups: 2 * cores, tiles: TILES, columnLayout: 'blocked', directMaxChannels: 32, directSubgroupWeights: true, directFilterMaxChannels: 32, directFilterInvocations: 1024, filterTargetWorkgroups: 512, minSplitK: 512 },
+    conv2d: { maxWorkgroups: 2 * cores, tiles: TILES, columnLayout: 'blocked', directMaxChannels: 32, directSubgroups: true, directFilterMaxChannels: 32, directFilterInvocations: 1024, filterTargetWorkgroups: 512, minSplitK: 512 },
     batchnorm: { valuesPerSlice: 256, maxSlices: 1024, maxSpan: 8 },
     skipadd: { forwardWorkgroupSize: 256, backwardVec4sPerInvocation: 64 },
     pollIntervalMs: 1,
@@ -129,7 +132,7 @@ function cpuAdapterProfile(): TuningProfile {
 function gpuProfile(): TuningProfile {
   return {
     name: 'gpu',
-    conv2d: { maxWorkgroups: Infinity, tiles: TILES, columnLayout: 'blocked', directMaxChannels: 0, directSubgroupWeights: false, directFilterMaxChannels: 0, directFilterInvocations: 1024, filterTargetWorkgroups: 512, minSplitK: 512 },
+    conv2d: { maxWorkgroups: Infinity, tiles: TILES, columnLayout: 'blocked', directMaxChannels: 0, directSubgroups: false, directFilterMaxChannels: 0, directFilterInvocations: 1024, filterTargetWorkgroups: 512, minSplitK: 512 },
     batchnorm: { valuesPerSlice: 256, maxSlices: 1024, maxSpan: 1 },
     skipadd: { forwardWorkgroupSize: 64, backwardVec4sPerInvocation: 4 },
     pollIntervalMs: 0,

@@ -37,23 +37,30 @@ export function knownWgslFiles(): ReadonlyMap<string, string> {
 
 export const CONSTANTS_PATH = '(composed constants)';
 
+// A WGSL directive (`enable subgroups;`): it must precede every declaration of the module.
+const DIRECTIVE = /^\s*(enable|requires|diagnostic)\b[^;]*;\s*$/;
+
 /**
  * `main` after `includes` (in order), after one `const NAME: u32 = Vu;` line per constant. The
  * constants are u32 (the kernels' sizes and counts); an include may use a constant, and `main` may
- * use both.
+ * use both. Directives (`enable ...;`) of any file go first, each mapped to its own file and line.
  */
 export function composeWgsl(main: WgslFile, opts: { constants?: Record<string, number>; includes?: readonly WgslFile[] } = {}): ComposedWgsl {
   const constants = opts.constants ?? {};
-  const segments: { path: string; start: number; count: number }[] = [];
+  const segments: { path: string; start: number; count: number; first: number }[] = [];
   const parts: string[] = [];
   let line = 1;
-  const add = (path: string, text: string) => {
+  const add = (path: string, text: string, first = 1) => {
     const body = text.endsWith('\n') ? text.slice(0, -1) : text;
     const count = body.split('\n').length;
-    segments.push({ path, start: line, count });
+    segments.push({ path, start: line, count, first });
     parts.push(body);
     line += count;
   };
+  const files = [...(opts.includes ?? []), main];
+  for (const f of files) f.text.split('\n').forEach((l, i) => DIRECTIVE.test(l) && add(f.path, l, i + 1));
+  // The directives' own lines stay, blank, so every other line keeps its number.
+  const bodyOf = (f: WgslFile) => f.text.split('\n').map((l) => (DIRECTIVE.test(l) ? '' : l)).join('\n');
   const names = Object.keys(constants);
   if (names.length) {
     add(
@@ -68,11 +75,11 @@ export function composeWgsl(main: WgslFile, opts: { constants?: Record<string, n
         .join('\n'),
     );
   }
-  for (const inc of opts.includes ?? []) add(inc.path, inc.text);
-  add(main.path, main.text);
+  for (const inc of opts.includes ?? []) add(inc.path, bodyOf(inc));
+  add(main.path, bodyOf(main));
   const origin: WgslOrigin = (l) => {
     const s = segments.find((g) => l >= g.start && l < g.start + g.count);
-    return s ? { path: s.path, line: l - s.start + 1 } : { path: main.path, line: l };
+    return s ? { path: s.path, line: l - s.start + s.first } : { path: main.path, line: l };
   };
   return { source: parts.join('\n') + '\n', origin, defines: { ...constants } };
 }

@@ -11,6 +11,8 @@ import backwardFilterWgsl from '../../../shaders/conv2d_backward_filter.wgsl';
 import backwardInputWgsl from '../../../shaders/conv2d_backward_input.wgsl';
 import directWgsl from '../../../shaders/conv2d_direct.wgsl';
 import directFilterWgsl from '../../../shaders/conv2d_direct_filter.wgsl';
+import directFilterPlainWgsl from '../../../shaders/conv2d_direct_filter_plain.wgsl';
+import directFilterSubgroupWgsl from '../../../shaders/conv2d_direct_filter_subgroup.wgsl';
 import directWeightsPlainWgsl from '../../../shaders/conv2d_direct_weights_plain.wgsl';
 import directWeightsSubgroupWgsl from '../../../shaders/conv2d_direct_weights_subgroup.wgsl';
 import forwardWgsl from '../../../shaders/conv2d_forward.wgsl';
@@ -110,7 +112,7 @@ function directConv(
   d: { batch: number; srcC: number; srcH: number; srcW: number; outC: number; outH: number; outW: number; pad: number; wBase: number; wO: number; wI: number; wR: number; wS: number },
 ): void {
   const rt = gpu();
-  const spec = (rt.profile.conv2d.directSubgroupWeights && rt.hasSubgroups4 ? DIRECT.subgroup : DIRECT.plain)[kernel];
+  const spec = (rt.profile.conv2d.directSubgroups && rt.hasSubgroups4 ? DIRECT.subgroup : DIRECT.plain)[kernel];
   // One grid layer (z) per channel group: a workgroup's invocations share their weights.
   const perGroup = d.batch * d.outH * Math.ceil(d.outW / DIRECT_PIXELS);
   const [x, y] = grid1d(perGroup, rt.workgroupSize(spec)[0]);
@@ -118,11 +120,24 @@ function directConv(
   rt.dispatch(spec, { ...bufs, bias: bufs.bias ?? bufs.weight }, uniforms, [x, y, Math.ceil(d.outC / DIRECT_CHANNELS)], { constants: { HAS_BIAS: bufs.bias ? 1 : 0 }, label: convLabel(g), flops: convFlops(g) });
 }
 
+const directFilterFile = wgslFile('shaders/conv2d_direct_filter.wgsl', directFilterWgsl);
+const directFilterBindings: KernelSpec['bindings'] = { x: 'read', dy: 'read', partials: 'read_write', params: 'uniform' };
 const DIRECT_FILTER: KernelSpec = {
   name: 'conv2d.backward_filter.direct',
-  ...composeWgsl(wgslFile('shaders/conv2d_direct_filter.wgsl', directFilterWgsl)),
-  bindings: { x: 'read', dy: 'read', partials: 'read_write', params: 'uniform' },
+  ...composeWgsl(directFilterFile, { constants: { WG: 64 }, includes: [wgslFile('shaders/conv2d_direct_filter_plain.wgsl', directFilterPlainWgsl)] }),
+  bindings: directFilterBindings,
 };
+const directFilterSubgroup = wgslFile('shaders/conv2d_direct_filter_subgroup.wgsl', directFilterSubgroupWgsl);
+/** The subgroup layout's kernel: a workgroup of `cin` invocations (the input channels) per split and channel group. */
+function directFilterSubgroupSpec(cin: number): KernelSpec {
+  const name = `conv2d.backward_filter.direct_subgroup.${cin}`;
+  let spec = specCache.get(name);
+  if (!spec) {
+    spec = { name, ...composeWgsl(directFilterFile, { constants: { WG: cin }, includes: [directFilterSubgroup] }), bindings: directFilterBindings };
+    specCache.set(name, spec);
+  }
+  return spec;
+}
 const DIRECT_FILTER_CHANNELS = 8; // output channels per invocation (CO in the WGSL)
 
 /** The direct filter gradient: the batch's output rows split so that about the profile's number of invocations run, then the splits summed. */
@@ -136,7 +151,17 @@ function directFilter(g: ConvGeometry, x: GpuBuf, dy: GpuBuf, dw: GpuBuf): void 
   const count = g.cout * g.cin * 9;
   const out: GpuBuf = splits === 1 ? dw : rt.alloc(4 * splits * count);
   const { batch, cin, h, w, cout, ho, wo, pad } = g;
-  rt.dispatchItems(DIRECT_FILTER, { x, dy, partials: out }, { batch, cin, h, w, cout, ho, wo, pad, chunk }, blocks * splits, { label: `${convLabel(g)} splits=${splits}`, flops: convFlops(g) });
+  const groups = Math.ceil(g.cout / DIRECT_FILTER_CHANNELS);
+  const bufs = { x, dy, partials: out };
+  const uniforms = { batch, cin, h, w, cout, ho, wo, pad, chunk };
+  const opts = { label: `${convLabel(g)} splits=${splits}`, flops: convFlops(g) };
+  // The subgroup layout needs a whole number of subgroups of 4 per workgroup (cin % 4 == 0) and
+  // a workgroup of cin invocations.
+  if (rt.profile.conv2d.directSubgroups && rt.hasSubgroups4 && cin % 4 === 0 && cin <= rt.limits.maxComputeInvocationsPerWorkgroup && splits <= 65535) {
+    rt.dispatch(directFilterSubgroupSpec(cin), bufs, uniforms, [splits, groups], opts);
+  } else {
+    rt.dispatchItems(DIRECT_FILTER, bufs, uniforms, blocks * splits, opts);
+  }
   if (splits > 1) {
     rt.dispatchItems(REDUCE_SPLITS, { partials: out, dw }, { count, splits }, count, { label: `${count}x${splits}` });
     rt.release(out);
