@@ -13,6 +13,10 @@ import {
 } from '../src/ops/conv2d.js';
 import { conv2dTuning, filterSplits, pickTile, TILE_SHAPES } from '../src/gpu/programs/conv2d.js';
 import { makeProfile, PROFILE_NAMES } from '../src/gpu/profile.js';
+import { composeWgsl } from '../src/gpu/wgsl.js';
+import { grid1d } from '../src/gpu/runtime.js';
+import directWgsl from '../shaders/conv2d_direct.wgsl';
+import directWeightsPlainWgsl from '../shaders/conv2d_direct_weights_plain.wgsl';
 import { compareKernel, compareOnDevices, describeGpu, describeGpuProfiles, gradCheck, input, rand, requireGpu } from './helpers/optest.js';
 
 type Shape4 = [number, number, number, number];
@@ -207,6 +211,36 @@ describeGpu('conv2d: which program runs a convolution (conv2d v4)', () => {
     expect((await programs([2, 3, 9, 9], [16, 3, 3, 3], 1, 1, 'v5'))[2]).toBe('conv2d.backward_filter.direct');
     // pad 3: the input gradient would need pad -1; one rule for both kernels, so both use the tiles.
     expect(await kinds([1, 4, 5, 5], [8, 4, 3, 3], 1, 3)).toEqual(['tile', 'tile', 'tile']);
+  });
+});
+
+describeGpu('conv2d: the direct kernel against the CPU reference, and a deliberately broken copy of it', () => {
+  beforeAll(requireGpu);
+  // The forward of [2, 5, 7, 19] with 11 output channels (two channel groups, the second partial;
+  // two pixel runs, the second partial), dispatched as conv2d_direct.wgsl directly.
+  const run = async (text: string) => {
+    const spec = {
+      name: `test.direct.${text.length}`,
+      ...composeWgsl({ path: 'shaders/conv2d_direct.wgsl', text }, { includes: [{ path: 'shaders/conv2d_direct_weights_plain.wgsl', text: directWeightsPlainWgsl }] }),
+      bindings: { src: 'read', weight: 'read', bias: 'read', out: 'read_write', params: 'uniform' } as const,
+    };
+    const [n, c, h, w, co] = [2, 5, 7, 19, 11];
+    const x = Tensor.from(rand([n, c, h, w], 1), [n, c, h, w], 'webgpu');
+    const wt = Tensor.from(rand([co, c, 3, 3], 2), [co, c, 3, 3], 'webgpu');
+    const y = Tensor.zeros([n, co, h, w], 'webgpu');
+    const [gx, gy] = grid1d(n * h * Math.ceil(w / 16), 64);
+    const u = { batch: n, cin: c, h, w, cout: co, ho: h, wo: w, pad: 1, wBase: 0, wO: c * 9, wI: 9, wR: 3, wS: 1 };
+    gpu().dispatch(spec, { src: x.gpuBuf(), weight: wt.gpuBuf(), bias: wt.gpuBuf(), out: y.gpuBuf() }, u, [gx, gy, Math.ceil(co / 8)], { constants: { HAS_BIAS: 0 } });
+    const got = await y.toArray();
+    const want = conv2d(Tensor.from(rand([n, c, h, w], 1), [n, c, h, w]), Tensor.from(rand([co, c, 3, 3], 2), [co, c, 3, 3]), undefined, { stride: 1, pad: 1 }).cpuData();
+    for (const t of [x, wt, y]) t.release();
+    return got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i])), 0);
+  };
+  it('matches as written; with the taps at s = 1 unshifted it does not', async () => {
+    expect(await run(directWgsl)).toBeLessThan(CONV_TOL.atol);
+    const broken = directWgsl.replace('vec4(x0.yzw, x1.x), vec4(x1.yzw, x2.x)', 'x0, vec4(x1.yzw, x2.x)');
+    expect(broken).not.toBe(directWgsl);
+    expect(await run(broken)).toBeGreaterThan(0.1);
   });
 });
 
