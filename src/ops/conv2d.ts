@@ -220,9 +220,14 @@ export function conv2dBackwardFilter(x: Tensor, dy: Tensor, wShape: Shape, p: Co
 export const CONV_TOL = { atol: 1e-4, rtol: 1e-4 };
 const stem = { x: [1, 3, 9, 7], w: [5, 3, 3, 3], y: [1, 5, 9, 7], p: { stride: 1, pad: 1 } };
 const down = { x: [2, 16, 9, 9], w: [24, 16, 3, 3], y: [2, 24, 5, 5], p: { stride: 2, pad: 1 } };
+// Cout between 33 and 63: the 64-row tile with partial rows (past the direct kernels' 32
+// channels), so a version that breaks only there fails `wrn check` and the versions' validation.
+const mid = { x: [1, 8, 7, 11], w: [40, 8, 3, 3], y: [1, 40, 7, 11], p: { stride: 1, pad: 1 } };
 registerChecks(
   { name: 'conv2d.forward (stem: N=1, Cin=3, Cout=5, 3x3 pad 1)', make: () => ({ kernel: conv2dForwardKernel, inputs: [input(stem.x, 1), input(stem.w, 2)], outputs: [stem.y], params: stem.p, tol: CONV_TOL }) },
   { name: 'conv2d.forward + bias (3x3 stride 2)', make: () => ({ kernel: conv2dForwardKernel, inputs: [input(down.x, 1), input(down.w, 2), input([24], 3)], outputs: [down.y], params: down.p, tol: CONV_TOL }) },
   { name: 'conv2d.backward_input (3x3 stride 2)', make: () => ({ kernel: conv2dBackwardInputKernel, inputs: [input(down.y, 4), input(down.w, 2)], outputs: [down.x], params: down.p, tol: CONV_TOL }) },
   { name: 'conv2d.backward_filter (3x3 stride 2)', make: () => ({ kernel: conv2dBackwardFilterKernel, inputs: [input(down.x, 1), input(down.y, 4)], outputs: [down.w], params: down.p, tol: CONV_TOL }) },
+  { name: 'conv2d.forward (Cout=40, 3x3 pad 1 on 7x11)', make: () => ({ kernel: conv2dForwardKernel, inputs: [input(mid.x, 1), input(mid.w, 2)], outputs: [mid.y], params: mid.p, tol: CONV_TOL }) },
+  { name: 'conv2d.backward_filter (Cout=40, 3x3 pad 1 on 7x11)', make: () => ({ kernel: conv2dBackwardFilterKernel, inputs: [input(mid.x, 1), input(mid.y, 4)], outputs: [mid.w], params: mid.p, tol: CONV_TOL }) },
 );
