@@ -30,8 +30,9 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
-const PX: u32 = 16u;
-const CO: u32 = 8u;
+// PX (pixels of a run) and CO (output channels) are composed by src/gpu/programs/conv2d.ts, which
+// sizes the grid with them; the code below is unrolled for these values.
+const_assert PX == 16u && CO == 8u;
 
 // acc[4 * c + q] = output channel o0 + c, pixels ow0 + 4q .. ow0 + 4q + 3.
 alias Acc = array<vec4<f32>, 32>;

@@ -28,8 +28,9 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> partials: array<f32>;  // [splits][cout * cin * 9]
 @group(0) @binding(3) var<uniform> params: Params;
 
-const PX: u32 = 16u;  // pixels of a run
-const CO: u32 = 8u;   // output channels per invocation
+// PX (pixels of a run) and CO (output channels per invocation) are composed by
+// src/gpu/programs/conv2d.ts, which sizes the grid with them; the code is unrolled for these values.
+const_assert PX == 16u && CO == 8u;
 
 // An invocation's input channel i, whether it stores (live), its subgroup_invocation_id (0
 // without subgroups).

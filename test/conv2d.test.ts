@@ -11,7 +11,7 @@ import {
   convOutSize,
   type Conv2dParams,
 } from '../src/ops/conv2d.js';
-import { conv2dTuning, filterSplits, pickTile, TILE_SHAPES } from '../src/gpu/programs/conv2d.js';
+import { conv2dTuning, DIRECT_BLOCK, filterSplits, pickTile, TILE_SHAPES } from '../src/gpu/programs/conv2d.js';
 import { makeProfile, PROFILE_NAMES } from '../src/gpu/profile.js';
 import { composeWgsl } from '../src/gpu/wgsl.js';
 import { grid1d } from '../src/gpu/runtime.js';
@@ -221,16 +221,16 @@ describeGpu('conv2d: the direct kernel against the CPU reference, and a delibera
   const run = async (text: string) => {
     const spec = {
       name: `test.direct.${text.length}`,
-      ...composeWgsl({ path: 'shaders/conv2d_direct.wgsl', text }, { includes: [{ path: 'shaders/conv2d_direct_weights_plain.wgsl', text: directWeightsPlainWgsl }] }),
+      ...composeWgsl({ path: 'shaders/conv2d_direct.wgsl', text }, { constants: DIRECT_BLOCK, includes: [{ path: 'shaders/conv2d_direct_weights_plain.wgsl', text: directWeightsPlainWgsl }] }),
       bindings: { src: 'read', weight: 'read', bias: 'read', out: 'read_write', params: 'uniform' } as const,
     };
     const [n, c, h, w, co] = [2, 5, 7, 19, 11];
     const x = Tensor.from(rand([n, c, h, w], 1), [n, c, h, w], 'webgpu');
     const wt = Tensor.from(rand([co, c, 3, 3], 2), [co, c, 3, 3], 'webgpu');
     const y = Tensor.zeros([n, co, h, w], 'webgpu');
-    const [gx, gy] = grid1d(n * h * Math.ceil(w / 16), 64);
+    const [gx, gy] = grid1d(n * h * Math.ceil(w / DIRECT_BLOCK.PX), 64);
     const u = { batch: n, cin: c, h, w, cout: co, ho: h, wo: w, pad: 1, wBase: 0, wO: c * 9, wI: 9, wR: 3, wS: 1 };
-    gpu().dispatch(spec, { src: x.gpuBuf(), weight: wt.gpuBuf(), bias: wt.gpuBuf(), out: y.gpuBuf() }, u, [gx, gy, Math.ceil(co / 8)], { constants: { HAS_BIAS: 0 } });
+    gpu().dispatch(spec, { src: x.gpuBuf(), weight: wt.gpuBuf(), bias: wt.gpuBuf(), out: y.gpuBuf() }, u, [gx, gy, Math.ceil(co / DIRECT_BLOCK.CO)], { constants: { HAS_BIAS: 0 } });
     const got = await y.toArray();
     const want = conv2d(Tensor.from(rand([n, c, h, w], 1), [n, c, h, w]), Tensor.from(rand([co, c, 3, 3], 2), [co, c, 3, 3]), undefined, { stride: 1, pad: 1 }).cpuData();
     for (const t of [x, wt, y]) t.release();

@@ -84,8 +84,13 @@ export function convSpec(kernel: ConvKernelName, t: TileShape, layout: ColumnLay
 const directFile = wgslFile('shaders/conv2d_direct.wgsl', directWgsl);
 const directBindings: KernelSpec['bindings'] = { src: 'read', weight: 'read', bias: 'read', out: 'read_write', params: 'uniform' };
 type DirectKernel = 'forward' | 'backward_input';
+// The direct kernels' block per invocation, composed into their WGSL (PX, CO): adjacent pixels
+// of one row times output channels.
+const DIRECT_PIXELS = 16;
+const DIRECT_CHANNELS = 8;
+export const DIRECT_BLOCK = { PX: DIRECT_PIXELS, CO: DIRECT_CHANNELS };
 function directSpecs(suffix: string, weights: ReturnType<typeof wgslFile>): Record<DirectKernel, KernelSpec> {
-  const source = composeWgsl(directFile, { includes: [weights] });
+  const source = composeWgsl(directFile, { constants: DIRECT_BLOCK, includes: [weights] });
   return {
     forward: { name: `conv2d.forward.${suffix}`, ...source, bindings: directBindings },
     backward_input: { name: `conv2d.backward_input.${suffix}`, ...source, bindings: directBindings },
@@ -95,8 +100,6 @@ const DIRECT = {
   plain: directSpecs('direct', wgslFile('shaders/conv2d_direct_weights_plain.wgsl', directWeightsPlainWgsl)),
   subgroup: directSpecs('direct_subgroup', wgslFile('shaders/conv2d_direct_weights_subgroup.wgsl', directWeightsSubgroupWgsl)),
 };
-const DIRECT_PIXELS = 16; // per invocation: adjacent pixels of one row...
-const DIRECT_CHANNELS = 8; // ...times output channels (PX and CO in the WGSL)
 
 /** Whether the profile computes this 3x3 stride-1 convolution directly (`outChannels`: of the result). */
 function runsDirect(g: ConvGeometry, outChannels: number, maxChannels = gpu().profile.conv2d.directMaxChannels): boolean {
@@ -124,7 +127,7 @@ const directFilterFile = wgslFile('shaders/conv2d_direct_filter.wgsl', directFil
 const directFilterBindings: KernelSpec['bindings'] = { x: 'read', dy: 'read', partials: 'read_write', params: 'uniform' };
 const DIRECT_FILTER: KernelSpec = {
   name: 'conv2d.backward_filter.direct',
-  ...composeWgsl(directFilterFile, { constants: { WG: 64 }, includes: [wgslFile('shaders/conv2d_direct_filter_plain.wgsl', directFilterPlainWgsl)] }),
+  ...composeWgsl(directFilterFile, { constants: { ...DIRECT_BLOCK, WG: 64 }, includes: [wgslFile('shaders/conv2d_direct_filter_plain.wgsl', directFilterPlainWgsl)] }),
   bindings: directFilterBindings,
 };
 const directFilterSubgroup = wgslFile('shaders/conv2d_direct_filter_subgroup.wgsl', directFilterSubgroupWgsl);
@@ -133,25 +136,24 @@ function directFilterSubgroupSpec(cin: number): KernelSpec {
   const name = `conv2d.backward_filter.direct_subgroup.${cin}`;
   let spec = specCache.get(name);
   if (!spec) {
-    spec = { name, ...composeWgsl(directFilterFile, { constants: { WG: cin }, includes: [directFilterSubgroup] }), bindings: directFilterBindings };
+    spec = { name, ...composeWgsl(directFilterFile, { constants: { ...DIRECT_BLOCK, WG: cin }, includes: [directFilterSubgroup] }), bindings: directFilterBindings };
     specCache.set(name, spec);
   }
   return spec;
 }
-const DIRECT_FILTER_CHANNELS = 8; // output channels per invocation (CO in the WGSL)
 
 /** The direct filter gradient: the batch's output rows split so that about the profile's number of invocations run, then the splits summed. */
 function directFilter(g: ConvGeometry, x: GpuBuf, dy: GpuBuf, dw: GpuBuf): void {
   const rt = gpu();
   const rows = g.batch * g.ho;
-  const blocks = g.cin * Math.ceil(g.cout / DIRECT_FILTER_CHANNELS);
+  const blocks = g.cin * Math.ceil(g.cout / DIRECT_CHANNELS);
   const wanted = Math.max(1, Math.min(rows, Math.ceil(rt.profile.conv2d.directFilterInvocations / blocks)));
   const chunk = Math.ceil(rows / wanted);
   const splits = Math.ceil(rows / chunk);
   const count = g.cout * g.cin * 9;
   const out: GpuBuf = splits === 1 ? dw : rt.alloc(4 * splits * count);
   const { batch, cin, h, w, cout, ho, wo, pad } = g;
-  const groups = Math.ceil(g.cout / DIRECT_FILTER_CHANNELS);
+  const groups = Math.ceil(g.cout / DIRECT_CHANNELS);
   const bufs = { x, dy, partials: out };
   const uniforms = { batch, cin, h, w, cout, ho, wo, pad, chunk };
   const opts = { label: `${convLabel(g)} splits=${splits}`, flops: convFlops(g) };
