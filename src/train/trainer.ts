@@ -18,9 +18,10 @@ import { writeFileAtomic } from '../util/fsx.js';
 import { faultPoint } from '../util/fault.js';
 import { saveCheckpoint, loadCheckpoint, CheckpointError, NonFiniteError, type Checkpoint } from './checkpoint.js';
 import { RunDir } from './rundir.js';
-import { trainStep, readStatus, divergence, divergedAt } from './step.js';
-import { DEFAULT_TRAIN, RESUME_MAY_CHANGE, learningRate, startProgress, progressBatches, stepOptions, recordStep, endEpoch, validateTrainConfig, type TrainProgress, type CheckpointHeader, type EpochRecord, type TrainConfig } from './config.js';
-import { checkpointEntries, evaluate, restore } from './evaluate.js';
+import { divergedAt } from './step.js';
+import { DEFAULT_TRAIN, RESUME_MAY_CHANGE, startProgress, validateTrainConfig, type TrainProgress, type CheckpointHeader, type EpochRecord, type TrainConfig } from './config.js';
+import { checkpointEntries, restore } from './evaluate.js';
+import { trainEpochs } from './loop.js';
 
 export { DEFAULT_TRAIN, RESUME_MAY_CHANGE, learningRate, startProgress, validateTrainConfig, type TrainProgress, type CheckpointHeader, type EpochRecord, type TrainConfig } from './config.js';
 export { evaluate } from './evaluate.js';
@@ -237,7 +238,6 @@ async function runLoop(
   const t0 = performance.now();
   let stepsThisRun = 0;
   let lastPrint = 0;
-  let stop: TrainResult['stop'] = 'finished';
   let stopReason = '';
   const diverge = (why: string, lr: number): never => {
     const last = p.losses.length ? p.losses[p.losses.length - 1] : NaN;
@@ -249,20 +249,9 @@ async function runLoop(
     );
   };
 
-  outer: while (p.epoch < cfg.epochs) {
-    const lr = learningRate(cfg, p.epoch);
-    const tEpoch = performance.now();
-    for (const batch of progressBatches(cfg, data.train, p, norm)) {
-      if (cfg.maxSteps && p.step >= cfg.maxSteps) {
-        stop = 'max-steps';
-        break outer;
-      }
-      const status = trainStep(model, velocities, batch, stepOptions(cfg, p, lr));
-      const st = await readStatus(status); // the one wait per step: the whole step was submitted at once
-      const why = divergence(st);
-      if (why) diverge(why, lr);
-      const { loss } = st;
-      recordStep(p, loss, lr, batch.batch);
+  const ended = await trainEpochs(cfg, model, velocities, data, p, norm, cfg.device, {
+    diverged: diverge,
+    afterStep: async (loss, lr) => {
       stepsThisRun++;
       rec.write({ type: 'step', step: p.step, epoch: p.epoch, loss, lr });
       faultPoint('step');
@@ -281,20 +270,19 @@ async function runLoop(
       }
       const reason = hooks.shouldStop?.();
       if (reason) {
-        stop = 'interrupted';
         stopReason = reason;
-        break outer;
+        return true;
       }
       if (cfg.checkpointEvery > 0 && p.step % cfg.checkpointEvery === 0) await rec.save(p);
-    }
-    const ev = await evaluate(model, data.test, cfg.evalBatchSize, cfg.device, norm);
-    const r: EpochRecord = { epoch: p.epoch + 1, step: p.step, trainLoss: p.epochSteps ? p.epochLossSum / p.epochSteps : NaN, testLoss: ev.loss, testAccuracy: ev.accuracy, lr, seconds: (performance.now() - tEpoch) / 1000 };
-    p.history.push(r);
-    rec.write({ type: 'epoch', ...r });
-    log(`epoch ${r.epoch}/${cfg.epochs} done: train loss ${r.trainLoss.toFixed(4)}, test loss ${ev.loss.toFixed(4)}, test accuracy ${(100 * ev.accuracy).toFixed(2)}% on ${data.test.count} images (${r.seconds.toFixed(0)} s)`);
-    endEpoch(p);
-    await rec.save(p);
-  }
+      return false;
+    },
+    afterEpoch: async (r, line) => {
+      rec.write({ type: 'epoch', ...r });
+      log(line);
+      await rec.save(p);
+    },
+  });
+  const stop: TrainResult['stop'] = ended === 'stopped' ? 'interrupted' : ended;
   // A stop mid-epoch (--max-steps, a signal) checkpoints where it stands, so it can be resumed.
   if (stop !== 'finished' && p.batch > 0) await rec.save(p);
   const elapsed = (performance.now() - t0) / 1000;

@@ -9,9 +9,10 @@ import { runStepBench, stepDefaults } from '../bench/step.js';
 import { fmt, resultBaseName, stepRows, type BenchResult, type KernelBenchResult, type StepBenchResult } from '../bench/report.js';
 import { kernelChart, stepChart } from '../bench/charts.js';
 import { intParam, kernelOptionsFromParams, numParam } from '../bench/web.js';
-import { trainStep, readStatus, divergence, divergedAt } from '../train/step.js';
-import { evaluate, checkpointEntries, restore } from '../train/evaluate.js';
-import { DEFAULT_TRAIN, learningRate, startProgress, progressBatches, stepOptions, recordStep, endEpoch, validateTrainConfig, type CheckpointHeader, type EpochRecord, type TrainConfig, type TrainProgress } from '../train/config.js';
+import { divergedAt } from '../train/step.js';
+import { trainEpochs } from '../train/loop.js';
+import { checkpointEntries, restore } from '../train/evaluate.js';
+import { DEFAULT_TRAIN, learningRate, startProgress, validateTrainConfig, type CheckpointHeader, type TrainConfig, type TrainProgress } from '../train/config.js';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../train/checkpoint_format.js';
 import { curvesChart } from '../train/curves_chart.js';
 import { datasetNorm, numBatches } from '../data/augment.js';
@@ -409,7 +410,6 @@ async function trainTask(ctx: TaskContext, view: View) {
   const t0 = performance.now();
   let stepsThisRun = 0;
   let lastDraw = 0;
-  let stop: 'finished' | 'max-steps' | 'stopped' = 'finished';
   const show = (loss: number, lr: number) => {
     const elapsed = (performance.now() - t0) / 1000;
     const ips = stepsThisRun ? (stepsThisRun * cfg.batchSize) / elapsed : NaN;
@@ -419,25 +419,14 @@ async function trainTask(ctx: TaskContext, view: View) {
       `epoch ${Math.min(pr.epoch + 1, cfg.epochs)}/${cfg.epochs}  step ${pr.step}/${totalSteps}  loss ${Number.isFinite(loss) ? loss.toFixed(4) : '-'}  lr ${lr.toPrecision(3)}  ` +
       `${Number.isFinite(ips) ? ips.toFixed(1) : '-'} img/s  ETA ${fmtSeconds(eta)}` + (last ? `  test accuracy ${(100 * last.testAccuracy).toFixed(2)}% (epoch ${last.epoch})` : '');
   };
-  outer: while (pr.epoch < cfg.epochs) {
-    const lr = learningRate(cfg, pr.epoch);
-    const tEpoch = performance.now();
-    for (const batch of progressBatches(cfg, data.train, pr, norm)) {
-      if (cfg.maxSteps && pr.step >= cfg.maxSteps) {
-        stop = 'max-steps';
-        break outer;
-      }
-      const status = trainStep(model, velocities, batch, stepOptions(cfg, pr, lr));
-      const st = await readStatus(status);
-      const why = divergence(st);
-      if (why) {
-        lastRun = null; // never offer a poisoned model
-        model.release();
-        velocities.forEach((v) => v.release());
-        throw new Error(`${divergedAt(pr, why, lr)} Lower the learning rate.`);
-      }
-      const { loss } = st;
-      recordStep(pr, loss, lr, batch.batch);
+  const ended = await trainEpochs(cfg, model, velocities, data, pr, norm, 'webgpu', {
+    diverged: (why, lr) => {
+      lastRun = null; // never offer a poisoned model
+      model.release();
+      velocities.forEach((v) => v.release());
+      throw new Error(`${divergedAt(pr, why, lr)} Lower the learning rate.`);
+    },
+    afterStep: async (loss, lr) => {
       stepsThisRun++;
       ctx.progress({ step: pr.step, loss });
       const now = performance.now();
@@ -447,21 +436,19 @@ async function trainTask(ctx: TaskContext, view: View) {
         draw();
       }
       await yieldToPage(); // the page stays responsive; the Stop button is read here
-      if (ctx.cancelled?.()) {
-        stop = 'stopped';
-        break outer;
-      }
-    }
-    stats.textContent += '  (evaluating...)';
-    await yieldToPage();
-    const ev = await evaluate(model, data.test, cfg.evalBatchSize, 'webgpu', norm);
-    const r: EpochRecord = { epoch: pr.epoch + 1, step: pr.step, trainLoss: pr.epochSteps ? pr.epochLossSum / pr.epochSteps : NaN, testLoss: ev.loss, testAccuracy: ev.accuracy, lr, seconds: (performance.now() - tEpoch) / 1000 };
-    pr.history.push(r);
-    ctx.log(`epoch ${r.epoch}/${cfg.epochs} done: train loss ${r.trainLoss.toFixed(4)}, test loss ${ev.loss.toFixed(4)}, test accuracy ${(100 * ev.accuracy).toFixed(2)}% on ${data.test.count} images (${r.seconds.toFixed(0)} s)`);
-    endEpoch(pr);
-    show(pr.losses[pr.losses.length - 1] ?? NaN, lr);
-    draw();
-  }
+      return !!ctx.cancelled?.();
+    },
+    beforeEval: async () => {
+      stats.textContent += '  (evaluating...)';
+      await yieldToPage();
+    },
+    afterEpoch: (r, line) => {
+      ctx.log(line);
+      show(pr.losses[pr.losses.length - 1] ?? NaN, r.lr);
+      draw();
+    },
+  });
+  const stop: 'finished' | 'max-steps' | 'stopped' = ended;
   const seconds = (performance.now() - t0) / 1000;
   show(pr.losses[pr.losses.length - 1] ?? NaN, learningRate(cfg, Math.min(pr.epoch, cfg.epochs - 1)));
   draw();
