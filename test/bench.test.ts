@@ -12,7 +12,7 @@ import { runKernelBench } from '../src/bench/kernels.js';
 import { paddedGemm, recordCopy, recordSgemm } from '../src/bench/harness.js';
 import { rand } from '../src/check.js';
 import { runStepBench } from '../src/bench/step.js';
-import { CATEGORIES, KERNELS_KIND, STEP_KIND, categoryOf, compareResults, formatKernels, formatStep, validateResult, type KernelBenchResult, type StepBenchResult } from '../src/bench/report.js';
+import { CATEGORIES, KERNELS_KIND, STEP_KIND, compareResults, formatKernels, formatStep, validateResult, type KernelBenchResult, type StepBenchResult } from '../src/bench/report.js';
 import { readResult, resultBaseName, slug, writeResult } from '../src/bench/output.js';
 import { parseConvLayer, runConv2dBench } from '../src/bench/conv2d.js';
 import { BN_DISPATCH_NAMES } from '../src/bench/bn_dispatches.js';
@@ -74,33 +74,7 @@ async function captureLog(fn: () => Promise<unknown>): Promise<string> {
   return lines.join('\n');
 }
 
-describe('step categories', () => {
-  it('map every kernel family of a step to its category', () => {
-    const cases: [string, string][] = [
-      ['conv2d.forward x[2,3,32,32] w[16,3,3,3] s1 p1', 'conv'],
-      ['conv2d.reduce_splits 64x4', 'conv'],
-      ['batchnorm_stats.partials_vec4 [N=2, C=16, HW=1024] 8 slices/channel', 'bn'],
-      ['batchnorm.normalize [N=2, C=16, HW=1024] +relu', 'bn'],
-      ['batchnorm_backward.grad_x [N=2, C=16, HW=1024]', 'bn'],
-      ['relu.forward n=100', 'relu'],
-      ['relu.backward n=100', 'relu'],
-      ['skipadd.forward n=100', 'skip-add'],
-      ['skipadd.reduce_partials 3 partials', 'skip-add'],
-      ['elementwise.add n=100', 'skip-add'],
-      ['elementwise.scale n=100', 'skip-add'],
-      ['pool.forward', 'pool/classifier/loss'],
-      ['matmul 4x10x64', 'pool/classifier/loss'],
-      ['bias_add n=40 C=10', 'pool/classifier/loss'],
-      ['loss.forward', 'pool/classifier/loss'],
-      ['dropout', 'pool/classifier/loss'],
-      ['reduce.sum_axis [1,4,10]', 'pool/classifier/loss'],
-      ['sgd n=1000', 'optimizer'],
-      ['broadcast [3,1,5]', 'other'],
-      ['bench.copy 1 MiB', 'other'],
-    ];
-    for (const [label, cat] of cases) expect(categoryOf(label), label).toBe(cat);
-  });
-
+describe('result files', () => {
   it('slugs and file names are file-name safe', () => {
     expect(slug('Google / SwiftShader (fallback) [node]')).toBe('google-swiftshader-fallback-node');
     expect(slug('///')).toBe('unknown');
@@ -203,26 +177,45 @@ describeGpu('wrn bench on the CPU adapter (tiny shapes)', () => {
     await expect(runKernelBench(rt, { ...TINY, only: 'no-such-kernel' })).rejects.toThrow(/no kernel matches --only 'no-such-kernel'/);
   });
 
-  it('step (CLI): the categories add up to the step GPU time; bn has BN time, skipinit none; a valid file', async () => {
+  it('step (CLI): interleaved rounds with spreads, BN cost two ways, every dispatch costed and booked by its program, the conditions recorded', async () => {
     const out = join(dir, 'step');
-    const printed = await captureLog(() => benchCommand(['step', '--quick', '--batch', '2', '--steps', '1', '--warmup', '0', '--variants', 'bn,bn-unfused,skipinit', '--out', out]));
+    const printed = await captureLog(() => benchCommand(['step', '--quick', '--batch', '2', '--steps', '1', '--warmup', '0', '--rounds', '2', '--variants', 'bn,bn-unfused,skipinit', '--out', out]));
     const file = readdirSync(out).find((f) => f.startsWith('step-node-') && f.endsWith('.json'));
     expect(file, printed).toBeTruthy();
     stepFile = join(out, file!);
     expect(existsSync(stepFile.replace(/\.json$/, '.png'))).toBe(true);
     step = readResult(stepFile) as StepBenchResult;
     expect(step.kind).toBe(STEP_KIND);
-    expect(step.config).toMatchObject({ depth: 10, width: 1, batch: 2, steps: 1 });
+    expect(step.config).toMatchObject({ depth: 10, width: 1, batch: 2, steps: 1, rounds: 2 });
     expect(step.variants.map((v) => v.name)).toEqual(['bn', 'bn-unfused', 'skipinit']);
-    expect(printed).toMatch(/skipinit vs bn: step wall time x/);
-    expect(printed).toMatch(/conv GFLOP\/step +step GFLOP\/s +conv GFLOP\/s/);
+    // Interleaved: every variant in every round, the order rotated by one.
+    expect(step.rounds.map((r) => r.order)).toEqual([
+      ['bn', 'bn-unfused', 'skipinit'],
+      ['bn-unfused', 'skipinit', 'bn'],
+    ]);
+    expect(step.conditions.command).toBe('wrn bench step --quick --batch 2 --steps 1 --warmup 0 --rounds 2 --variants bn,bn-unfused,skipinit --out ' + out);
+    expect(step.conditions.loadAverageBefore).toHaveLength(3);
+    expect(step.conditions.loadAverageAfter).toHaveLength(3);
+    expect(step.profile).toBe(rt.profile.name);
+    for (const y of [step.yardsticks.copyGBs, step.yardsticks.fmaGflops]) expect(y.n === 2 && y.min > 0 && y.min <= y.median && y.median <= y.max).toBe(true);
+    expect(printed).toMatch(/BN's cost, two ways:\n {2}\(a\) wall time bn - skipinit, over the bn step: /);
+    expect(printed).toMatch(/PROJECTION, not a measurement/);
+    expect(printed).toMatch(/roofline on this adapter/);
+    expect(step.bnCost.wallDelta!.fraction.n).toBe(2);
+    expect(step.bnCost.headline).toMatch(/^On this adapter BN/);
+    expect(step.projections.map((p) => p.name)).toEqual(['NVIDIA H200', 'NVIDIA A100', 'NVIDIA RTX 4090', 'Apple M2', 'laptop iGPU']);
     for (const v of step.variants) {
-      expect(v.wallMs).toBeGreaterThan(0);
+      expect(v.wall.n).toBe(2);
+      expect(v.wallMs).toBe(v.wall.median);
       expect(v.imagesPerSecond).toBeCloseTo((1000 * 2) / v.wallMs, 6);
       expect(v.dispatchesPerStep).toBeGreaterThan(20);
-      // The same WRN in every variant: the same conv work (counted by the conv programs; exact counts: conv2d.test.ts).
-      expect(v.convGflopPerStep).toBeCloseTo(step.variants[0].convGflopPerStep, 12);
-      expect(v.convGflopPerStep).toBeGreaterThan(0);
+      // Every dispatch costed and booked by its program's declared category, none left over.
+      expect(CATEGORIES.reduce((s, c) => s + v.cost[c].dispatches, 0)).toBe(v.dispatchesPerStep);
+      expect(v.cost.other.dispatches, v.name).toBe(0);
+      for (const c of ['conv', 'pool/classifier/loss', 'optimizer', 'skip-add'] as const) expect(v.cost[c].read + v.cost[c].written, `${v.name} ${c}`).toBeGreaterThan(0);
+      // The same WRN in every variant: the same conv work (exact counts: cost.test.ts).
+      expect(v.cost.conv.flops).toBe(step.variants[0].cost.conv.flops);
+      expect(v.convGflopPerStep).toBeCloseTo(v.cost.conv.flops / 1e9, 12);
       expect(v.effectiveGflops).toBeCloseTo((1e3 * v.convGflopPerStep) / v.wallMs, 9);
       if (!rt.hasTimestamps) continue;
       expect(v.convKernelGflops!).toBeCloseTo((1e3 * v.convGflopPerStep) / v.breakdown!.conv, 9);
@@ -232,27 +225,35 @@ describeGpu('wrn bench on the CPU adapter (tiny shapes)', () => {
       expect(v.breakdown!.conv, v.name).toBeGreaterThan(0);
       expect(v.breakdown!.optimizer, v.name).toBeGreaterThan(0);
       expect(v.breakdown!['pool/classifier/loss'], v.name).toBeGreaterThan(0);
-      expect(v.breakdown!.other, `${v.name}: uncategorized kernels ${JSON.stringify(v.topKernels.filter((k) => k.category === 'other'))}`).toBe(0);
+      expect(v.breakdown!.other, v.name).toBe(0);
+      for (const c of CATEGORIES) expect(v.breakdownSpread![c].min <= v.breakdown![c] && v.breakdown![c] <= v.breakdownSpread![c].max).toBe(true);
     }
+    const [bn, unfused, skipinit] = step.variants;
+    expect(bn.cost.bn.dispatches).toBeGreaterThan(0);
+    expect(bn.cost.relu.dispatches).toBe(0); // every ReLU is fused into BN
+    expect(unfused.cost.relu.dispatches).toBeGreaterThan(0);
+    expect(skipinit.cost.bn.dispatches).toBe(0);
+    expect(unfused.dispatchesPerStep).toBeGreaterThan(bn.dispatchesPerStep);
     if (rt.hasTimestamps) {
-      const [bn, unfused, skipinit] = step.variants;
       expect(bn.breakdown!.bn).toBeGreaterThan(0);
-      expect(bn.breakdown!.relu).toBe(0); // every ReLU is fused into BN
       expect(unfused.breakdown!.relu).toBeGreaterThan(0);
-      expect(unfused.dispatchesPerStep).toBeGreaterThan(bn.dispatchesPerStep);
       expect(skipinit.breakdown!.bn).toBe(0);
-      expect(skipinit.breakdown!['skip-add']).toBeGreaterThan(0);
+      expect(step.bnCost.gpuShare!.fraction.median).toBeCloseTo(step.bnCost.gpuShare!.ms.median / bn.gpu!.median, 0);
     }
   });
 
-  it('step: without timestamps the breakdown is reported unavailable', async () => {
-    const r = await runStepBench(rt, { depth: 10, width: 1, batch: 1, steps: 1, warmup: 0, quick: true, variants: ['unnormalized'], wallClock: true });
+  it('step: without timestamps the breakdown is reported unavailable; bad options are refused', async () => {
+    const r = await runStepBench(rt, { depth: 10, width: 1, batch: 1, steps: 1, warmup: 0, rounds: 1, quick: true, variants: ['unnormalized'], wallClock: true });
     expect(r.method).toBe('wall-clock');
     expect(r.variants[0]).toMatchObject({ breakdown: null, shares: null, gpuMs: null });
     expect(r.variants[0].wallMs).toBeGreaterThan(0);
+    expect(r.bnCost.wallDelta).toBeNull();
     expect(formatStep(r)).toMatch(/breakdown unavailable/);
-    await expect(runStepBench(rt, { depth: 12, width: 1, batch: 1, steps: 1, warmup: 0, quick: true })).rejects.toThrow(/depth must be 6N \+ 4/);
-    await expect(runStepBench(rt, { depth: 10, width: 1, batch: 1, steps: 1, warmup: 0, quick: true, variants: ['bogus'] })).rejects.toThrow(/unknown variant 'bogus'/);
+    expect(formatStep(r)).toMatch(/BN's cost needs both the bn and skipinit variants/);
+    const o = { depth: 10, width: 1, batch: 1, steps: 1, warmup: 0, rounds: 1, quick: true };
+    await expect(runStepBench(rt, { ...o, depth: 12 })).rejects.toThrow(/depth must be 6N \+ 4/);
+    await expect(runStepBench(rt, { ...o, variants: ['bogus'] })).rejects.toThrow(/unknown variant 'bogus'/);
+    await expect(runStepBench(rt, { ...o, rounds: 0 })).rejects.toThrow(/rounds must be a positive integer, got 0/);
   });
 
   it('compare: ratios per kernel and per step category; clear errors for a missing, malformed or mismatched file', async () => {
@@ -265,7 +266,9 @@ describeGpu('wrn bench on the CPU adapter (tiny shapes)', () => {
     expect(text).toMatch(/copy GB\/s: A .* B\/A 1(\.00)?\b/);
     const line = text.split('\n').find((l) => l.startsWith('relu.fwd 8x8x8'))!;
     expect(line.trim().split(/\s{2,}/)[3]).toBe('2.00'); // time B/A
-    expect(compareResults(step, step)).toMatch(/conv ms \(share A/);
+    const cmp = compareResults(step, step);
+    expect(cmp).toMatch(/conv ms \(share A/);
+    expect(cmp).toMatch(/wall ms\/step +\S+ \[\S+, \S+\] +\S+ \[\S+, \S+\] +1(\.00)? +no: ranges overlap/); // a result against itself: B/A 1, not resolved
 
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, '{"kind": "wrn-bench-kernels", "kernels": [');

@@ -194,15 +194,21 @@ describeGpu('the engine in headless Chromium (WebGPU on SwiftShader)', () => {
   it('the step benchmark view shows GPU time by category, BN share, SkipInit saving and img/s; its JSON compares with a Node file', async () => {
     let rows: string[][] = [];
     let summary = '';
+    let headline = '';
+    let projection: string[][] = [];
+    let roofline: string[][] = [];
     let ink: Awaited<ReturnType<typeof chartInk>> = [];
     let file = '';
     const st = await runInBrowser({
       task: 'step',
-      query: { depth: 10, width: 1, batch: 2, steps: 1, warmup: 1 },
+      query: { depth: 10, width: 1, batch: 2, steps: 1, warmup: 1, rounds: 2 },
       timeoutMs: 240_000,
       onResult: async (page) => {
         rows = await tableRows(page, 'step-table');
         summary = await page.evaluate(() => document.getElementById('step-summary')?.textContent ?? '');
+        headline = await page.evaluate(() => document.getElementById('step-headline')?.textContent ?? '');
+        projection = await tableRows(page, 'step-projection');
+        roofline = await tableRows(page, 'step-roofline');
         ink = await chartInk(page, 'step');
         file = await saveDownload(page, '#step-download', 'step-browser.json');
         await shoot(page, 'step');
@@ -212,9 +218,15 @@ describeGpu('the engine in headless Chromium (WebGPU on SwiftShader)', () => {
     const res = st.result as StepBenchResult;
     expect(res.variants.map((v) => v.name)).toEqual(['bn', 'bn-unfused', 'skipinit', 'unnormalized']);
     expect(rows.map((r) => r[0])).toEqual(['bn', 'bn-unfused', 'skipinit', 'unnormalized']);
-    for (const row of rows) for (const c of row.slice(1, 6)) expect(Number.isFinite(Number(c)), `${row[0]}: '${c}'`).toBe(true);
-    expect(summary).toMatch(/skipinit vs bn: (GPU time [\d.]+% (less|more), )?wall time [\d.]+% (less|more); [\d.]+ against [\d.]+ img\/s/);
-    if (res.method === 'timestamp-query') expect(summary).toMatch(/BN's share of a bn step: [\d.]+% of GPU time/);
+    for (const row of rows) for (const c of [...row.slice(1, 3), row[4]]) expect(Number.isFinite(Number(c)), `${row[0]}: '${c}'`).toBe(true);
+    for (const row of rows) expect(row[3], `${row[0]} wall ms/step`).toMatch(/^[\d.]+ \[[\d.]+, [\d.]+\]$/); // median [min, max] over the 2 rounds
+    expect(res.rounds).toHaveLength(2);
+    // The page leads with the sentence, then BN's cost both ways, from the same code as the CLI.
+    expect(headline).toBe(res.bnCost.headline);
+    expect(summary).toMatch(/\(a\) wall time bn - skipinit, over the bn step: /);
+    if (res.method === 'timestamp-query') expect(summary).toMatch(/\(b\) the BN kernels' share of the bn step's GPU time: /);
+    expect(projection.map((r) => r[0])).toEqual(['NVIDIA H200', 'NVIDIA A100', 'NVIDIA RTX 4090', 'Apple M2', 'laptop iGPU']);
+    expect(roofline.some((r) => r[0] === 'bn' && r[1] === 'bn')).toBe(true);
     expect(ink.length).toBe(1);
     expect(ink[0].ink).toBeGreaterThan(1000);
     const table = compareResults(readResult(newestResult('step-node-')), readResult(file), 'node', 'browser');

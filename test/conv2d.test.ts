@@ -15,6 +15,7 @@ import { conv2dTuning, DIRECT_BLOCK, filterSplits, pickTile, TILE_SHAPES } from 
 import { makeProfile, PROFILE_NAMES } from '../src/gpu/profile.js';
 import { composeWgsl } from '../src/gpu/wgsl.js';
 import { grid1d } from '../src/gpu/runtime.js';
+import { ZERO_COST } from '../src/gpu/cost.js';
 import directWgsl from '../shaders/conv2d_direct.wgsl';
 import directWeightsPlainWgsl from '../shaders/conv2d_direct_weights_plain.wgsl';
 import { compareKernel, compareOnDevices, describeGpu, describeGpuProfiles, gradCheck, input, rand, requireGpu } from './helpers/optest.js';
@@ -185,12 +186,13 @@ describeGpu('conv2d: which program runs a convolution (conv2d v4)', () => {
     for (const version of ['v2', 'v4', 'v5']) {
       const prev = rt.setProfile(withVersions(rt.profile, [findVersion('conv2d', version)]));
       try {
-        const f0 = rt.flopCount;
+        rt.startCostLog();
         const x = Tensor.from(rand([2, 8, 9, 9], 1), [2, 8, 9, 9], 'webgpu').param('x');
         const w = Tensor.from(rand([16, 8, 3, 3], 2), [16, 8, 3, 3], 'webgpu').param('w');
         sum(conv2d(x, w, undefined, { stride: 1, pad: 1 })).backward();
         await x.grad!.toArray();
-        expect(rt.flopCount - f0, version).toBe(3 * 2 * 2 * 16 * 9 * 9 * 8 * 9);
+        const convs = rt.stopCostLog().filter((r) => r.category === 'conv' && !r.label.startsWith('conv2d.reduce_splits'));
+        expect(convs.reduce((s, r) => s + r.cost.flops, 0), version).toBe(3 * 2 * 2 * 16 * 9 * 9 * 8 * 9);
       } finally {
         rt.setProfile(prev);
       }
@@ -221,6 +223,7 @@ describeGpu('conv2d: the direct kernel against the CPU reference, and a delibera
   const run = async (text: string) => {
     const spec = {
       name: `test.direct.${text.length}`,
+      category: 'conv' as const,
       ...composeWgsl({ path: 'shaders/conv2d_direct.wgsl', text }, { constants: DIRECT_BLOCK, includes: [{ path: 'shaders/conv2d_direct_weights_plain.wgsl', text: directWeightsPlainWgsl }] }),
       bindings: { src: 'read', weight: 'read', bias: 'read', out: 'read_write', params: 'uniform' } as const,
     };
@@ -230,7 +233,7 @@ describeGpu('conv2d: the direct kernel against the CPU reference, and a delibera
     const y = Tensor.zeros([n, co, h, w], 'webgpu');
     const [gx, gy] = grid1d(n * h * Math.ceil(w / DIRECT_BLOCK.PX), 64);
     const u = { batch: n, cin: c, h, w, cout: co, ho: h, wo: w, pad: 1, wBase: 0, wO: c * 9, wI: 9, wR: 3, wS: 1 };
-    gpu().dispatch(spec, { src: x.gpuBuf(), weight: wt.gpuBuf(), bias: wt.gpuBuf(), out: y.gpuBuf() }, u, [gx, gy, Math.ceil(co / DIRECT_BLOCK.CO)], { constants: { HAS_BIAS: 0 } });
+    gpu().dispatch(spec, { src: x.gpuBuf(), weight: wt.gpuBuf(), bias: wt.gpuBuf(), out: y.gpuBuf() }, u, [gx, gy, Math.ceil(co / DIRECT_BLOCK.CO)], { constants: { HAS_BIAS: 0 }, cost: ZERO_COST });
     const got = await y.toArray();
     const want = conv2d(Tensor.from(rand([n, c, h, w], 1), [n, c, h, w]), Tensor.from(rand([co, c, 3, 3], 2), [co, c, 3, 3]), undefined, { stride: 1, pad: 1 }).cpuData();
     for (const t of [x, wt, y]) t.release();

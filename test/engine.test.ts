@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { add, addKernel, gpu, linear, matmul, mean, mul, noGrad, relu, runKernel, scope, sum, Tensor, type Kernel } from '../src/index.js';
 import { GPUKernelError } from '../src/gpu/device.js';
 import { packUniforms, reflectKernel, type KernelSpec } from '../src/gpu/kernel.js';
+import { ZERO_COST } from '../src/gpu/cost.js';
 import { isCpuAdapter, makeProfile, PROFILE_NAMES, profileFor } from '../src/gpu/profile.js';
 import { composeWgsl, CONSTANTS_PATH, knownWgslFiles, mapWgslMessage, wgslFile } from '../src/gpu/wgsl.js';
 import { sizeClass } from '../src/gpu/pool.js';
@@ -114,12 +115,12 @@ describe('Dawn polling during a wait (withPolling)', () => {
 
 describe('kernel specs are checked against their WGSL (reflection)', () => {
   it('a binding the TypeScript side gets wrong fails at load time, naming it', () => {
-    expect(() => reflectKernel({ name: 'bad', source: elementwiseWgsl, entry: 'add', bindings: { a: 'read', b: 'read_write', out: 'read_write', params: 'uniform' } })).toThrow(
+    expect(() => reflectKernel({ name: 'bad', category: 'other', source: elementwiseWgsl, entry: 'add', bindings: { a: 'read', b: 'read_write', out: 'read_write', params: 'uniform' } })).toThrow(
       "kernel 'bad' (entry point 'add'): binding 'b' is 'read' in the WGSL but 'read_write' in the TypeScript spec",
     );
-    expect(() => reflectKernel({ name: 'bad', source: elementwiseWgsl, entry: 'add', bindings: { a: 'read', out: 'read_write', params: 'uniform' } })).toThrow(/uses binding 'b'.*does not declare/);
-    expect(() => reflectKernel({ name: 'bad', source: elementwiseWgsl, entry: 'scale', bindings: { a: 'read', b: 'read', out: 'read_write', params: 'uniform' } })).toThrow(/declares binding 'b' but the entry point does not use it/);
-    expect(() => reflectKernel({ name: 'bad', source: elementwiseWgsl, entry: 'nope', bindings: {} })).toThrow(/no @compute entry point 'nope'/);
+    expect(() => reflectKernel({ name: 'bad', category: 'other', source: elementwiseWgsl, entry: 'add', bindings: { a: 'read', out: 'read_write', params: 'uniform' } })).toThrow(/uses binding 'b'.*does not declare/);
+    expect(() => reflectKernel({ name: 'bad', category: 'other', source: elementwiseWgsl, entry: 'scale', bindings: { a: 'read', b: 'read', out: 'read_write', params: 'uniform' } })).toThrow(/declares binding 'b' but the entry point does not use it/);
+    expect(() => reflectKernel({ name: 'bad', category: 'other', source: elementwiseWgsl, entry: 'nope', bindings: {} })).toThrow(/no @compute entry point 'nope'/);
   });
 });
 
@@ -152,7 +153,7 @@ describe('WGSL composition (src/gpu/wgsl.ts): constants, includes, errors at the
     expect(c.origin(6)).toEqual({ path: 'shaders/broken_main.wgsl', line: 1 });
   });
   it('a syntax error in an include is reported at the include\'s line (wgsl_reflect, when the kernel is loaded)', () => {
-    const spec: KernelSpec = { name: 'broken', ...composeWgsl(typeErrorMain, { constants: { WG: 64 }, includes: [brokenInclude] }), bindings: { o: 'read_write' } };
+    const spec: KernelSpec = { name: 'broken', category: 'other', ...composeWgsl(typeErrorMain, { constants: { WG: 64 }, includes: [brokenInclude] }), bindings: { o: 'read_write' } };
     // The parser stops at `return` (line 4 of the composition, line 3 of the include).
     expect(() => reflectKernel(spec)).toThrow(/kernel 'broken' \(entry point 'main'\): WGSL does not parse: Expected ';' after statement.*at shaders\/broken_include\.wgsl:3$/);
   });
@@ -172,7 +173,7 @@ describe('WGSL composition (src/gpu/wgsl.ts): constants, includes, errors at the
 describe('the dispatch contract comes from reflection', () => {
   const layout = wgslFile('shaders/batchnorm_layout.wgsl', layoutWgsl);
   const stats = composeWgsl(wgslFile('shaders/batchnorm_stats.wgsl', statsWgsl), { includes: [layout] });
-  const merge: KernelSpec = { name: 'merge', ...stats, entry: 'merge', bindings: { part: 'read_write', mean: 'read_write', rstd: 'read_write', running_mean: 'read_write', running_var: 'read_write', params: 'uniform' } };
+  const merge: KernelSpec = { name: 'merge', category: 'other', ...stats, entry: 'merge', bindings: { part: 'read_write', mean: 'read_write', rstd: 'read_write', running_mean: 'read_write', running_var: 'read_write', params: 'uniform' } };
   it('each entry point reads its own fields of a shared uniform struct (through the functions it calls)', () => {
     const info = reflectKernel(merge);
     expect(info.uniform!.fields.map((f) => f.name)).toEqual(['c', 'hw', 'm', 'slices', 'momentum', 'eps']);
@@ -193,11 +194,11 @@ describe('the dispatch contract comes from reflection', () => {
   });
   it('the workgroup size is the reflected @workgroup_size, composed constants included; an override cannot size a workgroup', () => {
     const file = wgslFile('shaders/skipadd.wgsl', skipaddWgsl);
-    const forward = (wg: number): KernelSpec => ({ name: 'fwd', ...composeWgsl(file, { constants: { FWD_WG: wg } }), entry: 'forward', bindings: { skip: 'read', branch: 'read', alpha: 'read', out: 'read_write', params: 'uniform' } });
+    const forward = (wg: number): KernelSpec => ({ name: 'fwd', category: 'other', ...composeWgsl(file, { constants: { FWD_WG: wg } }), entry: 'forward', bindings: { skip: 'read', branch: 'read', alpha: 'read', out: 'read_write', params: 'uniform' } });
     expect(reflectKernel(forward(64)).workgroupSize).toEqual([64, 1, 1]);
     expect(reflectKernel(forward(256)).workgroupSize).toEqual([256, 1, 1]);
     const overridden = 'override W: u32 = 32u;\n@group(0) @binding(0) var<storage, read_write> o: array<f32>;\n@compute @workgroup_size(W) fn main() { o[0] = 1.0; }\n';
-    expect(() => reflectKernel({ name: 'ov', source: overridden, bindings: { o: 'read_write' } })).toThrow(/@workgroup_size uses override 'W'.*composed constant/);
+    expect(() => reflectKernel({ name: 'ov', category: 'other', source: overridden, bindings: { o: 'read_write' } })).toThrow(/@workgroup_size uses override 'W'.*composed constant/);
   });
   it('no op file reads the device, and no TypeScript constant mirrors a WGSL workgroup size', async () => {
     const { readdirSync, readFileSync } = await import('node:fs');
@@ -237,9 +238,9 @@ describe('tuning profiles (src/gpu/profile.ts)', () => {
 describeGpu('webgpu engine', () => {
   beforeAll(requireGpu);
   it('a WGSL type error (found only by the WebGPU compiler) is reported at the file and line it came from', async () => {
-    const spec: KernelSpec = { name: 'broken', ...composeWgsl(typeErrorMain, { constants: { WG: 64 }, includes: [fixedInclude] }), bindings: { o: 'read_write' } };
+    const spec: KernelSpec = { name: 'broken', category: 'other', ...composeWgsl(typeErrorMain, { constants: { WG: 64 }, includes: [fixedInclude] }), bindings: { o: 'read_write' } };
     const o = Tensor.zeros([4], 'webgpu');
-    gpu().dispatch(spec, { o: o.gpuBuf() }, {}, [1]);
+    gpu().dispatch(spec, { o: o.gpuBuf() }, {}, [1], { cost: ZERO_COST });
     await expect(gpu().sync()).rejects.toThrow(/WGSL compile error in kernel 'broken': shaders\/broken_main\.wgsl:5:\d+: no matching overload/);
     // The runtime keeps working afterwards.
     expect(Array.from(await add(Tensor.from([1, 2], [2], 'webgpu'), Tensor.from([3, 4], [2], 'webgpu')).toArray())).toEqual([4, 6]);
@@ -292,10 +293,10 @@ describeGpu('webgpu engine', () => {
   });
 
   it('a dispatch that passes a uniform its entry point does not read fails before anything is recorded', () => {
-    const spec: KernelSpec = { name: 'test.add', source: elementwiseWgsl, entry: 'add', bindings: { a: 'read', b: 'read', out: 'read_write', params: 'uniform' } };
+    const spec: KernelSpec = { name: 'test.add', category: 'other', source: elementwiseWgsl, entry: 'add', bindings: { a: 'read', b: 'read', out: 'read_write', params: 'uniform' } };
     const [a, b, out] = [0, 1, 2].map(() => Tensor.zeros([4], 'webgpu').gpuBuf());
     const before = gpu().dispatchCount;
-    expect(() => gpu().dispatch(spec, { a, b, out }, { n4: 1, alpha: 0 }, [1])).toThrow(/does not read uniform field 'params.alpha'/);
+    expect(() => gpu().dispatch(spec, { a, b, out }, { n4: 1, alpha: 0 }, [1], { cost: ZERO_COST })).toThrow(/does not read uniform field 'params.alpha'/);
     expect(gpu().dispatchCount).toBe(before);
   });
 

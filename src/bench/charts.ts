@@ -2,7 +2,8 @@
 // (output.ts), the browser page blits the same drawings into a <canvas>.
 import { barChart, panels, PALETTE } from '../plot/charts.js';
 import { BANDWIDTH_TARGET, CONV_TARGET } from './kernels.js';
-import type { KernelBenchResult, KernelEntry, StepBenchResult } from './report.js';
+import type { KernelBenchResult, KernelEntry } from './report.js';
+import type { Spread, StepBenchResult } from './step_report.js';
 
 /**
  * Each kernel's ratio to the adapter's limit, in two panels: memory-bound kernels against the copy
@@ -27,25 +28,30 @@ export function kernelChart(r: KernelBenchResult) {
   return parts.length === 1 ? parts[0] : panels(parts, 1);
 }
 
-/** One bar per variant, stacked by kernel category: GPU ms per step, and the same as shares. */
+/**
+ * One bar per variant: the wall time per step with its range over rounds, the GPU time stacked by
+ * kernel category (whiskers: the range of the rounds' totals) and the same as shares.
+ */
 export function stepChart(r: StepBenchResult) {
   const c = r.config;
   const groups = r.variants.map((v) => v.name);
   const title = `WRN-${c.depth}-${c.width} training step, batch ${c.batch}`;
-  if (r.variants.every((v) => v.breakdown)) {
-    const stacks = r.categories.map((cat) => ({ name: cat, values: r.variants.map((v) => v.breakdown![cat]) }));
-    const abs = barChart({ title: `${title}: GPU time by kernel category`, yLabel: 'ms per step', groups, stacks, unit: 'ms', width: 900, height: 600 });
-    const rel = barChart({ title: `${title}: share of GPU time`, yLabel: '% of step', groups, stacks, normalize: true, width: 900, height: 600 });
-    return panels([abs, rel], 2);
-  }
-  return barChart({
-    title: `${title}: wall time (no timestamp-query, no breakdown)`,
+  const range = (s: Spread | null | undefined) => (s ? { lo: s.min, hi: s.max } : null);
+  const wall = barChart({
+    title: `${title}: wall time (median, range over ${c.rounds ?? 1} rounds)`,
     yLabel: 'ms per step',
     groups,
     stacks: [{ name: 'wall time', values: r.variants.map((v) => v.wallMs) }],
+    errors: r.variants.map((v) => range(v.wall)),
     unit: 'ms',
     width: 900,
     height: 600,
   });
+  if (r.variants.every((v) => v.breakdown)) {
+    const stacks = r.categories.map((cat) => ({ name: cat, values: r.variants.map((v) => v.breakdown![cat]) }));
+    const abs = barChart({ title: `${title}: GPU time by kernel category`, yLabel: 'ms per step', groups, stacks, unit: 'ms', width: 900, height: 600, errors: r.variants.map((v) => range(v.gpu)) });
+    const rel = barChart({ title: `${title}: share of GPU time`, yLabel: '% of step', groups, stacks, normalize: true, width: 900, height: 600 });
+    return panels([wall, abs, rel], 2);
+  }
+  return wall;
 }
-

@@ -3,8 +3,10 @@
 // the tiled SGEMM's. Absolute times on a CPU adapter are noisy; ratios travel.
 import copyWgsl from './shaders/copy.wgsl';
 import sgemmWgsl from './shaders/sgemm.wgsl';
+import fmaWgsl from './shaders/fma.wgsl';
 import type { GpuRuntime, GpuBuf } from '../gpu/runtime.js';
 import type { KernelSpec } from '../gpu/kernel.js';
+import { cost, f32 } from '../gpu/cost.js';
 
 // Timestamp pairs per profile: WebGPU caps a query set at 4096 queries (2048 dispatches).
 export const PROFILE_CAPACITY = 2048;
@@ -90,8 +92,51 @@ export async function timeIt(rt: GpuRuntime, record: () => void, opts: TimeOptio
   return summarize('wall-clock', samples);
 }
 
-const COPY: KernelSpec = { name: 'bench.copy', source: copyWgsl, bindings: { src: 'read', dst: 'read_write', params: 'uniform' } };
-const SGEMM: KernelSpec = { name: 'bench.sgemm', source: sgemmWgsl, bindings: { a: 'read', b: 'read', c: 'read_write', params: 'uniform' } };
+const COPY: KernelSpec = { name: 'bench.copy', category: 'other', source: copyWgsl, bindings: { src: 'read', dst: 'read_write', params: 'uniform' } };
+const SGEMM: KernelSpec = { name: 'bench.sgemm', category: 'other', source: sgemmWgsl, bindings: { a: 'read', b: 'read', c: 'read_write', params: 'uniform' } };
+
+const FMA: KernelSpec = { name: 'bench.fma', category: 'other', source: fmaWgsl, bindings: { out: 'read_write', params: 'uniform' } };
+const FMA_WG = 64;
+const FMA_MIN_MS = 10;
+/** FLOPs per invocation and iteration of the FMA kernel: 8 vec4 FMAs of 2 operations per lane. */
+export const FMA_FLOPS_PER_ITERATION = 8 * 4 * 2;
+
+/** Record the FMA-throughput kernel: `workgroups` of 64 invocations, `iterations` rounds each. */
+export function recordFma(rt: GpuRuntime, out: GpuBuf, workgroups: number, iterations: number): void {
+  const invocations = workgroups * FMA_WG;
+  if (out.bytes < 4 * invocations) throw new Error(`bench: the FMA kernel writes ${invocations} values; the buffer holds ${out.bytes / 4}`);
+  if (workgroups > 65535) throw new Error(`bench: the FMA kernel runs at most 65535 workgroups, asked for ${workgroups}`);
+  rt.dispatch(FMA, { out }, { iterations, scale: 0.999, offset: 0.001 }, [workgroups], {
+    label: `${workgroups}x${FMA_WG} invocations x ${iterations}`,
+    cost: cost(0, f32(invocations), invocations * iterations * FMA_FLOPS_PER_ITERATION),
+  });
+}
+
+/**
+ * The adapter's practical compute peak: GFLOP/s of the FMA kernel over `gflop` GFLOP per
+ * repetition (enough work that a launch is a small part of it; scale it up on a fast GPU).
+ */
+export async function measureFma(rt: GpuRuntime, opts: { gflop: number } & TimeOptions): Promise<{ gflops: number; timing: Timing; flops: number }> {
+  // Up to 256 iterations first, then more workgroups (one grid row of at most 65535), then more iterations.
+  const perInvocation = (opts.gflop * 1e9) / FMA_WG / FMA_FLOPS_PER_ITERATION;
+  const workgroups = Math.max(1, Math.min(65535, Math.round(perInvocation / 256)));
+  let iterations = Math.max(16, Math.round(perInvocation / workgroups));
+  const out = rt.alloc(4 * workgroups * FMA_WG);
+  // A fast adapter finishes that in microseconds, where the launch dominates: grow the work until
+  // one repetition takes FMA_MIN_MS by the wall clock.
+  for (let grow = 0; grow < 6; grow++) {
+    const t0 = performance.now();
+    recordFma(rt, out, workgroups, iterations);
+    await rt.sync();
+    const ms = performance.now() - t0;
+    if (ms >= FMA_MIN_MS || iterations >= 1 << 20) break;
+    iterations = Math.min(1 << 20, Math.ceil(iterations * Math.min(16, (1.2 * FMA_MIN_MS) / Math.max(ms, 0.01))));
+  }
+  const timing = await timeIt(rt, () => recordFma(rt, out, workgroups, iterations), opts);
+  rt.release(out);
+  const flops = workgroups * FMA_WG * iterations * FMA_FLOPS_PER_ITERATION;
+  return { gflops: flops / (timing.medianMs * 1e6), timing, flops };
+}
 
 /** A GEMM C [m, n] = A [m, k] @ B [k, n]. */
 export interface GemmShape {
@@ -144,13 +189,13 @@ function randomData(n: number): Float32Array {
 
 /** Record the copy of n4 vec4s from src to dst. */
 export function recordCopy(rt: GpuRuntime, src: GpuBuf, dst: GpuBuf, n4: number): void {
-  rt.dispatchItems(COPY, { src, dst }, { n4 }, n4, { label: `${4 * n4} values` });
+  rt.dispatchItems(COPY, { src, dst }, { n4 }, n4, { label: `${4 * n4} values`, cost: cost(f32(4 * n4), f32(4 * n4)) });
 }
 
 /** Record C [m, n] = A [m, k] @ B [k, n] (row-major; shape as paddedGemm returns it). */
 export function recordSgemm(rt: GpuRuntime, a: GpuBuf, b: GpuBuf, c: GpuBuf, { m, n, k }: GemmShape): void {
   if (m % 64 || n % 64 || k % 16) throw new Error(`bench: SGEMM shape ${m}x${n}x${k} must have m, n multiples of 64 and k of 16 (see paddedGemm)`);
-  rt.dispatch(SGEMM, { a, b, c }, { n, k }, [n / 64, m / 64], { label: `${m}x${n}x${k}` }); // m sizes the grid only: the WGSL reads n and k
+  rt.dispatch(SGEMM, { a, b, c }, { n, k }, [n / 64, m / 64], { label: `${m}x${n}x${k}`, cost: cost(f32(m * k + k * n), f32(m * n), 2 * m * n * k) }); // m sizes the grid only: the WGSL reads n and k
 }
 
 /** `shape` rounded up to what the SGEMM kernel takes: m, n multiples of 64, k a multiple of 16. */

@@ -2,9 +2,14 @@
 // compare`. Pure code: no node:* imports, so the browser page produces the same objects.
 import type { AdapterDescription } from '../gpu/device.js';
 import type { AdapterLimits, GemmShape, Timing, TimingMethod } from './harness.js';
+import { fmt, header, pct, table } from './format.js';
+import { compareStepRows, STEP_KIND, type StepBenchResult, type StepVariantResult } from './step_report.js';
+
+export { fmt, pct, table } from './format.js';
+export { STEP_KIND, stepRows, formatStep, type StepBenchResult, type StepVariantResult } from './step_report.js';
+export { CATEGORIES, type Category } from '../gpu/cost.js';
 
 export const KERNELS_KIND = 'wrn-bench-kernels';
-export const STEP_KIND = 'wrn-bench-step';
 export const SCHEMA = 1;
 
 /** The fields every result file starts with: where and when it was measured. */
@@ -86,60 +91,6 @@ export interface KernelBenchResult extends RunInfo {
   kernels: KernelEntry[];
 }
 
-export const CATEGORIES = ['conv', 'bn', 'relu', 'skip-add', 'pool/classifier/loss', 'optimizer', 'other'] as const;
-export type Category = (typeof CATEGORIES)[number];
-
-/**
- * The category of a profiled dispatch, from its label's kernel name (the first word). skip-add
- * includes elementwise.add and .scale: the plain residual add, its backward (two copies via
- * scale(g, 1)) and the gradient sums where a tensor feeds both the skip and the branch. The
- * classifier's bias gradient (reduce.sum_axis) and the loss's seed gradient (elementwise.fill)
- * count with pool/classifier/loss.
- */
-export function categoryOf(label: string): Category {
-  const k = label.split(' ')[0];
-  if (k.startsWith('conv2d.')) return 'conv';
-  if (k.startsWith('batchnorm')) return 'bn';
-  if (k.startsWith('relu.')) return 'relu';
-  if (k.startsWith('skipadd.') || k === 'elementwise.add' || k === 'elementwise.scale') return 'skip-add';
-  if (/^(pool\.|matmul$|bias_add$|loss\.|dropout$|reduce\.sum_axis|elementwise\.fill$)/.test(k)) return 'pool/classifier/loss';
-  if (k === 'sgd' || k.startsWith('sgd.')) return 'optimizer'; // the update and its finiteness check of BN's running statistics
-  return 'other';
-}
-
-export interface StepVariantResult {
-  /** bn, bn-unfused, skipinit, unnormalized, ... */
-  name: string;
-  variant: string;
-  fuseBnRelu: boolean;
-  parameters: number;
-  dispatchesPerStep: number;
-  /** The convolutions' useful work per step (forward and both gradients: 3 x 2 x MACs), GFLOP. */
-  convGflopPerStep: number;
-  /** That work over the step's wall time: how close the whole step comes to the conv kernels' rate. */
-  effectiveGflops: number;
-  /** That work over the conv kernels' GPU time (null without timestamps). */
-  convKernelGflops: number | null;
-  /** median wall time of a whole step (submit to loss read back) */
-  wallMs: number;
-  wallTiming: Timing;
-  imagesPerSecond: number;
-  /** GPU time of a step (mean over the profiled steps): the sum of `breakdown`; null without timestamps */
-  gpuMs: number | null;
-  breakdown: Record<Category, number> | null;
-  /** breakdown / gpuMs */
-  shares: Record<Category, number> | null;
-  /** the most expensive kernels (mean ms per step), by kernel name */
-  topKernels: { kernel: string; category: Category; ms: number; count: number }[];
-}
-
-export interface StepBenchResult extends RunInfo {
-  kind: typeof STEP_KIND;
-  config: { depth: number; width: number; batch: number; steps: number; warmup: number; quick: boolean };
-  categories: Category[];
-  variants: StepVariantResult[];
-}
-
 export type BenchResult = KernelBenchResult | StepBenchResult;
 
 // ---- file names ------------------------------------------------------------------------------
@@ -162,26 +113,6 @@ export function resultBaseName(r: BenchResult): string {
 
 // ---- formatting ------------------------------------------------------------------------------
 
-export function fmt(v: number | null | undefined, digits = 3): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return '-';
-  if (v === 0) return '0';
-  const a = Math.abs(v);
-  if (a >= 1000) return v.toFixed(0);
-  return v.toPrecision(digits);
-}
-
-function pct(v: number | null | undefined): string {
-  return v === null || v === undefined || !Number.isFinite(v) ? '-' : `${(100 * v).toFixed(1)}%`;
-}
-
-/** A plain text table: first row is the header; numeric-looking cells are right-aligned. */
-export function table(rows: string[][]): string {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  const numeric = /^[-+]?[\d.]+(e[-+]?\d+)?(%|x)?$|^-$/;
-  const line = (r: string[]) => r.map((cell, c) => (c > 0 && numeric.test(cell) ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd();
-  return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
-}
-
 export function describeTarget(t: Target | null): string {
   if (!t) return '';
   const op = t.direction === 'min' ? '>=' : '<=';
@@ -189,14 +120,6 @@ export function describeTarget(t: Target | null): string {
   return `MISSED by ${(100 * t.miss).toFixed(0)}% (${fmt(t.value)}, want ${op} ${t.threshold})`;
 }
 
-function header(r: RunInfo): string[] {
-  return [
-    `adapter: ${r.adapterName}`,
-    `runtime: ${r.runtime}`,
-    `timing:  ${r.method === 'timestamp-query' ? 'GPU timestamp queries (each kernel in its own compute pass)' : 'wall clock (several dispatches per submit; no timestamp-query on this adapter)'}`,
-    ...r.notes.map((n) => `note:    ${n}`),
-  ];
-}
 
 export function formatKernels(r: KernelBenchResult): string {
   const out = header(r);
@@ -217,37 +140,6 @@ export function formatKernels(r: KernelBenchResult): string {
   const missed = targets.filter((k) => !k.target!.met);
   out.push('', `targets: ${targets.length - missed.length} of ${targets.length} met` + (missed.length ? `; missed: ${missed.map((k) => k.name).join(', ')}` : ''));
   out.push("ratio: GB/s over the copy kernel's at the same tensor size, or GFLOP/s over the SGEMM's at the same GEMM; a conv backward's target is its time over the forward's (<= 1.5).");
-  return out.join('\n');
-}
-
-/** The step table, for the terminal and the page: one row per variant. */
-export function stepRows(r: StepBenchResult): string[][] {
-  const rows = [['variant', 'params', 'dispatches', 'wall ms/step', 'img/s', 'conv GFLOP/step', 'step GFLOP/s', 'conv GFLOP/s', 'GPU ms/step', ...r.categories]];
-  for (const v of r.variants) {
-    const cats = r.categories.map((k) => (v.breakdown ? `${fmt(v.breakdown[k])} (${pct(v.shares![k])})` : '-'));
-    // Results written before the FLOP count have none.
-    const flop = v.convGflopPerStep === undefined ? ['-', '-', '-'] : [fmt(v.convGflopPerStep), fmt(v.effectiveGflops), fmt(v.convKernelGflops)];
-    rows.push([v.name, String(v.parameters), String(v.dispatchesPerStep), fmt(v.wallMs), fmt(v.imagesPerSecond), ...flop, fmt(v.gpuMs), ...cats]);
-  }
-  return rows;
-}
-
-export function formatStep(r: StepBenchResult): string {
-  const c = r.config;
-  const out = header(r);
-  out.push(`WRN-${c.depth}-${c.width}, batch ${c.batch}, ${c.warmup} warm-up + ${c.steps} timed steps per variant (forward, backward, SGD)`, '');
-  out.push(table(stepRows(r)));
-  out.push('conv GFLOP/step: the convolutions\' useful work (forward and both gradients); step GFLOP/s: that over the wall time; conv GFLOP/s: over the conv kernels\' GPU time.');
-  if (r.variants.some((v) => !v.breakdown)) out.push('', 'per-kernel breakdown unavailable: the adapter has no timestamp-query; only the wall time per step is reported.');
-  const by = (n: string) => r.variants.find((v) => v.name === n);
-  const bn = by('bn');
-  const lines: string[] = [];
-  for (const other of ['skipinit', 'unnormalized', 'bn-unfused']) {
-    const o = by(other);
-    if (bn && o) lines.push(`${other} vs bn: step wall time x${fmt(o.wallMs / bn.wallMs)}${bn.gpuMs && o.gpuMs ? `, GPU time x${fmt(o.gpuMs / bn.gpuMs)}` : ''}`);
-  }
-  if (bn?.shares) lines.push(`BN's share of a bn step: ${pct(bn.shares.bn)} of GPU time (${fmt(bn.breakdown!.bn)} ms)`);
-  if (lines.length) out.push('', ...lines);
   return out.join('\n');
 }
 
@@ -301,24 +193,8 @@ export function compareResults(a: BenchResult, b: BenchResult, nameA = 'A', name
     out.push(table(rows));
     if (a.config.batch !== b.config.batch) out.push('', `note: batch sizes differ (A ${a.config.batch}, B ${b.config.batch}); times are not comparable, ratios to the limits are.`);
   } else if (a.kind === STEP_KIND && b.kind === STEP_KIND) {
-    const cats = [...new Set([...a.categories, ...b.categories])];
-    const rows = [['variant', 'quantity', 'A', 'B', 'B/A']];
-    for (const va of a.variants) {
-      const vb = b.variants.find((v) => v.name === va.name);
-      rows.push([va.name, 'wall ms/step', fmt(va.wallMs), fmt(vb?.wallMs), fmt(ratioOf(vb?.wallMs, va.wallMs))]);
-      rows.push([va.name, 'img/s', fmt(va.imagesPerSecond), fmt(vb?.imagesPerSecond), fmt(ratioOf(vb?.imagesPerSecond, va.imagesPerSecond))]);
-      rows.push([va.name, 'GPU ms/step', fmt(va.gpuMs), fmt(vb?.gpuMs), fmt(ratioOf(vb?.gpuMs, va.gpuMs))]);
-      if (va.effectiveGflops !== undefined || vb?.effectiveGflops !== undefined) {
-        rows.push([va.name, 'step GFLOP/s (conv work over wall time)', fmt(va.effectiveGflops), fmt(vb?.effectiveGflops), fmt(ratioOf(vb?.effectiveGflops, va.effectiveGflops))]);
-        rows.push([va.name, 'conv GFLOP/s (over conv GPU time)', fmt(va.convKernelGflops), fmt(vb?.convKernelGflops), fmt(ratioOf(vb?.convKernelGflops, va.convKernelGflops))]);
-      }
-      for (const c of cats) {
-        const x = va.breakdown?.[c as Category];
-        const y = vb?.breakdown?.[c as Category];
-        rows.push([va.name, `${c} ms (share A ${pct(va.shares?.[c as Category])}, B ${pct(vb?.shares?.[c as Category])})`, fmt(x), fmt(y), fmt(ratioOf(y, x))]);
-      }
-    }
-    out.push(table(rows));
+    out.push(table(compareStepRows(a, b)));
+    out.push("A difference is resolved when the two ranges over rounds do not overlap (results written before the rounds carry the range of their timed steps).");
     const ca = a.config;
     const cb = b.config;
     if (ca.depth !== cb.depth || ca.width !== cb.width || ca.batch !== cb.batch) {

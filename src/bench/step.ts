@@ -1,14 +1,20 @@
-// `wrn bench step`: whole WRN training steps (forward, softmax cross-entropy, backward, SGD), each
-// dispatch timed with GPU timestamps and summed by kernel category, for the variants side by side:
-// what share of a step is BN, and what SkipInit (or no normalization) saves. Browser-safe.
+// `wrn bench step`: whole WRN training steps (forward, softmax cross-entropy, backward, SGD) of the
+// variants side by side, measured so the result can be cited: the variants run interleaved for
+// several rounds (the order rotated each round), each round times a few steps by the wall clock
+// and profiles a few with per-dispatch GPU timestamps, and the copy and FMA yardsticks are measured
+// in every round too. Every dispatch also reports its bytes and FLOPs (src/gpu/cost.ts), so each
+// category gets a roofline floor. What the rounds add up to (medians, spreads, BN's cost both ways
+// and whether it is resolved) is src/bench/step_report.ts. Browser-safe.
 import { rand } from '../check.js';
 import { gpu, Tensor } from '../tensor.js';
-import { type GpuRuntime, type ProfileEntry } from '../gpu/runtime.js';
+import type { GpuRuntime } from '../gpu/runtime.js';
+import { CATEGORIES, type Category, type DispatchRecord } from '../gpu/cost.js';
 import { describeAdapter } from '../gpu/device.js';
 import { WideResNet, blocksPerStage, type Variant } from '../model/wrn.js';
 import { trainStep, readStatus } from '../train/step.js';
-import { PROFILE_CAPACITY, summarize } from './harness.js';
-import { CATEGORIES, resultHeader, STEP_KIND, categoryOf, type Category, type StepBenchResult, type StepVariantResult } from './report.js';
+import { PROFILE_CAPACITY, measureCopy, measureFma } from './harness.js';
+import { resultHeader } from './report.js';
+import { STEP_KIND, summarizeStep, type StepBenchResult, type StepRound, type StepRoundVariant } from './step_report.js';
 
 /** A benchmarked configuration: a model variant, BN+ReLU fused or not. */
 export interface StepVariant {
@@ -28,9 +34,12 @@ export interface StepBenchOptions {
   depth: number;
   width: number;
   batch: number;
-  /** Timed steps per variant (each measured twice: plain for wall time, profiled for the breakdown). */
+  /** Wall-clock-timed steps per variant and round (and as many profiled ones where timestamps exist). */
   steps: number;
+  /** Untimed steps per variant before the first round (shader compiles, pool growth). */
   warmup: number;
+  /** Interleaved rounds: every variant runs once per round. */
+  rounds: number;
   quick: boolean;
   /** Names from STEP_VARIANTS (default all). */
   variants?: string[];
@@ -38,105 +47,97 @@ export interface StepBenchOptions {
   wallClock?: boolean;
   runtime?: string;
   commit?: string | null;
+  /** The command line that made the result, recorded with it. */
+  command?: string | null;
   notes?: string[];
+  /** The host's 1, 5 and 15 minute load averages (Node: os.loadavg), recorded before and after. */
+  loadAverage?: () => number[];
   log?: (line: string) => void;
 }
 
-export function stepDefaults(quick: boolean): Pick<StepBenchOptions, 'depth' | 'width' | 'batch' | 'steps' | 'warmup'> {
-  return quick ? { depth: 10, width: 1, batch: 4, steps: 2, warmup: 1 } : { depth: 16, width: 4, batch: 64, steps: 10, warmup: 2 };
+export function stepDefaults(quick: boolean): Pick<StepBenchOptions, 'depth' | 'width' | 'batch' | 'steps' | 'warmup' | 'rounds'> {
+  return quick ? { depth: 10, width: 1, batch: 4, steps: 1, warmup: 1, rounds: 3 } : { depth: 16, width: 4, batch: 64, steps: 3, warmup: 2, rounds: 5 };
 }
 
-const emptyBreakdown = (): Record<Category, number> => Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>;
+const zeros = (): Record<Category, number> => Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>;
 
-async function benchVariant(rt: GpuRuntime, v: StepVariant, o: StepBenchOptions, profile: boolean, log: (l: string) => void): Promise<StepVariantResult> {
+/** One variant's model, ready to step: built once, stepped in every round, released at the end. */
+interface Runner {
+  v: StepVariant;
+  model: WideResNet;
+  step: (i: number) => Promise<void>;
+  release: () => void;
+  steps: number;
+  /** GPU ms per step by kernel name, summed over the rounds */
+  kernels: Map<string, { category: Category; ms: number; count: number }>;
+}
+
+function makeRunner(v: StepVariant, o: StepBenchOptions): Runner {
   const model = new WideResNet({ depth: o.depth, widen: o.width, variant: v.variant, fuseBnRelu: v.fuseBnRelu, seed: 1 }, 'webgpu');
   const params = model.params.map((p) => p.tensor);
   const velocities = params.map((p) => Tensor.zeros(p.shape, 'webgpu').keep());
   const batch = { x: rand([o.batch, 3, 32, 32], 7), shape: [o.batch, 3, 32, 32] as const, labels: Array.from({ length: o.batch }, (_, i) => (i * 7) % 10) };
-  // The trainer's own step (src/train/step.ts); a small learning rate keeps the weights (and so
-  // the work) stable over the timed steps.
-  const step = async (i: number) => {
-    const status = trainStep(model, velocities, batch, { lr: 1e-3, momentum: 0.9, weightDecay: 5e-4, dropoutSeed: i });
-    const { loss, nonFinite } = await readStatus(status); // as the trainer does: one wait per step
-    if (!Number.isFinite(loss) || nonFinite) throw new Error(`bench step: ${v.name}: the loss is ${loss}${nonFinite ? ' and the weights are not finite' : ''} at step ${i}`);
+  const runner: Runner = {
+    v,
+    model,
+    steps: 0,
+    kernels: new Map(),
+    // The trainer's own step (src/train/step.ts); a small learning rate keeps the weights (and so
+    // the work) stable over the timed steps.
+    step: async (i: number) => {
+      const status = trainStep(model, velocities, batch, { lr: 1e-3, momentum: 0.9, weightDecay: 5e-4, dropoutSeed: i });
+      const { loss, nonFinite } = await readStatus(status); // as the trainer does: one wait per step
+      if (!Number.isFinite(loss) || nonFinite) throw new Error(`bench step: ${v.name}: the loss is ${loss}${nonFinite ? ' and the weights are not finite' : ''} at step ${i}`);
+      runner.steps++;
+    },
+    release: () => {
+      model.release();
+      for (const t of velocities) t.release();
+    },
   };
-  try {
-    for (let i = 0; i < o.warmup; i++) await step(i);
-    const wall: number[] = [];
-    let dispatches = 0;
-    let flops = 0;
-    for (let i = 0; i < o.steps; i++) {
-      const d0 = rt.dispatchCount;
-      const f0 = rt.flopCount;
-      const t0 = performance.now();
-      await step(o.warmup + i);
-      wall.push(performance.now() - t0);
-      dispatches = rt.dispatchCount - d0;
-      flops = rt.flopCount - f0;
-    }
-    const wallTiming = summarize('wall-clock', wall);
-    let breakdown: Record<Category, number> | null = null;
-    let shares: Record<Category, number> | null = null;
-    let gpuMs: number | null = null;
-    const perKernel = new Map<string, { category: Category; ms: number; count: number }>();
-    if (profile) {
-      if (dispatches > PROFILE_CAPACITY) throw new Error(`bench step: ${v.name} records ${dispatches} dispatches per step; the profiler holds ${PROFILE_CAPACITY}`);
-      breakdown = emptyBreakdown();
-      for (let i = 0; i < o.steps; i++) {
-        rt.startProfile(PROFILE_CAPACITY);
-        let entries: ProfileEntry[];
-        try {
-          await step(o.warmup + o.steps + i);
-        } finally {
-          entries = await rt.stopProfile();
-        }
-        for (const e of entries) {
-          const ms = e.ns / 1e6 / o.steps; // mean per step
-          const category = categoryOf(e.label);
-          breakdown[category] += ms;
-          const k = e.label.split(' ')[0];
-          const acc = perKernel.get(k) ?? { category, ms: 0, count: 0 };
-          acc.ms += ms;
-          acc.count += 1 / o.steps;
-          perKernel.set(k, acc);
-        }
-      }
-      gpuMs = CATEGORIES.reduce((s, c) => s + breakdown![c], 0);
-      shares = Object.fromEntries(CATEGORIES.map((c) => [c, gpuMs! > 0 ? breakdown![c] / gpuMs! : 0])) as Record<Category, number>;
-    }
-    const topKernels = [...perKernel.entries()]
-      .map(([kernel, a]) => ({ kernel, category: a.category, ms: a.ms, count: Math.round(a.count) }))
-      .sort((a, b) => b.ms - a.ms)
-      .slice(0, 12);
-    const r: StepVariantResult = {
-      name: v.name,
-      variant: v.variant,
-      fuseBnRelu: v.fuseBnRelu,
-      parameters: model.parameterCount,
-      dispatchesPerStep: dispatches,
-      convGflopPerStep: flops / 1e9,
-      effectiveGflops: flops / 1e6 / wallTiming.medianMs,
-      convKernelGflops: breakdown && breakdown.conv > 0 ? flops / 1e6 / breakdown.conv : null,
-      wallMs: wallTiming.medianMs,
-      wallTiming,
-      imagesPerSecond: (1000 * o.batch) / wallTiming.medianMs,
-      gpuMs,
-      breakdown,
-      shares,
-      topKernels,
-    };
-    log(`${v.name}: ${r.wallMs.toPrecision(4)} ms/step wall, ${r.imagesPerSecond.toPrecision(3)} img/s, ${r.effectiveGflops.toPrecision(3)} GFLOP/s of conv work over the step` + (gpuMs !== null ? `, ${gpuMs.toPrecision(4)} ms GPU, BN ${(100 * shares!.bn).toFixed(1)}%, conv ${(100 * shares!.conv).toFixed(1)}%` : ''));
-    return r;
-  } finally {
-    model.release();
-    for (const t of velocities) t.release();
-  }
+  return runner;
 }
+
+/** One round of one variant: `steps` wall-timed steps, then `steps` profiled ones. */
+async function runRound(rt: GpuRuntime, r: Runner, o: StepBenchOptions, profile: boolean): Promise<StepRoundVariant> {
+  const wallSamples: number[] = [];
+  for (let i = 0; i < o.steps; i++) {
+    const t0 = performance.now();
+    await r.step(r.steps);
+    wallSamples.push(performance.now() - t0);
+  }
+  const sorted = [...wallSamples].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const wallMs = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  if (!profile) return { wallMs, wallSamples, gpuMs: null, breakdown: null };
+  const breakdown = zeros();
+  for (let i = 0; i < o.steps; i++) {
+    rt.startProfile(PROFILE_CAPACITY);
+    let entries;
+    try {
+      await r.step(r.steps);
+    } finally {
+      entries = await rt.stopProfile();
+    }
+    for (const e of entries) {
+      const ms = e.ns / 1e6 / o.steps; // mean per step
+      breakdown[e.category] += ms;
+      const k = e.label.split(' ')[0];
+      const acc = r.kernels.get(k) ?? { category: e.category, ms: 0, count: 0 };
+      acc.ms += ms;
+      acc.count += 1 / o.steps;
+      r.kernels.set(k, acc);
+    }
+  }
+  return { wallMs, wallSamples, gpuMs: CATEGORIES.reduce((s, c) => s + breakdown[c], 0), breakdown };
+}
+
+const fmtEta = (ms: number) => (ms >= 60_000 ? `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s` : `${Math.round(ms / 1000)} s`);
 
 export async function runStepBench(rt: GpuRuntime, o: StepBenchOptions): Promise<StepBenchResult> {
   if (gpu() !== rt) throw new Error('bench step: rt must be the runtime behind webgpu tensors (open it with initWebGPU)');
   blocksPerStage(o.depth); // throws a clear error for a bad depth
-  for (const [k, v] of Object.entries({ width: o.width, batch: o.batch, steps: o.steps })) {
+  for (const [k, v] of Object.entries({ width: o.width, batch: o.batch, steps: o.steps, rounds: o.rounds })) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`bench step: ${k} must be a positive integer, got ${v}`);
   }
   if (!Number.isInteger(o.warmup) || o.warmup < 0) throw new Error(`bench step: warmup must be an integer >= 0, got ${o.warmup}`);
@@ -148,15 +149,68 @@ export async function runStepBench(rt: GpuRuntime, o: StepBenchOptions): Promise
   });
   const log = o.log ?? (() => {});
   const profile = rt.hasTimestamps && !o.wallClock;
+  const loadBefore = o.loadAverage?.() ?? null;
   log(profile ? 'per-dispatch GPU timestamps: breakdown by kernel category' : 'no timestamp-query: wall time per step only, no breakdown');
-  const variants: StepVariantResult[] = [];
-  for (const v of chosen) variants.push(await benchVariant(rt, v, o, profile, log));
-  return {
-    kind: STEP_KIND,
-    ...resultHeader(rt, o, describeAdapter),
-    method: profile ? 'timestamp-query' : 'wall-clock',
-    config: { depth: o.depth, width: o.width, batch: o.batch, steps: o.steps, warmup: o.warmup, quick: o.quick },
-    categories: [...CATEGORIES],
-    variants,
-  };
+  log(`${o.rounds} interleaved rounds of ${chosen.map((v) => v.name).join(', ')} (order rotated each round), ${o.steps} wall-timed${profile ? ` + ${o.steps} profiled` : ''} steps each, after ${o.warmup} warm-up steps`);
+  // The copy yardstick at the size of the step's largest activation (stage 1: [batch, 16 x width,
+  // 32, 32]), and at least 16 MiB: a smaller copy measures the launch more than the memory.
+  const copyValues = Math.max(4 * 2 ** 20, o.batch * 16 * o.width * 32 * 32);
+  const fmaGflop = 0.5; // grown by measureFma until a repetition takes 10 ms
+  const yardstickOpts = { warmup: 1, reps: 5, wall: !profile };
+  const runners: Runner[] = [];
+  try {
+    const costs = new Map<string, { records: DispatchRecord[]; dispatches: number }>();
+    for (const v of chosen) {
+      const r = makeRunner(v, o);
+      runners.push(r);
+      for (let i = 0; i < o.warmup; i++) await r.step(r.steps);
+      // One step's dispatches with their categories and costs (no GPU timing needed).
+      rt.startCostLog();
+      await r.step(r.steps);
+      const records = rt.stopCostLog();
+      if (profile && records.length > PROFILE_CAPACITY) throw new Error(`bench step: ${v.name} records ${records.length} dispatches per step; the profiler holds ${PROFILE_CAPACITY}`);
+      costs.set(v.name, { records, dispatches: records.length });
+      log(`${v.name}: warmed up, ${records.length} dispatches per step`);
+    }
+    const rounds: StepRound[] = [];
+    const t0 = performance.now();
+    const units = o.rounds * runners.length;
+    for (let round = 0; round < o.rounds; round++) {
+      const copy = await measureCopy(rt, copyValues, yardstickOpts);
+      const fma = await measureFma(rt, { gflop: fmaGflop, ...yardstickOpts });
+      const order = runners.map((_, i) => runners[(i + round) % runners.length]);
+      const variants: Record<string, StepRoundVariant> = {};
+      for (const r of order) {
+        const res = await runRound(rt, r, o, profile);
+        variants[r.v.name] = res;
+        const done = round * runners.length + Object.keys(variants).length;
+        const eta = ((performance.now() - t0) / done) * (units - done);
+        log(
+          `round ${round + 1}/${o.rounds} ${r.v.name}: ${res.wallMs.toPrecision(4)} ms/step wall` +
+            (res.gpuMs !== null ? `, ${res.gpuMs.toPrecision(4)} ms GPU, BN ${((100 * res.breakdown!.bn) / res.gpuMs).toFixed(1)}%` : '') +
+            (done < units ? `; ETA ${fmtEta(eta)}` : ''),
+        );
+      }
+      rounds.push({ round: round + 1, order: order.map((r) => r.v.name), copyGBs: copy.gbs, fmaGflops: fma.gflops, variants });
+    }
+    const loadAfter = o.loadAverage?.() ?? null;
+    return summarizeStep({
+      kind: STEP_KIND,
+      ...resultHeader(rt, o, describeAdapter),
+      method: profile ? 'timestamp-query' : 'wall-clock',
+      config: { depth: o.depth, width: o.width, batch: o.batch, steps: o.steps, warmup: o.warmup, rounds: o.rounds, quick: o.quick },
+      conditions: {
+        command: o.command ?? null,
+        loadAverageBefore: loadBefore,
+        loadAverageAfter: loadAfter,
+        order: 'the order rotated by one variant each round',
+        yardsticks: `per round: a vec4 copy of ${copyValues} values and an FMA kernel of at least ${fmaGflop} GFLOP and 10 ms, ${yardstickOpts.reps} repetitions each`,
+      },
+      copyValues,
+      runners: runners.map((r) => ({ name: r.v.name, variant: r.v.variant, fuseBnRelu: r.v.fuseBnRelu, parameters: r.model.parameterCount, records: costs.get(r.v.name)!.records, kernels: r.kernels })),
+      rounds,
+    });
+  } finally {
+    for (const r of runners) r.release();
+  }
 }

@@ -40,14 +40,18 @@ const STEP_FLAGS = {
   depth: { type: 'int', help: 'WRN depth (default 16; --quick: 10)' },
   width: { type: 'int', help: 'WRN width factor (default 4; --quick: 1)' },
   batch: { type: 'int', help: 'batch size (default 64; --quick: 4)' },
-  steps: { type: 'int', help: 'timed steps per variant (default 10; --quick: 2)' },
-  warmup: { type: 'int', help: 'warm-up steps per variant (default 2; --quick: 1)' },
+  steps: { type: 'int', help: 'wall-timed steps per variant and round, and as many profiled ones where timestamps exist (default 3; --quick: 1)' },
+  warmup: { type: 'int', help: 'untimed steps per variant before the first round (default 2; --quick: 1)' },
+  rounds: { type: 'int', help: 'interleaved rounds (every variant once per round, the order rotated); medians and ranges are over rounds (default 5; --quick: 3)' },
   variants: { type: 'list', default: STEP_VARIANTS.map((v) => v.name), help: 'variants to run' },
-  quick: { type: 'bool', default: false, help: 'WRN-10-1 at batch 4, 2 steps: minutes on a CPU adapter' },
+  quick: { type: 'bool', default: false, help: 'WRN-10-1 at batch 4, 3 rounds of 1 step: a minute on a CPU adapter' },
   out: { type: 'string', default: DEFAULT_RESULTS_DIR, help: 'directory for the JSON result and its PNG chart' },
   'wall-clock': { type: 'bool', default: false, help: 'skip the timestamp profile (wall time per step only)' },
   help: { type: 'bool', default: false, help: 'show this help' },
 } as const;
+
+const STEP_SUMMARY =
+  "Whole WRN training steps of the variants, interleaved over --rounds rounds: wall time and GPU time by kernel category (median [min, max] over rounds); BN's cost two ways, (a) the wall-time difference bn - skipinit and (b) the BN kernels' share of the bn step's GPU time, each with its spread and a verdict when it is not resolved; every category's bytes, FLOPs and roofline floor against the copy and FMA yardsticks measured in the same rounds; and a labelled projection of the floors onto published GPUs. The JSON records the rounds, the load average, the profile, the commit and the command.";
 
 const CONV2D_SUMMARY =
   "Time conv2d forward, backward-input and backward-filter at WRN-16-4 layer shapes against the engine's matmul and the benchmark's SGEMM on the equivalent GEMM (M = Cout, N = batch x Ho x Wo, K = Cin x KH x KW): ms per dispatch (best of --rounds), GFLOP/s, this process's CPU ms, and fwd/mm, fwd/sgemm (target >= 0.7), bi/fwd, bf/fwd (target <= 1.5).";
@@ -182,14 +186,14 @@ async function kernelsInBrowser(opts: KernelBenchOptions, useGpu: boolean, timeo
 async function step(argv: string[]): Promise<number> {
   const f = parseFlags('bench step', argv, STEP_FLAGS);
   if (f.help) {
-    console.log(usage('bench step', 'Profile whole WRN training steps per dispatch and break the GPU time down by kernel category, for each variant.', STEP_FLAGS));
+    console.log(usage('bench step', STEP_SUMMARY, STEP_FLAGS));
     return 0;
   }
-  positiveInts('step', f, ['depth', 'width', 'batch', 'steps', 'warmup']);
+  positiveInts('step', f, ['depth', 'width', 'batch', 'steps', 'warmup', 'rounds']);
   ensureDir(f.out, '--out');
   const d = stepDefaults(f.quick);
-  const o = { ...d, quick: f.quick, variants: (f.variants as (string | number)[]).map(String), wallClock: f['wall-clock'], commit: gitCommit() };
-  for (const k of ['depth', 'width', 'batch', 'steps', 'warmup'] as const) if (f[k] !== undefined) o[k] = f[k];
+  const o = { ...d, quick: f.quick, variants: (f.variants as (string | number)[]).map(String), wallClock: f['wall-clock'], commit: gitCommit(), command: ['wrn', 'bench', 'step', ...argv].join(' '), loadAverage: loadavg };
+  for (const k of ['depth', 'width', 'batch', 'steps', 'warmup', 'rounds'] as const) if (f[k] !== undefined) o[k] = f[k];
   requireWrnDepth('bench step', 'depth', o.depth);
   const unknown = o.variants.filter((v) => !STEP_VARIANTS.some((s) => s.name === v));
   if (unknown.length) throw new UsageError(`wrn bench step: unknown variant(s) ${unknown.join(', ')} (known: ${STEP_VARIANTS.map((s) => s.name).join(', ')})`);

@@ -6,12 +6,15 @@
 // binding's name; a dispatch packs exactly the uniform fields its entry point reads.
 import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { mapWgslMessage, type WgslOrigin } from './wgsl.js';
+import type { Category } from './cost.js';
 
 export type BindingAccess = 'read' | 'read_write' | 'uniform';
 
 export interface KernelSpec {
   /** Short name, used in labels, error messages and the pipeline cache key. */
   name: string;
+  /** The part of a training step this kernel belongs to (the step benchmark books its time there). */
+  category: Category;
   /** WGSL source text (imported from shaders/*.wgsl). */
   source: string;
   /** Entry point; defaults to 'main'. */

@@ -11,6 +11,7 @@ import { reflectKernel, packUniforms, type KernelSpec, type ReflectedKernel } fr
 import { BufferPool } from './pool.js';
 import { withPolling } from './poll.js';
 import { makeProfile, profileFor, type ProfileName, type TuningProfile } from './profile.js';
+import type { DispatchCost, DispatchRecord } from './cost.js';
 
 export interface GpuBuf {
   buffer: GPUBuffer;
@@ -40,13 +41,11 @@ export interface DispatchOptions {
   constants?: Record<string, number>;
   /** The shapes, for error messages and profiles. */
   label?: string;
-  /** The dispatch's useful floating-point operations (counted in GpuRuntime.flopCount). */
-  flops?: number;
+  /** What the dispatch must read, write and compute, from its geometry (src/gpu/cost.ts). */
+  cost: DispatchCost;
 }
 
-export interface ProfileEntry {
-  /** kernel name and shapes, as given at dispatch */
-  label: string;
+export interface ProfileEntry extends DispatchRecord {
   ns: number;
 }
 
@@ -73,9 +72,8 @@ export class GpuRuntime {
   bindGroupsCreated = 0;
   /** Dispatches recorded since the runtime was opened (for tests and reports). */
   dispatchCount = 0;
-  /** The useful floating-point operations of those dispatches, as their programs declare them (the convolutions'; for reports). */
-  flopCount = 0;
-  private profiler: { querySet: GPUQuerySet; capacity: number; labels: string[] } | null = null;
+  private costLog: DispatchRecord[] | null = null;
+  private profiler: { querySet: GPUQuerySet; capacity: number; records: DispatchRecord[] } | null = null;
 
   private constructor(readonly ctx: GpuContext) {
     this.device = ctx.device;
@@ -261,7 +259,7 @@ export class GpuRuntime {
     buffers: Record<string, GpuBuf>,
     uniforms: Record<string, number>,
     items: number,
-    opts: DispatchOptions = {},
+    opts: DispatchOptions,
   ): void {
     const [wx, wy, wz] = this.workgroupSize(spec, opts.constants);
     if (wy !== 1 || wz !== 1) throw new Error(`kernel '${spec.name}': dispatchItems needs a 1D @workgroup_size, the WGSL has (${wx}, ${wy}, ${wz})`);
@@ -283,7 +281,7 @@ export class GpuRuntime {
     buffers: Record<string, GpuBuf>,
     uniforms: Record<string, number>,
     workgroups: [number, number?, number?],
-    opts: DispatchOptions = {},
+    opts: DispatchOptions,
   ): void {
     const p = this.pipeline(spec, opts.constants);
     const label = opts.label ? `${spec.name} ${opts.label}` : spec.name;
@@ -311,9 +309,11 @@ export class GpuRuntime {
     if (x * y * z === 0) return;
     const bindGroup = this.bindGroup(p, entries);
     const desc: GPUComputePassDescriptor = { label };
-    if (this.profiler && this.profiler.labels.length < this.profiler.capacity) {
-      const i = this.profiler.labels.length;
-      this.profiler.labels.push(label);
+    const record: DispatchRecord = { label, category: spec.category, cost: opts.cost };
+    this.costLog?.push(record);
+    if (this.profiler && this.profiler.records.length < this.profiler.capacity) {
+      const i = this.profiler.records.length;
+      this.profiler.records.push(record);
       desc.timestampWrites = { querySet: this.profiler.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
     }
     const pass = this.enc().beginComputePass(desc);
@@ -323,7 +323,6 @@ export class GpuRuntime {
     pass.end();
     this.passLabels.push(label);
     this.dispatchCount++;
-    this.flopCount += opts.flops ?? 0;
     if (this.passLabels.length >= AUTO_FLUSH_DISPATCHES) this.flush();
   }
 
@@ -407,12 +406,24 @@ export class GpuRuntime {
 
   // ---- profiling ---------------------------------------------------------------------------
 
+  /** Start listing every dispatch recorded from now on, with its category and cost (no GPU work). */
+  startCostLog(): void {
+    this.costLog = [];
+  }
+
+  /** Stop listing and return the dispatches recorded since startCostLog(). */
+  stopCostLog(): DispatchRecord[] {
+    const log = this.costLog ?? [];
+    this.costLog = null;
+    return log;
+  }
+
   /** Start recording a GPU timestamp pair around each of the next `capacity` dispatches. */
   startProfile(capacity: number): void {
     if (!this.ctx.timestamps) throw new Error('this device was opened without timestamp-query; use GpuRuntime.open({ timestamps: true })');
     this.flush();
     this.profiler?.querySet.destroy();
-    this.profiler = { querySet: this.device.createQuerySet({ type: 'timestamp', count: 2 * capacity }), capacity, labels: [] };
+    this.profiler = { querySet: this.device.createQuerySet({ type: 'timestamp', count: 2 * capacity }), capacity, records: [] };
   }
 
   /** Stop profiling and return each recorded dispatch's GPU time. */
@@ -420,7 +431,7 @@ export class GpuRuntime {
     const prof = this.profiler;
     if (!prof) return [];
     this.profiler = null;
-    const n = prof.labels.length;
+    const n = prof.records.length;
     if (n === 0) return [];
     const U = GPUBufferUsage;
     const resolve = this.device.createBuffer({ size: 16 * n, usage: U.QUERY_RESOLVE | U.COPY_SRC });
@@ -443,7 +454,7 @@ export class GpuRuntime {
     resolve.destroy();
     prof.querySet.destroy();
     await this.throwPendingErrors();
-    return prof.labels.map((label, i) => ({ label, ns: Number(t[2 * i + 1] - t[2 * i]) }));
+    return prof.records.map((r, i) => ({ ...r, ns: Number(t[2 * i + 1] - t[2 * i]) }));
   }
 
   /** The device has subgroups of at least 4 invocations (GpuContext.subgroups4). */

@@ -393,6 +393,8 @@ export interface BarChartOptions {
   yMax?: number;
   /** Dashed horizontal reference lines (targets); a label puts the line in the legend. */
   lines?: { value: number; label?: string; color?: string }[];
+  /** A whisker per group from lo to hi (e.g. the range over repeated rounds); not with normalize. */
+  errors?: ({ lo: number; hi: number } | null)[];
 }
 
 const TARGET_RED = '#d62728';
@@ -451,7 +453,8 @@ export function barChart(opts: BarChartOptions): Canvas {
     const room = showTotals ? (th + 4 * s) / plotH : 0;
     const target = maxTotal > 0 ? maxTotal / (1 - Math.min(0.5, room)) : 1;
     const lineMax = Math.max(0, ...(opts.lines ?? []).map((l) => (Number.isFinite(l.value) ? l.value * 1.08 : 0)));
-    yAxis = buildAxis([0, Math.max(target, lineMax)], false, maxTicks, 0, opts.yMax);
+    const errMax = Math.max(0, ...(opts.errors ?? []).map((e) => (e && Number.isFinite(e.hi) ? e.hi / (1 - Math.min(0.5, room)) : 0)));
+    yAxis = buildAxis([0, Math.max(target, lineMax, errMax)], false, maxTicks, 0, opts.yMax);
   }
   const yTickW = Math.max(0, ...yAxis.labels.map((l) => textWidth(l, s)));
   const L = pad + (opts.yLabel ? th + 4 * s : 0) + yTickW + 3 * s + tick + 1;
@@ -490,6 +493,16 @@ export function barChart(opts: BarChartOptions): Canvas {
       }
     });
   }
+  if (!normalize)
+    (opts.errors ?? []).forEach((e, g) => {
+      if (!e || !Number.isFinite(e.lo) || !Number.isFinite(e.hi)) return;
+      const cx = Math.round(f.L + slot * (g + 0.5));
+      const [y0, y1] = [Math.round(py(e.hi)), Math.round(py(e.lo))];
+      const cap = Math.max(3 * s, Math.round(barW / 4));
+      cv.fillRect(cx - Math.floor(s / 2), y0, Math.max(1, s), Math.max(1, y1 - y0), INK);
+      cv.fillRect(cx - cap, y0, 2 * cap + 1, Math.max(1, s), INK);
+      cv.fillRect(cx - cap, y1, 2 * cap + 1, Math.max(1, s), INK);
+    });
   for (const l of opts.lines ?? []) {
     if (!Number.isFinite(l.value)) continue;
     const y = Math.round(py(l.value));

@@ -6,7 +6,8 @@ import { Tensor } from '../tensor.js';
 import { WideResNet, VARIANTS, type Variant } from '../model/wrn.js';
 import { runKernelBench } from '../bench/kernels.js';
 import { runStepBench, stepDefaults } from '../bench/step.js';
-import { fmt, resultBaseName, stepRows, type BenchResult, type KernelBenchResult, type StepBenchResult } from '../bench/report.js';
+import { fmt, pct, resultBaseName, type BenchResult, type KernelBenchResult } from '../bench/report.js';
+import { bnCostLines, conditionLines, projectionRows, rooflineRows, stepRows, type StepBenchResult } from '../bench/step_report.js';
 import { kernelChart, stepChart } from '../bench/charts.js';
 import { intParam, kernelOptionsFromParams, numParam } from '../bench/web.js';
 import { divergedAt } from '../train/step.js';
@@ -56,7 +57,6 @@ function downloadJson(r: BenchResult): void {
   download(`${resultBaseName(r)}.json`, [JSON.stringify(r, null, 2) + '\n'], 'application/json');
 }
 
-const pct = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '-' : `${(100 * v).toFixed(1)}%`);
 
 function progressBar(ctx: TaskContext, total: number): (done: number, what: string) => void {
   const wrap = el('div', undefined, 'progress');
@@ -219,32 +219,27 @@ async function kernelsTask(ctx: TaskContext, view: View) {
 
 // ---- step benchmark ------------------------------------------------------------------------------
 
-/** 'x% less' or 'x% more' of `a` against `b`. */
-function lessMore(a: number, b: number): string {
-  const d = 1 - a / b;
-  return `${pct(Math.abs(d))} ${d >= 0 ? 'less' : 'more'}`;
-}
-
 function renderStep(ctx: TaskContext, r: StepBenchResult): void {
-  const c = r.config;
-  ctx.output?.appendChild(el('p', `WRN-${c.depth}-${c.width}, batch ${c.batch}, ${c.warmup} warm-up + ${c.steps} timed steps per variant; timing: ${r.method}`, 'meta'));
+  // The result first, with its error bar; then how it was measured, the tables and the chart.
+  const headline = el('p', r.bnCost.headline, 'summary');
+  headline.id = 'step-headline';
+  ctx.output?.appendChild(headline);
+  const ul = el('ul', undefined, 'summary');
+  ul.id = 'step-summary';
+  for (const l of bnCostLines(r)) ul.appendChild(el('li', l));
+  ctx.output?.appendChild(ul);
+  for (const l of conditionLines(r)) ctx.output?.appendChild(el('p', l, 'meta'));
   const t = table(stepRows(r), 'num');
   t.id = 'step-table';
   ctx.output?.appendChild(t);
-  const by = (n: string) => r.variants.find((v) => v.name === n);
-  const bn = by('bn');
-  const lines: string[] = [];
-  if (bn?.shares) lines.push(`BN's share of a bn step: ${pct(bn.shares.bn)} of GPU time (${fmt(bn.breakdown!.bn)} of ${fmt(bn.gpuMs)} ms)`);
-  for (const other of ['skipinit', 'unnormalized', 'bn-unfused']) {
-    const o = by(other);
-    if (!bn || !o) continue;
-    const gpu = bn.gpuMs && o.gpuMs ? `GPU time ${lessMore(o.gpuMs, bn.gpuMs)}, ` : '';
-    lines.push(`${other} vs bn: ${gpu}wall time ${lessMore(o.wallMs, bn.wallMs)}; ${fmt(o.imagesPerSecond)} against ${fmt(bn.imagesPerSecond)} img/s`);
-  }
-  const ul = el('ul', undefined, 'summary');
-  ul.id = 'step-summary';
-  for (const l of lines) ul.appendChild(el('li', l));
-  ctx.output?.appendChild(ul);
+  ctx.output?.appendChild(el('p', 'Roofline on this adapter: each dispatch\'s floor is its bytes over the copy bandwidth or its FLOPs over the FMA peak, both measured in the same rounds; efficiency = floor / measured.', 'meta'));
+  const roof = table(rooflineRows(r), 'num');
+  roof.id = 'step-roofline';
+  ctx.output?.appendChild(roof);
+  ctx.output?.appendChild(el('p', 'PROJECTION, not a measurement: the same dispatches at the roofline floor of published peaks.', 'meta'));
+  const proj = table(projectionRows(r), 'num');
+  proj.id = 'step-projection';
+  ctx.output?.appendChild(proj);
   const cv = blit(stepChart(r));
   cv.id = 'step-chart';
   ctx.output?.appendChild(cv);
@@ -260,6 +255,7 @@ async function stepTask(ctx: TaskContext, view: View) {
     batch: intParam(p, 'batch', d.batch, 1),
     steps: intParam(p, 'steps', d.steps, 1),
     warmup: intParam(p, 'warmup', d.warmup, 0),
+    rounds: intParam(p, 'rounds', d.rounds, 1),
     quick: true,
     variants: variants ? variants.split(',').map((s) => s.trim()) : undefined,
     wallClock: p.get('wallClock') === '1',

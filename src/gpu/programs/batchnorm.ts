@@ -10,6 +10,7 @@ import layoutWgsl from '../../../shaders/batchnorm_layout.wgsl';
 import statsWgsl from '../../../shaders/batchnorm_stats.wgsl';
 import type { BatchNormApplyParams, BatchNormDims, BatchNormGradParams, BatchNormStatsParams } from '../../ops/batchnorm.js';
 import { gpu } from '../../tensor.js';
+import { cost, f32, type DispatchCost } from '../cost.js';
 import type { KernelSpec } from '../kernel.js';
 import type { GpuBuf } from '../runtime.js';
 import { composeWgsl, wgslFile, type WgslFile } from '../wgsl.js';
@@ -17,6 +18,7 @@ import { composeWgsl, wgslFile, type WgslFile } from '../wgsl.js';
 const layout = wgslFile('shaders/batchnorm_layout.wgsl', layoutWgsl);
 const withLayout = (file: WgslFile, name: string, entry: string, bindings: KernelSpec['bindings']): KernelSpec => ({
   name,
+  category: 'bn',
   ...composeWgsl(file, { includes: [layout] }),
   entry,
   bindings,
@@ -70,6 +72,17 @@ function vec4Span(hw: number): number {
 
 const dimsLabel = ({ n, c, hw }: BatchNormDims) => `[N=${n}, C=${c}, HW=${hw}]`;
 
+// The costs by the formulas (m = N*H*W values per channel, `vectors` per-channel f32 vectors read):
+// statistics 3 flops a value (sum; square and sum), a Chan merge 8 a slice and 11 a channel
+// (rstd, running mean and unbiased running variance); normalize (x - mean) * rstd * gamma + beta,
+// 4 a value; the gradient sums xhat (2), dy * xhat and its sum (2), sum dy (1); dx from them 6 a
+// value (training: xhat, then gamma * rstd * (dy - sum_dy / m - xhat * sum_dy_xhat / m)) or 1
+// (eval: dy * gamma * rstd); a fused ReLU recomputes y = gamma * xhat + beta and selects, 3 more
+// where xhat is at hand (eval: 5, xhat included).
+const elementwiseCost = ({ n, c, hw }: BatchNormDims, tensorsRead: number, vectors: number, written: number, flopsPerValue: number): DispatchCost =>
+  cost(f32(tensorsRead * n * c * hw + vectors * c), f32(written), flopsPerValue * n * c * hw);
+const RELU_FLOPS = 3;
+
 /** Training statistics: per-channel slices (Welford), then their merge (Chan) with the running statistics. */
 export function batchNormStatsProgram([x]: GpuBuf[], [mean, rstd, runningMean, runningVar]: GpuBuf[], p: BatchNormStatsParams): void {
   const { n, c, hw, momentum, eps } = p;
@@ -79,14 +92,20 @@ export function batchNormStatsProgram([x]: GpuBuf[], [mean, rstd, runningMean, r
   const rt = gpu();
   const part = rt.alloc(16 * c * s.slices);
   const label = `${dimsLabel(p)} ${s.slices} slices/channel`;
-  rt.dispatchItems(s.aligned ? STATS_PARTIALS_VEC4 : STATS_PARTIALS, { x, part }, { c, hw: s.unitHw, m: s.units, slices: s.slices }, c * s.slices, { label });
-  rt.dispatchItems(STATS_MERGE, { part, mean, rstd, running_mean: runningMean, running_var: runningVar }, { c, slices: s.slices, momentum, eps }, c, { label });
+  rt.dispatchItems(s.aligned ? STATS_PARTIALS_VEC4 : STATS_PARTIALS, { x, part }, { c, hw: s.unitHw, m: s.units, slices: s.slices }, c * s.slices, {
+    label,
+    cost: elementwiseCost(p, 1, 0, 4 * c * s.slices, 3),
+  });
+  rt.dispatchItems(STATS_MERGE, { part, mean, rstd, running_mean: runningMean, running_var: runningVar }, { c, slices: s.slices, momentum, eps }, c, {
+    label,
+    cost: cost(f32(4 * c * s.slices + 2 * c), f32(4 * c), 8 * c * s.slices + 11 * c),
+  });
   rt.release(part);
 }
 
 /** Eval mode: rstd = 1/sqrt(running_var + eps), one invocation per channel. */
 export function batchNormEvalRstdProgram([runningVar]: GpuBuf[], [rstd]: GpuBuf[], { c, eps }: { c: number; eps: number }): void {
-  gpu().dispatchItems(EVAL_RSTD, { var_in: runningVar, rstd }, { c, eps }, c, { label: `C=${c}` });
+  gpu().dispatchItems(EVAL_RSTD, { var_in: runningVar, rstd }, { c, eps }, c, { label: `C=${c}`, cost: cost(f32(c), f32(c), 2 * c) });
 }
 
 /** y = gamma * (x - mean) * rstd + beta (then ReLU), a span of vec4s of one channel per invocation. */
@@ -97,6 +116,7 @@ export function batchNormNormalizeProgram([x, mean, rstd, gamma, beta]: GpuBuf[]
   gpu().dispatchItems(NORMALIZE, { x, mean, rstd, gamma, beta, y }, { n4, c, hw }, n4 / span, {
     constants: { RELU: relu ? 1 : 0, ALIGNED: hw % 4 === 0 ? 1 : 0, SPAN: span },
     label: `${dimsLabel(p)}${relu ? ' +relu' : ''}`,
+    cost: elementwiseCost(p, 1, 4, n * c * hw, relu ? 5 : 4), // max(y, 0): 1 more
   });
 }
 
@@ -107,9 +127,13 @@ export function batchNormGradReduceProgram([x, dy, mean, rstd, gamma, beta]: Gpu
   const s = slicing(n, hw);
   const rt = gpu();
   const part = rt.alloc(8 * c * s.slices);
-  const opts = { constants: { RELU: relu ? 1 : 0 }, label: `${dimsLabel(p)} ${s.slices} slices/channel${relu ? ' +relu' : ''}` };
-  rt.dispatchItems(s.aligned ? GRAD_PARTIALS_VEC4 : GRAD_PARTIALS, { x, dy, mean, rstd, gamma, beta, part }, { c, hw: s.unitHw, m: s.units, slices: s.slices }, c * s.slices, opts);
-  rt.dispatchItems(GRAD_MERGE, { part, dgamma, dbeta }, { c, slices: s.slices }, c, { label: opts.label });
+  const label = `${dimsLabel(p)} ${s.slices} slices/channel${relu ? ' +relu' : ''}`;
+  rt.dispatchItems(s.aligned ? GRAD_PARTIALS_VEC4 : GRAD_PARTIALS, { x, dy, mean, rstd, gamma, beta, part }, { c, hw: s.unitHw, m: s.units, slices: s.slices }, c * s.slices, {
+    constants: { RELU: relu ? 1 : 0 },
+    label,
+    cost: elementwiseCost(p, 2, 4, 2 * c * s.slices, 5 + (relu ? RELU_FLOPS : 0)),
+  });
+  rt.dispatchItems(GRAD_MERGE, { part, dgamma, dbeta }, { c, slices: s.slices }, c, { label, cost: cost(f32(2 * c * s.slices), f32(2 * c), 2 * c * s.slices) });
   rt.release(part);
 }
 
@@ -121,5 +145,6 @@ export function batchNormGradInputProgram([x, dy, mean, rstd, gamma, beta, dgamm
   gpu().dispatchItems(GRAD_X, { x, dy, mean, rstd, gamma, beta, sum_dy_xhat: dgamma, sum_dy: dbeta, dx }, { c, hw, n4, inv_m: n * hw > 0 ? 1 / (n * hw) : 0 }, n4 / span, {
     constants: { RELU: relu ? 1 : 0, TRAIN: training ? 1 : 0, ALIGNED: hw % 4 === 0 ? 1 : 0, SPAN: span },
     label: `${dimsLabel(p)}${relu ? ' +relu' : ''}${training ? '' : ' eval'}`,
+    cost: elementwiseCost(p, 2, training ? 6 : relu ? 4 : 2, n * c * hw, (training ? 6 : 1) + (relu ? (training ? RELU_FLOPS : 5) : 0)),
   });
 }

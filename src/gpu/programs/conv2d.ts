@@ -22,6 +22,7 @@ import tileBlockedWgsl from '../../../shaders/conv2d_tile_blocked.wgsl';
 import tileStridedWgsl from '../../../shaders/conv2d_tile_strided.wgsl';
 import type { ConvGeometry } from '../../ops/conv2d.js';
 import { gpu } from '../../tensor.js';
+import { cost, f32, type DispatchCost } from '../cost.js';
 import type { KernelSpec } from '../kernel.js';
 import { makeProfile, type ColumnLayout, type TileShape } from '../profile.js';
 import { grid1d, type GpuBuf } from '../runtime.js';
@@ -74,7 +75,7 @@ export function convSpec(kernel: ConvKernelName, t: TileShape, layout: ColumnLay
   let spec = specCache.get(name);
   if (!spec) {
     const k = KERNELS[kernel];
-    spec = { name, ...composeWgsl(k.file, { constants: { TM: t.tm, TN: t.tn, TK: t.tk }, includes: [tile, LAYOUTS[layout]] }), bindings: k.bindings };
+    spec = { name, category: 'conv', ...composeWgsl(k.file, { constants: { TM: t.tm, TN: t.tn, TK: t.tk }, includes: [tile, LAYOUTS[layout]] }), bindings: k.bindings };
     specCache.set(name, spec);
   }
   return spec;
@@ -92,8 +93,8 @@ export const DIRECT_BLOCK = { PX: DIRECT_PIXELS, CO: DIRECT_CHANNELS };
 function directSpecs(suffix: string, weights: ReturnType<typeof wgslFile>): Record<DirectKernel, KernelSpec> {
   const source = composeWgsl(directFile, { constants: DIRECT_BLOCK, includes: [weights] });
   return {
-    forward: { name: `conv2d.forward.${suffix}`, ...source, bindings: directBindings },
-    backward_input: { name: `conv2d.backward_input.${suffix}`, ...source, bindings: directBindings },
+    forward: { name: `conv2d.forward.${suffix}`, category: 'conv', ...source, bindings: directBindings },
+    backward_input: { name: `conv2d.backward_input.${suffix}`, category: 'conv', ...source, bindings: directBindings },
   };
 }
 const DIRECT = {
@@ -120,13 +121,15 @@ function directConv(
   const perGroup = d.batch * d.outH * Math.ceil(d.outW / DIRECT_PIXELS);
   const [x, y] = grid1d(perGroup, rt.workgroupSize(spec)[0]);
   const uniforms = { batch: d.batch, cin: d.srcC, h: d.srcH, w: d.srcW, cout: d.outC, ho: d.outH, wo: d.outW, pad: d.pad, wBase: d.wBase, wO: d.wO, wI: d.wI, wR: d.wR, wS: d.wS };
-  rt.dispatch(spec, { ...bufs, bias: bufs.bias ?? bufs.weight }, uniforms, [x, y, Math.ceil(d.outC / DIRECT_CHANNELS)], { constants: { HAS_BIAS: bufs.bias ? 1 : 0 }, label: convLabel(g), flops: convFlops(g) });
+  const c = kernel === 'forward' ? forwardCost(g, !!bufs.bias) : backwardInputCost(g);
+  rt.dispatch(spec, { ...bufs, bias: bufs.bias ?? bufs.weight }, uniforms, [x, y, Math.ceil(d.outC / DIRECT_CHANNELS)], { constants: { HAS_BIAS: bufs.bias ? 1 : 0 }, label: convLabel(g), cost: c });
 }
 
 const directFilterFile = wgslFile('shaders/conv2d_direct_filter.wgsl', directFilterWgsl);
 const directFilterBindings: KernelSpec['bindings'] = { x: 'read', dy: 'read', partials: 'read_write', params: 'uniform' };
 const DIRECT_FILTER: KernelSpec = {
   name: 'conv2d.backward_filter.direct',
+  category: 'conv',
   ...composeWgsl(directFilterFile, { constants: { ...DIRECT_BLOCK, WG: 64 }, includes: [wgslFile('shaders/conv2d_direct_filter_plain.wgsl', directFilterPlainWgsl)] }),
   bindings: directFilterBindings,
 };
@@ -136,7 +139,7 @@ function directFilterSubgroupSpec(cin: number): KernelSpec {
   const name = `conv2d.backward_filter.direct_subgroup.${cin}`;
   let spec = specCache.get(name);
   if (!spec) {
-    spec = { name, ...composeWgsl(directFilterFile, { constants: { ...DIRECT_BLOCK, WG: cin }, includes: [directFilterSubgroup] }), bindings: directFilterBindings };
+    spec = { name, category: 'conv', ...composeWgsl(directFilterFile, { constants: { ...DIRECT_BLOCK, WG: cin }, includes: [directFilterSubgroup] }), bindings: directFilterBindings };
     specCache.set(name, spec);
   }
   return spec;
@@ -156,7 +159,7 @@ function directFilter(g: ConvGeometry, x: GpuBuf, dy: GpuBuf, dw: GpuBuf): void 
   const groups = Math.ceil(g.cout / DIRECT_CHANNELS);
   const bufs = { x, dy, partials: out };
   const uniforms = { batch, cin, h, w, cout, ho, wo, pad, chunk };
-  const opts = { label: `${convLabel(g)} splits=${splits}`, flops: convFlops(g) };
+  const opts = { label: `${convLabel(g)} splits=${splits}`, cost: backwardFilterCost(g, splits) };
   // The subgroup layout needs a whole number of subgroups of 4 per workgroup (cin % 4 == 0) and
   // a workgroup of cin invocations.
   if (rt.profile.conv2d.directSubgroups && rt.hasSubgroups4 && cin % 4 === 0 && cin <= rt.limits.maxComputeInvocationsPerWorkgroup && splits <= 65535) {
@@ -164,14 +167,19 @@ function directFilter(g: ConvGeometry, x: GpuBuf, dy: GpuBuf, dw: GpuBuf): void 
   } else {
     rt.dispatchItems(DIRECT_FILTER, bufs, uniforms, blocks * splits, opts);
   }
-  if (splits > 1) {
-    rt.dispatchItems(REDUCE_SPLITS, { partials: out, dw }, { count, splits }, count, { label: `${count}x${splits}` });
-    rt.release(out);
-  }
+  if (splits > 1) reduceSplits(out, dw, count, splits);
+}
+
+/** dw = the sum of the filter gradient's `splits` partials (then released). */
+function reduceSplits(partials: GpuBuf, dw: GpuBuf, count: number, splits: number): void {
+  const rt = gpu();
+  rt.dispatchItems(REDUCE_SPLITS, { partials, dw }, { count, splits }, count, { label: `${count}x${splits}`, cost: cost(f32(splits * count), f32(count), (splits - 1) * count) });
+  rt.release(partials);
 }
 
 const REDUCE_SPLITS: KernelSpec = {
   name: 'conv2d.reduce_splits',
+  category: 'conv',
   ...composeWgsl(wgslFile('shaders/conv2d_reduce.wgsl', reduceWgsl)),
   bindings: { partials: 'read', dw: 'read_write', params: 'uniform' },
 };
@@ -183,6 +191,17 @@ function uniforms(g: ConvGeometry): Record<string, number> {
 
 /** A convolution's multiply-adds, x2: the same for the forward and each gradient (the work a program must do, not what padded tiles compute). */
 export const convFlops = (g: ConvGeometry) => 2 * g.batch * g.cout * g.ho * g.wo * g.cin * g.kh * g.kw;
+
+const inputValues = (g: ConvGeometry) => g.batch * g.cin * g.h * g.w;
+const outputValues = (g: ConvGeometry) => g.batch * g.cout * g.ho * g.wo;
+const weightValues = (g: ConvGeometry) => g.cout * g.cin * g.kh * g.kw;
+/** Reads x, the weights (and the bias), writes y; the bias adds one operation per output. */
+export const forwardCost = (g: ConvGeometry, bias: boolean): DispatchCost =>
+  cost(f32(inputValues(g) + weightValues(g) + (bias ? g.cout : 0)), f32(outputValues(g)), convFlops(g) + (bias ? outputValues(g) : 0));
+/** Reads dy and the weights, writes dx. */
+export const backwardInputCost = (g: ConvGeometry): DispatchCost => cost(f32(outputValues(g) + weightValues(g)), f32(inputValues(g)), convFlops(g));
+/** Reads x and dy, writes `splits` partial filter gradients (1: dw itself). */
+export const backwardFilterCost = (g: ConvGeometry, splits: number): DispatchCost => cost(f32(inputValues(g) + outputValues(g)), f32(splits * weightValues(g)), convFlops(g));
 
 const convLabel = (g: ConvGeometry) => `x[${g.batch},${g.cin},${g.h},${g.w}] w[${g.cout},${g.cin},${g.kh},${g.kw}] s${g.stride} p${g.pad}`;
 
@@ -214,7 +233,7 @@ export function conv2dForwardProgram(g: ConvGeometry, x: GpuBuf, weight: GpuBuf,
   gpu().dispatch(convSpec('forward', t), { x, weight, bias: bias ?? weight, y }, uniforms(g), tileGrid(t, rows, cols, 1), {
     constants: { HAS_BIAS: bias ? 1 : 0 },
     label: convLabel(g),
-    flops: convFlops(g),
+    cost: forwardCost(g, !!bias),
   });
 }
 
@@ -229,7 +248,7 @@ export function conv2dBackwardInputProgram(g: ConvGeometry, dy: GpuBuf, weight: 
   const phase0Pixels = Math.ceil(g.h / g.stride) * Math.ceil(g.w / g.stride);
   const [rows, cols] = [g.cin, g.batch * phase0Pixels];
   const t = profileTile(rows, cols);
-  gpu().dispatch(convSpec('backward_input', t), { dy, weight, dx }, uniforms(g), tileGrid(t, rows, cols, phases), { label: convLabel(g), flops: convFlops(g) });
+  gpu().dispatch(convSpec('backward_input', t), { dy, weight, dx }, uniforms(g), tileGrid(t, rows, cols, phases), { label: convLabel(g), cost: backwardInputCost(g) });
 }
 
 /** dw from x and dy: M = Cout, N = Cin*KH*KW, K = batch*Ho*Wo split across workgroups, then summed. */
@@ -243,12 +262,8 @@ export function conv2dBackwardFilterProgram(g: ConvGeometry, x: GpuBuf, dy: GpuB
   const t = profileTile(rows, cols);
   const { splits, chunk } = filterSplits(t, rows, cols, k, Math.min(filterTargetWorkgroups, maxWorkgroups()), minSplitK);
   const out: GpuBuf = splits === 1 ? dw : rt.alloc(4 * splits * rows * cols);
-  rt.dispatch(convSpec('backward_filter', t), { x, dy, out }, { ...uniforms(g), chunk }, tileGrid(t, rows, cols, splits), { label: `${convLabel(g)} splits=${splits}`, flops: convFlops(g) });
-  if (splits > 1) {
-    const count = rows * cols;
-    rt.dispatchItems(REDUCE_SPLITS, { partials: out, dw }, { count, splits }, count, { label: `${count}x${splits}` });
-    rt.release(out);
-  }
+  rt.dispatch(convSpec('backward_filter', t), { x, dy, out }, { ...uniforms(g), chunk }, tileGrid(t, rows, cols, splits), { label: `${convLabel(g)} splits=${splits}`, cost: backwardFilterCost(g, splits) });
+  if (splits > 1) reduceSplits(out, dw, rows * cols, splits);
 }
 
 /**

@@ -5,14 +5,16 @@ import broadcastWgsl from '../../../shaders/broadcast.wgsl';
 import reduceWgsl from '../../../shaders/reduce.wgsl';
 import type { AxisReduce } from '../../ops/reduce.js';
 import { gpu } from '../../tensor.js';
+import { cost, f32 } from '../cost.js';
 import type { KernelSpec } from '../kernel.js';
 import { grid1d, type GpuBuf } from '../runtime.js';
 import { composeWgsl, wgslFile } from '../wgsl.js';
 
 const reduce = composeWgsl(wgslFile('shaders/reduce.wgsl', reduceWgsl));
-const SUM_AXIS: KernelSpec = { name: 'reduce.sum_axis', ...reduce, entry: 'sum_axis', bindings: { x: 'read', out: 'read_write', params: 'uniform' } };
+// In a WRN step: the classifier's bias gradient.
+const SUM_AXIS: KernelSpec = { name: 'reduce.sum_axis', category: 'pool/classifier/loss', ...reduce, entry: 'sum_axis', bindings: { x: 'read', out: 'read_write', params: 'uniform' } };
 const SUM_AXIS_SERIAL: KernelSpec = { ...SUM_AXIS, name: 'reduce.sum_axis_serial', entry: 'sum_axis_serial' };
-const BROADCAST: KernelSpec = { name: 'broadcast', ...composeWgsl(wgslFile('shaders/broadcast.wgsl', broadcastWgsl)), bindings: { x: 'read', out: 'read_write', params: 'uniform' } };
+const BROADCAST: KernelSpec = { name: 'broadcast', category: 'other', ...composeWgsl(wgslFile('shaders/broadcast.wgsl', broadcastWgsl)), bindings: { x: 'read', out: 'read_write', params: 'uniform' } };
 const CHUNK = 4096; // values of the reduced axis per workgroup (tree) or invocation (serial)
 const SERIAL_MIN_OUTPUTS = 1024; // from this many outputs on, one invocation per output
 
@@ -23,25 +25,27 @@ export function sumAxisProgram([x]: GpuBuf[], [out]: GpuBuf[], { outer, k, inner
   if (outputs === 0) return;
   const chunks = Math.ceil(k / CHUNK);
   const label = `[${outer},${k},${inner}]`;
+  // k values summed and scaled per output.
+  const whole = cost(f32(outputs * k), f32(outputs), outputs * k);
   if (outputs >= SERIAL_MIN_OUTPUTS && chunks <= 1) {
-    rt.dispatchItems(SUM_AXIS_SERIAL, { x, out }, { outer, k, inner, chunk: CHUNK, scale }, outputs, { label });
+    rt.dispatchItems(SUM_AXIS_SERIAL, { x, out }, { outer, k, inner, chunk: CHUNK, scale }, outputs, { label, cost: whole });
     return;
   }
   const [gx, gy] = grid1d(outputs, 1); // one workgroup per output
   if (chunks <= 1) {
-    rt.dispatch(SUM_AXIS, { x, out }, { outer, k, inner, chunk: CHUNK, scale }, [gx, gy, 1], { label });
+    rt.dispatch(SUM_AXIS, { x, out }, { outer, k, inner, chunk: CHUNK, scale }, [gx, gy, 1], { label, cost: whole });
     return;
   }
   // Two passes: partials [chunks, outputs], then their sum.
   if (chunks > 65535) throw new Error(`sum: axis of ${k} values is too long (at most ${65535 * CHUNK})`);
   const partials = rt.alloc(4 * chunks * outputs);
-  rt.dispatch(SUM_AXIS, { x, out: partials }, { outer, k, inner, chunk: CHUNK, scale: 1 }, [gx, gy, chunks], { label: `${label} partials` });
-  rt.dispatch(SUM_AXIS, { x: partials, out }, { outer: 1, k: chunks, inner: outputs, chunk: CHUNK, scale }, [gx, gy, 1], { label: `[1,${chunks},${outputs}] final` });
+  rt.dispatch(SUM_AXIS, { x, out: partials }, { outer, k, inner, chunk: CHUNK, scale: 1 }, [gx, gy, chunks], { label: `${label} partials`, cost: cost(f32(outputs * k), f32(chunks * outputs), outputs * (k - chunks)) });
+  rt.dispatch(SUM_AXIS, { x: partials, out }, { outer: 1, k: chunks, inner: outputs, chunk: CHUNK, scale }, [gx, gy, 1], { label: `[1,${chunks},${outputs}] final`, cost: cost(f32(chunks * outputs), f32(outputs), outputs * chunks) });
   rt.release(partials);
 }
 
 /** out[o, j, i] = scale * x[o, i], one invocation per value of out. */
 export function broadcastAxisProgram([x]: GpuBuf[], [out]: GpuBuf[], { outer, k, inner, scale }: AxisReduce): void {
   const n = outer * k * inner;
-  gpu().dispatchItems(BROADCAST, { x, out }, { n, k, inner, scale }, n, { label: `[${outer},${k},${inner}]` });
+  gpu().dispatchItems(BROADCAST, { x, out }, { n, k, inner, scale }, n, { label: `[${outer},${k},${inner}]`, cost: cost(f32(outer * inner), f32(n), n) });
 }

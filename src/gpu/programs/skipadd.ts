@@ -3,6 +3,7 @@
 // write one partial of d_alpha, then one workgroup that sums the partials.
 import skipaddWgsl from '../../../shaders/skipadd.wgsl';
 import { gpu } from '../../tensor.js';
+import { cost, f32 } from '../cost.js';
 import type { KernelSpec } from '../kernel.js';
 import { grid1d, type GpuBuf } from '../runtime.js';
 import { composeWgsl, wgslFile } from '../wgsl.js';
@@ -20,14 +21,15 @@ function specs(forwardWorkgroupSize: number): Specs {
   if (!s) {
     const wgsl = composeWgsl(file, { constants: { FWD_WG: forwardWorkgroupSize } });
     s = {
-      forward: { name: 'skipadd.forward', ...wgsl, entry: 'forward', bindings: { skip: 'read', branch: 'read', alpha: 'read', out: 'read_write', params: 'uniform' } },
+      forward: { name: 'skipadd.forward', category: 'skip-add', ...wgsl, entry: 'forward', bindings: { skip: 'read', branch: 'read', alpha: 'read', out: 'read_write', params: 'uniform' } },
       backward: {
         name: 'skipadd.backward',
+        category: 'skip-add',
         ...wgsl,
         entry: 'backward',
         bindings: { g: 'read', branch: 'read', alpha: 'read', d_skip: 'read_write', d_branch: 'read_write', partials: 'read_write', params: 'uniform' },
       },
-      reduce: { name: 'skipadd.reduce_partials', ...wgsl, entry: 'reduce_partials', bindings: { partials: 'read_write', d_alpha: 'read_write', params: 'uniform' } },
+      reduce: { name: 'skipadd.reduce_partials', category: 'skip-add', ...wgsl, entry: 'reduce_partials', bindings: { partials: 'read_write', d_alpha: 'read_write', params: 'uniform' } },
     };
     cache.set(forwardWorkgroupSize, s);
   }
@@ -39,7 +41,7 @@ export function skipAddProgram([skip, branch, alpha]: GpuBuf[], [out]: GpuBuf[])
   const rt = gpu();
   const n = out.bytes / 4;
   const n4 = Math.ceil(n / 4);
-  rt.dispatchItems(specs(rt.profile.skipadd.forwardWorkgroupSize).forward, { skip, branch, alpha, out }, { n4 }, n4, { label: `n=${n}` });
+  rt.dispatchItems(specs(rt.profile.skipadd.forwardWorkgroupSize).forward, { skip, branch, alpha, out }, { n4 }, n4, { label: `n=${n}`, cost: cost(f32(2 * n + 1), f32(n), 2 * n) });
 }
 
 /** d_skip = g, d_branch = alpha * g, d_alpha = sum(g * branch): per_thread vec4s per invocation, a partial per workgroup. */
@@ -51,7 +53,11 @@ export function skipAddBackwardProgram([g, branch, alpha]: GpuBuf[], [dSkip, dBr
   const n4 = Math.ceil(n / 4);
   const groups = Math.max(1, Math.ceil(n4 / (rt.workgroupSize(backward)[0] * perThread)));
   const partials = rt.alloc(4 * groups);
-  rt.dispatch(backward, { g, branch, alpha, d_skip: dSkip, d_branch: dBranch, partials }, { n4, n, partials: groups, per_thread: perThread }, grid1d(groups, 1), { label: `n=${n}` });
-  rt.dispatch(reduce, { partials, d_alpha: dAlpha }, { partials: groups }, [1], { label: `${groups} partials` });
+  // Per value: alpha * g (1), g * branch and its sum (2).
+  rt.dispatch(backward, { g, branch, alpha, d_skip: dSkip, d_branch: dBranch, partials }, { n4, n, partials: groups, per_thread: perThread }, grid1d(groups, 1), {
+    label: `n=${n}`,
+    cost: cost(f32(2 * n + 1), f32(2 * n + groups), 3 * n),
+  });
+  rt.dispatch(reduce, { partials, d_alpha: dAlpha }, { partials: groups }, [1], { label: `${groups} partials`, cost: cost(f32(groups), f32(1), groups) });
   rt.release(partials);
 }
