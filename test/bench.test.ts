@@ -16,7 +16,6 @@ import { CATEGORIES, KERNELS_KIND, STEP_KIND, compareResults, formatKernels, for
 import { readResult, resultBaseName, slug, writeResult } from '../src/bench/output.js';
 import { parseConvLayer, runConv2dBench } from '../src/bench/conv2d.js';
 import { BN_DISPATCH_NAMES } from '../src/bench/bn_dispatches.js';
-import { conv2dTuning } from '../src/ops/conv2d.js';
 import { benchCommand } from '../src/cli/bench.js';
 import { UsageError } from '../src/cli/args.js';
 import { chromiumPath, ROOT, runInBrowser, WEB_DIST } from '../src/web/runner.js';
@@ -186,7 +185,7 @@ describeGpu('wrn bench on the CPU adapter (tiny shapes)', () => {
     expect(existsSync(stepFile.replace(/\.json$/, '.png'))).toBe(true);
     step = readResult(stepFile) as StepBenchResult;
     expect(step.kind).toBe(STEP_KIND);
-    expect(step.config).toMatchObject({ depth: 10, width: 1, batch: 2, steps: 1, rounds: 2 });
+    expect(step.config).toMatchObject({ depth: 10, width: 1, batch: 2, steps: 1, profiledSteps: rt.hasTimestamps ? 1 : 0, rounds: 2 });
     expect(step.variants.map((v) => v.name)).toEqual(['bn', 'bn-unfused', 'skipinit']);
     // Interleaved: every variant in every round, the order rotated by one.
     expect(step.rounds.map((r) => r.order)).toEqual([
@@ -301,6 +300,7 @@ describeGpu('wrn bench on the CPU adapter (tiny shapes)', () => {
   }, 180_000);
 
   it('conv2d (CLI, one tiny layer): a row per layer with positive times and the ratio columns; the tuning knobs are restored', async () => {
+    const profileBefore = rt.profile;
     const printed = await captureLog(() => benchCommand(['conv2d', '--layer', '8,16,4,3,1,1', '--batch', '1', '--reps', '1', '--rounds', '1', '--tile', '16x256', '--max-workgroups', '2']));
     const lines = printed.split('\n');
     expect(lines[0]).toMatch(/^adapter: /);
@@ -316,7 +316,7 @@ describeGpu('wrn bench on the CPU adapter (tiny shapes)', () => {
     expect(nums.every((v) => v >= 0)).toBe(true);
     expect(nums[0]).toBeGreaterThan(0); // forward ms
     expect(lines[lines.length - 1]).toMatch(/^fwd\/mm, fwd\/sgemm = /);
-    expect(conv2dTuning).toEqual({ maxWorkgroups: null, tile: null });
+    expect(rt.profile).toBe(profileBefore); // --tile and --max-workgroups applied to a derived profile, then put back
 
     const rows = await runConv2dBench(rt, { batch: 1, reps: 1, rounds: 1, layers: [parseConvLayer('4,4,3,1,2,0')], skipMatmul: true }, () => {});
     expect(rows).toHaveLength(1);
@@ -349,6 +349,8 @@ describeGpu('wrn bench on the CPU adapter (tiny shapes)', () => {
     await expect(benchCommand(['kernels', '--batch', 'x'])).rejects.toThrow(/--batch must be an integer, got 'x'/);
     await expect(benchCommand(['step', '--depth', '12'])).rejects.toThrow(/--depth must be 6N \+ 4/);
     await expect(benchCommand(['step', '--variants', 'bn,foo'])).rejects.toThrow(/unknown variant\(s\) foo/);
+    await expect(benchCommand(['step', '--profiled-steps', '-1'])).rejects.toThrow(/--profiled-steps must be an integer >= 0, got -1/);
+    await expect(benchCommand(['step', '--rounds', '0'])).rejects.toThrow(/--rounds must be an integer >= 1, got 0/);
     await expect(benchCommand(['nope'])).rejects.toThrow(/unknown subcommand 'nope'/);
     expect(await captureLog(() => benchCommand(['kernels', '--help']))).toMatch(/--quick/);
     await expect(benchCommand(['conv2d', '--layer', '8,16,4'])).rejects.toThrow(/--layer: expected cin,cout,size,k,stride,pad/);

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gpu, sum, Tensor } from '../src/index.js';
-import { findVersion, withVersions } from '../src/gpu/versions.js';
+import { findVersion, KERNEL_VERSIONS, withVersions } from '../src/gpu/versions.js';
 import {
   conv2d,
   conv2dBackwardFilter,
@@ -10,8 +10,9 @@ import {
   conv2dForwardKernel,
   convOutSize,
   type Conv2dParams,
+  type ConvGeometry,
 } from '../src/ops/conv2d.js';
-import { conv2dTuning, DIRECT_BLOCK, filterSplits, pickTile, TILE_SHAPES } from '../src/gpu/programs/conv2d.js';
+import { chooseConv, CONV_IMPLEMENTATIONS, CONV_KERNELS, convImplementation, DIRECT_BLOCK, filterSplits, pickTile, TILE_SHAPES, type ConvKernel } from '../src/gpu/programs/conv2d.js';
 import { makeProfile, PROFILE_NAMES } from '../src/gpu/profile.js';
 import { composeWgsl } from '../src/gpu/wgsl.js';
 import { grid1d } from '../src/gpu/runtime.js';
@@ -58,13 +59,17 @@ const cases: Case[] = [
   { name: 'several workgroups, stride 2', x: [2, 70, 13, 13], w: [67, 70, 3, 3], stride: 2, pad: 1 },
   // batch*Ho*Wo = 1600: the filter gradient is split over K (partials, then their sum).
   { name: 'long filter-gradient reduction (split K)', x: [4, 3, 20, 20], w: [5, 3, 3, 3], stride: 1, pad: 1 },
+  // The direct kernels' other pads and channel counts (3x3 stride 1 is all they support).
+  { name: '3x3 pad 0, odd Cin=5, Cout=9 on 6x7', x: [1, 5, 6, 7], w: [9, 5, 3, 3], stride: 1, pad: 0 },
+  { name: '3x3 pad 2 on 4x5', x: [2, 4, 4, 5], w: [8, 4, 3, 3], stride: 1, pad: 2 },
+  { name: 'Cin=Cout=40 (past 32 channels) on 6x6', x: [1, 40, 6, 6], w: [40, 40, 3, 3], stride: 1, pad: 1 },
 ];
 
 function outShape(c: Case): [number, number, number, number] {
   return [c.x[0], c.w[0], convOutSize(c.x[2], c.w[2], c.stride, c.pad), convOutSize(c.x[3], c.w[3], c.stride, c.pad)];
 }
 
-describeGpuProfiles('conv2d kernels under each version: WGSL vs CPU reference', () => {
+describeGpuProfiles('conv2d kernels under each profile: WGSL vs CPU reference', () => {
   for (const c of cases) {
     const p: Conv2dParams = { stride: c.stride, pad: c.pad };
     const y = outShape(c);
@@ -82,7 +87,72 @@ describeGpuProfiles('conv2d kernels under each version: WGSL vs CPU reference', 
     });
   }
 
-}, 'conv2d');
+});
+
+describeGpu('conv2d: every implementation against the CPU reference on every case it supports', () => {
+  beforeAll(requireGpu);
+  const KEY = { forward: 'forward', backward_input: 'backwardInput', backward_filter: 'backwardFilter' } as const;
+  // What each implementation dispatches (its spec's name), to check that the forced one ran.
+  const dispatched: Record<string, (k: ConvKernel) => RegExp> = {
+    'tile-blocked': (k) => new RegExp(`^conv2d\\.${k}\\.\\d+x\\d+\\.blocked$`),
+    'tile-strided': (k) => new RegExp(`^conv2d\\.${k}\\.\\d+x\\d+\\.strided$`),
+    direct: (k) => new RegExp(`^conv2d\\.${k}\\.direct$`),
+    'direct-subgroup': (k) => new RegExp(`^conv2d\\.${k}\\.direct_subgroup(\\.\\d+)?$`),
+  };
+  for (const kernel of CONV_KERNELS) {
+    for (const impl of CONV_IMPLEMENTATIONS[kernel]) {
+      it(`${kernel} ${impl.name}`, async (ctx) => {
+        const rt = gpu();
+        const geometry = (c: Case): ConvGeometry => {
+          const [, , ho, wo] = outShape(c);
+          return { batch: c.x[0], cin: c.x[1], h: c.x[2], w: c.x[3], cout: c.w[0], kh: c.w[2], kw: c.w[3], ho, wo, stride: c.stride, pad: c.pad };
+        };
+        const supported = cases.filter((c) => impl.supports(geometry(c), rt));
+        if (supported.length === 0 && impl.name === 'direct-subgroup' && !rt.hasSubgroups4) ctx.skip(`${rt.adapterName} has no subgroups of >= 4: ${impl.name} cannot run here`);
+        expect(supported.length, 'cases this implementation supports').toBeGreaterThanOrEqual(impl.name.startsWith('tile') ? cases.length : 5); // direct: the 3x3 stride-1 cases (subgroup filter gradient: Cin % 4 == 0)
+        const prev = rt.setProfile({ ...rt.profile, conv2d: { ...rt.profile.conv2d, [KEY[kernel]]: [{ use: impl.name }] } });
+        try {
+          for (const c of supported) {
+            const p: Conv2dParams = { stride: c.stride, pad: c.pad };
+            const y = outShape(c);
+            rt.startCostLog();
+            try {
+              if (kernel === 'forward') await compareKernel({ kernel: conv2dForwardKernel, inputs: [input(c.x, 1), input(c.w, 2), input([c.w[0]], 3)], outputs: [y], params: p, tol: CONV_TOL });
+              if (kernel === 'backward_input') await compareKernel({ kernel: conv2dBackwardInputKernel, inputs: [input(y, 4), input(c.w, 2)], outputs: [c.x], params: p, tol: CONV_TOL });
+              if (kernel === 'backward_filter') await compareKernel({ kernel: conv2dBackwardFilterKernel, inputs: [input(c.x, 1), input(y, 4)], outputs: [c.w], params: p, tol: CONV_TOL });
+            } finally {
+              const names = rt.stopCostLog().map((r) => r.label.split(' ')[0]).filter((n) => n !== 'conv2d.reduce_splits');
+              expect(names.length, c.name).toBeGreaterThan(0);
+              for (const n of names) expect(n, c.name).toMatch(dispatched[impl.name](kernel));
+            }
+          }
+        } finally {
+          rt.setProfile(prev);
+        }
+      });
+    }
+  }
+
+  it("every profile's and version's preference lists end with an implementation that supports every geometry", () => {
+    const rt = gpu();
+    const choices = [...PROFILE_NAMES.map((n) => makeProfile(n).conv2d), ...KERNEL_VERSIONS.conv2d.map((k) => k.choice)];
+    for (const choice of choices) {
+      for (const kernel of CONV_KERNELS) {
+        const last = choice[KEY[kernel]].at(-1)!;
+        expect(last.maxChannels).toBeUndefined();
+        expect(cases.every((c) => convImplementation(kernel, last.use).supports({ batch: c.x[0], cin: c.x[1], h: c.x[2], w: c.x[3], cout: c.w[0], kh: c.w[2], kw: c.w[3], ho: 1, wo: 1, stride: c.stride, pad: c.pad }, rt))).toBe(true);
+      }
+    }
+    const noFallback = rt.setProfile({ ...rt.profile, conv2d: { ...rt.profile.conv2d, forward: [{ use: 'direct' }] } });
+    try {
+      const g: ConvGeometry = { batch: 1, cin: 2, h: 5, w: 5, cout: 3, kh: 1, kw: 1, ho: 5, wo: 5, stride: 1, pad: 0 };
+      expect(() => chooseConv('forward', g)).toThrow(/none of the profile 'cpu-adapter''s implementations \(direct\) supports x\[1,2,5,5\] w\[3,2,1,1\] s1 p0; end the list with a tile implementation/);
+      expect(() => convImplementation('forward', 'winograd')).toThrow(/conv2d\.forward has no implementation 'winograd' \(it has: tile-blocked, tile-strided, direct, direct-subgroup\)/);
+    } finally {
+      rt.setProfile(noFallback);
+    }
+  });
+});
 
 describeGpuProfiles('conv2d kernels: WGSL vs CPU reference', () => {
   // Every tile shape on the cases that stress it: several row and column tiles (M = 67, 70 spans
@@ -100,25 +170,26 @@ describeGpuProfiles('conv2d kernels: WGSL vs CPU reference', () => {
       const y = outShape(c);
       const shape = tile ? `${tile.tm}x${tile.tn} tiles` : 'picked tiles';
       it(`${shape}: all three kernels, ${name}${maxWorkgroups ? `, at most ${maxWorkgroups} workgroup(s) looping over the tiles` : ''}`, async () => {
-        conv2dTuning.tile = tile;
-        conv2dTuning.maxWorkgroups = maxWorkgroups;
+        const rt = gpu();
+        const conv2d = { ...rt.profile.conv2d, tiles: tile ? [tile] : rt.profile.conv2d.tiles, maxWorkgroups: maxWorkgroups ?? rt.profile.conv2d.maxWorkgroups };
+        const prev = rt.setProfile({ ...rt.profile, conv2d });
         try {
           await compareKernel({ kernel: conv2dForwardKernel, inputs: [input(c.x, 1), input(c.w, 2), input([c.w[0]], 3)], outputs: [y], params: p, tol: CONV_TOL });
           await compareKernel({ kernel: conv2dBackwardInputKernel, inputs: [input(y, 4), input(c.w, 2)], outputs: [c.x], params: p, tol: CONV_TOL });
           await compareKernel({ kernel: conv2dBackwardFilterKernel, inputs: [input(c.x, 1), input(y, 4)], outputs: [c.w], params: p, tol: CONV_TOL });
         } finally {
-          conv2dTuning.tile = null;
-          conv2dTuning.maxWorkgroups = null;
+          rt.setProfile(prev);
         }
       });
     }
   }
 
   it('the split-K case really splits, with every tile shape', () => {
-    const c = cases[cases.length - 1];
+    const c = cases.find((k) => k.name === 'long filter-gradient reduction (split K)')!;
     const y = outShape(c);
     for (const t of TILE_SHAPES) {
-      const { splits, chunk } = filterSplits(t, c.w[0], c.w[1] * c.w[2] * c.w[3], c.x[0] * y[2] * y[3]);
+      const { filterTargetWorkgroups, minSplitK } = makeProfile('cpu-adapter').conv2d;
+      const { splits, chunk } = filterSplits(t, c.w[0], c.w[1] * c.w[2] * c.w[3], c.x[0] * y[2] * y[3], filterTargetWorkgroups, minSplitK);
       expect(splits).toBeGreaterThan(1);
       expect(chunk % t.tk).toBe(0);
     }
@@ -152,12 +223,12 @@ describe('conv2d tile shapes', () => {
     }
   });
   it('picks the tile with the least weighted padded work: narrow for 16 and 32 rows, square for 48 and from 64', () => {
-    expect(pickTile(16, 8192)).toMatchObject({ tm: 16, tn: 256 }); // WRN-10-1 stage 1 forward
-    expect(pickTile(32, 2048)).toMatchObject({ tm: 32, tn: 128 }); // stage 2
-    expect(pickTile(48, 2048)).toMatchObject({ tm: 64, tn: 64 }); // 1.33x the entries at cost 1 beats 1x at cost 2
-    expect(pickTile(64, 512)).toMatchObject({ tm: 64, tn: 64 }); // stage 3
-    expect(pickTile(256, 128)).toMatchObject({ tm: 64, tn: 64 });
-    expect(pickTile(16, 144)).toMatchObject({ tm: 16, tn: 256 }); // filter gradient, 16 -> 16
+    expect(pickTile(16, 8192, TILE_SHAPES)).toMatchObject({ tm: 16, tn: 256 }); // WRN-10-1 stage 1 forward
+    expect(pickTile(32, 2048, TILE_SHAPES)).toMatchObject({ tm: 32, tn: 128 }); // stage 2
+    expect(pickTile(48, 2048, TILE_SHAPES)).toMatchObject({ tm: 64, tn: 64 }); // 1.33x the entries at cost 1 beats 1x at cost 2
+    expect(pickTile(64, 512, TILE_SHAPES)).toMatchObject({ tm: 64, tn: 64 }); // stage 3
+    expect(pickTile(256, 128, TILE_SHAPES)).toMatchObject({ tm: 64, tn: 64 });
+    expect(pickTile(16, 144, TILE_SHAPES)).toMatchObject({ tm: 16, tn: 256 }); // filter gradient, 16 -> 16
   });
 });
 

@@ -142,7 +142,7 @@ function rawOf(rounds: { bn: number; skip: number; bnKernels: number; gpu: numbe
     commit: null,
     method: 'timestamp-query',
     notes: [],
-    config: { depth: 16, width: 1, batch: 32, steps: 1, warmup: 0, rounds: rounds.length, quick: false },
+    config: { depth: 16, width: 1, batch: 32, steps: 1, profiledSteps: 1, warmup: 0, rounds: rounds.length, quick: false },
     conditions: { command: 'test', loadAverageBefore: [1, 1, 1], loadAverageAfter: [1, 1, 1], order: 'rotated', yardsticks: 'test' },
     copyValues: 1,
     runners: [

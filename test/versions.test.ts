@@ -2,7 +2,7 @@
 // --versions parser, and the validation the benchmark runs before timing a version: every
 // registered version meets the CPU reference, a deliberately broken one does not (and is not timed).
 import { describe, expect, it } from 'vitest';
-import { makeProfile, PROFILE_NAMES, TILES } from '../src/gpu/profile.js';
+import { CONV_V2, makeProfile, PROFILE_NAMES, TILES } from '../src/gpu/profile.js';
 import { pickTile } from '../src/gpu/programs/conv2d.js';
 import {
   findVersion,
@@ -19,14 +19,22 @@ import { runKernelBench, validateVersion, versionChecks } from '../src/bench/ker
 import { describeGpu, requireGpu } from './helpers/optest.js';
 
 describe('kernel version registry', () => {
-  it('every family numbers its versions v1, v2, ... and the newest is what the cpu-adapter profile runs', () => {
+  it('every family numbers its versions v1, v2, ...; each is a complete choice; each profile runs a named one', () => {
     for (const f of VERSION_FAMILIES) {
       expect(KERNEL_VERSIONS[f].map((k) => k.name)).toEqual(KERNEL_VERSIONS[f].map((_, i) => `v${i + 1}`));
       for (const k of KERNEL_VERSIONS[f]) expect(k.family).toBe(f);
-      expect(versionOf(makeProfile('cpu-adapter'), f)).toBe(latestVersion(f).name);
+      // complete: every version decides the same fields, so none depends on what an older one set
+      const fields = Object.keys(KERNEL_VERSIONS[f][0].choice).sort();
+      for (const k of KERNEL_VERSIONS[f]) expect(Object.keys(k.choice).sort(), `${f} ${k.name}`).toEqual(fields);
+      // no two versions make the same choice
+      expect(new Set(KERNEL_VERSIONS[f].map((k) => JSON.stringify(k.choice))).size).toBe(KERNEL_VERSIONS[f].length);
     }
+    // what each profile runs is its own choice, not "the newest" (a GPU-only version may come later)
+    expect(versionsOf(makeProfile('cpu-adapter'))).toEqual({ conv2d: 'v5', batchnorm: 'v2', skipadd: 'v2' });
     // the gpu profile: every tile shape, one vec4 per BN invocation, skipadd in workgroups of 64
     expect(versionsOf(makeProfile('gpu'))).toEqual({ conv2d: 'v2', batchnorm: 'v1', skipadd: 'v1' });
+    expect(latestVersion('conv2d').name).toBe('v5');
+    expect(versionOf({ ...makeProfile('gpu'), skipadd: { forwardWorkgroupSize: 128, backwardVec4sPerInvocation: 4 } }, 'skipadd')).toBeNull();
   });
 
   it('a version derives a new profile (the base is left alone) and changes the choice it names', () => {
@@ -62,7 +70,7 @@ describe('kernel version registry', () => {
  * A corrupt tile choice: 64 invocations of 8x8 accumulators cover 4096 entries of C, this 64x128
  * tile has 8192, so rows 16-31 and 48-63 of every tile are never computed (any GEMM with M > 16).
  */
-const BROKEN: KernelVersion = { family: 'conv2d', name: 'broken', summary: 'a corrupt tile choice (TM x TN != 4096)', overrides: { tiles: [{ tm: 64, tn: 128, tk: 8, cost: 1 }], directMaxChannels: 0, directSubgroups: false, directFilterMaxChannels: 0 } };
+const BROKEN: KernelVersion = { family: 'conv2d', name: 'broken', summary: 'a corrupt tile choice (TM x TN != 4096)', choice: { ...CONV_V2, tiles: [{ tm: 64, tn: 128, tk: 8, cost: 1 }] } };
 const SMALL = [{ c: 32, h: 8 }];
 
 describeGpu('kernel versions against the CPU reference (the benchmark validation)', () => {

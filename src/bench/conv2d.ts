@@ -13,7 +13,8 @@
 import { gpu, runKernel, Tensor } from '../tensor.js';
 import type { GpuRuntime } from '../gpu/runtime.js';
 import { matmulKernel } from '../ops/matmul.js';
-import { conv2dBackwardFilterKernel, conv2dBackwardInputKernel, conv2dForwardKernel, conv2dTuning, convOutSize, TILE_SHAPES, type Conv2dParams } from '../ops/conv2d.js';
+import { conv2dBackwardFilterKernel, conv2dBackwardInputKernel, conv2dForwardKernel, convOutSize, type Conv2dParams } from '../ops/conv2d.js';
+import { TILE_SHAPES } from '../gpu/programs/conv2d.js';
 import { paddedGemm, recordSgemm } from './harness.js';
 
 export interface ConvLayer {
@@ -62,7 +63,7 @@ export interface Conv2dBenchOptions {
   skipMatmul?: boolean;
   /** time these layers instead of CONV_LAYERS */
   layers?: ConvLayer[];
-  /** cap on workgroups launched at once (conv2dTuning.maxWorkgroups) */
+  /** cap on workgroups launched at once (the profile's conv2d.maxWorkgroups, for this run) */
   maxWorkgroups?: number | null;
   /** one tile shape for every GEMM (one of TILE_NAMES) */
   tile?: string | null;
@@ -123,19 +124,20 @@ async function time(record: () => void, reps: number, rounds: number): Promise<C
   return { wall, cpu };
 }
 
-/** Time every selected layer, printing the table through `log`; the tuning knobs are restored after. */
+/** Time every selected layer, printing the table through `log`, under the runtime's profile with --tile and --max-workgroups applied (then put back). */
 export async function runConv2dBench(rt: GpuRuntime, o: Conv2dBenchOptions, log: (line: string) => void = console.log): Promise<Conv2dBenchRow[]> {
-  const saved = { ...conv2dTuning };
+  const conv2d = { ...rt.profile.conv2d };
+  if (o.maxWorkgroups != null) conv2d.maxWorkgroups = o.maxWorkgroups;
+  if (o.tile) {
+    const tile = TILE_SHAPES.find((t) => `${t.tm}x${t.tn}` === o.tile);
+    if (!tile) throw new Error(`--tile ${o.tile}: expected one of ${TILE_NAMES.join(', ')}`);
+    conv2d.tiles = [tile];
+  }
+  const prev = rt.setProfile({ ...rt.profile, conv2d });
   try {
-    if (o.maxWorkgroups != null) conv2dTuning.maxWorkgroups = o.maxWorkgroups;
-    if (o.tile) {
-      const tile = TILE_SHAPES.find((t) => `${t.tm}x${t.tn}` === o.tile);
-      if (!tile) throw new Error(`--tile ${o.tile}: expected one of ${TILE_NAMES.join(', ')}`);
-      conv2dTuning.tile = tile;
-    }
     return await timeLayers(rt, o, log);
   } finally {
-    Object.assign(conv2dTuning, saved);
+    rt.setProfile(prev);
   }
 }
 

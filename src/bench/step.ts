@@ -34,8 +34,10 @@ export interface StepBenchOptions {
   depth: number;
   width: number;
   batch: number;
-  /** Wall-clock-timed steps per variant and round (and as many profiled ones where timestamps exist). */
+  /** Wall-clock-timed steps per variant and round, the variants alternating step by step. */
   steps: number;
+  /** Steps per variant and round profiled with per-dispatch timestamps (where the adapter has them); default 1. */
+  profiledSteps?: number;
   /** Untimed steps per variant before the first round (shader compiles, pool growth). */
   warmup: number;
   /** Interleaved rounds: every variant runs once per round. */
@@ -56,7 +58,7 @@ export interface StepBenchOptions {
 }
 
 export function stepDefaults(quick: boolean): Pick<StepBenchOptions, 'depth' | 'width' | 'batch' | 'steps' | 'warmup' | 'rounds'> {
-  return quick ? { depth: 10, width: 1, batch: 4, steps: 1, warmup: 1, rounds: 3 } : { depth: 16, width: 4, batch: 64, steps: 3, warmup: 2, rounds: 5 };
+  return quick ? { depth: 10, width: 1, batch: 4, steps: 2, warmup: 1, rounds: 3 } : { depth: 16, width: 4, batch: 64, steps: 6, warmup: 2, rounds: 5 };
 }
 
 const zeros = (): Record<Category, number> => Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>;
@@ -98,38 +100,55 @@ function makeRunner(v: StepVariant, o: StepBenchOptions): Runner {
   return runner;
 }
 
-/** One round of one variant: `steps` wall-timed steps, then `steps` profiled ones. */
-async function runRound(rt: GpuRuntime, r: Runner, o: StepBenchOptions, profile: boolean): Promise<StepRoundVariant> {
-  const wallSamples: number[] = [];
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+};
+
+/**
+ * One round: `steps` wall-timed steps of every variant, alternating step by step (a drift of the
+ * host's speed then falls on all variants alike), then `profiled` steps of each with timestamps.
+ */
+async function runRound(rt: GpuRuntime, order: Runner[], o: StepBenchOptions, profiled: number, onVariant: (r: Runner, res: StepRoundVariant) => void): Promise<Record<string, StepRoundVariant>> {
+  const samples = new Map<Runner, number[]>(order.map((r) => [r, []]));
   for (let i = 0; i < o.steps; i++) {
-    const t0 = performance.now();
-    await r.step(r.steps);
-    wallSamples.push(performance.now() - t0);
-  }
-  const sorted = [...wallSamples].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const wallMs = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  if (!profile) return { wallMs, wallSamples, gpuMs: null, breakdown: null };
-  const breakdown = zeros();
-  for (let i = 0; i < o.steps; i++) {
-    rt.startProfile(PROFILE_CAPACITY);
-    let entries;
-    try {
+    for (const r of order) {
+      const t0 = performance.now();
       await r.step(r.steps);
-    } finally {
-      entries = await rt.stopProfile();
-    }
-    for (const e of entries) {
-      const ms = e.ns / 1e6 / o.steps; // mean per step
-      breakdown[e.category] += ms;
-      const k = e.label.split(' ')[0];
-      const acc = r.kernels.get(k) ?? { category: e.category, ms: 0, count: 0 };
-      acc.ms += ms;
-      acc.count += 1 / o.steps;
-      r.kernels.set(k, acc);
+      samples.get(r)!.push(performance.now() - t0);
     }
   }
-  return { wallMs, wallSamples, gpuMs: CATEGORIES.reduce((s, c) => s + breakdown[c], 0), breakdown };
+  const out: Record<string, StepRoundVariant> = {};
+  for (const r of order) {
+    const wallSamples = samples.get(r)!;
+    const res: StepRoundVariant = { wallMs: median(wallSamples), wallSamples, gpuMs: null, breakdown: null };
+    if (profiled > 0) {
+      const breakdown = zeros();
+      for (let i = 0; i < profiled; i++) {
+        rt.startProfile(PROFILE_CAPACITY);
+        let entries;
+        try {
+          await r.step(r.steps);
+        } finally {
+          entries = await rt.stopProfile();
+        }
+        for (const e of entries) {
+          const ms = e.ns / 1e6 / profiled; // mean per step
+          breakdown[e.category] += ms;
+          const k = e.label.split(' ')[0];
+          const acc = r.kernels.get(k) ?? { category: e.category, ms: 0, count: 0 };
+          acc.ms += ms;
+          acc.count += 1 / profiled;
+          r.kernels.set(k, acc);
+        }
+      }
+      Object.assign(res, { gpuMs: CATEGORIES.reduce((s, c) => s + breakdown[c], 0), breakdown });
+    }
+    out[r.v.name] = res;
+    onVariant(r, res);
+  }
+  return out;
 }
 
 const fmtEta = (ms: number) => (ms >= 60_000 ? `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s` : `${Math.round(ms / 1000)} s`);
@@ -149,9 +168,11 @@ export async function runStepBench(rt: GpuRuntime, o: StepBenchOptions): Promise
   });
   const log = o.log ?? (() => {});
   const profile = rt.hasTimestamps && !o.wallClock;
+  const profiled = profile ? (o.profiledSteps ?? 1) : 0;
+  if (!Number.isInteger(profiled) || profiled < 0) throw new Error(`bench step: profiledSteps must be an integer >= 0, got ${o.profiledSteps}`);
   const loadBefore = o.loadAverage?.() ?? null;
   log(profile ? 'per-dispatch GPU timestamps: breakdown by kernel category' : 'no timestamp-query: wall time per step only, no breakdown');
-  log(`${o.rounds} interleaved rounds of ${chosen.map((v) => v.name).join(', ')} (order rotated each round), ${o.steps} wall-timed${profile ? ` + ${o.steps} profiled` : ''} steps each, after ${o.warmup} warm-up steps`);
+  log(`${o.rounds} rounds of ${chosen.map((v) => v.name).join(', ')}: ${o.steps} wall-timed steps each, alternating step by step (order rotated each round)${profiled ? `, then ${profiled} profiled` : ''}, after ${o.warmup} warm-up steps`);
   // The copy yardstick at the size of the step's largest activation (stage 1: [batch, 16 x width,
   // 32, 32]), and at least 16 MiB: a smaller copy measures the launch more than the memory.
   const copyValues = Math.max(4 * 2 ** 20, o.batch * 16 * o.width * 32 * 32);
@@ -179,18 +200,16 @@ export async function runStepBench(rt: GpuRuntime, o: StepBenchOptions): Promise
       const copy = await measureCopy(rt, copyValues, yardstickOpts);
       const fma = await measureFma(rt, { gflop: fmaGflop, ...yardstickOpts });
       const order = runners.map((_, i) => runners[(i + round) % runners.length]);
-      const variants: Record<string, StepRoundVariant> = {};
-      for (const r of order) {
-        const res = await runRound(rt, r, o, profile);
-        variants[r.v.name] = res;
-        const done = round * runners.length + Object.keys(variants).length;
+      let finished = 0;
+      const variants = await runRound(rt, order, o, profiled, (r, res) => {
+        const done = round * runners.length + ++finished;
         const eta = ((performance.now() - t0) / done) * (units - done);
         log(
           `round ${round + 1}/${o.rounds} ${r.v.name}: ${res.wallMs.toPrecision(4)} ms/step wall` +
             (res.gpuMs !== null ? `, ${res.gpuMs.toPrecision(4)} ms GPU, BN ${((100 * res.breakdown!.bn) / res.gpuMs).toFixed(1)}%` : '') +
             (done < units ? `; ETA ${fmtEta(eta)}` : ''),
         );
-      }
+      });
       rounds.push({ round: round + 1, order: order.map((r) => r.v.name), copyGBs: copy.gbs, fmaGflops: fma.gflops, variants });
     }
     const loadAfter = o.loadAverage?.() ?? null;
@@ -198,12 +217,12 @@ export async function runStepBench(rt: GpuRuntime, o: StepBenchOptions): Promise
       kind: STEP_KIND,
       ...resultHeader(rt, o, describeAdapter),
       method: profile ? 'timestamp-query' : 'wall-clock',
-      config: { depth: o.depth, width: o.width, batch: o.batch, steps: o.steps, warmup: o.warmup, rounds: o.rounds, quick: o.quick },
+      config: { depth: o.depth, width: o.width, batch: o.batch, steps: o.steps, profiledSteps: profiled, warmup: o.warmup, rounds: o.rounds, quick: o.quick },
       conditions: {
         command: o.command ?? null,
         loadAverageBefore: loadBefore,
         loadAverageAfter: loadAfter,
-        order: 'the order rotated by one variant each round',
+        order: 'the variants alternating step by step, the order rotated by one variant each round',
         yardsticks: `per round: a vec4 copy of ${copyValues} values and an FMA kernel of at least ${fmaGflop} GFLOP and 10 ms, ${yardstickOpts.reps} repetitions each`,
       },
       copyValues,

@@ -34,10 +34,10 @@ export function fmtSpread(s: Spread | null | undefined, f: (v: number) => string
 
 /** One variant in one round. */
 export interface StepRoundVariant {
-  /** median of the round's wall-timed steps */
+  /** median of the round's wall-timed steps of this variant */
   wallMs: number;
   wallSamples: number[];
-  /** summed GPU time of the profiled steps (mean per step); null without timestamps */
+  /** summed GPU time of the round's profiled steps (mean per step); null without timestamps */
   gpuMs: number | null;
   breakdown: Record<Category, number> | null;
 }
@@ -118,7 +118,7 @@ export interface Projection extends Machine {
 
 export interface StepBenchResult extends RunInfo {
   kind: typeof STEP_KIND;
-  config: { depth: number; width: number; batch: number; steps: number; warmup: number; rounds: number; quick: boolean };
+  config: { depth: number; width: number; batch: number; steps: number; profiledSteps: number; warmup: number; rounds: number; quick: boolean };
   conditions: { command: string | null; loadAverageBefore: number[] | null; loadAverageAfter: number[] | null; order: string; yardsticks: string };
   /** the copy yardstick's size (f32 values) and both yardsticks over rounds */
   yardsticks: { copyValues: number; copyGBs: Spread; fmaGflops: Spread };
@@ -311,7 +311,7 @@ export function conditionLines(r: StepBenchResult): string[] {
   const c = r.config;
   const load = (l: number[] | null) => (l ? l.map((v) => v.toFixed(2)).join(' ') : 'unknown');
   return [
-    `WRN-${c.depth}-${c.width}, batch ${c.batch}: ${c.rounds} interleaved rounds (${r.conditions.order}), each ${c.steps} wall-timed${r.method === 'timestamp-query' ? ` + ${c.steps} profiled` : ''} steps per variant, after ${c.warmup} warm-up steps`,
+    `WRN-${c.depth}-${c.width}, batch ${c.batch}: ${c.rounds} interleaved rounds (${r.conditions.order}), each ${c.steps} wall-timed${c.profiledSteps ? ` + ${c.profiledSteps} profiled` : ''} steps per variant, after ${c.warmup} warm-up steps`,
     `load average before: ${load(r.conditions.loadAverageBefore)}; after: ${load(r.conditions.loadAverageAfter)}; tuning profile: ${r.profile ?? '-'}; commit: ${r.commit ?? 'unknown'}`,
     `yardsticks (median [min, max] over rounds): copy ${fmtSpread(r.yardsticks.copyGBs)} GB/s, FMA ${fmtSpread(r.yardsticks.fmaGflops)} GFLOP/s; ${r.conditions.yardsticks}`,
     ...(r.conditions.command ? [`command: ${r.conditions.command}`] : []),

@@ -40,11 +40,12 @@ const STEP_FLAGS = {
   depth: { type: 'int', help: 'WRN depth (default 16; --quick: 10)' },
   width: { type: 'int', help: 'WRN width factor (default 4; --quick: 1)' },
   batch: { type: 'int', help: 'batch size (default 64; --quick: 4)' },
-  steps: { type: 'int', help: 'wall-timed steps per variant and round, and as many profiled ones where timestamps exist (default 3; --quick: 1)' },
+  steps: { type: 'int', help: 'wall-timed steps per variant and round, the variants alternating step by step (default 6; --quick: 2)' },
+  'profiled-steps': { type: 'int', default: 1, help: 'steps per variant and round profiled with GPU timestamps, after the wall-timed ones (0: none)' },
   warmup: { type: 'int', help: 'untimed steps per variant before the first round (default 2; --quick: 1)' },
   rounds: { type: 'int', help: 'interleaved rounds (every variant once per round, the order rotated); medians and ranges are over rounds (default 5; --quick: 3)' },
   variants: { type: 'list', default: STEP_VARIANTS.map((v) => v.name), help: 'variants to run' },
-  quick: { type: 'bool', default: false, help: 'WRN-10-1 at batch 4, 3 rounds of 1 step: a minute on a CPU adapter' },
+  quick: { type: 'bool', default: false, help: 'WRN-10-1 at batch 4, 3 rounds of 2 steps: a minute on a CPU adapter' },
   out: { type: 'string', default: DEFAULT_RESULTS_DIR, help: 'directory for the JSON result and its PNG chart' },
   'wall-clock': { type: 'bool', default: false, help: 'skip the timestamp profile (wall time per step only)' },
   help: { type: 'bool', default: false, help: 'show this help' },
@@ -107,7 +108,8 @@ function nodeNotes(rt: GpuRuntime): string[] {
 function positiveInts(cmd: string, f: Record<string, unknown>, names: string[]): void {
   for (const n of names) {
     const v = f[n];
-    if (v !== undefined && (!Number.isInteger(v) || (v as number) < (n === 'warmup' ? 0 : 1))) throw new UsageError(`wrn bench ${cmd}: --${n} must be an integer >= ${n === 'warmup' ? 0 : 1}, got ${v}`);
+    const min = n === 'warmup' || n === 'profiled-steps' ? 0 : 1;
+    if (v !== undefined && (!Number.isInteger(v) || (v as number) < min)) throw new UsageError(`wrn bench ${cmd}: --${n} must be an integer >= ${min}, got ${v}`);
   }
 }
 
@@ -189,10 +191,10 @@ async function step(argv: string[]): Promise<number> {
     console.log(usage('bench step', STEP_SUMMARY, STEP_FLAGS));
     return 0;
   }
-  positiveInts('step', f, ['depth', 'width', 'batch', 'steps', 'warmup', 'rounds']);
+  positiveInts('step', f, ['depth', 'width', 'batch', 'steps', 'warmup', 'rounds', 'profiled-steps']);
   ensureDir(f.out, '--out');
   const d = stepDefaults(f.quick);
-  const o = { ...d, quick: f.quick, variants: (f.variants as (string | number)[]).map(String), wallClock: f['wall-clock'], commit: gitCommit(), command: ['wrn', 'bench', 'step', ...argv].join(' '), loadAverage: loadavg };
+  const o = { ...d, quick: f.quick, variants: (f.variants as (string | number)[]).map(String), wallClock: f['wall-clock'], commit: gitCommit(), command: ['wrn', 'bench', 'step', ...argv].join(' '), loadAverage: loadavg, profiledSteps: f['profiled-steps'] };
   for (const k of ['depth', 'width', 'batch', 'steps', 'warmup', 'rounds'] as const) if (f[k] !== undefined) o[k] = f[k];
   requireWrnDepth('bench step', 'depth', o.depth);
   const unknown = o.variants.filter((v) => !STEP_VARIANTS.some((s) => s.name === v));

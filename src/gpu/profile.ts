@@ -3,8 +3,9 @@
 // gets 'cpu-adapter', anything else 'gpu'), forced by WRN_PROFILE=<name> or rt.setProfile(name);
 // the programs in src/gpu/programs/ read it and nothing else about the device. A profile changes
 // how the work is cut into workgroups and invocations, and may pick another kernel for an op
-// (conv2d's direct kernels), never what is computed (the tests run every op under each profile
-// and kernel version against the CPU reference).
+// (conv2d's direct kernels: a profile lists, per convolution kernel, which implementations it
+// prefers), never what is computed (the tests run every implementation and every op under each
+// profile against the CPU reference).
 import type { AdapterDescription } from './device.js';
 
 /**
@@ -20,41 +21,40 @@ export interface TileShape {
   cost: number;
 }
 
-/**
- * How a conv GEMM tile's columns are spread over the invocations (shaders/conv2d_tile_<layout>.wgsl):
- * 'blocked', runs of 4 adjacent columns per invocation; 'strided', adjacent invocations on
- * adjacent columns (what a CPU adapter's SIMD lanes want).
- */
-export type ColumnLayout = 'blocked' | 'strided';
-
 export const PROFILE_NAMES = ['cpu-adapter', 'gpu'] as const;
 export type ProfileName = (typeof PROFILE_NAMES)[number];
 
+/** The implementations of a convolution kernel (src/gpu/programs/conv2d.ts, CONV_IMPLEMENTATIONS). */
+export const CONV_IMPLEMENTATION_NAMES = ['tile-blocked', 'tile-strided', 'direct', 'direct-subgroup'] as const;
+export type ConvImplementationName = (typeof CONV_IMPLEMENTATION_NAMES)[number];
+
+/**
+ * One entry of a convolution kernel's preference list: use this implementation where it supports
+ * the geometry and the kernel's output has at most `maxChannels` channels (a measured crossover,
+ * not a limit of the implementation).
+ */
+export interface ConvPreference {
+  use: ConvImplementationName;
+  maxChannels?: number;
+}
+
+/** Which implementation each convolution kernel runs: the first preference that applies. */
+export interface ConvChoice {
+  forward: readonly ConvPreference[];
+  backwardInput: readonly ConvPreference[];
+  backwardFilter: readonly ConvPreference[];
+  /** The tile shapes the tiled implementations choose from (pickTile), with their relative costs. */
+  tiles: readonly TileShape[];
+}
+
 export interface TuningProfile {
   name: ProfileName;
-  conv2d: {
+  conv2d: ConvChoice & {
     /**
      * Workgroups a tiled GEMM launches at once (Infinity: one per tile); with fewer workgroups
      * than tiles each loops over its share of the tiles (round-robin, conv2d_tile.wgsl).
      */
     maxWorkgroups: number;
-    /** The tile shapes a GEMM chooses from (pickTile), with their relative costs. */
-    tiles: readonly TileShape[];
-    /** How a tile's columns are spread over its invocations (ColumnLayout). */
-    columnLayout: ColumnLayout;
-    /**
-     * 3x3 stride-1 convolutions with at most this many output channels run as a direct
-     * convolution (shaders/conv2d_direct.wgsl: forward and input gradient) instead of a tiled
-     * GEMM; 0: never.
-     */
-    directMaxChannels: number;
-    /**
-     * The direct kernels share loads through subgroups where the device has subgroups of >= 4:
-     * the forward's and input gradient's weights, the filter gradient's dy.
-     */
-    directSubgroups: boolean;
-    /** Their filter gradient runs directly (conv2d_direct_filter.wgsl) up to this many output channels. */
-    directFilterMaxChannels: number;
     /** The direct filter gradient splits the batch's rows so that about this many invocations run. */
     directFilterInvocations: number;
     /** Split-K of the filter gradient: aim for this many workgroups in all (capped by maxWorkgroups)... */
@@ -94,6 +94,18 @@ export const TILES: readonly TileShape[] = [
   { tm: 16, tn: 256, tk: 8, cost: 2 },
 ];
 
+const every = (use: ConvImplementationName): readonly ConvPreference[] => [{ use }];
+/** The measured convolution choices (conv2d v1 ... v5 in src/gpu/versions.ts, where each is described). */
+export const CONV_V1: ConvChoice = { forward: every('tile-blocked'), backwardInput: every('tile-blocked'), backwardFilter: every('tile-blocked'), tiles: [TILES[0]] };
+export const CONV_V2: ConvChoice = { ...CONV_V1, tiles: TILES };
+export const CONV_V3: ConvChoice = { ...CONV_V2, forward: every('tile-strided'), backwardInput: every('tile-strided'), backwardFilter: every('tile-strided') };
+const directUpTo32 = (direct: ConvImplementationName): readonly ConvPreference[] => [{ use: direct, maxChannels: 32 }, { use: 'tile-blocked' }];
+export const CONV_V4: ConvChoice = { ...CONV_V2, forward: directUpTo32('direct'), backwardInput: directUpTo32('direct'), backwardFilter: directUpTo32('direct') };
+// Where the device has no subgroups of >= 4 (or the filter gradient's Cin % 4 != 0), direct-subgroup
+// does not support the geometry and v4's direct kernel runs.
+const subgroupFirst: readonly ConvPreference[] = [{ use: 'direct-subgroup', maxChannels: 32 }, ...directUpTo32('direct')];
+export const CONV_V5: ConvChoice = { ...CONV_V4, forward: subgroupFirst, backwardInput: subgroupFirst, backwardFilter: subgroupFirst };
+
 /**
  * A software adapter (SwiftShader, llvmpipe, lavapipe) runs the kernels on the host's cores: there
  * starting a workgroup that has barriers costs ~1 ms of CPU (a 32-tile conv took 57 cpu-ms as 32
@@ -112,7 +124,7 @@ function cpuAdapterProfile(): TuningProfile {
   const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 4;
   return {
     name: 'cpu-adapter',
-    conv2d: { maxWorkgroups: 2 * cores, tiles: TILES, columnLayout: 'blocked', directMaxChannels: 32, directSubgroups: true, directFilterMaxChannels: 32, directFilterInvocations: 1024, filterTargetWorkgroups: 512, minSplitK: 512 },
+    conv2d: { ...CONV_V5, maxWorkgroups: 2 * cores, directFilterInvocations: 1024, filterTargetWorkgroups: 512, minSplitK: 512 },
     batchnorm: { valuesPerSlice: 256, maxSlices: 1024, maxSpan: 8 },
     skipadd: { forwardWorkgroupSize: 256, backwardVec4sPerInvocation: 64 },
     pollIntervalMs: 1,
@@ -132,7 +144,7 @@ function cpuAdapterProfile(): TuningProfile {
 function gpuProfile(): TuningProfile {
   return {
     name: 'gpu',
-    conv2d: { maxWorkgroups: Infinity, tiles: TILES, columnLayout: 'blocked', directMaxChannels: 0, directSubgroups: false, directFilterMaxChannels: 0, directFilterInvocations: 1024, filterTargetWorkgroups: 512, minSplitK: 512 },
+    conv2d: { ...CONV_V2, maxWorkgroups: Infinity, directFilterInvocations: 1024, filterTargetWorkgroups: 512, minSplitK: 512 },
     batchnorm: { valuesPerSlice: 256, maxSlices: 1024, maxSpan: 1 },
     skipadd: { forwardWorkgroupSize: 64, backwardVec4sPerInvocation: 4 },
     pollIntervalMs: 0,

@@ -1,17 +1,27 @@
 // Numbered kernel versions (llm.c's habit): the alternatives that were measured stay selectable by
 // name, so a later change is timed against its predecessors in one run (`wrn bench kernels
 // --versions`) and every one is checked against the CPU reference (the op tests run each version;
-// the benchmark validates each before timing it). A version is a named override of fields of the
-// tuning profile (src/gpu/profile.ts): one mechanism, the programs read the profile and nothing
-// else. Versions are numbered in the order they were written; the last of a family is the newest.
-import { TILES, type TuningProfile } from './profile.js';
+// the benchmark validates each before timing it). A version is a named, complete choice of a
+// family's section of the tuning profile (for conv2d: which implementation each kernel prefers,
+// src/gpu/programs/conv2d.ts, and the tile shapes): one mechanism, the programs read the profile
+// and nothing else. Versions are numbered in the order they were written; a profile may run any
+// of them (a GPU-only version need not become a CPU default).
+import { CONV_V1, CONV_V2, CONV_V3, CONV_V4, CONV_V5, type ConvChoice, type TuningProfile } from './profile.js';
 
 /** The kernel families that have versions (a section of the tuning profile each). */
 export const VERSION_FAMILIES = ['conv2d', 'batchnorm', 'skipadd'] as const;
 export type VersionFamily = (typeof VERSION_FAMILIES)[number];
 
-/** Fields of the family's section of the profile that a version sets. */
-export type VersionOverrides<F extends VersionFamily = VersionFamily> = Partial<TuningProfile[F]>;
+/**
+ * What a version of each family decides: every field of it (a version is complete, not a partial
+ * override; a newer one derives from an older one with a spread). The rest of a profile's section
+ * is the device's own knobs (grid sizes, split targets), which every version runs with.
+ */
+export interface VersionChoices {
+  conv2d: ConvChoice;
+  batchnorm: Pick<TuningProfile['batchnorm'], 'maxSpan'>;
+  skipadd: Pick<TuningProfile['skipadd'], 'forwardWorkgroupSize'>;
+}
 
 export interface KernelVersion<F extends VersionFamily = VersionFamily> {
   family: F;
@@ -19,19 +29,19 @@ export interface KernelVersion<F extends VersionFamily = VersionFamily> {
   name: string;
   /** What it does and what was measured. */
   summary: string;
-  overrides: VersionOverrides<F>;
+  choice: VersionChoices[F];
 }
 
-const v = <F extends VersionFamily>(family: F, name: string, summary: string, overrides: VersionOverrides<F>): KernelVersion<F> => ({ family, name, summary, overrides });
+const v = <F extends VersionFamily>(family: F, name: string, summary: string, choice: VersionChoices[F]): KernelVersion<F> => ({ family, name, summary, choice });
 
-/** Every version of every family, oldest first. */
+/** Every version of every family, oldest first. Which one a profile runs is the profile's choice (src/gpu/profile.ts). */
 export const KERNEL_VERSIONS: { readonly [F in VersionFamily]: readonly KernelVersion<F>[] } = {
   conv2d: [
-    v('conv2d', 'v1', 'the 64x64 tile for every GEMM', { tiles: [TILES[0]], columnLayout: 'blocked', directMaxChannels: 0, directSubgroups: false, directFilterMaxChannels: 0 }),
-    v('conv2d', 'v2', 'narrow 32x128 / 16x256 tiles picked by weighted padded work (at M = 16 the 64x64 tile computes 4x the entries needed, 16x256 1x at 2x the cost per entry)', { tiles: TILES, columnLayout: 'blocked', directMaxChannels: 0, directSubgroups: false, directFilterMaxChannels: 0 }),
-    v('conv2d', 'v3', "v2's tiles, columns strided over the invocations (adjacent invocations, adjacent columns: a CPU adapter's SIMD lanes load B and store C as vectors)", { tiles: TILES, columnLayout: 'strided', directMaxChannels: 0, directSubgroups: false, directFilterMaxChannels: 0 }),
-    v('conv2d', 'v4', "v2, with the 3x3 stride-1 convolutions of few channels computed directly, without a GEMM tile or workgroup memory: forward and input gradient up to 32 output channels (16 pixels x 8 channels per invocation; SwiftShader, batch 32: 16 channels at 32x32 1.5x, 32 at 16x16 1.2x the tile's speed, 64 at 8x8 0.5x), filter gradient up to 32 (8 channels x 9 taps over a share of the rows: 16 channels 2.5x, 32 channels 1.0-1.2x, 64 at 8x8 0.4x)", { tiles: TILES, columnLayout: 'blocked', directMaxChannels: 32, directSubgroups: false, directFilterMaxChannels: 32, directFilterInvocations: 1024 }),
-    v('conv2d', 'v5', "v4, the direct kernels sharing loads through subgroups: the forward and input gradient read each tap's weights once per subgroup (lane l loads channel l % 4, subgroupBroadcast shares them; SwiftShader: 17% faster), the filter gradient, in workgroups of Cin invocations, a run of dy once per subgroup (1.5x; Cin % 4 == 0); needs subgroups of >= 4, else v4's reads", { tiles: TILES, columnLayout: 'blocked', directMaxChannels: 32, directSubgroups: true, directFilterMaxChannels: 32, directFilterInvocations: 1024 }),
+    v('conv2d', 'v1', 'the 64x64 tile for every GEMM', CONV_V1),
+    v('conv2d', 'v2', 'narrow 32x128 / 16x256 tiles picked by weighted padded work (at M = 16 the 64x64 tile computes 4x the entries needed, 16x256 1x at 2x the cost per entry)', CONV_V2),
+    v('conv2d', 'v3', "v2's tiles, columns strided over the invocations (adjacent invocations, adjacent columns: a CPU adapter's SIMD lanes load B and store C as vectors)", CONV_V3),
+    v('conv2d', 'v4', "v2, with the 3x3 stride-1 convolutions of few channels computed directly, without a GEMM tile or workgroup memory: forward and input gradient up to 32 output channels (16 pixels x 8 channels per invocation; SwiftShader, batch 32: 16 channels at 32x32 1.5x, 32 at 16x16 1.2x the tile's speed, 64 at 8x8 0.5x), filter gradient up to 32 (8 channels x 9 taps over a share of the rows: 16 channels 2.5x, 32 channels 1.0-1.2x, 64 at 8x8 0.4x)", CONV_V4),
+    v('conv2d', 'v5', "v4, the direct kernels sharing loads through subgroups: the forward and input gradient read each tap's weights once per subgroup (lane l loads channel l % 4, subgroupBroadcast shares them; SwiftShader: 17% faster), the filter gradient, in workgroups of Cin invocations, a run of dy once per subgroup (1.5x; Cin % 4 == 0); needs subgroups of >= 4, else v4's reads", CONV_V5),
   ],
   batchnorm: [
     v('batchnorm', 'v1', 'one vec4 per invocation in normalize and dx', { maxSpan: 1 }),
@@ -70,7 +80,7 @@ export function latestVersion(family: VersionFamily): KernelVersion {
  */
 export function withVersions(p: TuningProfile, versions: readonly KernelVersion[]): TuningProfile {
   const out: TuningProfile = { ...p, conv2d: { ...p.conv2d }, batchnorm: { ...p.batchnorm }, skipadd: { ...p.skipadd } };
-  for (const k of versions) Object.assign(out[k.family], k.overrides);
+  for (const k of versions) Object.assign(out[k.family], k.choice);
   return out;
 }
 
@@ -81,10 +91,10 @@ export function selectionVersions(sel: VersionSelection): KernelVersion[] {
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
-/** The version of `family` that `p` runs (the newest whose overrides `p` already has), or null. */
+/** The version of `family` that `p` runs (the one whose whole choice `p` makes), or null. */
 export function versionOf(p: TuningProfile, family: VersionFamily): string | null {
   const section = p[family] as unknown as Record<string, unknown>;
-  const match = [...KERNEL_VERSIONS[family]].reverse().find((k) => Object.entries(k.overrides).every(([field, value]) => same(section[field], value)));
+  const match = [...KERNEL_VERSIONS[family]].reverse().find((k) => Object.entries(k.choice).every(([field, value]) => same(section[field], value)));
   return match?.name ?? null;
 }
 

@@ -14,8 +14,6 @@ import { sum } from './reduce.js';
 import { expectRank } from './shapes.js';
 import { input, registerChecks } from '../check.js';
 
-// The tile shapes and their choice live with the program; re-exported for the benchmarks.
-export { conv2dTuning, filterSplits, pickTile, TILE_SHAPES, type TileShape } from '../gpu/programs/conv2d.js';
 
 export interface Conv2dOptions {
   stride?: number;

@@ -256,6 +256,7 @@ async function stepTask(ctx: TaskContext, view: View) {
     steps: intParam(p, 'steps', d.steps, 1),
     warmup: intParam(p, 'warmup', d.warmup, 0),
     rounds: intParam(p, 'rounds', d.rounds, 1),
+    profiledSteps: intParam(p, 'profiledSteps', 1, 0),
     quick: true,
     variants: variants ? variants.split(',').map((s) => s.trim()) : undefined,
     wallClock: p.get('wallClock') === '1',

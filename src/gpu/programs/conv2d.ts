@@ -24,29 +24,21 @@ import type { ConvGeometry } from '../../ops/conv2d.js';
 import { gpu } from '../../tensor.js';
 import { cost, f32, type DispatchCost } from '../cost.js';
 import type { KernelSpec } from '../kernel.js';
-import { makeProfile, type ColumnLayout, type TileShape } from '../profile.js';
-import { grid1d, type GpuBuf } from '../runtime.js';
+import { TILES, type ConvChoice, type ConvImplementationName, type TileShape } from '../profile.js';
+import { grid1d, type GpuBuf, type GpuRuntime } from '../runtime.js';
 import { composeWgsl, wgslFile } from '../wgsl.js';
 
 export type { TileShape } from '../profile.js';
 
-const CPU_ADAPTER = makeProfile('cpu-adapter').conv2d;
-/** The tile shapes the WGSL supports, as the 'cpu-adapter' profile weighs them (see TileShape). */
-export const TILE_SHAPES: readonly TileShape[] = CPU_ADAPTER.tiles;
-
-/**
- * Overrides on top of the profile, for benchmarks and tests: `tile` runs every GEMM with one tile
- * shape, `maxWorkgroups` makes workgroups loop over several tiles on any adapter.
- */
-export const conv2dTuning: { maxWorkgroups: number | null; tile: TileShape | null } = { maxWorkgroups: null, tile: null };
+/** The tile shapes the WGSL supports, with their measured relative costs (src/gpu/profile.ts). */
+export const TILE_SHAPES: readonly TileShape[] = TILES;
 
 /**
  * The tile shape for a GEMM of rows x cols: the least padded work, ceil(rows / TM) * TM *
  * ceil(cols / TN) * TN entries of C, weighted by the shape's cost. With M = Cout = 16 (WRN width 1,
  * stage 1) the square tile would compute 4x the entries needed, the 16-row tile 1x at twice the cost.
  */
-export function pickTile(rows: number, cols: number, tiles: readonly TileShape[] = TILE_SHAPES): TileShape {
-  if (conv2dTuning.tile) return conv2dTuning.tile;
+export function pickTile(rows: number, cols: number, tiles: readonly TileShape[]): TileShape {
   let best = tiles[0];
   let bestCost = Infinity;
   for (const t of tiles) {
@@ -57,12 +49,19 @@ export function pickTile(rows: number, cols: number, tiles: readonly TileShape[]
 }
 
 const tile = wgslFile('shaders/conv2d_tile.wgsl', tileWgsl);
+/**
+ * How a tile's columns are spread over the invocations (shaders/conv2d_tile_<layout>.wgsl):
+ * 'blocked', runs of 4 adjacent columns per invocation; 'strided', adjacent invocations on
+ * adjacent columns (what a CPU adapter's SIMD lanes want).
+ */
+export type ColumnLayout = 'blocked' | 'strided';
 const LAYOUTS: Record<ColumnLayout, ReturnType<typeof wgslFile>> = {
   blocked: wgslFile('shaders/conv2d_tile_blocked.wgsl', tileBlockedWgsl),
   strided: wgslFile('shaders/conv2d_tile_strided.wgsl', tileStridedWgsl),
 };
-type ConvKernelName = 'forward' | 'backward_input' | 'backward_filter';
-const KERNELS: Record<ConvKernelName, { file: ReturnType<typeof wgslFile>; bindings: KernelSpec['bindings'] }> = {
+export type ConvKernel = 'forward' | 'backward_input' | 'backward_filter';
+export const CONV_KERNELS: readonly ConvKernel[] = ['forward', 'backward_input', 'backward_filter'];
+const KERNELS: Record<ConvKernel, { file: ReturnType<typeof wgslFile>; bindings: KernelSpec['bindings'] }> = {
   forward: { file: wgslFile('shaders/conv2d_forward.wgsl', forwardWgsl), bindings: { x: 'read', weight: 'read', bias: 'read', y: 'read_write', params: 'uniform' } },
   backward_input: { file: wgslFile('shaders/conv2d_backward_input.wgsl', backwardInputWgsl), bindings: { dy: 'read', weight: 'read', dx: 'read_write', params: 'uniform' } },
   backward_filter: { file: wgslFile('shaders/conv2d_backward_filter.wgsl', backwardFilterWgsl), bindings: { x: 'read', dy: 'read', out: 'read_write', params: 'uniform' } },
@@ -70,7 +69,7 @@ const KERNELS: Record<ConvKernelName, { file: ReturnType<typeof wgslFile>; bindi
 const specCache = new Map<string, KernelSpec>();
 
 /** The kernel's spec for one tile shape and column layout: the shape's constants, conv2d_tile.wgsl, the layout's file, then the kernel. */
-export function convSpec(kernel: ConvKernelName, t: TileShape, layout: ColumnLayout = gpu().profile.conv2d.columnLayout): KernelSpec {
+export function convSpec(kernel: ConvKernel, t: TileShape, layout: ColumnLayout): KernelSpec {
   const name = `conv2d.${kernel}.${t.tm}x${t.tn}.${layout}`;
   let spec = specCache.get(name);
   if (!spec) {
@@ -102,21 +101,19 @@ const DIRECT = {
   subgroup: directSpecs('direct_subgroup', wgslFile('shaders/conv2d_direct_weights_subgroup.wgsl', directWeightsSubgroupWgsl)),
 };
 
-/** Whether the profile computes this 3x3 stride-1 convolution directly (`outChannels`: of the result). */
-function runsDirect(g: ConvGeometry, outChannels: number, maxChannels = gpu().profile.conv2d.directMaxChannels): boolean {
-  // pad <= 2: the input gradient is then a direct conv with pad 2 - pad.
-  return g.kh === 3 && g.kw === 3 && g.stride === 1 && g.pad <= 2 && outChannels <= maxChannels;
-}
+/** The direct kernels compute 3x3 stride-1 convolutions; pad <= 2: the input gradient is then a direct conv with pad 2 - pad. */
+const directGeometry = (g: ConvGeometry) => g.kh === 3 && g.kw === 3 && g.stride === 1 && g.pad <= 2;
 
 /** The direct kernel: out [batch, outC, outH, outW] from src [batch, srcC, srcH, srcW], weight element (o, i, r, s) at wBase + o*wO + i*wI + r*wR + s*wS. */
 function directConv(
+  weights: keyof typeof DIRECT,
   kernel: DirectKernel,
   g: ConvGeometry,
   bufs: { src: GpuBuf; weight: GpuBuf; bias?: GpuBuf; out: GpuBuf },
   d: { batch: number; srcC: number; srcH: number; srcW: number; outC: number; outH: number; outW: number; pad: number; wBase: number; wO: number; wI: number; wR: number; wS: number },
 ): void {
   const rt = gpu();
-  const spec = (rt.profile.conv2d.directSubgroups && rt.hasSubgroups4 ? DIRECT.subgroup : DIRECT.plain)[kernel];
+  const spec = DIRECT[weights][kernel];
   // One grid layer (z) per channel group: a workgroup's invocations share their weights.
   const perGroup = d.batch * d.outH * Math.ceil(d.outW / DIRECT_PIXELS);
   const [x, y] = grid1d(perGroup, rt.workgroupSize(spec)[0]);
@@ -145,14 +142,28 @@ function directFilterSubgroupSpec(cin: number): KernelSpec {
   return spec;
 }
 
-/** The direct filter gradient: the batch's output rows split so that about the profile's number of invocations run, then the splits summed. */
-function directFilter(g: ConvGeometry, x: GpuBuf, dy: GpuBuf, dw: GpuBuf): void {
-  const rt = gpu();
+/** How the direct filter gradient splits the batch's output rows: so that about the profile's number of invocations run. */
+function directFilterSplits(g: ConvGeometry, rt: GpuRuntime): { chunk: number; splits: number } {
   const rows = g.batch * g.ho;
   const blocks = g.cin * Math.ceil(g.cout / DIRECT_CHANNELS);
   const wanted = Math.max(1, Math.min(rows, Math.ceil(rt.profile.conv2d.directFilterInvocations / blocks)));
   const chunk = Math.ceil(rows / wanted);
-  const splits = Math.ceil(rows / chunk);
+  return { chunk, splits: Math.ceil(rows / chunk) };
+}
+
+/**
+ * The subgroup layout of the direct filter gradient needs subgroups of >= 4, a whole number of
+ * them per workgroup (cin % 4 == 0) and a workgroup of cin invocations.
+ */
+function directFilterSubgroupSupports(g: ConvGeometry, rt: GpuRuntime): boolean {
+  return rt.hasSubgroups4 && g.cin % 4 === 0 && g.cin <= rt.limits.maxComputeInvocationsPerWorkgroup && directFilterSplits(g, rt).splits <= 65535;
+}
+
+/** The direct filter gradient: the batch's output rows split (directFilterSplits), then the splits summed. */
+function directFilter(subgroup: boolean, g: ConvGeometry, x: GpuBuf, dy: GpuBuf, dw: GpuBuf): void {
+  const rt = gpu();
+  const { chunk, splits } = directFilterSplits(g, rt);
+  const blocks = g.cin * Math.ceil(g.cout / DIRECT_CHANNELS);
   const count = g.cout * g.cin * 9;
   const out: GpuBuf = splits === 1 ? dw : rt.alloc(4 * splits * count);
   const { batch, cin, h, w, cout, ho, wo, pad } = g;
@@ -160,9 +171,7 @@ function directFilter(g: ConvGeometry, x: GpuBuf, dy: GpuBuf, dw: GpuBuf): void 
   const bufs = { x, dy, partials: out };
   const uniforms = { batch, cin, h, w, cout, ho, wo, pad, chunk };
   const opts = { label: `${convLabel(g)} splits=${splits}`, cost: backwardFilterCost(g, splits) };
-  // The subgroup layout needs a whole number of subgroups of 4 per workgroup (cin % 4 == 0) and
-  // a workgroup of cin invocations.
-  if (rt.profile.conv2d.directSubgroups && rt.hasSubgroups4 && cin % 4 === 0 && cin <= rt.limits.maxComputeInvocationsPerWorkgroup && splits <= 65535) {
+  if (subgroup) {
     rt.dispatch(directFilterSubgroupSpec(cin), bufs, uniforms, [splits, groups], opts);
   } else {
     rt.dispatchItems(DIRECT_FILTER, bufs, uniforms, blocks * splits, opts);
@@ -205,10 +214,8 @@ export const backwardFilterCost = (g: ConvGeometry, splits: number): DispatchCos
 
 const convLabel = (g: ConvGeometry) => `x[${g.batch},${g.cin},${g.h},${g.w}] w[${g.cout},${g.cin},${g.kh},${g.kw}] s${g.stride} p${g.pad}`;
 
-/** Workgroups worth launching at once: the profile's, unless a benchmark or test overrides it. */
-function maxWorkgroups(): number {
-  return conv2dTuning.maxWorkgroups ?? gpu().profile.conv2d.maxWorkgroups;
-}
+/** Workgroups worth launching at once: the profile's. */
+const maxWorkgroups = (): number => gpu().profile.conv2d.maxWorkgroups;
 
 /**
  * Workgroup grid for a GEMM of rows x cols in tiles of shape t, `layers` deep (phases or splits,
@@ -222,38 +229,28 @@ function tileGrid(t: TileShape, rows: number, cols: number, layers: number): [nu
 
 const profileTile = (rows: number, cols: number) => pickTile(rows, cols, gpu().profile.conv2d.tiles);
 
-/** y = conv(x, weight) (+ bias): M = Cout, N = batch*Ho*Wo. */
-export function conv2dForwardProgram(g: ConvGeometry, x: GpuBuf, weight: GpuBuf, bias: GpuBuf | undefined, y: GpuBuf): void {
-  if (runsDirect(g, g.cout)) {
-    const d = { batch: g.batch, srcC: g.cin, srcH: g.h, srcW: g.w, outC: g.cout, outH: g.ho, outW: g.wo, pad: g.pad };
-    return directConv('forward', g, { src: x, weight, bias, out: y }, { ...d, wBase: 0, wO: g.cin * 9, wI: 9, wR: 3, wS: 1 });
-  }
+/** Tiled: y = conv(x, weight) (+ bias) as a GEMM, M = Cout, N = batch*Ho*Wo. */
+function tiledForward(layout: ColumnLayout, g: ConvGeometry, { x, weight, bias, y }: ConvBuffers['forward']): void {
   const [rows, cols] = [g.cout, g.batch * g.ho * g.wo];
   const t = profileTile(rows, cols);
-  gpu().dispatch(convSpec('forward', t), { x, weight, bias: bias ?? weight, y }, uniforms(g), tileGrid(t, rows, cols, 1), {
+  gpu().dispatch(convSpec('forward', t, layout), { x, weight, bias: bias ?? weight, y }, uniforms(g), tileGrid(t, rows, cols, 1), {
     constants: { HAS_BIAS: bias ? 1 : 0 },
     label: convLabel(g),
     cost: forwardCost(g, !!bias),
   });
 }
 
-/** dx from dy and weight: one GEMM per stride phase (grid z), M = Cin, N = batch * phase-0 pixels. */
-export function conv2dBackwardInputProgram(g: ConvGeometry, dy: GpuBuf, weight: GpuBuf, dx: GpuBuf): void {
-  if (runsDirect(g, g.cin)) {
-    // dx = conv(dy, w transposed and flipped: element (ci, co, r, s) = w[co, ci, 2 - r, 2 - s]), pad 2 - pad.
-    const d = { batch: g.batch, srcC: g.cout, srcH: g.ho, srcW: g.wo, outC: g.cin, outH: g.h, outW: g.w, pad: 2 - g.pad };
-    return directConv('backward_input', g, { src: dy, weight, out: dx }, { ...d, wBase: 8, wO: 9, wI: g.cin * 9, wR: -3, wS: -1 });
-  }
+/** Tiled: dx from dy and weight, one GEMM per stride phase (grid z), M = Cin, N = batch * phase-0 pixels. */
+function tiledBackwardInput(layout: ColumnLayout, g: ConvGeometry, { dy, weight, dx }: ConvBuffers['backward_input']): void {
   const phases = g.stride * g.stride; // one GEMM per (ih mod stride, iw mod stride); phase 0 is the largest
   const phase0Pixels = Math.ceil(g.h / g.stride) * Math.ceil(g.w / g.stride);
   const [rows, cols] = [g.cin, g.batch * phase0Pixels];
   const t = profileTile(rows, cols);
-  gpu().dispatch(convSpec('backward_input', t), { dy, weight, dx }, uniforms(g), tileGrid(t, rows, cols, phases), { label: convLabel(g), cost: backwardInputCost(g) });
+  gpu().dispatch(convSpec('backward_input', t, layout), { dy, weight, dx }, uniforms(g), tileGrid(t, rows, cols, phases), { label: convLabel(g), cost: backwardInputCost(g) });
 }
 
-/** dw from x and dy: M = Cout, N = Cin*KH*KW, K = batch*Ho*Wo split across workgroups, then summed. */
-export function conv2dBackwardFilterProgram(g: ConvGeometry, x: GpuBuf, dy: GpuBuf, dw: GpuBuf): void {
-  if (runsDirect(g, g.cout, gpu().profile.conv2d.directFilterMaxChannels)) return directFilter(g, x, dy, dw);
+/** Tiled: dw from x and dy, M = Cout, N = Cin*KH*KW, K = batch*Ho*Wo split across workgroups, then summed. */
+function tiledBackwardFilter(layout: ColumnLayout, g: ConvGeometry, { x, dy, dw }: ConvBuffers['backward_filter']): void {
   const rt = gpu();
   const { filterTargetWorkgroups, minSplitK } = rt.profile.conv2d;
   const rows = g.cout;
@@ -262,8 +259,110 @@ export function conv2dBackwardFilterProgram(g: ConvGeometry, x: GpuBuf, dy: GpuB
   const t = profileTile(rows, cols);
   const { splits, chunk } = filterSplits(t, rows, cols, k, Math.min(filterTargetWorkgroups, maxWorkgroups()), minSplitK);
   const out: GpuBuf = splits === 1 ? dw : rt.alloc(4 * splits * rows * cols);
-  rt.dispatch(convSpec('backward_filter', t), { x, dy, out }, { ...uniforms(g), chunk }, tileGrid(t, rows, cols, splits), { label: `${convLabel(g)} splits=${splits}`, cost: backwardFilterCost(g, splits) });
+  rt.dispatch(convSpec('backward_filter', t, layout), { x, dy, out }, { ...uniforms(g), chunk }, tileGrid(t, rows, cols, splits), { label: `${convLabel(g)} splits=${splits}`, cost: backwardFilterCost(g, splits) });
   if (splits > 1) reduceSplits(out, dw, rows * cols, splits);
+}
+
+// ---- the implementations, and how a profile chooses among them ---------------------------------
+
+/** The buffers of each kernel. */
+export interface ConvBuffers {
+  forward: { x: GpuBuf; weight: GpuBuf; bias?: GpuBuf; y: GpuBuf };
+  backward_input: { dy: GpuBuf; weight: GpuBuf; dx: GpuBuf };
+  backward_filter: { x: GpuBuf; dy: GpuBuf; dw: GpuBuf };
+}
+
+/**
+ * One way to compute one convolution kernel: the geometries (and device capabilities) it is
+ * correct for, and its program. Which one runs is the profile's choice (ConvChoice); adding one is
+ * an entry here (and its WGSL), nothing else.
+ */
+export interface ConvImplementation<K extends ConvKernel = ConvKernel> {
+  name: ConvImplementationName;
+  kernel: K;
+  summary: string;
+  supports: (g: ConvGeometry, rt: GpuRuntime) => boolean;
+  run: (g: ConvGeometry, b: ConvBuffers[K]) => void;
+}
+
+const everywhere = () => true;
+const directForward = (weights: keyof typeof DIRECT) => (g: ConvGeometry, { x, weight, bias, y }: ConvBuffers['forward']) => {
+  const d = { batch: g.batch, srcC: g.cin, srcH: g.h, srcW: g.w, outC: g.cout, outH: g.ho, outW: g.wo, pad: g.pad };
+  directConv(weights, 'forward', g, { src: x, weight, bias, out: y }, { ...d, wBase: 0, wO: g.cin * 9, wI: 9, wR: 3, wS: 1 });
+};
+// dx = conv(dy, w transposed and flipped: element (ci, co, r, s) = w[co, ci, 2 - r, 2 - s]), pad 2 - pad.
+const directBackwardInput = (weights: keyof typeof DIRECT) => (g: ConvGeometry, { dy, weight, dx }: ConvBuffers['backward_input']) => {
+  const d = { batch: g.batch, srcC: g.cout, srcH: g.ho, srcW: g.wo, outC: g.cin, outH: g.h, outW: g.w, pad: 2 - g.pad };
+  directConv(weights, 'backward_input', g, { src: dy, weight, out: dx }, { ...d, wBase: 8, wO: 9, wI: g.cin * 9, wR: -3, wS: -1 });
+};
+const TILED = 'an implicit GEMM in tiles of the profile\'s shapes (pickTile)';
+const BLOCKED = 'columns in runs of 4 per invocation';
+const STRIDED = 'columns strided over the invocations';
+
+/** Every implementation of every convolution kernel. */
+export const CONV_IMPLEMENTATIONS: { readonly [K in ConvKernel]: readonly ConvImplementation<K>[] } = {
+  forward: [
+    { name: 'tile-blocked', kernel: 'forward', summary: `${TILED}, ${BLOCKED}`, supports: everywhere, run: (g, b) => tiledForward('blocked', g, b) },
+    { name: 'tile-strided', kernel: 'forward', summary: `${TILED}, ${STRIDED}`, supports: everywhere, run: (g, b) => tiledForward('strided', g, b) },
+    { name: 'direct', kernel: 'forward', summary: '3x3 stride 1: 16 pixels x 8 channels per invocation, no workgroup memory', supports: directGeometry, run: directForward('plain') },
+    { name: 'direct-subgroup', kernel: 'forward', summary: "direct, each tap's weights read once per subgroup of >= 4", supports: (g, rt) => directGeometry(g) && rt.hasSubgroups4, run: directForward('subgroup') },
+  ],
+  backward_input: [
+    { name: 'tile-blocked', kernel: 'backward_input', summary: `${TILED} per stride phase, ${BLOCKED}`, supports: everywhere, run: (g, b) => tiledBackwardInput('blocked', g, b) },
+    { name: 'tile-strided', kernel: 'backward_input', summary: `${TILED} per stride phase, ${STRIDED}`, supports: everywhere, run: (g, b) => tiledBackwardInput('strided', g, b) },
+    { name: 'direct', kernel: 'backward_input', summary: 'the direct forward kernel on dy with the flipped filter, pad 2 - pad', supports: directGeometry, run: directBackwardInput('plain') },
+    { name: 'direct-subgroup', kernel: 'backward_input', summary: 'direct, weights shared through subgroups of >= 4', supports: (g, rt) => directGeometry(g) && rt.hasSubgroups4, run: directBackwardInput('subgroup') },
+  ],
+  backward_filter: [
+    { name: 'tile-blocked', kernel: 'backward_filter', summary: `${TILED}, split K then summed, ${BLOCKED}`, supports: everywhere, run: (g, b) => tiledBackwardFilter('blocked', g, b) },
+    { name: 'tile-strided', kernel: 'backward_filter', summary: `${TILED}, split K then summed, ${STRIDED}`, supports: everywhere, run: (g, b) => tiledBackwardFilter('strided', g, b) },
+    { name: 'direct', kernel: 'backward_filter', summary: '3x3 stride 1: 8 channels x 9 taps over a share of the rows, then the shares summed', supports: directGeometry, run: (g, { x, dy, dw }) => directFilter(false, g, x, dy, dw) },
+    {
+      name: 'direct-subgroup',
+      kernel: 'backward_filter',
+      summary: 'direct, workgroups of Cin invocations reading a run of dy once per subgroup (Cin % 4 == 0)',
+      supports: (g, rt) => directGeometry(g) && directFilterSubgroupSupports(g, rt),
+      run: (g, { x, dy, dw }) => directFilter(true, g, x, dy, dw),
+    },
+  ],
+};
+
+const PREFERENCES: Record<ConvKernel, keyof Omit<ConvChoice, 'tiles'>> = { forward: 'forward', backward_input: 'backwardInput', backward_filter: 'backwardFilter' };
+/** The channels of a kernel's result: what a preference's maxChannels bounds. */
+const outChannels = (kernel: ConvKernel, g: ConvGeometry) => (kernel === 'backward_input' ? g.cin : g.cout);
+
+/** `kernel`'s implementation called `name`; an unknown name is an error listing them. */
+export function convImplementation<K extends ConvKernel>(kernel: K, name: string): ConvImplementation<K> {
+  const impl = CONV_IMPLEMENTATIONS[kernel].find((i) => i.name === name);
+  if (!impl) throw new Error(`conv2d.${kernel} has no implementation '${name}' (it has: ${CONV_IMPLEMENTATIONS[kernel].map((i) => i.name).join(', ')})`);
+  return impl as ConvImplementation<K>;
+}
+
+/** The implementation the runtime's profile picks for `kernel` at `g`: its first preference that applies and supports `g`. */
+export function chooseConv<K extends ConvKernel>(kernel: K, g: ConvGeometry, rt: GpuRuntime = gpu()): ConvImplementation<K> {
+  const prefs = rt.profile.conv2d[PREFERENCES[kernel]];
+  for (const p of prefs) {
+    if (p.maxChannels !== undefined && outChannels(kernel, g) > p.maxChannels) continue;
+    const impl = convImplementation(kernel, p.use);
+    if (impl.supports(g, rt)) return impl;
+  }
+  const listed = prefs.map((p) => p.use + (p.maxChannels !== undefined ? ` (<= ${p.maxChannels} channels)` : '')).join(', ');
+  throw new Error(`conv2d.${kernel}: none of the profile '${rt.profile.name}''s implementations (${listed || 'none'}) supports ${convLabel(g)}; end the list with a tile implementation`);
+}
+
+/** y = conv(x, weight) (+ bias). */
+export function conv2dForwardProgram(g: ConvGeometry, x: GpuBuf, weight: GpuBuf, bias: GpuBuf | undefined, y: GpuBuf): void {
+  chooseConv('forward', g).run(g, { x, weight, bias, y });
+}
+
+/** dx from dy and weight. */
+export function conv2dBackwardInputProgram(g: ConvGeometry, dy: GpuBuf, weight: GpuBuf, dx: GpuBuf): void {
+  chooseConv('backward_input', g).run(g, { dy, weight, dx });
+}
+
+/** dw from x and dy. */
+export function conv2dBackwardFilterProgram(g: ConvGeometry, x: GpuBuf, dy: GpuBuf, dw: GpuBuf): void {
+  chooseConv('backward_filter', g).run(g, { x, dy, dw });
 }
 
 /**
@@ -271,7 +370,7 @@ export function conv2dBackwardFilterProgram(g: ConvGeometry, x: GpuBuf, dy: GpuB
  * all, each split at least minSplitK values of K (shorter splits cost more in partial traffic and
  * workgroup starts than they gain), a whole number of K-steps per split.
  */
-export function filterSplits(t: TileShape, rows: number, cols: number, k: number, targetWorkgroups = CPU_ADAPTER.filterTargetWorkgroups, minSplitK = CPU_ADAPTER.minSplitK): { splits: number; chunk: number } {
+export function filterSplits(t: TileShape, rows: number, cols: number, k: number, targetWorkgroups: number, minSplitK: number): { splits: number; chunk: number } {
   const tiles = Math.ceil(rows / t.tm) * Math.ceil(cols / t.tn);
   const wanted = Math.max(1, Math.min(Math.ceil(targetWorkgroups / tiles), Math.floor(k / minSplitK), 65535));
   const chunk = Math.ceil(Math.ceil(k / wanted) / t.tk) * t.tk;
