@@ -4,8 +4,10 @@
 // xhat = (x - mean[c]) * rstd[c] is recomputed from x, never stored.
 //
 //   reduction:   dbeta[c] = sum(dy), dgamma[c] = sum(dy * xhat)            (over channel c's M values)
-//   elementwise: dx = gamma * rstd * (dy - (sum(dy) + xhat * sum(dy * xhat)) / M)      (TRAIN = 1)
-//                dx = gamma * rstd * dy        (TRAIN = 0: eval mode, mean and rstd are constants)
+//   elementwise: dx = gamma * rstd * (dy - (sum(dy) + xhat * sum(dy * xhat)) / M)      (training)
+//                dx = gamma * rstd * dy        (eval mode: mean and rstd are constants)
+// Which of the two `grad_x` computes is composed before this file: batchnorm_dx_train.wgsl (binds
+// the two sums) or batchnorm_dx_eval.wgsl (no sums: it binds nothing it does not read).
 //
 // Work split, no workgroup barrier (each one costs ~100 us on SwiftShader):
 //   `reduce_partials` / `reduce_partials_vec4` (HW % 4 == 0): channel c's M values are cut into
@@ -21,7 +23,6 @@
 // moves the vector to memory (the reduction ran at ~0.35 of a copy's bandwidth that way).
 
 override RELU: u32 = 0u;
-override TRAIN: u32 = 1u;
 override ALIGNED: u32 = 0u;
 override SPAN: u32 = 1u;
 
@@ -43,8 +44,7 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> part: array<vec2<f32>>;   // [C * slices]
 @group(0) @binding(7) var<storage, read_write> dgamma: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dbeta: array<f32>;
-@group(0) @binding(9) var<storage, read> sum_dy_xhat: array<f32>;   // dgamma, as input of dx
-@group(0) @binding(10) var<storage, read> sum_dy: array<f32>;       // dbeta, as input of dx
+// bindings 9 and 10: the sums, where batchnorm_dx_train.wgsl declares them
 @group(0) @binding(11) var<storage, read_write> dx: array<vec4<f32>>;
 @group(0) @binding(12) var<uniform> params: Params;
 
@@ -135,13 +135,14 @@ struct Chan {
 }
 
 fn chan(c: u32) -> Chan {
-  return Chan(mean[c], rstd[c], gamma[c], beta[c], sum_dy[c], sum_dy_xhat[c]);
+  let s = sums(c);
+  return Chan(mean[c], rstd[c], gamma[c], beta[c], s.x, s.y);
 }
 
 fn dx_one(v: f32, d: f32, k: Chan) -> f32 {
   let xhat = (v - k.mean) * k.rstd;
   var g = masked(d, xhat, k.gamma, k.beta);
-  if (TRAIN != 0u) {
+  if (TRAINING) {
     g -= (k.sum_dy + xhat * k.sum_dy_xhat) * params.inv_m;
   }
   return k.gamma * k.rstd * g;
@@ -151,7 +152,7 @@ fn dx_one(v: f32, d: f32, k: Chan) -> f32 {
 fn dx4(v: vec4<f32>, d: vec4<f32>, k: Chan) -> vec4<f32> {
   let xhat = (v - k.mean) * k.rstd;
   var g = masked4(d, xhat, k.gamma, k.beta);
-  if (TRAIN != 0u) {
+  if (TRAINING) {
     g -= (k.sum_dy + xhat * k.sum_dy_xhat) * params.inv_m;
   }
   return k.gamma * k.rstd * g;

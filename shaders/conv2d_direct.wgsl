@@ -10,9 +10,9 @@
 // On a CPU adapter this beats the tiled GEMM when M (output channels) is 16 or 32: the tile there
 // is 16x256 or 32x128, which stages more and passes more barriers per FMA (src/gpu/versions.ts).
 // How the weights are read is composed before this file: conv2d_direct_weights_plain.wgsl or,
-// with subgroups, conv2d_direct_weights_subgroup.wgsl (they define Ids, laneOf and weights4).
-
-override HAS_BIAS: u32 = 0u;
+// with subgroups, conv2d_direct_weights_subgroup.wgsl (they define Ids, laneOf and weights4); the
+// bias too (biasOf: conv2d_bias.wgsl, or conv2d_no_bias.wgsl for the input gradient and a forward
+// without bias).
 
 struct Params {
   batch: u32,
@@ -26,7 +26,7 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read> weight: array<f32>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;  // [cout]; any buffer when HAS_BIAS == 0
+// binding 2: the bias, where conv2d_bias.wgsl declares it
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
@@ -58,8 +58,7 @@ fn load4(i: i32, ok: vec4<bool>) -> vec4<f32> {
 // out[n, o, oh, ow .. ow + 3] = v (plus the bias), within the output.
 fn store4(n: u32, o: u32, oh: u32, ow: u32, v: vec4<f32>) {
   if (o >= params.cout) { return; }
-  var b = 0.0;
-  if (HAS_BIAS == 1u) { b = bias[o]; }
+  let b = biasOf(o);
   let row = ((n * params.cout + o) * params.ho + oh) * params.wo;
   for (var e = 0u; e < 4u; e++) {
     if (ow + e < params.wo) { out[row + ow + e] = v[e] + b; }

@@ -6,9 +6,8 @@
 //   B[k, col] = x at the tap (im2col), gathered while staging, zero outside the image.
 // Staging (see stagerOf in conv2d_tile.wgsl): an invocation fills 4 rows of A (weights) for a
 // run of RUN_A values of k, and 4 columns of B (output pixels, decoded once per tile) for a run of
-// RUN_B values of k, walking k with a (ci, r, s) counter. The bias is added in the epilogue.
-
-override HAS_BIAS: u32 = 0u;
+// RUN_B values of k, walking k with a (ci, r, s) counter. The bias (biasOf: conv2d_bias.wgsl or
+// conv2d_no_bias.wgsl, composed before this file) is added in the epilogue.
 
 struct Params {
   batch: u32, cin: u32, h: u32, w: u32,
@@ -18,7 +17,7 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> weight: array<f32>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;   // [Cout]; any buffer when HAS_BIAS == 0
+// binding 2: the bias, where conv2d_bias.wgsl declares it
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
@@ -35,9 +34,7 @@ fn storeColumn(row0: u32, col: u32, lo: vec4<f32>, hi: vec4<f32>) {
 
 fn storeOutput(base: u32, hoWo: u32, co: u32, v: f32) {
   if (co >= params.cout) { return; }
-  var out = v;
-  if (HAS_BIAS == 1u) { out += bias[co]; }
-  y[base + co * hoWo] = out;
+  y[base + co * hoWo] = v + biasOf(co);
 }
 
 // Four values of weight (gatherA) or x (gatherB) at `index`, 0 where `ok` is false.

@@ -5,7 +5,7 @@ import { trainCommand } from './cli/train.js';
 import { sweepCommand } from './cli/sweep.js';
 import { benchCommand } from './cli/bench.js';
 import { signalCommand } from './cli/signal.js';
-import { browserCommand } from './web/command.js';
+import { browserCommand } from './cli/browser.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   train: { run: trainCommand, help: 'train a Wide-ResNet (bn, skipinit, unnormalized, regularized-skipinit, fixup)' },

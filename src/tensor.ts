@@ -4,6 +4,7 @@
 // A tensor lives on 'cpu' (a Float32Array) or 'webgpu' (a pooled GPUBuffer). Ops never mix
 // devices: moving data is explicit (`toDevice`).
 import type { GpuRuntime, GpuBuf } from './gpu/runtime.js';
+import { gpu } from './gpu/current.js';
 
 export type Device = 'cpu' | 'webgpu';
 export type Shape = readonly number[];
@@ -27,17 +28,7 @@ function cpuArray(n: number): CpuArray {
   return cpuFloat64 ? new Float64Array(n) : new Float32Array(n);
 }
 
-let runtime: GpuRuntime | null = null;
-
-/** Make `rt` the runtime behind every 'webgpu' tensor. */
-export function setRuntime(rt: GpuRuntime | null): void {
-  runtime = rt;
-}
-
-export function gpu(): GpuRuntime {
-  if (!runtime) throw new Error("no WebGPU runtime: call `await initWebGPU()` first (or use device 'cpu')");
-  return runtime;
-}
+export { gpu, setRuntime } from './gpu/current.js';
 
 export function numel(shape: Shape): number {
   let n = 1;

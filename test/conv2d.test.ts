@@ -19,6 +19,7 @@ import { grid1d } from '../src/gpu/runtime.js';
 import { ZERO_COST } from '../src/gpu/cost.js';
 import directWgsl from '../shaders/conv2d_direct.wgsl';
 import directWeightsPlainWgsl from '../shaders/conv2d_direct_weights_plain.wgsl';
+import noBiasWgsl from '../shaders/conv2d_no_bias.wgsl';
 import { compareKernel, compareOnDevices, describeGpu, describeGpuProfiles, gradCheck, input, rand, requireGpu } from './helpers/optest.js';
 
 type Shape4 = [number, number, number, number];
@@ -94,10 +95,10 @@ describeGpu('conv2d: every implementation against the CPU reference on every cas
   const KEY = { forward: 'forward', backward_input: 'backwardInput', backward_filter: 'backwardFilter' } as const;
   // What each implementation dispatches (its spec's name), to check that the forced one ran.
   const dispatched: Record<string, (k: ConvKernel) => RegExp> = {
-    'tile-blocked': (k) => new RegExp(`^conv2d\\.${k}\\.\\d+x\\d+\\.blocked$`),
-    'tile-strided': (k) => new RegExp(`^conv2d\\.${k}\\.\\d+x\\d+\\.strided$`),
-    direct: (k) => new RegExp(`^conv2d\\.${k}\\.direct$`),
-    'direct-subgroup': (k) => new RegExp(`^conv2d\\.${k}\\.direct_subgroup(\\.\\d+)?$`),
+    'tile-blocked': (k) => new RegExp(`^conv2d\\.${k}\\.\\d+x\\d+\\.blocked(\\.bias)?$`),
+    'tile-strided': (k) => new RegExp(`^conv2d\\.${k}\\.\\d+x\\d+\\.strided(\\.bias)?$`),
+    direct: (k) => new RegExp(`^conv2d\\.${k}\\.direct(\\.bias)?$`),
+    'direct-subgroup': (k) => new RegExp(`^conv2d\\.${k}\\.direct_subgroup(\\.\\d+|\\.bias)?$`),
   };
   for (const kernel of CONV_KERNELS) {
     for (const impl of CONV_IMPLEMENTATIONS[kernel]) {
@@ -295,8 +296,8 @@ describeGpu('conv2d: the direct kernel against the CPU reference, and a delibera
     const spec = {
       name: `test.direct.${text.length}`,
       category: 'conv' as const,
-      ...composeWgsl({ path: 'shaders/conv2d_direct.wgsl', text }, { constants: DIRECT_BLOCK, includes: [{ path: 'shaders/conv2d_direct_weights_plain.wgsl', text: directWeightsPlainWgsl }] }),
-      bindings: { src: 'read', weight: 'read', bias: 'read', out: 'read_write', params: 'uniform' } as const,
+      ...composeWgsl({ path: 'shaders/conv2d_direct.wgsl', text }, { constants: DIRECT_BLOCK, includes: [{ path: 'shaders/conv2d_direct_weights_plain.wgsl', text: directWeightsPlainWgsl }, { path: 'shaders/conv2d_no_bias.wgsl', text: noBiasWgsl }] }),
+      bindings: { src: 'read', weight: 'read', out: 'read_write', params: 'uniform' } as const,
     };
     const [n, c, h, w, co] = [2, 5, 7, 19, 11];
     const x = Tensor.from(rand([n, c, h, w], 1), [n, c, h, w], 'webgpu');
@@ -304,7 +305,7 @@ describeGpu('conv2d: the direct kernel against the CPU reference, and a delibera
     const y = Tensor.zeros([n, co, h, w], 'webgpu');
     const [gx, gy] = grid1d(n * h * Math.ceil(w / DIRECT_BLOCK.PX), 64);
     const u = { batch: n, cin: c, h, w, cout: co, ho: h, wo: w, pad: 1, wBase: 0, wO: c * 9, wI: 9, wR: 3, wS: 1 };
-    gpu().dispatch(spec, { src: x.gpuBuf(), weight: wt.gpuBuf(), bias: wt.gpuBuf(), out: y.gpuBuf() }, u, [gx, gy, Math.ceil(co / DIRECT_BLOCK.CO)], { constants: { HAS_BIAS: 0 }, cost: ZERO_COST });
+    gpu().dispatch(spec, { src: x.gpuBuf(), weight: wt.gpuBuf(), out: y.gpuBuf() }, u, [gx, gy, Math.ceil(co / DIRECT_BLOCK.CO)], { cost: ZERO_COST });
     const got = await y.toArray();
     const want = conv2d(Tensor.from(rand([n, c, h, w], 1), [n, c, h, w]), Tensor.from(rand([co, c, 3, 3], 2), [co, c, 3, 3]), undefined, { stride: 1, pad: 1 }).cpuData();
     for (const t of [x, wt, y]) t.release();

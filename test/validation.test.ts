@@ -30,7 +30,7 @@ import { sweepCommand } from '../src/cli/sweep.js';
 import { checkCommand } from '../src/cli/check.js';
 import { benchCommand } from '../src/cli/bench.js';
 import { SIGNAL_FLAGS, signalConfigFromFlags } from '../src/cli/signal.js';
-import { parseBrowserFlags } from '../src/web/command.js';
+import { parseBrowserFlags } from '../src/cli/browser.js';
 import { readRuns, runKey, SweepRecordError } from '../src/sweep/sweep.js';
 import { checkCases, selectChecks } from '../src/check.js';
 import { makeSynthetic, SYNTHETIC_MAX_COUNT } from '../src/data/synthetic.js';

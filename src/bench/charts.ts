@@ -43,6 +43,7 @@ export function stepChart(r: StepBenchResult) {
     groups,
     stacks: [{ name: 'wall time', values: r.variants.map((v) => v.wallMs) }],
     errors: r.variants.map((v) => range(v.wall)),
+    segmentLabels: false,
     unit: 'ms',
     width: 900,
     height: 600,

@@ -1,7 +1,7 @@
 // `wrn bench kernels`: every hot kernel of a WRN training step at WRN-16-4 layer shapes, timed,
 // turned into GB/s or GFLOP/s, and set against the adapter's own limits measured in the same run
 // (vec4 copy for memory-bound kernels, tiled SGEMM at the conv's equivalent GEMM for convs).
-// Browser-safe (no node:*): the page runs this too (src/bench/web.ts).
+// Browser-safe (no node:*): the page runs this too (src/web/bench_task.ts).
 import { checkCases, compareKernel, input, rand, type CheckCase, type KernelCase } from '../check.js';
 import { gpu, runKernel, Tensor, type Kernel } from '../tensor.js';
 import type { GpuRuntime } from '../gpu/runtime.js';

@@ -325,6 +325,9 @@ export function formatStep(r: StepBenchResult): string {
   if (r.variants.some((v) => !v.breakdown)) out.push('', 'per-kernel breakdown unavailable: the adapter has no timestamp-query; only the wall time per step is reported.');
   out.push('', `roofline on this adapter (floor: each dispatch's bytes over the copy's ${fmt(r.yardsticks.copyGBs.median)} GB/s or its FLOPs over the FMA's ${fmt(r.yardsticks.fmaGflops.median)} GFLOP/s, whichever is larger; efficiency = floor / measured):`);
   out.push(table(rooflineRows(r)));
+  if (r.variants.some((v) => CATEGORIES.some((c) => v.breakdown?.[c] && v.floorMs[c] > v.breakdown[c]))) {
+    out.push('efficiency above 100%: those kernels beat the copy yardstick (on a CPU adapter their tensors fit in the host\'s caches, the 16 MiB copy does not); their floor is not reached from below.');
+  }
   out.push('', 'PROJECTION, not a measurement: the same dispatches at the roofline floor of published peaks (fp32, no tensor cores):');
   out.push(table(projectionRows(r)));
   return out.join('\n');

@@ -61,6 +61,12 @@ export interface TuningProfile {
     filterTargetWorkgroups: number;
     /** ...but give each split at least this many values of K. */
     minSplitK: number;
+    /**
+     * Per convolution (convBucket: kernel and geometry), the implementation `wrn tune` measured
+     * fastest on this adapter (src/gpu/tuning.ts); it wins over the preference lists where it
+     * supports the geometry. Absent in the static profiles.
+     */
+    chosen?: Readonly<Record<string, ConvImplementationName>>;
   };
   batchnorm: {
     /** Reductions: values of a channel per slice (one invocation walks a slice serially)... */

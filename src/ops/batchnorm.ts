@@ -21,28 +21,12 @@ import {
   batchNormStatsProgram,
 } from '../gpu/programs/batchnorm.js';
 import { fmtShape, isGradEnabled, record, runKernel, sameDevice, Tensor, type Kernel, type Shape } from '../tensor.js';
+import type { BatchNormDims, BatchNormStatsParams, BatchNormApplyParams, BatchNormGradParams } from '../gpu/programs/batchnorm.js';
+export type { BatchNormDims, BatchNormStatsParams, BatchNormApplyParams, BatchNormGradParams } from '../gpu/programs/batchnorm.js';
 
-/** x viewed as [n, c, hw]. */
-export interface BatchNormDims {
-  n: number;
-  c: number;
-  hw: number;
-}
 
-export interface BatchNormStatsParams extends BatchNormDims {
-  momentum: number;
-  eps: number;
-}
 
-export interface BatchNormApplyParams extends BatchNormDims {
-  /** ReLU fused after the normalization (forward), or its mask folded into the gradient (backward). */
-  relu: boolean;
-}
 
-export interface BatchNormGradParams extends BatchNormApplyParams {
-  /** Training mode: mean and rstd depend on x (the full closed form); eval: they are constants. */
-  training: boolean;
-}
 
 // ---- kernels (the CPU reference beside the GPU program) -----------------------------------------
 
@@ -125,8 +109,8 @@ export const batchNormGradReduceKernel: Kernel<BatchNormApplyParams> = {
 };
 
 /**
- * Backward elementwise. Inputs: x, dy, mean, rstd, gamma, beta, dgamma, dbeta (the sums from
- * batchNormGradReduceKernel; ignored in eval mode). Output: dx.
+ * Backward elementwise. Inputs: x, dy, mean, rstd, gamma, beta, and in training mode dgamma, dbeta
+ * (the sums from batchNormGradReduceKernel; eval mode has no sums). Output: dx.
  */
 export const batchNormGradInputKernel: Kernel<BatchNormGradParams> = {
   name: 'batchNorm.gradInput',
@@ -231,9 +215,8 @@ function batchNormBackward(g: Tensor, x: Tensor, gamma: Tensor, beta: Tensor, me
   const sums = p.training || gamma.requiresGrad || beta.requiresGrad ? runKernel(batchNormGradReduceKernel, [x, g, mean, rstd, gamma, beta], [perChannel, perChannel], p) : null;
   let dx: Tensor | null = null;
   if (x.requiresGrad) {
-    // Eval mode ignores the sums; when they were not computed, mean and rstd fill their bindings.
-    const [dgamma, dbeta] = sums ?? [mean, rstd];
-    [dx] = runKernel(batchNormGradInputKernel, [x, g, mean, rstd, gamma, beta, dgamma, dbeta], [x.shape], p);
+    // Eval mode reads no sums (nothing fills their bindings).
+    [dx] = runKernel(batchNormGradInputKernel, p.training ? [x, g, mean, rstd, gamma, beta, ...sums!] : [x, g, mean, rstd, gamma, beta], [x.shape], p);
   }
   const [dgamma, dbeta] = sums ?? [null, null];
   if (dgamma && !gamma.requiresGrad) dgamma.release();
@@ -299,6 +282,16 @@ registerChecks(
       inputs: [input([2, 5, 4, 4], 1), input([2, 5, 4, 4], 2), ...channelInputs(5, 3, true), input([5], 7), input([5], 8)],
       outputs: [[2, 5, 4, 4]],
       params: { n: 2, c: 5, hw: 16, relu: true, training: true },
+      tol: ELEMENTWISE_TOL,
+    }),
+  },
+  {
+    name: 'batchNorm.gradInput eval+relu [2, 5, 4, 4] (no sums bound)',
+    make: () => ({
+      kernel: batchNormGradInputKernel,
+      inputs: [input([2, 5, 4, 4], 1), input([2, 5, 4, 4], 2), ...channelInputs(5, 3, true)],
+      outputs: [[2, 5, 4, 4]],
+      params: { n: 2, c: 5, hw: 16, relu: true, training: false },
       tol: ELEMENTWISE_TOL,
     }),
   },

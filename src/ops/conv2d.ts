@@ -13,6 +13,8 @@ import { fmtShape, record, runKernel, sameDevice, Tensor, type Kernel, type Shap
 import { sum } from './reduce.js';
 import { expectRank } from './shapes.js';
 import { input, registerChecks } from '../check.js';
+import type { ConvGeometry } from '../gpu/programs/conv2d.js';
+export type { ConvGeometry } from '../gpu/programs/conv2d.js';
 
 
 export interface Conv2dOptions {
@@ -21,21 +23,6 @@ export interface Conv2dOptions {
 }
 
 export interface Conv2dParams {
-  stride: number;
-  pad: number;
-}
-
-/** The geometry of one convolution. */
-export interface ConvGeometry {
-  batch: number;
-  cin: number;
-  h: number;
-  w: number;
-  cout: number;
-  kh: number;
-  kw: number;
-  ho: number;
-  wo: number;
   stride: number;
   pad: number;
 }

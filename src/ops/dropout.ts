@@ -6,6 +6,8 @@
 import { dropoutProgram } from '../gpu/programs/dropout.js';
 import { record, runKernel, Tensor, type Kernel } from '../tensor.js';
 import { input, registerChecks } from '../check.js';
+import type { DropoutParams } from '../gpu/programs/dropout.js';
+export type { DropoutParams } from '../gpu/programs/dropout.js';
 
 /** PCG-RXS-M-XS output hash of a u32 (Jarzynski & Olano 2020); the same as pcg() in the WGSL. */
 export function pcgHash(v: number): number {
@@ -24,10 +26,6 @@ export function dropoutKeeps(seed: number, index: number, p: number): boolean {
   return pcgHash((pcgHash(index) ^ pcgHash(seed)) >>> 0) >= dropThreshold(p);
 }
 
-export interface DropoutParams {
-  p: number;
-  seed: number;
-}
 
 /** y = x * mask / (1 - p). Also the backward (the same mask applied to the gradient). */
 export const dropoutKernel: Kernel<DropoutParams> = {

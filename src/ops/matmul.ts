@@ -5,14 +5,9 @@ import { fmtShape, numel, record, runKernel, sameDevice, Tensor, type Kernel } f
 import { sum } from './reduce.js';
 import { expectRank } from './shapes.js';
 import { input, registerChecks } from '../check.js';
+import type { MatmulParams } from '../gpu/programs/matmul.js';
+export type { MatmulParams } from '../gpu/programs/matmul.js';
 
-export interface MatmulParams {
-  m: number;
-  n: number;
-  k: number;
-  transA: boolean;
-  transB: boolean;
-}
 
 /** C[m, n] = op(A) @ op(B); A is [m, k] (or [k, m] if transA), B is [k, n] (or [n, k] if transB). */
 export const matmulKernel: Kernel<MatmulParams> = {

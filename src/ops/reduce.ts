@@ -4,13 +4,9 @@
 import { broadcastAxisProgram, sumAxisProgram } from '../gpu/programs/reduce.js';
 import { fmtShape, numel, record, runKernel, Tensor, type Kernel, type Shape } from '../tensor.js';
 import { input, registerChecks } from '../check.js';
+import type { AxisReduce } from '../gpu/programs/reduce.js';
+export type { AxisReduce } from '../gpu/programs/reduce.js';
 
-export interface AxisReduce {
-  outer: number;
-  k: number;
-  inner: number;
-  scale: number;
-}
 
 export const sumAxisKernel: Kernel<AxisReduce> = {
   name: 'sum_axis',

@@ -7,12 +7,9 @@ import { checkFiniteProgram, sgdProgram } from '../gpu/programs/sgd.js';
 import { fmtShape, runKernel, sameDevice, Tensor, type Kernel } from '../tensor.js';
 import { sameShape } from './shapes.js';
 import { input, registerChecks } from '../check.js';
+import type { SgdOptions } from '../gpu/programs/sgd.js';
+export type { SgdOptions } from '../gpu/programs/sgd.js';
 
-export interface SgdOptions {
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-}
 
 /** Inputs: grad. Outputs (updated in place): param, velocity, status ([2]; status[1] = 1 once a value is non-finite). */
 export const sgdKernel: Kernel<SgdOptions> = {

@@ -513,7 +513,9 @@ export function barChart(opts: BarChartOptions): Canvas {
     for (let g = 0; g < nG; g++) {
       const top = normalize ? 100 : totals[g]!;
       const label = formatNumber(totals[g]!, 3) + (opts.unit ? ` ${opts.unit}` : '');
-      cv.text(f.L + slot * (g + 0.5), Math.round(py(top)) - 3 * s, label, { scale: s, align: 'center', valign: 'bottom', color: INK });
+      const whisker = !normalize ? opts.errors?.[g] : null; // the total sits above its whisker
+      const y = Math.min(Math.round(py(top)), whisker && Number.isFinite(whisker.hi) ? Math.round(py(whisker.hi)) - 2 * s : Infinity);
+      cv.text(f.L + slot * (g + 0.5), y - 3 * s, label, { scale: s, align: 'center', valign: 'bottom', color: INK });
     }
 
   drawFrame(cv, f);

@@ -12,7 +12,7 @@ import { tasks, registerTask, type TaskContext, type PageResult } from './tasks.
 import { VIEWS, CancelledError, adapterReport, renderAdapter, setDroppedFiles, loadCheckpointBytes, loadedConfig, downloadCheckpoint, type View } from './views.js';
 import { el } from './ui.js';
 // Task modules register themselves on import.
-import '../bench/web.js';
+import './bench_task.js';
 
 declare global {
   interface Window {

@@ -6,20 +6,43 @@
 // an invocation handles come from the runtime's tuning profile (src/gpu/profile.ts).
 import batchnormWgsl from '../../../shaders/batchnorm.wgsl';
 import backwardWgsl from '../../../shaders/batchnorm_backward.wgsl';
+import dxEvalWgsl from '../../../shaders/batchnorm_dx_eval.wgsl';
+import dxTrainWgsl from '../../../shaders/batchnorm_dx_train.wgsl';
 import layoutWgsl from '../../../shaders/batchnorm_layout.wgsl';
 import statsWgsl from '../../../shaders/batchnorm_stats.wgsl';
-import type { BatchNormApplyParams, BatchNormDims, BatchNormGradParams, BatchNormStatsParams } from '../../ops/batchnorm.js';
-import { gpu } from '../../tensor.js';
+import { gpu } from '../current.js';
 import { cost, f32, type DispatchCost } from '../cost.js';
 import type { KernelSpec } from '../kernel.js';
 import type { GpuBuf } from '../runtime.js';
 import { composeWgsl, wgslFile, type WgslFile } from '../wgsl.js';
 
+/** x viewed as [n, c, hw]. */
+export interface BatchNormDims {
+  n: number;
+  c: number;
+  hw: number;
+}
+
+export interface BatchNormStatsParams extends BatchNormDims {
+  momentum: number;
+  eps: number;
+}
+
+export interface BatchNormApplyParams extends BatchNormDims {
+  /** ReLU fused after the normalization (forward), or its mask folded into the gradient (backward). */
+  relu: boolean;
+}
+
+export interface BatchNormGradParams extends BatchNormApplyParams {
+  /** Training mode: mean and rstd depend on x (the full closed form); eval: they are constants. */
+  training: boolean;
+}
+
 const layout = wgslFile('shaders/batchnorm_layout.wgsl', layoutWgsl);
-const withLayout = (file: WgslFile, name: string, entry: string, bindings: KernelSpec['bindings']): KernelSpec => ({
+const withLayout = (file: WgslFile, name: string, entry: string, bindings: KernelSpec['bindings'], more: WgslFile[] = []): KernelSpec => ({
   name,
   category: 'bn',
-  ...composeWgsl(file, { includes: [layout] }),
+  ...composeWgsl(file, { includes: [layout, ...more] }),
   entry,
   bindings,
 });
@@ -39,12 +62,16 @@ const NORMALIZE = withLayout(wgslFile('shaders/batchnorm.wgsl', batchnormWgsl), 
   params: 'uniform',
 });
 const backwardFile = wgslFile('shaders/batchnorm_backward.wgsl', backwardWgsl);
-const bwd = (entry: string, bindings: KernelSpec['bindings']) => withLayout(backwardFile, `batchnorm_backward.${entry}`, entry, bindings);
+// dx in training or eval mode (the sums, or none), composed in; the reductions never read the sums.
+const DX_TRAIN = wgslFile('shaders/batchnorm_dx_train.wgsl', dxTrainWgsl);
+const DX_EVAL = wgslFile('shaders/batchnorm_dx_eval.wgsl', dxEvalWgsl);
+const bwd = (entry: string, bindings: KernelSpec['bindings'], name = entry, dx = DX_TRAIN) => withLayout(backwardFile, `batchnorm_backward.${name}`, entry, bindings, [dx]);
 const PER_CHANNEL_IN = { x: 'read', dy: 'read', mean: 'read', rstd: 'read', gamma: 'read', beta: 'read' } as const;
 const GRAD_PARTIALS = bwd('reduce_partials', { ...PER_CHANNEL_IN, part: 'read_write', params: 'uniform' });
 const GRAD_PARTIALS_VEC4 = bwd('reduce_partials_vec4', { ...PER_CHANNEL_IN, part: 'read_write', params: 'uniform' });
 const GRAD_MERGE = bwd('reduce_merge', { part: 'read_write', dgamma: 'read_write', dbeta: 'read_write', params: 'uniform' });
 const GRAD_X = bwd('grad_x', { ...PER_CHANNEL_IN, sum_dy_xhat: 'read', sum_dy: 'read', dx: 'read_write', params: 'uniform' });
+const GRAD_X_EVAL = bwd('grad_x', { ...PER_CHANNEL_IN, dx: 'read_write', params: 'uniform' }, 'grad_x_eval', DX_EVAL);
 
 /**
  * How a channel's values are cut into slices for the reductions: each invocation walks one slice
@@ -137,14 +164,16 @@ export function batchNormGradReduceProgram([x, dy, mean, rstd, gamma, beta]: Gpu
   rt.release(part);
 }
 
-/** dx from the sums (training) or without them (eval), a span of vec4s of one channel per invocation. */
+/** dx from the sums (training: inputs 7 and 8) or without them (eval), a span of vec4s of one channel per invocation. */
 export function batchNormGradInputProgram([x, dy, mean, rstd, gamma, beta, dgamma, dbeta]: GpuBuf[], [dx]: GpuBuf[], p: BatchNormGradParams): void {
   const { n, c, hw, relu, training } = p;
+  if (training && (!dgamma || !dbeta)) throw new Error('batchNorm.gradInput: training mode needs the sums dgamma and dbeta as inputs 7 and 8');
   const n4 = Math.ceil((n * c * hw) / 4);
   const span = vec4Span(hw);
-  gpu().dispatchItems(GRAD_X, { x, dy, mean, rstd, gamma, beta, sum_dy_xhat: dgamma, sum_dy: dbeta, dx }, { c, hw, n4, inv_m: n * hw > 0 ? 1 / (n * hw) : 0 }, n4 / span, {
-    constants: { RELU: relu ? 1 : 0, TRAIN: training ? 1 : 0, ALIGNED: hw % 4 === 0 ? 1 : 0, SPAN: span },
+  const perChannel = { x, dy, mean, rstd, gamma, beta, dx };
+  gpu().dispatchItems(training ? GRAD_X : GRAD_X_EVAL, training ? { ...perChannel, sum_dy_xhat: dgamma, sum_dy: dbeta } : perChannel, { c, hw, n4, inv_m: n * hw > 0 ? 1 / (n * hw) : 0 }, n4 / span, {
+    constants: { RELU: relu ? 1 : 0, ALIGNED: hw % 4 === 0 ? 1 : 0, SPAN: span },
     label: `${dimsLabel(p)}${relu ? ' +relu' : ''}${training ? '' : ' eval'}`,
-    cost: elementwiseCost(p, 2, training ? 6 : relu ? 4 : 2, n * c * hw, (training ? 6 : 1) + (relu ? (training ? RELU_FLOPS : 5) : 0)),
+    cost: elementwiseCost(p, 2, training ? 6 : 4, n * c * hw, (training ? 6 : 1) + (relu ? (training ? RELU_FLOPS : 5) : 0)),
   });
 }

@@ -9,6 +9,8 @@
 // (src/gpu/profile.ts; the measured alternatives: src/gpu/versions.ts).
 import backwardFilterWgsl from '../../../shaders/conv2d_backward_filter.wgsl';
 import backwardInputWgsl from '../../../shaders/conv2d_backward_input.wgsl';
+import biasWgsl from '../../../shaders/conv2d_bias.wgsl';
+import noBiasWgsl from '../../../shaders/conv2d_no_bias.wgsl';
 import directWgsl from '../../../shaders/conv2d_direct.wgsl';
 import directFilterWgsl from '../../../shaders/conv2d_direct_filter.wgsl';
 import directFilterPlainWgsl from '../../../shaders/conv2d_direct_filter_plain.wgsl';
@@ -20,13 +22,28 @@ import reduceWgsl from '../../../shaders/conv2d_reduce.wgsl';
 import tileWgsl from '../../../shaders/conv2d_tile.wgsl';
 import tileBlockedWgsl from '../../../shaders/conv2d_tile_blocked.wgsl';
 import tileStridedWgsl from '../../../shaders/conv2d_tile_strided.wgsl';
-import type { ConvGeometry } from '../../ops/conv2d.js';
-import { gpu } from '../../tensor.js';
+import { gpu } from '../current.js';
 import { cost, f32, type DispatchCost } from '../cost.js';
 import type { KernelSpec } from '../kernel.js';
 import { TILES, type ConvChoice, type ConvImplementationName, type TileShape } from '../profile.js';
 import { grid1d, type GpuBuf, type GpuRuntime } from '../runtime.js';
 import { composeWgsl, wgslFile } from '../wgsl.js';
+import { fnv1a } from '../tuning.js';
+
+/** The geometry of one convolution. */
+export interface ConvGeometry {
+  batch: number;
+  cin: number;
+  h: number;
+  w: number;
+  cout: number;
+  kh: number;
+  kw: number;
+  ho: number;
+  wo: number;
+  stride: number;
+  pad: number;
+}
 
 export type { TileShape } from '../profile.js';
 
@@ -62,19 +79,23 @@ const LAYOUTS: Record<ColumnLayout, ReturnType<typeof wgslFile>> = {
 export type ConvKernel = 'forward' | 'backward_input' | 'backward_filter';
 export const CONV_KERNELS: readonly ConvKernel[] = ['forward', 'backward_input', 'backward_filter'];
 const KERNELS: Record<ConvKernel, { file: ReturnType<typeof wgslFile>; bindings: KernelSpec['bindings'] }> = {
-  forward: { file: wgslFile('shaders/conv2d_forward.wgsl', forwardWgsl), bindings: { x: 'read', weight: 'read', bias: 'read', y: 'read_write', params: 'uniform' } },
+  forward: { file: wgslFile('shaders/conv2d_forward.wgsl', forwardWgsl), bindings: { x: 'read', weight: 'read', y: 'read_write', params: 'uniform' } },
   backward_input: { file: wgslFile('shaders/conv2d_backward_input.wgsl', backwardInputWgsl), bindings: { dy: 'read', weight: 'read', dx: 'read_write', params: 'uniform' } },
   backward_filter: { file: wgslFile('shaders/conv2d_backward_filter.wgsl', backwardFilterWgsl), bindings: { x: 'read', dy: 'read', out: 'read_write', params: 'uniform' } },
 };
 const specCache = new Map<string, KernelSpec>();
+// The bias, composed in where a forward adds one: a kernel binds only the buffers it reads.
+const BIAS = { file: wgslFile('shaders/conv2d_bias.wgsl', biasWgsl), bindings: { bias: 'read' } as KernelSpec['bindings'] };
+const NO_BIAS = wgslFile('shaders/conv2d_no_bias.wgsl', noBiasWgsl);
 
-/** The kernel's spec for one tile shape and column layout: the shape's constants, conv2d_tile.wgsl, the layout's file, then the kernel. */
-export function convSpec(kernel: ConvKernel, t: TileShape, layout: ColumnLayout): KernelSpec {
-  const name = `conv2d.${kernel}.${t.tm}x${t.tn}.${layout}`;
+/** The kernel's spec for one tile shape and column layout (and a bias): the shape's constants, conv2d_tile.wgsl, the layout's file, the bias, then the kernel. */
+export function convSpec(kernel: ConvKernel, t: TileShape, layout: ColumnLayout, bias = false): KernelSpec {
+  const name = `conv2d.${kernel}.${t.tm}x${t.tn}.${layout}${bias ? '.bias' : ''}`;
   let spec = specCache.get(name);
   if (!spec) {
     const k = KERNELS[kernel];
-    spec = { name, category: 'conv', ...composeWgsl(k.file, { constants: { TM: t.tm, TN: t.tn, TK: t.tk }, includes: [tile, LAYOUTS[layout]] }), bindings: k.bindings };
+    const includes = [tile, LAYOUTS[layout], bias ? BIAS.file : NO_BIAS];
+    spec = { name, category: 'conv', ...composeWgsl(k.file, { constants: { TM: t.tm, TN: t.tn, TK: t.tk }, includes }), bindings: { ...k.bindings, ...(bias ? BIAS.bindings : {}) } };
     specCache.set(name, spec);
   }
   return spec;
@@ -82,17 +103,19 @@ export function convSpec(kernel: ConvKernel, t: TileShape, layout: ColumnLayout)
 // One WGSL per way of reading the weights, two names each, so that profiles and reports tell the
 // forward from the input gradient.
 const directFile = wgslFile('shaders/conv2d_direct.wgsl', directWgsl);
-const directBindings: KernelSpec['bindings'] = { src: 'read', weight: 'read', bias: 'read', out: 'read_write', params: 'uniform' };
-type DirectKernel = 'forward' | 'backward_input';
+const directBindings: KernelSpec['bindings'] = { src: 'read', weight: 'read', out: 'read_write', params: 'uniform' };
+type DirectKernel = 'forward' | 'forward_bias' | 'backward_input';
 // The direct kernels' block per invocation, composed into their WGSL (PX, CO): adjacent pixels
 // of one row times output channels.
 const DIRECT_PIXELS = 16;
 const DIRECT_CHANNELS = 8;
 export const DIRECT_BLOCK = { PX: DIRECT_PIXELS, CO: DIRECT_CHANNELS };
 function directSpecs(suffix: string, weights: ReturnType<typeof wgslFile>): Record<DirectKernel, KernelSpec> {
-  const source = composeWgsl(directFile, { constants: DIRECT_BLOCK, includes: [weights] });
+  const source = composeWgsl(directFile, { constants: DIRECT_BLOCK, includes: [weights, NO_BIAS] });
+  const withBias = composeWgsl(directFile, { constants: DIRECT_BLOCK, includes: [weights, BIAS.file] });
   return {
     forward: { name: `conv2d.forward.${suffix}`, category: 'conv', ...source, bindings: directBindings },
+    forward_bias: { name: `conv2d.forward.${suffix}.bias`, category: 'conv', ...withBias, bindings: { ...directBindings, ...BIAS.bindings } },
     backward_input: { name: `conv2d.backward_input.${suffix}`, category: 'conv', ...source, bindings: directBindings },
   };
 }
@@ -107,19 +130,20 @@ const directGeometry = (g: ConvGeometry) => g.kh === 3 && g.kw === 3 && g.stride
 /** The direct kernel: out [batch, outC, outH, outW] from src [batch, srcC, srcH, srcW], weight element (o, i, r, s) at wBase + o*wO + i*wI + r*wR + s*wS. */
 function directConv(
   weights: keyof typeof DIRECT,
-  kernel: DirectKernel,
+  kernel: 'forward' | 'backward_input',
   g: ConvGeometry,
   bufs: { src: GpuBuf; weight: GpuBuf; bias?: GpuBuf; out: GpuBuf },
   d: { batch: number; srcC: number; srcH: number; srcW: number; outC: number; outH: number; outW: number; pad: number; wBase: number; wO: number; wI: number; wR: number; wS: number },
 ): void {
   const rt = gpu();
-  const spec = DIRECT[weights][kernel];
+  const spec = DIRECT[weights][kernel === 'forward' && bufs.bias ? 'forward_bias' : kernel];
   // One grid layer (z) per channel group: a workgroup's invocations share their weights.
   const perGroup = d.batch * d.outH * Math.ceil(d.outW / DIRECT_PIXELS);
   const [x, y] = grid1d(perGroup, rt.workgroupSize(spec)[0]);
   const uniforms = { batch: d.batch, cin: d.srcC, h: d.srcH, w: d.srcW, cout: d.outC, ho: d.outH, wo: d.outW, pad: d.pad, wBase: d.wBase, wO: d.wO, wI: d.wI, wR: d.wR, wS: d.wS };
   const c = kernel === 'forward' ? forwardCost(g, !!bufs.bias) : backwardInputCost(g);
-  rt.dispatch(spec, { ...bufs, bias: bufs.bias ?? bufs.weight }, uniforms, [x, y, Math.ceil(d.outC / DIRECT_CHANNELS)], { constants: { HAS_BIAS: bufs.bias ? 1 : 0 }, label: convLabel(g), cost: c });
+  const { src, weight, bias, out } = bufs;
+  rt.dispatch(spec, bias ? { src, weight, bias, out } : { src, weight, out }, uniforms, [x, y, Math.ceil(d.outC / DIRECT_CHANNELS)], { label: convLabel(g), cost: c });
 }
 
 const directFilterFile = wgslFile('shaders/conv2d_direct_filter.wgsl', directFilterWgsl);
@@ -233,8 +257,7 @@ const profileTile = (rows: number, cols: number) => pickTile(rows, cols, gpu().p
 function tiledForward(layout: ColumnLayout, g: ConvGeometry, { x, weight, bias, y }: ConvBuffers['forward']): void {
   const [rows, cols] = [g.cout, g.batch * g.ho * g.wo];
   const t = profileTile(rows, cols);
-  gpu().dispatch(convSpec('forward', t, layout), { x, weight, bias: bias ?? weight, y }, uniforms(g), tileGrid(t, rows, cols, 1), {
-    constants: { HAS_BIAS: bias ? 1 : 0 },
+  gpu().dispatch(convSpec('forward', t, layout, !!bias), bias ? { x, weight, bias, y } : { x, weight, y }, uniforms(g), tileGrid(t, rows, cols, 1), {
     label: convLabel(g),
     cost: forwardCost(g, !!bias),
   });
@@ -338,8 +361,21 @@ export function convImplementation<K extends ConvKernel>(kernel: K, name: string
   return impl as ConvImplementation<K>;
 }
 
-/** The implementation the runtime's profile picks for `kernel` at `g`: its first preference that applies and supports `g`. */
+/** The key of one convolution in a tuning cache: `forward x[32,16,32,32] w[16,16,3,3] s1 p1`. */
+export const convBucket = (kernel: ConvKernel, g: ConvGeometry): string => `${kernel} ${convLabel(g)}`;
+
+/**
+ * The implementation the runtime's profile picks for `kernel` at `g`: the tuned choice for this
+ * convolution where there is one and it supports `g`, else the first preference that applies and
+ * supports `g`.
+ */
 export function chooseConv<K extends ConvKernel>(kernel: K, g: ConvGeometry, rt: GpuRuntime = gpu()): ConvImplementation<K> {
+  geometryLog?.push({ kernel, g });
+  const tuned = rt.profile.conv2d.chosen?.[convBucket(kernel, g)];
+  if (tuned) {
+    const impl = CONV_IMPLEMENTATIONS[kernel].find((i) => i.name === tuned) as ConvImplementation<K> | undefined;
+    if (impl?.supports(g, rt)) return impl;
+  }
   const prefs = rt.profile.conv2d[PREFERENCES[kernel]];
   for (const p of prefs) {
     if (p.maxChannels !== undefined && outChannels(kernel, g) > p.maxChannels) continue;
@@ -349,6 +385,33 @@ export function chooseConv<K extends ConvKernel>(kernel: K, g: ConvGeometry, rt:
   const listed = prefs.map((p) => p.use + (p.maxChannels !== undefined ? ` (<= ${p.maxChannels} channels)` : '')).join(', ');
   throw new Error(`conv2d.${kernel}: none of the profile '${rt.profile.name}''s implementations (${listed || 'none'}) supports ${convLabel(g)}; end the list with a tile implementation`);
 }
+
+let geometryLog: { kernel: ConvKernel; g: ConvGeometry }[] | null = null;
+
+/** The convolutions `record` dispatches (each kernel and geometry once, in order): what `wrn tune` measures. */
+export function convolutionsOf(record: () => void): { kernel: ConvKernel; g: ConvGeometry }[] {
+  geometryLog = [];
+  try {
+    record();
+    const seen = new Set<string>();
+    return geometryLog.filter(({ kernel, g }) => !seen.has(convBucket(kernel, g)) && !!seen.add(convBucket(kernel, g)));
+  } finally {
+    geometryLog = null;
+  }
+}
+
+/**
+ * A checksum of the implementation set: its names and every WGSL file its programs compose. A
+ * tuning cache made with another set (a kernel edited, one added) is stale.
+ */
+export const CONV_IMPLEMENTATIONS_CHECKSUM = fnv1a(
+  [
+    ...CONV_KERNELS.flatMap((k) => CONV_IMPLEMENTATIONS[k].map((i) => `${k}:${i.name}`)),
+    backwardFilterWgsl, backwardInputWgsl, biasWgsl, noBiasWgsl, directWgsl, directFilterWgsl, directFilterPlainWgsl, directFilterSubgroupWgsl,
+    directWeightsPlainWgsl, directWeightsSubgroupWgsl, forwardWgsl, reduceWgsl, tileWgsl, tileBlockedWgsl, tileStridedWgsl,
+    JSON.stringify({ TILES, DIRECT_BLOCK }),
+  ].join('\n'),
+);
 
 /** y = conv(x, weight) (+ bias). */
 export function conv2dForwardProgram(g: ConvGeometry, x: GpuBuf, weight: GpuBuf, bias: GpuBuf | undefined, y: GpuBuf): void {

@@ -1,12 +1,16 @@
 // The GPU side of dropout (src/ops/dropout.ts, which also holds the hash's CPU twin),
 // shaders/dropout.wgsl: one invocation per vec4.
 import dropoutWgsl from '../../../shaders/dropout.wgsl';
-import type { DropoutParams } from '../../ops/dropout.js';
-import { gpu } from '../../tensor.js';
+import { gpu } from '../current.js';
 import { cost, f32 } from '../cost.js';
 import type { KernelSpec } from '../kernel.js';
 import type { GpuBuf } from '../runtime.js';
 import { composeWgsl, wgslFile } from '../wgsl.js';
+
+export interface DropoutParams {
+  p: number;
+  seed: number;
+}
 
 const DROPOUT: KernelSpec = { name: 'dropout', category: 'pool/classifier/loss', ...composeWgsl(wgslFile('shaders/dropout.wgsl', dropoutWgsl)), bindings: { x: 'read', y: 'read_write', params: 'uniform' } };
 

@@ -5,7 +5,7 @@
 // tensor feeds both the skip and the branch; fill seeds the loss's gradient.
 import elementwiseWgsl from '../../../shaders/elementwise.wgsl';
 import reluWgsl from '../../../shaders/relu.wgsl';
-import { gpu } from '../../tensor.js';
+import { gpu } from '../current.js';
 import { cost, f32, type Category } from '../cost.js';
 import type { KernelSpec } from '../kernel.js';
 import type { GpuBuf } from '../runtime.js';

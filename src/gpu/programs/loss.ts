@@ -1,7 +1,7 @@
 // The GPU side of softmax cross-entropy (src/ops/loss.ts), shaders/loss.wgsl: one invocation per
 // row (loss and saved gradient), one workgroup for the mean, one invocation per vec4 backward.
 import lossWgsl from '../../../shaders/loss.wgsl';
-import { gpu, type Shape } from '../../tensor.js';
+import { gpu } from '../current.js';
 import { cost, f32 } from '../cost.js';
 import type { KernelSpec } from '../kernel.js';
 import type { GpuBuf } from '../runtime.js';
@@ -14,7 +14,7 @@ const MEAN = spec('mean', { row_loss: 'read_write', loss: 'read_write', params: 
 const BACKWARD = spec('backward', { saved_grad: 'read', dloss: 'read', dlogits: 'read_write', params: 'uniform' });
 
 /** loss [1] = mean over rows of logsumexp - the label's logit; grad [B, K] its gradient. */
-export function softmaxCrossEntropyProgram([logits, labels]: GpuBuf[], [lossOut, grad]: GpuBuf[], _p: void, shapes: Shape[]): void {
+export function softmaxCrossEntropyProgram([logits, labels]: GpuBuf[], [lossOut, grad]: GpuBuf[], _p: void, shapes: readonly (readonly number[])[]): void {
   const rt = gpu();
   const [b, k] = shapes[0];
   const rowLoss = rt.alloc(4 * b);
@@ -25,7 +25,7 @@ export function softmaxCrossEntropyProgram([logits, labels]: GpuBuf[], [lossOut,
 }
 
 /** dlogits = grad * dloss[0]. */
-export function softmaxCrossEntropyBackwardProgram([grad, dloss]: GpuBuf[], [dlogits]: GpuBuf[], _p: void, shapes: Shape[]): void {
+export function softmaxCrossEntropyBackwardProgram([grad, dloss]: GpuBuf[], [dlogits]: GpuBuf[], _p: void, shapes: readonly (readonly number[])[]): void {
   const [b, k] = shapes[0];
   const n4 = Math.ceil((b * k) / 4);
   gpu().dispatchItems(BACKWARD, { saved_grad: grad, dloss, dlogits }, { n4 }, n4, { label: `[${b}, ${k}]`, cost: cost(f32(b * k + 1), f32(b * k), b * k) });

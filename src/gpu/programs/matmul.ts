@@ -2,12 +2,19 @@
 // composed with its tile shape (one workgroup per TM x TN tile of C), and shaders/bias_add.wgsl.
 import biasAddWgsl from '../../../shaders/bias_add.wgsl';
 import matmulWgsl from '../../../shaders/matmul.wgsl';
-import type { MatmulParams } from '../../ops/matmul.js';
-import { gpu } from '../../tensor.js';
+import { gpu } from '../current.js';
 import { cost, f32 } from '../cost.js';
 import type { KernelSpec } from '../kernel.js';
 import type { GpuBuf } from '../runtime.js';
 import { composeWgsl, wgslFile } from '../wgsl.js';
+
+export interface MatmulParams {
+  m: number;
+  n: number;
+  k: number;
+  transA: boolean;
+  transB: boolean;
+}
 
 /** The tile of C per workgroup (TM = TN: one loop stages both slices), and the K values staged per barrier pair. */
 const TILE = { TM: 64, TN: 64, TK: 8 };

@@ -3,12 +3,18 @@
 // there are many) and shaders/broadcast.wgsl.
 import broadcastWgsl from '../../../shaders/broadcast.wgsl';
 import reduceWgsl from '../../../shaders/reduce.wgsl';
-import type { AxisReduce } from '../../ops/reduce.js';
-import { gpu } from '../../tensor.js';
+import { gpu } from '../current.js';
 import { cost, f32 } from '../cost.js';
 import type { KernelSpec } from '../kernel.js';
 import { grid1d, type GpuBuf } from '../runtime.js';
 import { composeWgsl, wgslFile } from '../wgsl.js';
+
+export interface AxisReduce {
+  outer: number;
+  k: number;
+  inner: number;
+  scale: number;
+}
 
 const reduce = composeWgsl(wgslFile('shaders/reduce.wgsl', reduceWgsl));
 // In a WRN step: the classifier's bias gradient.

@@ -1,12 +1,17 @@
 // The GPU side of the SGD update (src/ops/sgd.ts), shaders/sgd.wgsl: one invocation per vec4 of
 // the parameter, in place, with the finiteness flag.
 import sgdWgsl from '../../../shaders/sgd.wgsl';
-import type { SgdOptions } from '../../ops/sgd.js';
-import { gpu } from '../../tensor.js';
+import { gpu } from '../current.js';
 import { cost, f32 } from '../cost.js';
 import type { KernelSpec } from '../kernel.js';
 import type { GpuBuf } from '../runtime.js';
 import { composeWgsl, wgslFile } from '../wgsl.js';
+
+export interface SgdOptions {
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+}
 
 const SGD: KernelSpec = {
   name: 'sgd',

@@ -2,7 +2,7 @@
 // workgroups of the profile's size (a composed constant), the backward in workgroups that each
 // write one partial of d_alpha, then one workgroup that sums the partials.
 import skipaddWgsl from '../../../shaders/skipadd.wgsl';
-import { gpu } from '../../tensor.js';
+import { gpu } from '../current.js';
 import { cost, f32 } from '../cost.js';
 import type { KernelSpec } from '../kernel.js';
 import { grid1d, type GpuBuf } from '../runtime.js';

@@ -2,8 +2,8 @@
 // or serve the page for a browser of your own. Node only (bundled into the CLI, not the page).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseFlags, usage, requireRange, UsageError, MAX_TIMEOUT_S } from '../cli/args.js';
-import { runInBrowser, formatCheckResult, startServer, WEB_DIST } from './runner.js';
+import { parseFlags, usage, requireRange, UsageError, MAX_TIMEOUT_S } from './args.js';
+import { runInBrowser, formatCheckResult, startServer, WEB_DIST } from '../web/runner.js';
 
 const FLAGS = {
   task: { type: 'string', default: 'check', help: "the page's task: check, adapter, kernels, step, train (the lab's views, with --query for their settings) or bench; with --serve, the lab opens with no task unless one is given" },

@@ -2,9 +2,9 @@
 // result object as `wrn bench kernels` under `result` (runtime = the browser's user agent).
 // ?task=bench&batch=2&reps=3&warmup=1&only=bn.&wallClock=1&commit=<sha>; for tiny runs (tests) also
 // layers=8x8x8,4x4x16 (HxWxC, H = W), sgdParams, copyMiB, sgemmN, minTotalMs. No node:* imports.
-import { registerTask } from '../web/tasks.js';
-import { kernelDefaults, runKernelBench, type KernelBenchOptions, type LayerShape } from './kernels.js';
-import { formatKernels } from './report.js';
+import { registerTask } from './tasks.js';
+import { kernelDefaults, runKernelBench, type KernelBenchOptions, type LayerShape } from '../bench/kernels.js';
+import { formatKernels } from '../bench/report.js';
 
 export function intParam(params: URLSearchParams, name: string, fallback: number, min: number): number {
   const s = params.get(name);

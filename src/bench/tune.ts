@@ -1,0 +1,165 @@
+// `wrn tune`: for the adapter at hand, every convolution a WRN training step dispatches (each kernel
+// at each geometry: a bucket), every implementation that supports it is first checked against the
+// CPU reference with `wrn check`'s tolerance (a wrong one is reported and never chosen), then
+// timed, the candidates interleaved round by round (GPU timestamps where the adapter has them),
+// and the fastest becomes the bucket's choice in a tuning-cache entry (src/gpu/tuning.ts).
+// Browser-safe: the caller stores the entry.
+import { input, rand } from '../check.js';
+import { Tensor } from '../tensor.js';
+import type { GpuRuntime } from '../gpu/runtime.js';
+import { chooseConv, CONV_IMPLEMENTATIONS, CONV_IMPLEMENTATIONS_CHECKSUM, convBucket, convolutionsOf, type ConvBuffers, type ConvImplementation, type ConvKernel } from '../gpu/programs/conv2d.js';
+import type { ConvGeometry } from '../gpu/programs/conv2d.js';
+import type { ConvImplementationName } from '../gpu/profile.js';
+import { tuningKey, type TuneRow, type TuningEntry } from '../gpu/tuning.js';
+import { conv2dBackwardFilterKernel, conv2dBackwardInputKernel, conv2dForwardKernel, CONV_TOL } from '../ops/conv2d.js';
+import { WideResNet, blocksPerStage } from '../model/wrn.js';
+import { trainStep, readStatus } from '../train/step.js';
+import { timeIt } from './harness.js';
+
+export interface TuneOptions {
+  depth: number;
+  width: number;
+  batch: number;
+  /** interleaved rounds of timing per bucket; each candidate's time is the median over rounds */
+  rounds: number;
+  command?: string | null;
+  log?: (line: string) => void;
+  /** Extra candidates (tests: a deliberately wrong one must never be chosen). */
+  extraCandidates?: { [K in ConvKernel]?: ConvImplementation<K>[] };
+}
+
+const KERNEL = { forward: conv2dForwardKernel, backward_input: conv2dBackwardInputKernel, backward_filter: conv2dBackwardFilterKernel };
+
+/** The convolutions one training step of the WRN dispatches (every variant has the same ones). */
+async function stepConvolutions(o: TuneOptions): Promise<{ kernel: ConvKernel; g: ConvGeometry }[]> {
+  const model = new WideResNet({ depth: o.depth, widen: o.width, variant: 'bn', seed: 1 }, 'webgpu');
+  const velocities = model.params.map((p) => Tensor.zeros(p.tensor.shape, 'webgpu').keep());
+  try {
+    const batch = { x: rand([o.batch, 3, 32, 32], 7), shape: [o.batch, 3, 32, 32] as const, labels: Array.from({ length: o.batch }, (_, i) => i % 10) };
+    let status: ReturnType<typeof trainStep> | null = null;
+    const convs = convolutionsOf(() => void (status = trainStep(model, velocities, batch, { lr: 0, momentum: 0, weightDecay: 0, dropoutSeed: 0 })));
+    await readStatus(status!);
+    return convs;
+  } finally {
+    model.release();
+    for (const v of velocities) v.release();
+  }
+}
+
+/**
+ * Run `impl`'s program at `g` with batch 1 (the same program; the CPU side stays quick) and compare
+ * it with the op's CPU reference, value by value, with wrn check's tolerance.
+ */
+async function validate(kernel: ConvKernel, impl: ConvImplementation, full: ConvGeometry): Promise<{ ok: boolean; message: string }> {
+  const g = { ...full, batch: 1 };
+  const x = input([1, g.cin, g.h, g.w], 1);
+  const w = input([g.cout, g.cin, g.kh, g.kw], 2);
+  const dy = input([1, g.cout, g.ho, g.wo], 4);
+  const ins = kernel === 'forward' ? [x, w] : kernel === 'backward_input' ? [dy, w] : [x, dy];
+  const outShape = kernel === 'forward' ? dy.shape : kernel === 'backward_input' ? x.shape : w.shape;
+  const expected = new Float64Array(outShape.reduce((a, b) => a * b, 1));
+  KERNEL[kernel].cpu(ins.map((i) => Float64Array.from(i.data)), [expected], { stride: g.stride, pad: g.pad }, [...ins.map((i) => i.shape), outShape]);
+  const tensors = ins.map((i) => Tensor.from(i.data, i.shape, 'webgpu'));
+  const out = Tensor.zeros(outShape, 'webgpu');
+  try {
+    const [a, b] = tensors.map((t) => t.gpuBuf());
+    const bufs = kernel === 'forward' ? { x: a, weight: b, y: out.gpuBuf() } : kernel === 'backward_input' ? { dy: a, weight: b, dx: out.gpuBuf() } : { x: a, dy: b, dw: out.gpuBuf() };
+    (impl.run as (g: ConvGeometry, b: unknown) => void)(g, bufs);
+    const got = await out.toArray();
+    for (let i = 0; i < expected.length; i++) {
+      if (!(Math.abs(got[i] - expected[i]) <= CONV_TOL.atol + CONV_TOL.rtol * Math.abs(expected[i]))) {
+        return { ok: false, message: `mismatch at index ${i} of ${expected.length}: GPU ${got[i]}, CPU ${expected[i]} (tolerance ${CONV_TOL.atol} + ${CONV_TOL.rtol} x |CPU|)` };
+      }
+    }
+    return { ok: true, message: '' };
+  } catch (e) {
+    return { ok: false, message: (e as Error).message };
+  } finally {
+    for (const t of [...tensors, out]) t.release();
+  }
+}
+
+/** Buffers of the full geometry for timing `kernel`. */
+function buffersFor(rt: GpuRuntime, kernel: ConvKernel, g: ConvGeometry): { bufs: ConvBuffers[ConvKernel]; release: () => void } {
+  const x = rt.upload(rand([g.batch, g.cin, g.h, g.w], 1));
+  const w = rt.upload(rand([g.cout, g.cin, g.kh, g.kw], 2));
+  const y = rt.upload(rand([g.batch, g.cout, g.ho, g.wo], 3));
+  const release = () => [x, w, y].forEach((b) => rt.release(b));
+  if (kernel === 'forward') return { bufs: { x, weight: w, y }, release };
+  if (kernel === 'backward_input') return { bufs: { dy: y, weight: w, dx: x }, release };
+  return { bufs: { x, dy: y, dw: w }, release };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const fmtEta = (ms: number) => (ms >= 60_000 ? `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s` : `${Math.round(ms / 1000)} s`);
+
+export async function runTune(rt: GpuRuntime, o: TuneOptions): Promise<TuningEntry> {
+  blocksPerStage(o.depth);
+  for (const [k, v] of Object.entries({ width: o.width, batch: o.batch, rounds: o.rounds })) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`tune: ${k} must be a positive integer, got ${v}`);
+  }
+  const log = o.log ?? (() => {});
+  // Measured against the static profile: the choices of an earlier cache must not steer this one.
+  const base = { ...rt.profile, conv2d: { ...rt.profile.conv2d, chosen: undefined } };
+  const prev = rt.setProfile(base);
+  try {
+    const convs = await stepConvolutions(o);
+    log(`WRN-${o.depth}-${o.width} at batch ${o.batch}: ${convs.length} convolutions (kernel x geometry) to tune, ${rt.hasTimestamps ? 'GPU timestamps' : 'the wall clock'}, ${o.rounds} interleaved rounds each`);
+    const table: TuneRow[] = [];
+    const chosen: Record<string, ConvImplementationName> = {};
+    const t0 = performance.now();
+    for (const [index, { kernel, g }] of convs.entries()) {
+      const bucket = convBucket(kernel, g);
+      const candidates = [...(CONV_IMPLEMENTATIONS[kernel] as ConvImplementation[]), ...((o.extraCandidates?.[kernel] ?? []) as ConvImplementation[])].filter((i) => i.supports(g, rt));
+      const results = new Map<ConvImplementation, { ok: boolean; message: string; samples: number[] }>();
+      for (const c of candidates) results.set(c, { ...(await validate(kernel, c, g)), samples: [] });
+      const valid = candidates.filter((c) => results.get(c)!.ok);
+      const { bufs, release } = buffersFor(rt, kernel, g);
+      try {
+        for (let round = 0; round < o.rounds; round++) {
+          for (const c of valid) {
+            const t = await timeIt(rt, () => (c.run as (g: ConvGeometry, b: unknown) => void)(g, bufs), { warmup: round === 0 ? 1 : 0, reps: 1, inner: 1 });
+            results.get(c)!.samples.push(t.medianMs);
+          }
+        }
+      } finally {
+        release();
+      }
+      const timed = valid.map((c) => ({ c, ms: median(results.get(c)!.samples) })).sort((a, b) => a.ms - b.ms);
+      const staticChoice = chooseConv(kernel, g, rt).name;
+      if (!timed.length) throw new Error(`tune: no implementation of conv2d.${kernel} passed its check at ${bucket}: ${candidates.map((c) => `${c.name}: ${results.get(c)!.message}`).join('; ')}`);
+      const winner = timed[0];
+      const staticMs = timed.find((t) => t.c.name === staticChoice)?.ms ?? null;
+      chosen[bucket] = winner.c.name;
+      table.push({
+        bucket,
+        candidates: candidates.map((c) => ({ name: c.name, ok: results.get(c)!.ok, ms: results.get(c)!.ok ? median(results.get(c)!.samples) : null, message: results.get(c)!.message })),
+        winner: winner.c.name,
+        margin: timed.length > 1 ? timed[1].ms / winner.ms : 1,
+        staticChoice,
+        staticOverWinner: staticMs === null ? null : staticMs / winner.ms,
+      });
+      const refused = candidates.filter((c) => !results.get(c)!.ok);
+      const done = index + 1;
+      log(
+        `[${done}/${convs.length}] ${bucket}: ${winner.c.name} ${winner.ms.toPrecision(3)} ms` +
+          (timed.length > 1 ? ` (${timed[1].c.name} ${(timed[1].ms / winner.ms).toFixed(2)}x)` : '') +
+          (refused.length ? `; REFUSED ${refused.map((c) => `${c.name} (${results.get(c)!.message.slice(0, 80)})`).join(', ')}` : '') +
+          (done < convs.length ? `; ETA ${fmtEta(((performance.now() - t0) / done) * (convs.length - done))}` : ''),
+      );
+    }
+    return {
+      key: tuningKey(rt.ctx.adapter, base.name, CONV_IMPLEMENTATIONS_CHECKSUM),
+      date: new Date().toISOString(),
+      command: o.command ?? null,
+      config: { depth: o.depth, width: o.width, batch: o.batch, rounds: o.rounds, timing: rt.hasTimestamps ? 'timestamp-query' : 'wall-clock', validation: 'batch 1 against the CPU reference, wrn check tolerance' },
+      chosen,
+      table,
+    };
+  } finally {
+    rt.setProfile(prev);
+  }
+}
