@@ -20,5 +20,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     reporters: ['default'],
+    // A developer's tuning cache (wrn tune) must not change what the tests compute.
+    env: { WRN_TUNING_CACHE: 'off' },
   },
 });

@@ -6,12 +6,14 @@ import { sweepCommand } from './cli/sweep.js';
 import { benchCommand } from './cli/bench.js';
 import { signalCommand } from './cli/signal.js';
 import { browserCommand } from './cli/browser.js';
+import { tuneCommand } from './cli/tune.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   train: { run: trainCommand, help: 'train a Wide-ResNet (bn, skipinit, unnormalized, regularized-skipinit, fixup)' },
   signal: { run: signalCommand, help: 'signal propagation at init (Fig. 2): per-block variance vs 2^l, l + 1, constant' },
   sweep: { run: sweepCommand, help: 'train a resumable grid over depth, variant, learning rate and batch size (Table 1, Figs. 3-4)' },
   bench: { run: benchCommand, help: "benchmark the kernels against the adapter's own limits; break a training step down by kernel category" },
+  tune: { run: tuneCommand, help: 'pick the fastest correct implementation of every convolution for this adapter (the tuning cache)' },
   check: { run: checkCommand, help: 'print the adapter and check every WGSL kernel against its CPU reference' },
   browser: { run: browserCommand, help: 'run the kernel checks (or a benchmark) in headless Chromium with WebGPU' },
 };

@@ -304,7 +304,7 @@ describeGpu('wrn bench on the CPU adapter (tiny shapes)', () => {
     const printed = await captureLog(() => benchCommand(['conv2d', '--layer', '8,16,4,3,1,1', '--batch', '1', '--reps', '1', '--rounds', '1', '--tile', '16x256', '--max-workgroups', '2']));
     const lines = printed.split('\n');
     expect(lines[0]).toMatch(/^adapter: /);
-    expect(lines.splice(1, 1)).toEqual([`tuning profile: ${rt.profile.name}`]);
+    expect(lines.splice(1, 2)).toEqual([`tuning profile: ${rt.profile.name}`, 'tuning cache: off (WRN_TUNING_CACHE=off): the static profile']);
     expect(lines[1]).toMatch(/^batch 1 .*, 1 dispatches per submit, best of 1$/);
     expect(lines[2]).toMatch(/^layer +GEMM MxNxK +forward +backward-input +backward-filter +matmul \(same GEMM\) +bench SGEMM \(padded GEMM\) +fwd\/mm fwd\/sgemm bi\/fwd bf\/fwd$/);
     const row = lines.find((l) => l.startsWith('custom 8->16 3x3 s1 p1 @4'));
@@ -334,7 +334,7 @@ describeGpu('wrn bench on the CPU adapter (tiny shapes)', () => {
     }
     const lines = (await captureLog(() => benchCommand(argv))).split('\n');
     expect(lines[0]).toMatch(/^adapter: /);
-    expect(lines.splice(1, 1)).toEqual([`tuning profile: ${rt.profile.name}`]);
+    expect(lines.splice(1, 2)).toEqual([`tuning profile: ${rt.profile.name}`, 'tuning cache: off (WRN_TUNING_CACHE=off): the static profile']);
     expect(lines[1]).toBe("batch 1; each dispatch's GPU time over a copy's (8 B/value), median of 5");
     expect(lines[2].split(/\s+/)).toEqual(['shape', 'copy', 'us', ...BN_DISPATCH_NAMES]);
     expect(lines).toHaveLength(4);

@@ -233,6 +233,31 @@ describeGpu('the engine in headless Chromium (WebGPU on SwiftShader)', () => {
     expect(table).toMatch(/bn +wall ms\/step/);
   }, 300_000);
 
+  it('the Tune view checks and times every convolution, stores the choices in the browser and uses them', async () => {
+    let rows: string[][] = [];
+    let stored: { kind: string; entries: { chosen: Record<string, string> }[] } | null = null;
+    let panel = '';
+    const tu = await runInBrowser({
+      task: 'tune',
+      query: { depth: 10, width: 1, batch: 1, rounds: 1 },
+      timeoutMs: 240_000,
+      onResult: async (page) => {
+        rows = await tableRows(page, 'tune-table');
+        stored = await page.evaluate(() => JSON.parse(localStorage.getItem('wrn-tuning-cache') ?? 'null'));
+        panel = await page.evaluate(() => document.getElementById('adapter-table')?.textContent ?? '');
+        await shoot(page, 'tune');
+      },
+    });
+    expect(tu.error).toBeUndefined();
+    const entry = tu.result as { chosen: Record<string, string>; table: { bucket: string; winner: string }[] };
+    expect(rows.length).toBe(entry.table.length);
+    expect(rows.length).toBeGreaterThan(10);
+    for (const r of rows) expect(r[2], r[0]).toMatch(/^(tile-blocked|tile-strided|direct|direct-subgroup)$/);
+    expect(stored!.kind).toBe('wrn-tuning-cache');
+    expect(stored!.entries[0].chosen).toEqual(entry.chosen);
+    expect(panel).toMatch(new RegExp(`tuning cache${Object.keys(entry.chosen).length} convolution choices stored in this browser`));
+  }, 300_000);
+
   it('a few training steps show live curves, and the downloaded checkpoint resumes with wrn train --resume', async () => {
     let ink: Awaited<ReturnType<typeof chartInk>> = [];
     let stats = '';

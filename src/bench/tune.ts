@@ -15,6 +15,7 @@ import { conv2dBackwardFilterKernel, conv2dBackwardInputKernel, conv2dForwardKer
 import { WideResNet, blocksPerStage } from '../model/wrn.js';
 import { trainStep, readStatus } from '../train/step.js';
 import { timeIt } from './harness.js';
+import { fmt } from './format.js';
 
 export interface TuneOptions {
   depth: number;
@@ -162,4 +163,14 @@ export async function runTune(rt: GpuRuntime, o: TuneOptions): Promise<TuningEnt
   } finally {
     rt.setProfile(prev);
   }
+}
+
+/** What won where, by how much, and against the static profile's choice. */
+export function tuneRows(e: TuningEntry): string[][] {
+  const rows = [['convolution', 'candidates (median ms; REFUSED: failed the CPU check)', 'winner', 'margin', 'static choice', 'static / winner']];
+  for (const r of e.table) {
+    const cands = r.candidates.map((c) => (c.ok ? `${c.name} ${fmt(c.ms)}` : `${c.name} REFUSED`)).join(', ');
+    rows.push([r.bucket, cands, r.winner, `${fmt(r.margin)}x`, r.staticChoice, r.staticOverWinner === null ? '-' : `${fmt(r.staticOverWinner)}x`]);
+  }
+  return rows;
 }

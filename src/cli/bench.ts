@@ -10,6 +10,7 @@ import { describeRegistry, formatVersions, parseVersionRequest, versionsOf, with
 import { runStepBench, stepDefaults, STEP_VARIANTS } from '../bench/step.js';
 import { compareResults, formatKernels, formatStep, validateResult, type KernelBenchResult } from '../bench/report.js';
 import { DEFAULT_RESULTS_DIR, gitCommit, readResult, writeResult } from '../bench/output.js';
+import { applyTuningCache } from './tuning_cache.js';
 import { CONV_LAYERS, parseConvLayer, runConv2dBench, TILE_NAMES } from '../bench/conv2d.js';
 import { convOutSize } from '../ops/conv2d.js';
 import { BN_SHAPES, runBnDispatchBench } from '../bench/bn_dispatches.js';
@@ -102,6 +103,8 @@ function nodeNotes(rt: GpuRuntime): string[] {
   if (rt.ctx.adapter.isFallbackAdapter) {
     notes.push(`CPU adapter: kernels run on the host's ${cpus().length} cores, shared with whatever else runs (load average ${loadavg()[0].toFixed(2)} at start); figures are noisy, ratios less so`);
   }
+  const chosen = rt.profile.conv2d.chosen;
+  if (chosen) notes.push(`tuning cache: ${Object.keys(chosen).length} convolution choices overlaid on the '${rt.profile.name}' profile (wrn tune)`);
   return notes;
 }
 
@@ -148,6 +151,7 @@ async function kernels(argv: string[]): Promise<number> {
     const rt = await initWebGPU({ timestamps: true });
     console.log(`adapter: ${rt.adapterName}`);
     console.log(`tuning profile: ${rt.profile.name}`);
+    console.log(applyTuningCache(rt));
     if (versions.kind === 'select') console.log(`kernel versions: ${formatVersions(versionsOf(withVersions(rt.profile, versions.versions)))}`);
     if (versions.kind === 'compare') console.log(`kernel versions compared: ${versions.families.join(', ')} (the profile's own: ${formatVersions(versionsOf(rt.profile))})`);
     r = await runKernelBench(rt, { ...opts, notes: nodeNotes(rt), log: (l) => console.log(`  ${l}`) });
@@ -211,6 +215,7 @@ async function step(argv: string[]): Promise<number> {
   const rt = await initWebGPU({ timestamps: true });
   console.log(`adapter: ${rt.adapterName}`);
   console.log(`tuning profile: ${rt.profile.name}`);
+  console.log(applyTuningCache(rt));
   const r = await runStepBench(rt, { ...o, notes: nodeNotes(rt), log: (l) => console.log(`  ${l}`) });
   console.log('');
   console.log(formatStep(r));
@@ -258,6 +263,7 @@ async function conv2dBench(argv: string[]): Promise<number> {
   const rt = await initWebGPU();
   console.log(`adapter: ${rt.adapterName}`);
   console.log(`tuning profile: ${rt.profile.name}`);
+  console.log(applyTuningCache(rt));
   await runConv2dBench(rt, { batch: f.batch, reps: f.reps, rounds: f.rounds, only: f.only, layers, tile: f.tile ?? null, maxWorkgroups: f['max-workgroups'] ?? null, skipMatmul: f['skip-matmul'] });
   return 0;
 }
@@ -279,6 +285,7 @@ async function bnDispatches(argv: string[]): Promise<number> {
   const rt = await initWebGPU({ timestamps: true });
   console.log(`adapter: ${rt.adapterName}`);
   console.log(`tuning profile: ${rt.profile.name}`);
+  console.log(applyTuningCache(rt));
   await runBnDispatchBench(rt, { batch: f.batch, shapes });
   return 0;
 }

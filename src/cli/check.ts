@@ -2,6 +2,7 @@
 import { initWebGPU } from '../index.js';
 import { runChecks, selectChecks } from '../check.js';
 import { parseFlags, usage, UsageError } from './args.js';
+import { applyTuningCache } from './tuning_cache.js';
 
 const FLAGS = {
   filter: { type: 'string', default: '', help: 'run only the checks whose name contains this' },
@@ -24,6 +25,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
   const rt = await initWebGPU();
   console.log(`adapter: ${rt.adapterName}`);
   console.log(`tuning profile: ${rt.profile.name}`);
+  console.log(applyTuningCache(rt));
   const l = rt.limits;
   console.log(
     `limits: maxStorageBufferBindingSize=${l.maxStorageBufferBindingSize} maxBufferSize=${l.maxBufferSize} ` +

@@ -3,6 +3,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { initWebGPU } from '../index.js';
+import { applyTuningCache } from './tuning_cache.js';
 import { fashionMnistInstalled, loadDataset, FASHION_MNIST_DIR } from '../data/load.js';
 import { writeSampleGrid } from '../data/png.js';
 import { VARIANTS, checkWrnSize } from '../model/wrn.js';
@@ -178,7 +179,14 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const t0 = performance.now();
   const data = loadDataset(cfg.data, cfg.seed);
   console.log(`data: ${data.note}, loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  if (cfg.device === 'webgpu') console.log(`adapter: ${(await initWebGPU()).adapterName}`);
+  if (cfg.device === 'webgpu') {
+    const rt = await initWebGPU();
+    console.log(`adapter: ${rt.adapterName}`);
+    // A resume runs the checkpoint's choices (train() sets them); a fresh run takes the cache's.
+    if (!resumed) console.log(applyTuningCache(rt));
+    else if (resumed.header.kernels) console.log(`convolution choices: the checkpoint's (${Object.keys(resumed.header.kernels.chosen).length} tuned, the rest the static profile's)`);
+    else console.log("convolution choices: the static profile's (the checkpoint records none; the tuning cache is not used)");
+  }
   // The first signal lets the step in flight finish and checkpoints; a second one ends at once.
   let stopSignal: string | null = null;
   const onSignal = (sig: NodeJS.Signals) => {

@@ -74,10 +74,18 @@ export function findEntry(cache: TuningCache, key: TuningKey): { entry: TuningEn
   return { entry: null, reason: `the entry for this adapter is stale (${why}): run wrn tune again` };
 }
 
-/** `cache` with `entry` in place of any entry with the same key. */
+/**
+ * `cache` with `entry` added. An entry with the same key is merged into it: the new choices win
+ * where both tuned a convolution, the old ones stay for the others (tuning WRN-16-4 after WRN-16-1
+ * keeps WRN-16-1's choices).
+ */
 export function withEntry(cache: TuningCache | null, entry: TuningEntry): TuningCache {
-  const others = (cache?.entries ?? []).filter((e) => !sameKey(e.key, entry.key));
-  return { kind: TUNING_KIND, schema: TUNING_SCHEMA, entries: [...others, entry] };
+  const entries = cache?.entries ?? [];
+  const old = entries.find((e) => sameKey(e.key, entry.key));
+  const merged: TuningEntry = old
+    ? { ...entry, chosen: { ...old.chosen, ...entry.chosen }, table: [...old.table.filter((r) => !(r.bucket in entry.chosen)), ...entry.table] }
+    : entry;
+  return { kind: TUNING_KIND, schema: TUNING_SCHEMA, entries: [...entries.filter((e) => e !== old), merged] };
 }
 
 /** `p` with the per-bucket choices overlaid (a new profile; `p` is left alone). */

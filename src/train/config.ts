@@ -95,9 +95,17 @@ export interface TrainProgress {
 }
 
 /** A training checkpoint's header (what `wrn train --resume` reads). */
+/** Which implementation each convolution ran (the tuned choices; none: the static profile's), and of which implementation set. */
+export interface KernelChoices {
+  chosen: Record<string, string>;
+  checksum: string;
+}
+
 export interface CheckpointHeader extends TrainProgress {
   kind: 'wrn-train';
   config: TrainConfig;
+  /** On webgpu: the convolution choices the run made, so that a resume makes the same (absent in older checkpoints). */
+  kernels?: KernelChoices;
 }
 
 /** The progress of a fresh run, or a copy of a checkpoint's (older checkpoints may lack the sums). */

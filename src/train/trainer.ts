@@ -19,7 +19,10 @@ import { faultPoint } from '../util/fault.js';
 import { saveCheckpoint, loadCheckpoint, CheckpointError, NonFiniteError, type Checkpoint } from './checkpoint.js';
 import { RunDir } from './rundir.js';
 import { divergedAt } from './step.js';
-import { DEFAULT_TRAIN, RESUME_MAY_CHANGE, startProgress, validateTrainConfig, type TrainProgress, type CheckpointHeader, type EpochRecord, type TrainConfig } from './config.js';
+import { DEFAULT_TRAIN, RESUME_MAY_CHANGE, startProgress, validateTrainConfig, type TrainProgress, type CheckpointHeader, type EpochRecord, type KernelChoices, type TrainConfig } from './config.js';
+import { CONV_IMPLEMENTATIONS_CHECKSUM } from '../gpu/programs/conv2d.js';
+import { CONV_IMPLEMENTATION_NAMES, type ConvImplementationName, type TuningProfile } from '../gpu/profile.js';
+import { withChosen } from '../gpu/tuning.js';
 import { checkpointEntries, restore } from './evaluate.js';
 import { trainEpochs } from './loop.js';
 
@@ -133,7 +136,26 @@ export async function train(cfg: TrainConfig, data: { train: Dataset; test: Data
   const run = new RunDir(cfg.out).open();
   let model: WideResNet | null = null;
   let velocities: Tensor[] = [];
+  // On webgpu the run records which implementation each convolution runs; a resume makes the
+  // checkpoint's choices again (whatever the tuning cache says now), so its losses stay the same.
+  let restoreProfile: TuningProfile | null = null;
+  let kernels: KernelChoices | undefined;
   try {
+    if (cfg.device === 'webgpu') {
+      const rt = gpu();
+      const saved = ckpt?.header.kernels;
+      if (saved) {
+        const unknown = Object.entries(saved.chosen).filter(([, name]) => !(CONV_IMPLEMENTATION_NAMES as readonly string[]).includes(name));
+        if (unknown.length) {
+          throw new CheckpointError(
+            `checkpoint ${hooks.resume}: it ran ${unknown.map(([b, n]) => `'${n}' for ${b}`).join(', ')}, and this build has no such implementation (${CONV_IMPLEMENTATION_NAMES.join(', ')}); resume it with the build that made it`,
+          );
+        }
+        if (saved.checksum !== CONV_IMPLEMENTATIONS_CHECKSUM) log(`note: the convolution kernels changed since checkpoint ${hooks.resume} was written; the same implementations run, but the losses may differ in the last digits`);
+        restoreProfile = rt.setProfile(withChosen(rt.profile, saved.chosen as Record<string, ConvImplementationName>));
+      }
+      kernels = { chosen: { ...(rt.profile.conv2d.chosen ?? {}) }, checksum: CONV_IMPLEMENTATIONS_CHECKSUM };
+    }
     if (!ckpt) {
       const earlier = run.earlierRun();
       if (earlier.length && !hooks.force) {
@@ -150,7 +172,7 @@ export async function train(cfg: TrainConfig, data: { train: Dataset; test: Data
     if (ckpt) restore(ckpt, hooks.resume!, model, velocities);
     const h = ckpt?.header;
     const progress: Progress = startProgress(h);
-    const recorder = new RunRecorder(run, cfg, model, velocities, data, batchesPerEpoch);
+    const recorder = new RunRecorder(run, cfg, model, velocities, data, batchesPerEpoch, kernels);
     recorder.startLog(progress);
     log(
       `wrn train: WRN-${cfg.depth}-${cfg.widen} ${cfg.variant} (${model.parameterCount.toLocaleString('en')} parameters) on ${data.train.name}: ` +
@@ -162,6 +184,7 @@ export async function train(cfg: TrainConfig, data: { train: Dataset; test: Data
     model?.release();
     velocities.forEach((v) => v.release());
     run.close();
+    if (restoreProfile) gpu().setProfile(restoreProfile);
   }
 }
 
@@ -176,6 +199,7 @@ class RunRecorder {
     private readonly velocities: Tensor[],
     private readonly data: { train: Dataset; test: Dataset },
     private readonly batchesPerEpoch: number,
+    private readonly kernels: KernelChoices | undefined,
   ) {}
 
   write(rec: object): void {
@@ -207,7 +231,7 @@ class RunRecorder {
   async save(p: Progress): Promise<void> {
     const entries = checkpointEntries(this.model, this.velocities);
     const arrays = await Promise.all(entries.map((e) => e.tensor.toArray()));
-    const header: CheckpointHeader = { kind: 'wrn-train', config: this.cfg, ...p, history: [...p.history], losses: [...p.losses], lrs: [...p.lrs] };
+    const header: CheckpointHeader = { kind: 'wrn-train', config: this.cfg, ...p, history: [...p.history], losses: [...p.losses], lrs: [...p.lrs], ...(this.kernels ? { kernels: this.kernels } : {}) };
     try {
       saveCheckpoint(this.run.checkpoint, header, entries.map((e, i) => ({ name: e.name, shape: [...e.tensor.shape], data: arrays[i] })));
     } catch (e) {
@@ -218,7 +242,7 @@ class RunRecorder {
   }
 
   summary(r: Omit<TrainResult, 'losses'>): void {
-    writeFileAtomic(this.run.summary, JSON.stringify({ ...r, data: this.data.train.name, testImages: this.data.test.count }, null, 2) + '\n');
+    writeFileAtomic(this.run.summary, JSON.stringify({ ...r, data: this.data.train.name, testImages: this.data.test.count, ...(this.kernels ? { kernels: this.kernels } : {}) }, null, 2) + '\n');
   }
 }
 

@@ -9,7 +9,7 @@
 import { initWebGPU, describeAdapter } from '../index.js';
 import type { GpuRuntime } from '../gpu/runtime.js';
 import { tasks, registerTask, type TaskContext, type PageResult } from './tasks.js';
-import { VIEWS, CancelledError, adapterReport, renderAdapter, setDroppedFiles, loadCheckpointBytes, loadedConfig, downloadCheckpoint, type View } from './views.js';
+import { VIEWS, CancelledError, applyBrowserTuning, adapterReport, renderAdapter, setDroppedFiles, loadCheckpointBytes, loadedConfig, downloadCheckpoint, type View } from './views.js';
 import { el } from './ui.js';
 // Task modules register themselves on import.
 import './bench_task.js';
@@ -330,6 +330,7 @@ async function main(): Promise<void> {
   setStatus('opening WebGPU...', 'running');
   if (taskName && !tasks.has(taskName)) throw new Error(`unknown task '${taskName}' (known: ${[...tasks.keys()].join(', ')})`);
   rt = await openRuntime();
+  applyBrowserTuning(rt);
   const adapter = rt.ctx.adapter;
   const adapterName = describeAdapter(adapter);
   renderAdapter(adapterEl, adapterReport({ rt, params, log: () => {}, progress: () => {}, output: null }));

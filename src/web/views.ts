@@ -8,6 +8,9 @@ import { runKernelBench } from '../bench/kernels.js';
 import { runStepBench, stepDefaults } from '../bench/step.js';
 import { fmt, pct, resultBaseName, type BenchResult, type KernelBenchResult } from '../bench/report.js';
 import { bnCostLines, conditionLines, projectionRows, rooflineRows, stepRows, type StepBenchResult } from '../bench/step_report.js';
+import { runTune, tuneRows } from '../bench/tune.js';
+import { CONV_IMPLEMENTATIONS_CHECKSUM } from '../gpu/programs/conv2d.js';
+import { findEntry, tuningKey, validateCache, withChosen, withEntry, type TuningCache } from '../gpu/tuning.js';
 import { kernelChart, stepChart } from '../bench/charts.js';
 import { intParam, kernelOptionsFromParams, numParam } from './bench_task.js';
 import { divergedAt } from '../train/step.js';
@@ -95,6 +98,7 @@ export function adapterReport(ctx: TaskContext) {
     timestampsInUse: ctx.rt.hasTimestamps,
     limits: Object.fromEntries(KEY_LIMITS.map((k) => [k, lim[k]])),
     profile: rtAny.profile ?? null,
+    tuning: browserTuningLine,
     userAgent: navigator.userAgent,
   };
 }
@@ -113,6 +117,7 @@ export function renderAdapter(into: HTMLElement, r: ReturnType<typeof adapterRep
     ['GPU timestamps in use', r.timestampsInUse ? 'yes (benchmarks time each dispatch)' : 'no (benchmarks use the wall clock)'],
     ...Object.entries(r.limits).map(([k, v]) => [k, v === undefined ? '-' : v >= 2 ** 20 ? `${v} (${(v / 2 ** 20).toFixed(0)} MiB)` : String(v)]),
     ['tuning profile', r.profile ? profileSummary(r.profile) : '(this runtime exposes none)'],
+    ['tuning cache', r.tuning],
     ['user agent', r.userAgent],
   ];
   // Two columns of key/value rows, so the panel stays short above the views.
@@ -215,6 +220,64 @@ async function kernelsTask(ctx: TaskContext, view: View) {
   renderKernels(ctx, result);
   view.download = () => downloadJson(result);
   return { result };
+}
+
+// ---- tuning ----------------------------------------------------------------------------------------
+
+const TUNING_STORAGE = 'wrn-tuning-cache';
+/** What the adapter panel says about the tuning cache (set by applyBrowserTuning and the Tune view). */
+let browserTuningLine = 'none: the Tune view picks kernels for this GPU';
+
+function storedTuning(): TuningCache | null {
+  const text = globalThis.localStorage?.getItem(TUNING_STORAGE);
+  if (!text) return null;
+  try {
+    return validateCache(JSON.parse(text), `this browser's stored tuning cache (localStorage '${TUNING_STORAGE}')`);
+  } catch (e) {
+    browserTuningLine = `ignored: ${(e as Error).message}`;
+    return null;
+  }
+}
+
+/** Overlay the choices stored in this browser for this adapter (at page load); returns what the panel says. */
+export function applyBrowserTuning(rt: TaskContext['rt']): string {
+  const cache = storedTuning();
+  if (!cache) return browserTuningLine;
+  const { entry, reason } = findEntry(cache, tuningKey(rt.ctx.adapter, rt.profile.name, CONV_IMPLEMENTATIONS_CHECKSUM));
+  if (!entry) return (browserTuningLine = `${reason.replace(/: run wrn tune again$/, '')}; the Tune view picks kernels again`);
+  rt.setProfile(withChosen(rt.profile, entry.chosen));
+  return (browserTuningLine = `${Object.keys(entry.chosen).length} convolution choices stored in this browser (tuned ${entry.date.slice(0, 10)})`);
+}
+
+async function tuneTask(ctx: TaskContext) {
+  const p = ctx.params;
+  const entry = await runTune(ctx.rt, {
+    depth: intParam(p, 'depth', 10, 4),
+    width: intParam(p, 'width', 1, 1),
+    batch: intParam(p, 'batch', 4, 1),
+    rounds: intParam(p, 'rounds', 2, 1),
+    command: `the lab's Tune view (${navigator.userAgent})`,
+    log: (line) => {
+      ctx.log(`  ${line}`);
+      ctx.progress(line);
+      checkCancel(ctx);
+    },
+  });
+  const cache = withEntry(storedTuning(), entry);
+  globalThis.localStorage?.setItem(TUNING_STORAGE, JSON.stringify(cache));
+  // From now on the page runs the stored choices (the static profile with this adapter's entry).
+  ctx.rt.setProfile({ ...ctx.rt.profile, conv2d: { ...ctx.rt.profile.conv2d, chosen: undefined } });
+  applyBrowserTuning(ctx.rt);
+  const panel = document.getElementById('adapter');
+  if (panel) renderAdapter(panel, adapterReport(ctx));
+  const changed = entry.table.filter((r) => r.winner !== r.staticChoice).length;
+  const summary = el('p', `${changed} of ${entry.table.length} convolutions choose another implementation than the '${entry.key.profile}' profile; stored in this browser and in use.`, 'summary');
+  summary.id = 'tune-summary';
+  ctx.output?.appendChild(summary);
+  const t = table(tuneRows(entry), 'num');
+  t.id = 'tune-table';
+  ctx.output?.appendChild(t);
+  return { result: entry };
 }
 
 // ---- step benchmark ------------------------------------------------------------------------------
@@ -483,6 +546,21 @@ function view(v: Omit<View, 'task'>, task: (ctx: TaskContext, v: View) => Promis
   VIEWS.push(full);
 }
 
+view(
+  {
+    name: 'tune',
+    title: 'Tune',
+    blurb:
+      "Pick the fastest correct implementation of every convolution of a WRN's training step for this GPU (wrn tune): each candidate is checked against the CPU reference first (a wrong one is refused), then timed. The choices are stored in this browser and used from then on (the adapter panel says so).",
+    controls: [
+      { name: 'depth', label: 'depth', value: '10' },
+      { name: 'width', label: 'width', value: '1' },
+      { name: 'batch', label: 'batch', value: '4' },
+      { name: 'rounds', label: 'rounds', value: '2', help: 'interleaved timing rounds per convolution' },
+    ],
+  },
+  tuneTask,
+);
 view({ name: 'adapter', title: 'Adapter', blurb: "This browser's WebGPU adapter: what it is, its features and limits, and the tuning profile the engine picked for it.", controls: [] }, adapterTask);
 view(
   {

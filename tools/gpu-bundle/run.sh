@@ -3,10 +3,16 @@
 # (tools/pack-gpu.sh). Needs only Linux x86-64 and a GPU driver with Vulkan (NVIDIA: its ICD,
 # nvidia_icd.json, and libGLX_nvidia.so.0); node, Dawn and the Vulkan loader come with the bundle.
 #
-#   ./run.sh [--quick] [--out DIR] [--skip-check] [--skip-step] [--only KERNELS] [--batch N] [--versions]
+#   ./run.sh [--quick] [--out DIR] [--skip-tune] [--skip-check] [--skip-step] [--only KERNELS] [--batch N] [--versions]
 #
-# Runs `wrn check`, `wrn bench kernels` and `wrn bench step --depth 16 --width 4 --batch 64`
-# (--quick: the small versions of both); --versions also times every kernel version side by side
+# Runs, in this order (budget on a datacenter GPU, most of it Dawn's shader compiles: 8 minutes in all):
+#   `wrn tune` for WRN-16-1 at batch 32 and WRN-16-4 at batch 64 (~1 min each): every conv
+#     implementation checked against the CPU reference and timed; the choices go to DIR/tuning.json,
+#     which every later part uses (WRN_TUNING_CACHE);
+#   `wrn check` (~1 min); `wrn bench kernels` (~1 min);
+#   `wrn bench step --depth 16 --width 1 --batch 32` (BN's cost, ~1 min) and
+#   `wrn bench step --depth 16 --width 4 --batch 64` (~2 min)
+# (--quick: the small versions); --versions also times every kernel version side by side
 # (`wrn bench kernels --versions all`: the data for tuning the 'gpu' profile).
 #
 # Writes DIR (default ./results next to this script): run.log, the kernel and step results
@@ -17,6 +23,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT="$HERE/results"
 QUICK=()
 SKIP_CHECK=0
+SKIP_TUNE=0
 SKIP_STEP=0
 KERNEL_ARGS=()
 STEP_ARGS=()
@@ -26,6 +33,7 @@ while [ $# -gt 0 ]; do
     --quick) QUICK=(--quick); shift ;;
     --out) OUT=$(realpath -m "$2"); shift 2 ;;
     --skip-check) SKIP_CHECK=1; shift ;;
+    --skip-tune) SKIP_TUNE=1; shift ;;
     --skip-step) SKIP_STEP=1; shift ;;
     --only) KERNEL_ARGS+=(--only "$2"); shift 2 ;;
     --batch) KERNEL_ARGS+=(--batch "$2"); STEP_ARGS+=(--batch "$2"); shift 2 ;;
@@ -116,12 +124,23 @@ run() {
   say "exit $rc after $((SECONDS - t0)) s"
   [ $rc -eq 0 ] || status=1
 }
+export WRN_TUNING_CACHE="$OUT/tuning.json"
+if [ "$SKIP_TUNE" = 0 ]; then
+  if [ ${#QUICK[@]} -eq 0 ]; then
+    run "$NODE" dist/cli.js tune --depth 16 --width 1 --batch 32
+    run "$NODE" dist/cli.js tune --depth 16 --width 4 --batch 64
+  else
+    run "$NODE" dist/cli.js tune --depth 10 --width 1 --batch 2 --rounds 1
+  fi
+fi
 [ "$SKIP_CHECK" = 1 ] || run "$NODE" dist/cli.js check
 # (${a[@]+"${a[@]}"}: an empty array under set -u on bash < 4.4)
 run "${BENCH[@]}" kernels ${QUICK[@]+"${QUICK[@]}"} ${KERNEL_ARGS[@]+"${KERNEL_ARGS[@]}"} --out "$OUT"
 [ "$VERSIONS" = 1 ] && run "${BENCH[@]}" kernels ${QUICK[@]+"${QUICK[@]}"} ${KERNEL_ARGS[@]+"${KERNEL_ARGS[@]}"} --versions all --out "$OUT"
 if [ "$SKIP_STEP" = 0 ]; then
   # WRN-16-4 at batch 64 unless --quick or --batch say otherwise (later flags win).
+  # BN's cost at the size the README reports it for this adapter, then the WRN-16-4 step.
+  [ ${#QUICK[@]} -eq 0 ] && run "${BENCH[@]}" step --depth 16 --width 1 --batch 32 --out "$OUT"
   [ ${#QUICK[@]} -eq 0 ] && STEP_ARGS=(--depth 16 --width 4 --batch 64 ${STEP_ARGS[@]+"${STEP_ARGS[@]}"})
   run "${BENCH[@]}" step ${QUICK[@]+"${QUICK[@]}"} ${STEP_ARGS[@]+"${STEP_ARGS[@]}"} --out "$OUT"
 fi
