@@ -47,6 +47,9 @@ function quantile(sorted: number[], q: number): number {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (i - lo);
 }
 
+/** 'N min M s' or 'N s', for progress lines and ETAs. */
+export const fmtDuration = (ms: number): string => (ms >= 60_000 ? `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s` : `${Math.round(ms / 1000)} s`);
+
 export function summarize(method: TimingMethod, samples: number[]): Timing {
   const s = [...samples].sort((a, b) => a - b);
   const median = quantile(s, 0.5);

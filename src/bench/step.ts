@@ -12,9 +12,9 @@ import { CATEGORIES, type Category, type DispatchRecord } from '../gpu/cost.js';
 import { describeAdapter } from '../gpu/device.js';
 import { WideResNet, blocksPerStage, type Variant } from '../model/wrn.js';
 import { trainStep, readStatus } from '../train/step.js';
-import { PROFILE_CAPACITY, measureCopy, measureFma } from './harness.js';
+import { PROFILE_CAPACITY, fmtDuration, measureCopy, measureFma } from './harness.js';
 import { resultHeader } from './report.js';
-import { STEP_KIND, summarizeStep, type StepBenchResult, type StepRound, type StepRoundVariant } from './step_report.js';
+import { STEP_KIND, spreadOf, summarizeStep, type StepBenchResult, type StepRound, type StepRoundVariant } from './step_report.js';
 
 /** A benchmarked configuration: a model variant, BN+ReLU fused or not. */
 export interface StepVariant {
@@ -100,11 +100,7 @@ function makeRunner(v: StepVariant, o: StepBenchOptions): Runner {
   return runner;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-};
+const median = (xs: number[]) => spreadOf(xs).median;
 
 /**
  * One round: `steps` wall-timed steps of every variant, alternating step by step (a drift of the
@@ -151,7 +147,6 @@ async function runRound(rt: GpuRuntime, order: Runner[], o: StepBenchOptions, pr
   return out;
 }
 
-const fmtEta = (ms: number) => (ms >= 60_000 ? `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s` : `${Math.round(ms / 1000)} s`);
 
 export async function runStepBench(rt: GpuRuntime, o: StepBenchOptions): Promise<StepBenchResult> {
   if (gpu() !== rt) throw new Error('bench step: rt must be the runtime behind webgpu tensors (open it with initWebGPU)');
@@ -207,7 +202,7 @@ export async function runStepBench(rt: GpuRuntime, o: StepBenchOptions): Promise
         log(
           `round ${round + 1}/${o.rounds} ${r.v.name}: ${res.wallMs.toPrecision(4)} ms/step wall` +
             (res.gpuMs !== null ? `, ${res.gpuMs.toPrecision(4)} ms GPU, BN ${((100 * res.breakdown!.bn) / res.gpuMs).toFixed(1)}%` : '') +
-            (done < units ? `; ETA ${fmtEta(eta)}` : ''),
+            (done < units ? `; ETA ${fmtDuration(eta)}` : ''),
         );
       });
       rounds.push({ round: round + 1, order: order.map((r) => r.v.name), copyGBs: copy.gbs, fmaGflops: fma.gflops, variants });

@@ -14,7 +14,8 @@ import { tuningKey, type TuneRow, type TuningEntry } from '../gpu/tuning.js';
 import { conv2dBackwardFilterKernel, conv2dBackwardInputKernel, conv2dForwardKernel, CONV_TOL } from '../ops/conv2d.js';
 import { WideResNet, blocksPerStage } from '../model/wrn.js';
 import { trainStep, readStatus } from '../train/step.js';
-import { timeIt } from './harness.js';
+import { fmtDuration, timeIt } from './harness.js';
+import { spreadOf } from './step_report.js';
 import { fmt } from './format.js';
 
 export interface TuneOptions {
@@ -91,11 +92,7 @@ function buffersFor(rt: GpuRuntime, kernel: ConvKernel, g: ConvGeometry): { bufs
   return { bufs: { x, dy: y, dw: w }, release };
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const fmtEta = (ms: number) => (ms >= 60_000 ? `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s` : `${Math.round(ms / 1000)} s`);
+const median = (xs: number[]) => spreadOf(xs).median;
 
 export async function runTune(rt: GpuRuntime, o: TuneOptions): Promise<TuningEntry> {
   blocksPerStage(o.depth);
@@ -149,7 +146,7 @@ export async function runTune(rt: GpuRuntime, o: TuneOptions): Promise<TuningEnt
         `[${done}/${convs.length}] ${bucket}: ${winner.c.name} ${winner.ms.toPrecision(3)} ms` +
           (timed.length > 1 ? ` (${timed[1].c.name} ${(timed[1].ms / winner.ms).toFixed(2)}x)` : '') +
           (refused.length ? `; REFUSED ${refused.map((c) => `${c.name} (${results.get(c)!.message.slice(0, 80)})`).join(', ')}` : '') +
-          (done < convs.length ? `; ETA ${fmtEta(((performance.now() - t0) / done) * (convs.length - done))}` : ''),
+          (done < convs.length ? `; ETA ${fmtDuration(((performance.now() - t0) / done) * (convs.length - done))}` : ''),
       );
     }
     return {
