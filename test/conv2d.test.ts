@@ -97,6 +97,7 @@ describeGpu('conv2d: every implementation against the CPU reference on every cas
   const dispatched: Record<string, (k: ConvKernel) => RegExp> = {
     'tile-blocked': (k) => new RegExp(`^conv2d\\.${k}\\.\\d+x\\d+\\.blocked(\\.bias)?$`),
     'tile-strided': (k) => new RegExp(`^conv2d\\.${k}\\.\\d+x\\d+\\.strided(\\.bias)?$`),
+    'tile-64': (k) => new RegExp(`^conv2d\\.${k}\\.64x64\\.blocked(\\.bias)?$`),
     direct: (k) => new RegExp(`^conv2d\\.${k}\\.direct(\\.bias)?$`),
     'direct-subgroup': (k) => new RegExp(`^conv2d\\.${k}\\.direct_subgroup(\\.\\d+|\\.bias)?$`),
   };
@@ -148,7 +149,7 @@ describeGpu('conv2d: every implementation against the CPU reference on every cas
     try {
       const g: ConvGeometry = { batch: 1, cin: 2, h: 5, w: 5, cout: 3, kh: 1, kw: 1, ho: 5, wo: 5, stride: 1, pad: 0 };
       expect(() => chooseConv('forward', g)).toThrow(/none of the profile 'cpu-adapter''s implementations \(direct\) supports x\[1,2,5,5\] w\[3,2,1,1\] s1 p0; end the list with a tile implementation/);
-      expect(() => convImplementation('forward', 'winograd')).toThrow(/conv2d\.forward has no implementation 'winograd' \(it has: tile-blocked, tile-strided, direct, direct-subgroup\)/);
+      expect(() => convImplementation('forward', 'winograd')).toThrow(/conv2d\.forward has no implementation 'winograd' \(it has: tile-blocked, tile-strided, direct, direct-subgroup, tile-64\)/);
     } finally {
       rt.setProfile(noFallback);
     }

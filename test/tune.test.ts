@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gpu, initWebGPU } from '../src/index.js';
 import { runTune, tuneRows } from '../src/bench/tune.js';
+import { tuneCommand } from '../src/cli/tune.js';
 import { CONV_IMPLEMENTATIONS, CONV_IMPLEMENTATIONS_CHECKSUM, type ConvBuffers, type ConvGeometry, type ConvImplementation } from '../src/gpu/programs/conv2d.js';
 import { ENGINE_VERSION, findEntry, fnv1a, tuningKey, validateCache, withChosen, withEntry, TUNING_KIND, type TuningEntry } from '../src/gpu/tuning.js';
 import { applyTuningCache, readTuningCache, writeTuningEntry } from '../src/cli/tuning_cache.js';
@@ -56,6 +57,21 @@ describe('the tuning cache', () => {
     expect(fnv1a('')).toBe('811c9dc5');
     expect(fnv1a('a')).toBe('e40c292c');
     expect(CONV_IMPLEMENTATIONS_CHECKSUM).toMatch(/^[0-9a-f]{8}$/);
+  });
+});
+
+describe('wrn tune flags', () => {
+  it('refuse bad values before the adapter is opened, naming the flag', async () => {
+    await expect(tuneCommand(['--depth', '12'])).rejects.toThrow(/wrn tune: --depth must be 6N \+ 4/);
+    await expect(tuneCommand(['--batch', '0'])).rejects.toThrow(/wrn tune: --batch must be an integer >= 1, got 0/);
+    await expect(tuneCommand(['--rounds', 'x'])).rejects.toThrow(/--rounds must be an integer, got 'x'/);
+    const prev = process.env.WRN_TUNING_CACHE;
+    process.env.WRN_TUNING_CACHE = 'off';
+    try {
+      await expect(tuneCommand([])).rejects.toThrow(/WRN_TUNING_CACHE=off and no --cache FILE/);
+    } finally {
+      process.env.WRN_TUNING_CACHE = prev;
+    }
   });
 });
 

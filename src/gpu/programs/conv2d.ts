@@ -251,12 +251,12 @@ function tileGrid(t: TileShape, rows: number, cols: number, layers: number): [nu
   return [x, y, layers];
 }
 
-const profileTile = (rows: number, cols: number) => pickTile(rows, cols, gpu().profile.conv2d.tiles);
+const profileTile = (rows: number, cols: number, tiles = gpu().profile.conv2d.tiles) => pickTile(rows, cols, tiles);
 
 /** Tiled: y = conv(x, weight) (+ bias) as a GEMM, M = Cout, N = batch*Ho*Wo. */
-function tiledForward(layout: ColumnLayout, g: ConvGeometry, { x, weight, bias, y }: ConvBuffers['forward']): void {
+function tiledForward(layout: ColumnLayout, g: ConvGeometry, { x, weight, bias, y }: ConvBuffers['forward'], tiles?: readonly TileShape[]): void {
   const [rows, cols] = [g.cout, g.batch * g.ho * g.wo];
-  const t = profileTile(rows, cols);
+  const t = profileTile(rows, cols, tiles);
   gpu().dispatch(convSpec('forward', t, layout, !!bias), bias ? { x, weight, bias, y } : { x, weight, y }, uniforms(g), tileGrid(t, rows, cols, 1), {
     label: convLabel(g),
     cost: forwardCost(g, !!bias),
@@ -264,22 +264,22 @@ function tiledForward(layout: ColumnLayout, g: ConvGeometry, { x, weight, bias, 
 }
 
 /** Tiled: dx from dy and weight, one GEMM per stride phase (grid z), M = Cin, N = batch * phase-0 pixels. */
-function tiledBackwardInput(layout: ColumnLayout, g: ConvGeometry, { dy, weight, dx }: ConvBuffers['backward_input']): void {
+function tiledBackwardInput(layout: ColumnLayout, g: ConvGeometry, { dy, weight, dx }: ConvBuffers['backward_input'], tiles?: readonly TileShape[]): void {
   const phases = g.stride * g.stride; // one GEMM per (ih mod stride, iw mod stride); phase 0 is the largest
   const phase0Pixels = Math.ceil(g.h / g.stride) * Math.ceil(g.w / g.stride);
   const [rows, cols] = [g.cin, g.batch * phase0Pixels];
-  const t = profileTile(rows, cols);
+  const t = profileTile(rows, cols, tiles);
   gpu().dispatch(convSpec('backward_input', t, layout), { dy, weight, dx }, uniforms(g), tileGrid(t, rows, cols, phases), { label: convLabel(g), cost: backwardInputCost(g) });
 }
 
 /** Tiled: dw from x and dy, M = Cout, N = Cin*KH*KW, K = batch*Ho*Wo split across workgroups, then summed. */
-function tiledBackwardFilter(layout: ColumnLayout, g: ConvGeometry, { x, dy, dw }: ConvBuffers['backward_filter']): void {
+function tiledBackwardFilter(layout: ColumnLayout, g: ConvGeometry, { x, dy, dw }: ConvBuffers['backward_filter'], tiles?: readonly TileShape[]): void {
   const rt = gpu();
   const { filterTargetWorkgroups, minSplitK } = rt.profile.conv2d;
   const rows = g.cout;
   const cols = g.cin * g.kh * g.kw;
   const k = g.batch * g.ho * g.wo;
-  const t = profileTile(rows, cols);
+  const t = profileTile(rows, cols, tiles);
   const { splits, chunk } = filterSplits(t, rows, cols, k, Math.min(filterTargetWorkgroups, maxWorkgroups()), minSplitK);
   const out: GpuBuf = splits === 1 ? dw : rt.alloc(4 * splits * rows * cols);
   rt.dispatch(convSpec('backward_filter', t, layout), { x, dy, out }, { ...uniforms(g), chunk }, tileGrid(t, rows, cols, splits), { label: `${convLabel(g)} splits=${splits}`, cost: backwardFilterCost(g, splits) });
@@ -321,6 +321,10 @@ const directBackwardInput = (weights: keyof typeof DIRECT) => (g: ConvGeometry, 
 const TILED = 'an implicit GEMM in tiles of the profile\'s shapes (pickTile)';
 const BLOCKED = 'columns in runs of 4 per invocation';
 const STRIDED = 'columns strided over the invocations';
+// The square tile whatever the profile's list: on a GPU with many cores the narrow tiles that
+// SwiftShader's costs favour may lose (a candidate for wrn tune there; no static profile prefers it).
+const SQUARE = [TILES[0]];
+const SQUARE_SUMMARY = 'the 64x64 tile for every GEMM (columns in runs of 4), whatever tiles the profile lists';
 
 /** Every implementation of every convolution kernel. */
 export const CONV_IMPLEMENTATIONS: { readonly [K in ConvKernel]: readonly ConvImplementation<K>[] } = {
@@ -329,12 +333,14 @@ export const CONV_IMPLEMENTATIONS: { readonly [K in ConvKernel]: readonly ConvIm
     { name: 'tile-strided', kernel: 'forward', summary: `${TILED}, ${STRIDED}`, supports: everywhere, run: (g, b) => tiledForward('strided', g, b) },
     { name: 'direct', kernel: 'forward', summary: '3x3 stride 1: 16 pixels x 8 channels per invocation, no workgroup memory', supports: directGeometry, run: directForward('plain') },
     { name: 'direct-subgroup', kernel: 'forward', summary: "direct, each tap's weights read once per subgroup of >= 4", supports: (g, rt) => directGeometry(g) && rt.hasSubgroups4, run: directForward('subgroup') },
+    { name: 'tile-64', kernel: 'forward', summary: SQUARE_SUMMARY, supports: everywhere, run: (g, b) => tiledForward('blocked', g, b, SQUARE) },
   ],
   backward_input: [
     { name: 'tile-blocked', kernel: 'backward_input', summary: `${TILED} per stride phase, ${BLOCKED}`, supports: everywhere, run: (g, b) => tiledBackwardInput('blocked', g, b) },
     { name: 'tile-strided', kernel: 'backward_input', summary: `${TILED} per stride phase, ${STRIDED}`, supports: everywhere, run: (g, b) => tiledBackwardInput('strided', g, b) },
     { name: 'direct', kernel: 'backward_input', summary: 'the direct forward kernel on dy with the flipped filter, pad 2 - pad', supports: directGeometry, run: directBackwardInput('plain') },
     { name: 'direct-subgroup', kernel: 'backward_input', summary: 'direct, weights shared through subgroups of >= 4', supports: (g, rt) => directGeometry(g) && rt.hasSubgroups4, run: directBackwardInput('subgroup') },
+    { name: 'tile-64', kernel: 'backward_input', summary: SQUARE_SUMMARY, supports: everywhere, run: (g, b) => tiledBackwardInput('blocked', g, b, SQUARE) },
   ],
   backward_filter: [
     { name: 'tile-blocked', kernel: 'backward_filter', summary: `${TILED}, split K then summed, ${BLOCKED}`, supports: everywhere, run: (g, b) => tiledBackwardFilter('blocked', g, b) },
@@ -347,6 +353,7 @@ export const CONV_IMPLEMENTATIONS: { readonly [K in ConvKernel]: readonly ConvIm
       supports: (g, rt) => directGeometry(g) && directFilterSubgroupSupports(g, rt),
       run: (g, { x, dy, dw }) => directFilter(true, g, x, dy, dw),
     },
+    { name: 'tile-64', kernel: 'backward_filter', summary: SQUARE_SUMMARY, supports: everywhere, run: (g, b) => tiledBackwardFilter('blocked', g, b, SQUARE) },
   ],
 };
 
