@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gpu, initWebGPU } from '../src/index.js';
-import { runTune, tuneRows } from '../src/bench/tune.js';
+import { pickChoice, runTune, tuneRows } from '../src/bench/tune.js';
+import { spreadOf } from '../src/bench/step_report.js';
 import { tuneCommand } from '../src/cli/tune.js';
 import { CONV_IMPLEMENTATIONS, CONV_IMPLEMENTATIONS_CHECKSUM, type ConvBuffers, type ConvGeometry, type ConvImplementation } from '../src/gpu/programs/conv2d.js';
 import { ENGINE_VERSION, findEntry, fnv1a, tuningKey, validateCache, withChosen, withEntry, TUNING_KIND, type TuningEntry } from '../src/gpu/tuning.js';
@@ -60,6 +61,18 @@ describe('the tuning cache', () => {
   });
 });
 
+describe('which implementation the tuner runs', () => {
+  const t = (name: string, xs: number[]) => ({ name, ...spreadOf(xs) });
+  const isStatic = (x: { name: string }) => x.name === 'static';
+  it('another than the static choice only where it is faster beyond the spread, over at least 2 rounds', () => {
+    expect(pickChoice([t('fast', [10, 11, 12]), t('static', [13, 14, 15])], isStatic)).toMatchObject({ fastest: { name: 'fast' }, winner: { name: 'fast' }, resolved: true });
+    expect(pickChoice([t('fast', [10, 11, 14]), t('static', [13, 14, 15])], isStatic)).toMatchObject({ fastest: { name: 'fast' }, winner: { name: 'static' }, resolved: false }); // ranges overlap
+    expect(pickChoice([t('fast', [10]), t('static', [20])], isStatic)).toMatchObject({ winner: { name: 'static' }, resolved: false }); // one round: no spread
+    expect(pickChoice([t('static', [10, 11]), t('slow', [20, 21])], isStatic)).toMatchObject({ winner: { name: 'static' }, resolved: false });
+    expect(pickChoice([t('fast', [10, 11]), t('other', [20, 21])], isStatic)).toMatchObject({ winner: { name: 'fast' }, resolved: false }); // the static choice was not a candidate
+  });
+});
+
 describe('wrn tune flags', () => {
   it('refuse bad values before the adapter is opened, naming the flag', async () => {
     await expect(tuneCommand(['--depth', '12'])).rejects.toThrow(/wrn tune: --depth must be 6N \+ 4/);
@@ -107,9 +120,12 @@ describeGpu('wrn tune on the CPU adapter', () => {
     for (const r of tuned.table) {
       expect(tuned.chosen[r.bucket]).toBe(r.winner);
       expect(r.candidates.filter((c) => c.name !== 'broken').every((c) => c.ok), r.bucket).toBe(true);
-      const winner = r.candidates.find((c) => c.name === r.winner)!.ms!;
-      for (const c of r.candidates) if (c.ok) expect(c.ms!).toBeGreaterThanOrEqual(winner);
+      const fastest = r.candidates.find((c) => c.name === r.fastest)!.ms!;
+      for (const c of r.candidates) if (c.ok) expect(c.ms!).toBeGreaterThanOrEqual(fastest);
       expect(r.staticOverWinner!).toBeGreaterThanOrEqual(1); // measured in the same run, the static choice is one of the candidates
+      // One round has no spread: nothing is resolved, so every convolution keeps the static choice.
+      expect(r.resolved).toBe(false);
+      expect(r.winner).toBe(r.staticChoice);
     }
     expect(tuned.key).toEqual(tuningKey(gpu().ctx.adapter, gpu().profile.name, CONV_IMPLEMENTATIONS_CHECKSUM));
     const rows = tuneRows(tuned);

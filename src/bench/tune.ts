@@ -15,7 +15,7 @@ import { conv2dBackwardFilterKernel, conv2dBackwardInputKernel, conv2dForwardKer
 import { WideResNet, blocksPerStage } from '../model/wrn.js';
 import { trainStep, readStatus } from '../train/step.js';
 import { fmtDuration, timeIt } from './harness.js';
-import { spreadOf } from './step_report.js';
+import { spreadOf, type Spread } from './step_report.js';
 import { fmt } from './format.js';
 
 export interface TuneOptions {
@@ -92,7 +92,18 @@ function buffersFor(rt: GpuRuntime, kernel: ConvKernel, g: ConvGeometry): { bufs
   return { bufs: { x, dy: y, dw: w }, release };
 }
 
-const median = (xs: number[]) => spreadOf(xs).median;
+
+/**
+ * Of candidates timed over rounds (sorted fastest first), what runs: the fastest where its range
+ * lies wholly below the static choice's over at least 2 rounds, else the static choice (when it
+ * was timed). A difference within the spread is no reason to change the kernel and the rounding.
+ */
+export function pickChoice<T extends Spread>(timed: readonly T[], isStatic: (t: T) => boolean): { fastest: T; winner: T; resolved: boolean } {
+  const fastest = timed[0];
+  const stat = timed.find(isStatic);
+  const resolved = !!stat && stat !== fastest && fastest.n >= 2 && fastest.max < stat.min;
+  return { fastest, winner: stat && !resolved ? stat : fastest, resolved };
+}
 
 export async function runTune(rt: GpuRuntime, o: TuneOptions): Promise<TuningEntry> {
   blocksPerStage(o.depth);
@@ -126,25 +137,31 @@ export async function runTune(rt: GpuRuntime, o: TuneOptions): Promise<TuningEnt
       } finally {
         release();
       }
-      const timed = valid.map((c) => ({ c, ms: median(results.get(c)!.samples) })).sort((a, b) => a.ms - b.ms);
+      const timed = valid.map((c) => ({ c, ...spreadOf(results.get(c)!.samples) })).sort((a, b) => a.median - b.median);
       const staticChoice = chooseConv(kernel, g, rt).name;
       if (!timed.length) throw new Error(`tune: no implementation of conv2d.${kernel} passed its check at ${bucket}: ${candidates.map((c) => `${c.name}: ${results.get(c)!.message}`).join('; ')}`);
-      const winner = timed[0];
-      const staticMs = timed.find((t) => t.c.name === staticChoice)?.ms ?? null;
-      chosen[bucket] = winner.c.name;
+      const { fastest, winner, resolved } = pickChoice(timed, (t) => t.c.name === staticChoice);
+      const stat = timed.find((t) => t.c.name === staticChoice);
+      chosen[bucket] = winner.c.name as ConvImplementationName;
       table.push({
         bucket,
-        candidates: candidates.map((c) => ({ name: c.name, ok: results.get(c)!.ok, ms: results.get(c)!.ok ? median(results.get(c)!.samples) : null, message: results.get(c)!.message })),
+        candidates: candidates.map((c) => {
+          const t = timed.find((x) => x.c === c);
+          return { name: c.name, ok: results.get(c)!.ok, ms: t?.median ?? null, minMs: t?.min ?? null, maxMs: t?.max ?? null, message: results.get(c)!.message };
+        }),
+        fastest: fastest.c.name,
         winner: winner.c.name,
-        margin: timed.length > 1 ? timed[1].ms / winner.ms : 1,
+        resolved,
+        margin: timed.length > 1 ? timed[1].median / fastest.median : 1,
         staticChoice,
-        staticOverWinner: staticMs === null ? null : staticMs / winner.ms,
+        staticOverWinner: stat ? stat.median / fastest.median : null,
       });
       const refused = candidates.filter((c) => !results.get(c)!.ok);
       const done = index + 1;
       log(
-        `[${done}/${convs.length}] ${bucket}: ${winner.c.name} ${winner.ms.toPrecision(3)} ms` +
-          (timed.length > 1 ? ` (${timed[1].c.name} ${(timed[1].ms / winner.ms).toFixed(2)}x)` : '') +
+        `[${done}/${convs.length}] ${bucket}: fastest ${fastest.c.name} ${fastest.median.toPrecision(3)} ms` +
+          (timed.length > 1 ? ` (${timed[1].c.name} ${(timed[1].median / fastest.median).toFixed(2)}x)` : '') +
+          `; runs ${winner.c.name}${winner === fastest ? '' : ' (the static choice: not beaten beyond the spread)'}` +
           (refused.length ? `; REFUSED ${refused.map((c) => `${c.name} (${results.get(c)!.message.slice(0, 80)})`).join(', ')}` : '') +
           (done < convs.length ? `; ETA ${fmtDuration(((performance.now() - t0) / done) * (convs.length - done))}` : ''),
       );
@@ -162,12 +179,21 @@ export async function runTune(rt: GpuRuntime, o: TuneOptions): Promise<TuningEnt
   }
 }
 
-/** What won where, by how much, and against the static profile's choice. */
+/** What was fastest where, by how much, whether that beat the static choice beyond the spread, and what runs. */
 export function tuneRows(e: TuningEntry): string[][] {
-  const rows = [['convolution', 'candidates (median ms; REFUSED: failed the CPU check)', 'winner', 'margin', 'static choice', 'static / winner']];
+  const rows = [['convolution', 'candidates (median [min, max] ms over rounds; REFUSED: failed the CPU check)', 'fastest', 'margin', 'static choice', 'static / fastest', 'runs']];
   for (const r of e.table) {
-    const cands = r.candidates.map((c) => (c.ok ? `${c.name} ${fmt(c.ms)}` : `${c.name} REFUSED`)).join(', ');
-    rows.push([r.bucket, cands, r.winner, `${fmt(r.margin)}x`, r.staticChoice, r.staticOverWinner === null ? '-' : `${fmt(r.staticOverWinner)}x`]);
+    const cands = r.candidates.map((c) => (c.ok ? `${c.name} ${fmt(c.ms)} [${fmt(c.minMs)}, ${fmt(c.maxMs)}]` : `${c.name} REFUSED`)).join(', ');
+    const verdict = r.fastest === r.staticChoice ? '' : r.resolved ? ' (resolved)' : ' (within the spread)';
+    rows.push([r.bucket, cands, r.fastest, `${fmt(r.margin)}x`, r.staticChoice, r.staticOverWinner === null ? '-' : `${fmt(r.staticOverWinner)}x${verdict}`, r.winner]);
   }
   return rows;
+}
+
+/** One line: how many convolutions run another implementation than the static profile, and why not more. */
+export function tuneSummary(e: TuningEntry): string {
+  const faster = e.table.filter((r) => r.fastest !== r.staticChoice).length;
+  const changed = e.table.filter((r) => r.winner !== r.staticChoice).length;
+  const rounds = e.config.rounds;
+  return `${changed} of ${e.table.length} convolutions run another implementation than the static profile: another was fastest at ${faster}, beyond the spread over ${rounds} rounds at ${changed} (the others keep the static choice). Margin: the runner-up's median over the fastest's.`;
 }

@@ -2,7 +2,7 @@
 // WRN of the given size dispatches (src/bench/tune.ts), and store the choices in the tuning cache
 // (src/cli/tuning_cache.ts) that `wrn check` and `wrn bench` then use.
 import { initWebGPU } from '../index.js';
-import { runTune, tuneRows } from '../bench/tune.js';
+import { runTune, tuneRows, tuneSummary } from '../bench/tune.js';
 import { table } from '../bench/format.js';
 import { parseFlags, requireWrnDepth, usage, UsageError } from './args.js';
 import { tuningCachePath, writeTuningEntry } from './tuning_cache.js';
@@ -32,8 +32,7 @@ export async function tuneCommand(argv: string[]): Promise<number> {
   const entry = await runTune(rt, { depth: f.depth, width: f.width, batch: f.batch, rounds: f.rounds, command: ['wrn', 'tune', ...argv].join(' '), log: (l) => console.log(`  ${l}`) });
   console.log('');
   console.log(table(tuneRows(entry)));
-  const changed = entry.table.filter((r) => r.winner !== r.staticChoice).length;
-  console.log(`\n${changed} of ${entry.table.length} convolutions choose another implementation than the static profile; margin: the runner-up's time over the winner's.`);
+  console.log(`\n${tuneSummary(entry)}`);
   writeTuningEntry(file, entry);
   console.log(`wrote ${file}`);
   return 0;

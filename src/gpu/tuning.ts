@@ -27,15 +27,25 @@ export interface TuningKey {
   profile: string;
 }
 
-/** One measured bucket: every candidate's median time (or why it was refused) and the winner. */
+/** One measured bucket: every candidate's time over the rounds (or why it was refused) and the choice. */
 export interface TuneRow {
   /** `forward x[32,16,32,32] w[16,16,3,3] s1 p1` */
   bucket: string;
-  candidates: { name: string; ok: boolean; ms: number | null; message: string }[];
+  /** median and range over the rounds (ms; null: refused by the CPU check) */
+  candidates: { name: string; ok: boolean; ms: number | null; minMs: number | null; maxMs: number | null; message: string }[];
+  /** the fastest median */
+  fastest: string;
+  /**
+   * The choice: the fastest where its range lies wholly below the static choice's (over >= 2
+   * rounds), else the static choice (a difference within the spread is not a reason to change
+   * the kernel, and so the rounding).
+   */
   winner: string;
-  /** the runner-up's time over the winner's (1 when only one candidate ran) */
+  /** whether the fastest beat the static choice beyond the spread */
+  resolved: boolean;
+  /** the runner-up's median over the fastest's (1 when only one candidate ran) */
   margin: number;
-  /** what the static profile runs there, and its time over the winner's */
+  /** what the static profile runs there, and its median over the fastest's */
   staticChoice: string;
   staticOverWinner: number | null;
 }

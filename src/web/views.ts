@@ -8,7 +8,7 @@ import { runKernelBench } from '../bench/kernels.js';
 import { runStepBench, stepDefaults } from '../bench/step.js';
 import { fmt, pct, resultBaseName, type BenchResult, type KernelBenchResult } from '../bench/report.js';
 import { bnCostLines, conditionLines, projectionRows, rooflineRows, stepRows, type StepBenchResult } from '../bench/step_report.js';
-import { runTune, tuneRows } from '../bench/tune.js';
+import { runTune, tuneRows, tuneSummary } from '../bench/tune.js';
 import { CONV_IMPLEMENTATIONS_CHECKSUM } from '../gpu/programs/conv2d.js';
 import { findEntry, tuningKey, validateCache, withChosen, withEntry, type TuningCache } from '../gpu/tuning.js';
 import { kernelChart, stepChart } from '../bench/charts.js';
@@ -270,8 +270,7 @@ async function tuneTask(ctx: TaskContext) {
   applyBrowserTuning(ctx.rt);
   const panel = document.getElementById('adapter');
   if (panel) renderAdapter(panel, adapterReport(ctx));
-  const changed = entry.table.filter((r) => r.winner !== r.staticChoice).length;
-  const summary = el('p', `${changed} of ${entry.table.length} convolutions choose another implementation than the '${entry.key.profile}' profile; stored in this browser and in use.`, 'summary');
+  const summary = el('p', `${tuneSummary(entry)} Stored in this browser and in use.`, 'summary');
   summary.id = 'tune-summary';
   ctx.output?.appendChild(summary);
   const t = table(tuneRows(entry), 'num');
