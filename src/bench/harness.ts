@@ -102,10 +102,10 @@ const FMA: KernelSpec = { name: 'bench.fma', category: 'other', source: fmaWgsl,
 const FMA_WG = 64;
 const FMA_MIN_MS = 10;
 /** FLOPs per invocation and iteration of the FMA kernel: 8 vec4 FMAs of 2 operations per lane. */
-export const FMA_FLOPS_PER_ITERATION = 8 * 4 * 2;
+const FMA_FLOPS_PER_ITERATION = 8 * 4 * 2;
 
 /** Record the FMA-throughput kernel: `workgroups` of 64 invocations, `iterations` rounds each. */
-export function recordFma(rt: GpuRuntime, out: GpuBuf, workgroups: number, iterations: number): void {
+function recordFma(rt: GpuRuntime, out: GpuBuf, workgroups: number, iterations: number): void {
   const invocations = workgroups * FMA_WG;
   if (out.bytes < 4 * invocations) throw new Error(`bench: the FMA kernel writes ${invocations} values; the buffer holds ${out.bytes / 4}`);
   if (workgroups > 65535) throw new Error(`bench: the FMA kernel runs at most 65535 workgroups, asked for ${workgroups}`);
@@ -115,18 +115,24 @@ export function recordFma(rt: GpuRuntime, out: GpuBuf, workgroups: number, itera
   });
 }
 
+/** A yardstick kept for repeated measurement (the step benchmark measures it every round): its buffers are made once. */
+export interface Yardstick {
+  /** GB/s (copy) or GFLOP/s (FMA) at the median time */
+  measure(opts: TimeOptions): Promise<{ value: number; timing: Timing }>;
+  release(): void;
+}
+
 /**
- * The adapter's practical compute peak: GFLOP/s of the FMA kernel over `gflop` GFLOP per
- * repetition (enough work that a launch is a small part of it; scale it up on a fast GPU).
+ * The adapter's practical compute peak: the FMA kernel sized from `gflop` GFLOP, grown once (a
+ * fast adapter finishes that in microseconds, where the launch dominates) until a repetition takes
+ * FMA_MIN_MS by the wall clock; each measure() then times that work.
  */
-export async function measureFma(rt: GpuRuntime, opts: { gflop: number } & TimeOptions): Promise<{ gflops: number; timing: Timing; flops: number }> {
+export async function fmaYardstick(rt: GpuRuntime, gflop: number): Promise<Yardstick> {
   // Up to 256 iterations first, then more workgroups (one grid row of at most 65535), then more iterations.
-  const perInvocation = (opts.gflop * 1e9) / FMA_WG / FMA_FLOPS_PER_ITERATION;
+  const perInvocation = (gflop * 1e9) / FMA_WG / FMA_FLOPS_PER_ITERATION;
   const workgroups = Math.max(1, Math.min(65535, Math.round(perInvocation / 256)));
   let iterations = Math.max(16, Math.round(perInvocation / workgroups));
   const out = rt.alloc(4 * workgroups * FMA_WG);
-  // A fast adapter finishes that in microseconds, where the launch dominates: grow the work until
-  // one repetition takes FMA_MIN_MS by the wall clock.
   for (let grow = 0; grow < 6; grow++) {
     const t0 = performance.now();
     recordFma(rt, out, workgroups, iterations);
@@ -135,10 +141,31 @@ export async function measureFma(rt: GpuRuntime, opts: { gflop: number } & TimeO
     if (ms >= FMA_MIN_MS || iterations >= 1 << 20) break;
     iterations = Math.min(1 << 20, Math.ceil(iterations * Math.min(16, (1.2 * FMA_MIN_MS) / Math.max(ms, 0.01))));
   }
-  const timing = await timeIt(rt, () => recordFma(rt, out, workgroups, iterations), opts);
-  rt.release(out);
   const flops = workgroups * FMA_WG * iterations * FMA_FLOPS_PER_ITERATION;
-  return { gflops: flops / (timing.medianMs * 1e6), timing, flops };
+  return {
+    measure: async (opts) => {
+      const timing = await timeIt(rt, () => recordFma(rt, out, workgroups, iterations), opts);
+      return { value: flops / (timing.medianMs * 1e6), timing };
+    },
+    release: () => rt.release(out),
+  };
+}
+
+/** The vec4 copy of `values` f32 values (rounded up to whole vec4s) as a Yardstick: GB/s read + written. */
+export function copyYardstick(rt: GpuRuntime, values: number): Yardstick {
+  const n4 = Math.max(1, Math.ceil(values / 4));
+  const src = rt.upload(randomData(4 * n4));
+  const dst = rt.alloc(16 * n4);
+  return {
+    measure: async (opts) => {
+      const timing = await timeIt(rt, () => recordCopy(rt, src, dst, n4), opts);
+      return { value: (2 * 16 * n4) / (timing.medianMs * 1e6), timing };
+    },
+    release: () => {
+      rt.release(src);
+      rt.release(dst);
+    },
+  };
 }
 
 /** A GEMM C [m, n] = A [m, k] @ B [k, n]. */
@@ -167,16 +194,15 @@ export async function measureLimits(rt: GpuRuntime, opts: { copyMiB: number; sge
   return { copyGBs: copy.gbs, copyTiming: copy.timing, copyBytes: copy.bytes, sgemmGflops: sgemm.gflops, sgemmTiming: sgemm.timing, sgemmShape: sgemm.shape };
 }
 
-/** The vec4 copy's GB/s (bytes read + written) for `values` f32 values (rounded up to whole vec4s). */
+/** The vec4 copy's GB/s (bytes read + written) for `values` f32 values (rounded up to whole vec4s), measured once. */
 export async function measureCopy(rt: GpuRuntime, values: number, opts: TimeOptions): Promise<{ gbs: number; timing: Timing; bytes: number }> {
-  const n4 = Math.max(1, Math.ceil(values / 4));
-  const src = rt.upload(randomData(4 * n4));
-  const dst = rt.alloc(16 * n4);
-  const timing = await timeIt(rt, () => recordCopy(rt, src, dst, n4), opts);
-  rt.release(src);
-  rt.release(dst);
-  const bytes = 2 * 16 * n4;
-  return { gbs: bytes / (timing.medianMs * 1e6), timing, bytes };
+  const copy = copyYardstick(rt, values);
+  try {
+    const { value, timing } = await copy.measure(opts);
+    return { gbs: value, timing, bytes: 2 * 16 * Math.max(1, Math.ceil(values / 4)) };
+  } finally {
+    copy.release();
+  }
 }
 
 /** Values in [-0.5, 0.5): inputs with no NaNs or denormals that could slow a CPU adapter. */

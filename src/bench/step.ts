@@ -12,7 +12,7 @@ import { CATEGORIES, type Category, type DispatchRecord } from '../gpu/cost.js';
 import { describeAdapter } from '../gpu/device.js';
 import { WideResNet, blocksPerStage, type Variant } from '../model/wrn.js';
 import { trainStep, readStatus } from '../train/step.js';
-import { PROFILE_CAPACITY, fmtDuration, measureCopy, measureFma } from './harness.js';
+import { PROFILE_CAPACITY, copyYardstick, fmaYardstick, fmtDuration, type Yardstick } from './harness.js';
 import { resultHeader } from './report.js';
 import { STEP_KIND, spreadOf, summarizeStep, type StepBenchResult, type StepRound, type StepRoundVariant } from './step_report.js';
 
@@ -171,11 +171,12 @@ export async function runStepBench(rt: GpuRuntime, o: StepBenchOptions): Promise
   // The copy yardstick at the size of the step's largest activation (stage 1: [batch, 16 x width,
   // 32, 32]), and at least 16 MiB: a smaller copy measures the launch more than the memory.
   const copyValues = Math.max(4 * 2 ** 20, o.batch * 16 * o.width * 32 * 32);
-  const fmaGflop = 0.5; // grown by measureFma until a repetition takes 10 ms
+  const fmaGflop = 0.5; // grown by fmaYardstick until a repetition takes 10 ms
   const yardstickOpts = { warmup: 1, reps: 5, wall: !profile };
   const runners: Runner[] = [];
+  const yardsticks: Yardstick[] = [];
   try {
-    const costs = new Map<string, { records: DispatchRecord[]; dispatches: number }>();
+    const costs = new Map<Runner, DispatchRecord[]>();
     for (const v of chosen) {
       const r = makeRunner(v, o);
       runners.push(r);
@@ -185,15 +186,20 @@ export async function runStepBench(rt: GpuRuntime, o: StepBenchOptions): Promise
       await r.step(r.steps);
       const records = rt.stopCostLog();
       if (profile && records.length > PROFILE_CAPACITY) throw new Error(`bench step: ${v.name} records ${records.length} dispatches per step; the profiler holds ${PROFILE_CAPACITY}`);
-      costs.set(v.name, { records, dispatches: records.length });
+      costs.set(r, records);
       log(`${v.name}: warmed up, ${records.length} dispatches per step`);
     }
+    // Made once, measured every round.
+    const copy = copyYardstick(rt, copyValues);
+    yardsticks.push(copy);
+    const fma = await fmaYardstick(rt, fmaGflop);
+    yardsticks.push(fma);
     const rounds: StepRound[] = [];
     const t0 = performance.now();
     const units = o.rounds * runners.length;
     for (let round = 0; round < o.rounds; round++) {
-      const copy = await measureCopy(rt, copyValues, yardstickOpts);
-      const fma = await measureFma(rt, { gflop: fmaGflop, ...yardstickOpts });
+      const copyGBs = (await copy.measure(yardstickOpts)).value;
+      const fmaGflops = (await fma.measure(yardstickOpts)).value;
       const order = runners.map((_, i) => runners[(i + round) % runners.length]);
       let finished = 0;
       const variants = await runRound(rt, order, o, profiled, (r, res) => {
@@ -205,7 +211,7 @@ export async function runStepBench(rt: GpuRuntime, o: StepBenchOptions): Promise
             (done < units ? `; ETA ${fmtDuration(eta)}` : ''),
         );
       });
-      rounds.push({ round: round + 1, order: order.map((r) => r.v.name), copyGBs: copy.gbs, fmaGflops: fma.gflops, variants });
+      rounds.push({ round: round + 1, order: order.map((r) => r.v.name), copyGBs, fmaGflops, variants });
     }
     const loadAfter = o.loadAverage?.() ?? null;
     return summarizeStep({
@@ -221,10 +227,11 @@ export async function runStepBench(rt: GpuRuntime, o: StepBenchOptions): Promise
         yardsticks: `per round: a vec4 copy of ${copyValues} values and an FMA kernel of at least ${fmaGflop} GFLOP and 10 ms, ${yardstickOpts.reps} repetitions each`,
       },
       copyValues,
-      runners: runners.map((r) => ({ name: r.v.name, variant: r.v.variant, fuseBnRelu: r.v.fuseBnRelu, parameters: r.model.parameterCount, records: costs.get(r.v.name)!.records, kernels: r.kernels })),
+      runners: runners.map((r) => ({ name: r.v.name, variant: r.v.variant, fuseBnRelu: r.v.fuseBnRelu, parameters: r.model.parameterCount, records: costs.get(r)!, kernels: r.kernels })),
       rounds,
     });
   } finally {
     for (const r of runners) r.release();
+    for (const y of yardsticks) y.release();
   }
 }

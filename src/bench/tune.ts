@@ -4,7 +4,7 @@
 // timed, the candidates interleaved round by round (GPU timestamps where the adapter has them),
 // and the fastest becomes the bucket's choice in a tuning-cache entry (src/gpu/tuning.ts).
 // Browser-safe: the caller stores the entry.
-import { input, rand } from '../check.js';
+import { compareArrays, input, rand } from '../check.js';
 import { Tensor } from '../tensor.js';
 import type { GpuRuntime } from '../gpu/runtime.js';
 import { chooseConv, CONV_IMPLEMENTATIONS, CONV_IMPLEMENTATIONS_CHECKSUM, convBucket, convolutionsOf, type ConvBuffers, type ConvImplementation, type ConvKernel } from '../gpu/programs/conv2d.js';
@@ -67,13 +67,8 @@ async function validate(kernel: ConvKernel, impl: ConvImplementation, full: Conv
     const [a, b] = tensors.map((t) => t.gpuBuf());
     const bufs = kernel === 'forward' ? { x: a, weight: b, y: out.gpuBuf() } : kernel === 'backward_input' ? { dy: a, weight: b, dx: out.gpuBuf() } : { x: a, dy: b, dw: out.gpuBuf() };
     (impl.run as (g: ConvGeometry, b: unknown) => void)(g, bufs);
-    const got = await out.toArray();
-    for (let i = 0; i < expected.length; i++) {
-      if (!(Math.abs(got[i] - expected[i]) <= CONV_TOL.atol + CONV_TOL.rtol * Math.abs(expected[i]))) {
-        return { ok: false, message: `mismatch at index ${i} of ${expected.length}: GPU ${got[i]}, CPU ${expected[i]} (tolerance ${CONV_TOL.atol} + ${CONV_TOL.rtol} x |CPU|)` };
-      }
-    }
-    return { ok: true, message: '' };
+    const r = compareArrays(`conv2d.${kernel} ${impl.name}`, await out.toArray(), expected, CONV_TOL);
+    return { ok: r.ok, message: r.message };
   } catch (e) {
     return { ok: false, message: (e as Error).message };
   } finally {

@@ -2,7 +2,6 @@
 // kernel category (what share is BN, what SkipInit saves), and comparing two result files.
 import { cpus, loadavg } from 'node:os';
 import { ensureDir } from '../util/fsx.js';
-import { initWebGPU } from '../index.js';
 import { parseFlags, usage, requireRange, requireNonEmpty, requireTensorSize, UsageError, MAX_TENSOR_VALUES, MAX_TIMEOUT_S, requireWrnDepth } from './args.js';
 import { checkWrnSize } from '../model/wrn.js';
 import { formatVersionComparison, kernelDefaults, runKernelBench, WRN16_4_LAYERS, layerName, type KernelBenchOptions } from '../bench/kernels.js';
@@ -10,7 +9,7 @@ import { describeRegistry, formatVersions, parseVersionRequest, versionsOf, with
 import { runStepBench, stepDefaults, STEP_VARIANTS } from '../bench/step.js';
 import { compareResults, formatKernels, formatStep, validateResult, type KernelBenchResult } from '../bench/report.js';
 import { DEFAULT_RESULTS_DIR, gitCommit, readResult, writeResult } from '../bench/output.js';
-import { applyTuningCache } from './tuning_cache.js';
+import { openTunedRuntime } from './tuning_cache.js';
 import { CONV_LAYERS, parseConvLayer, runConv2dBench, TILE_NAMES } from '../bench/conv2d.js';
 import { convOutSize } from '../ops/conv2d.js';
 import { BN_SHAPES, runBnDispatchBench } from '../bench/bn_dispatches.js';
@@ -148,10 +147,7 @@ async function kernels(argv: string[]): Promise<number> {
   if (f.browser) {
     r = await kernelsInBrowser(opts, f.gpu, f.timeout);
   } else {
-    const rt = await initWebGPU({ timestamps: true });
-    console.log(`adapter: ${rt.adapterName}`);
-    console.log(`tuning profile: ${rt.profile.name}`);
-    console.log(applyTuningCache(rt));
+    const rt = await openTunedRuntime({ timestamps: true });
     if (versions.kind === 'select') console.log(`kernel versions: ${formatVersions(versionsOf(withVersions(rt.profile, versions.versions)))}`);
     if (versions.kind === 'compare') console.log(`kernel versions compared: ${versions.families.join(', ')} (the profile's own: ${formatVersions(versionsOf(rt.profile))})`);
     r = await runKernelBench(rt, { ...opts, notes: nodeNotes(rt), log: (l) => console.log(`  ${l}`) });
@@ -212,10 +208,7 @@ async function step(argv: string[]): Promise<number> {
     }
   }
   requireTensorSize('bench step', 'the activations [--batch, 16 x --width, 32, 32] =', [o.batch, 16 * o.width, 32, 32], '--batch or --width');
-  const rt = await initWebGPU({ timestamps: true });
-  console.log(`adapter: ${rt.adapterName}`);
-  console.log(`tuning profile: ${rt.profile.name}`);
-  console.log(applyTuningCache(rt));
+  const rt = await openTunedRuntime({ timestamps: true });
   const r = await runStepBench(rt, { ...o, notes: nodeNotes(rt), log: (l) => console.log(`  ${l}`) });
   console.log('');
   console.log(formatStep(r));
@@ -260,10 +253,7 @@ async function conv2dBench(argv: string[]): Promise<number> {
     requireTensorSize('bench conv2d', `${l.name}: the output [--batch, ${l.cout}, ${ho}, ${ho}] =`, [f.batch, l.cout, ho, ho], '--batch');
     requireTensorSize('bench conv2d', `${l.name}: the GEMM's K x N operand (K = Cin x KH x KW, N = batch x Ho x Wo, padded) =`, [Math.ceil((l.cin * l.k * l.k) / 16) * 16, Math.ceil(n / 64) * 64], '--batch');
   }
-  const rt = await initWebGPU();
-  console.log(`adapter: ${rt.adapterName}`);
-  console.log(`tuning profile: ${rt.profile.name}`);
-  console.log(applyTuningCache(rt));
+  const rt = await openTunedRuntime();
   await runConv2dBench(rt, { batch: f.batch, reps: f.reps, rounds: f.rounds, only: f.only, layers, tile: f.tile ?? null, maxWorkgroups: f['max-workgroups'] ?? null, skipMatmul: f['skip-matmul'] });
   return 0;
 }
@@ -282,10 +272,7 @@ async function bnDispatches(argv: string[]): Promise<number> {
   });
   requireNonEmpty('bench bn-dispatches', 'shapes', shapes);
   for (const [c, h] of shapes) requireTensorSize('bench bn-dispatches', 'the tensor [--batch, C, H, H] =', [f.batch, c, h, h], '--batch or --shapes');
-  const rt = await initWebGPU({ timestamps: true });
-  console.log(`adapter: ${rt.adapterName}`);
-  console.log(`tuning profile: ${rt.profile.name}`);
-  console.log(applyTuningCache(rt));
+  const rt = await openTunedRuntime({ timestamps: true });
   await runBnDispatchBench(rt, { batch: f.batch, shapes });
   return 0;
 }

@@ -1,8 +1,7 @@
 // `wrn check`: the adapter and its limits, then every kernel against its CPU reference.
-import { initWebGPU } from '../index.js';
 import { runChecks, selectChecks } from '../check.js';
 import { parseFlags, usage, UsageError } from './args.js';
-import { applyTuningCache } from './tuning_cache.js';
+import { openTunedRuntime } from './tuning_cache.js';
 
 const FLAGS = {
   filter: { type: 'string', default: '', help: 'run only the checks whose name contains this' },
@@ -22,10 +21,7 @@ export async function checkCommand(argv: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError(`wrn check: --filter: ${(e as Error).message}`);
   }
-  const rt = await initWebGPU();
-  console.log(`adapter: ${rt.adapterName}`);
-  console.log(`tuning profile: ${rt.profile.name}`);
-  console.log(applyTuningCache(rt));
+  const rt = await openTunedRuntime();
   const l = rt.limits;
   console.log(
     `limits: maxStorageBufferBindingSize=${l.maxStorageBufferBindingSize} maxBufferSize=${l.maxBufferSize} ` +

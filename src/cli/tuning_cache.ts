@@ -6,9 +6,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { GpuRuntime } from '../gpu/runtime.js';
-import { CONV_IMPLEMENTATIONS_CHECKSUM } from '../gpu/programs/conv2d.js';
 import { isCpuAdapter } from '../gpu/profile.js';
-import { findEntry, tuningKey, validateCache, withChosen, withEntry, type TuningCache, type TuningEntry } from '../gpu/tuning.js';
+import { applyCache, validateCache, withEntry, type TuningCache, type TuningEntry } from '../gpu/tuning.js';
+import type { OpenDeviceOptions } from '../gpu/device.js';
+import { initWebGPU } from '../index.js';
 import { writeFileAtomic } from '../util/fsx.js';
 
 /** The cache file, or null when WRN_TUNING_CACHE=off. */
@@ -41,10 +42,17 @@ export function applyTuningCache(rt: GpuRuntime): string {
   const file = tuningCachePath();
   if (!file) return 'tuning cache: off (WRN_TUNING_CACHE=off): the static profile';
   const cache = readTuningCache(file);
-  const hint = isCpuAdapter(rt.ctx.adapter) ? '' : '; `wrn tune` would pick kernels for this GPU';
-  if (!cache) return `tuning cache: none at ${file}${hint}`;
-  const { entry, reason } = findEntry(cache, tuningKey(rt.ctx.adapter, rt.profile.name, CONV_IMPLEMENTATIONS_CHECKSUM));
-  if (!entry) return `tuning cache: ${file}: ${reason}${hint}`;
-  rt.setProfile(withChosen(rt.profile, entry.chosen));
-  return `tuning cache: ${Object.keys(entry.chosen).length} convolution choices from ${file} (tuned ${entry.date.slice(0, 10)} for WRN-${entry.config.depth}-${entry.config.width} at batch ${entry.config.batch})`;
+  const r = cache ? applyCache(rt, cache, `from ${file}`) : { applied: false, line: `none at ${file}` };
+  const line = `tuning cache: ${r.applied || !cache ? r.line : `${file}: ${r.line}`}`;
+  // The hint where a GPU runs its static profile, which was measured on SwiftShader only.
+  return r.applied || isCpuAdapter(rt.ctx.adapter) ? line : `${line}; \`wrn tune\` would pick kernels for this GPU`;
+}
+
+/** Open the runtime for a command and print the adapter, its tuning profile and what the tuning cache overlays. */
+export async function openTunedRuntime(opts: OpenDeviceOptions = {}): Promise<GpuRuntime> {
+  const rt = await initWebGPU(opts);
+  console.log(`adapter: ${rt.adapterName}`);
+  console.log(`tuning profile: ${rt.profile.name}`);
+  console.log(applyTuningCache(rt));
+  return rt;
 }

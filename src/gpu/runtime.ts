@@ -309,9 +309,10 @@ export class GpuRuntime {
     if (x * y * z === 0) return;
     const bindGroup = this.bindGroup(p, entries);
     const desc: GPUComputePassDescriptor = { label };
-    const record: DispatchRecord = { label, category: spec.category, cost: opts.cost };
-    this.costLog?.push(record);
-    if (this.profiler && this.profiler.records.length < this.profiler.capacity) {
+    // A record only where something collects them: a step records hundreds of dispatches.
+    const record = this.costLog || this.profiler ? { label, category: spec.category, cost: opts.cost } : null;
+    if (record) this.costLog?.push(record);
+    if (record && this.profiler && this.profiler.records.length < this.profiler.capacity) {
       const i = this.profiler.records.length;
       this.profiler.records.push(record);
       desc.timestampWrites = { querySet: this.profiler.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };

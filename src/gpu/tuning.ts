@@ -8,6 +8,8 @@
 import type { AdapterDescription } from './device.js';
 import type { ConvImplementationName, TuningProfile } from './profile.js';
 import { CONV_IMPLEMENTATION_NAMES } from './profile.js';
+import { CONV_IMPLEMENTATIONS_CHECKSUM } from './programs/conv2d.js';
+import type { GpuRuntime } from './runtime.js';
 
 export const TUNING_KIND = 'wrn-tuning-cache';
 export const TUNING_SCHEMA = 1;
@@ -113,19 +115,24 @@ export function validateCache(value: unknown, file: string): TuningCache {
   if (!Array.isArray(c.entries)) throw bad("'entries' is not a list");
   c.entries.forEach((e, i) => {
     if (!e || typeof e !== 'object' || !e.key || typeof e.key.checksum !== 'string' || !e.chosen || typeof e.chosen !== 'object') throw bad(`entries[${i}] lacks a key or its choices`);
-    for (const [bucket, name] of Object.entries(e.chosen)) {
-      if (!(CONV_IMPLEMENTATION_NAMES as readonly string[]).includes(name)) throw bad(`entries[${i}] chooses '${name}' for ${bucket}, which is not an implementation (${CONV_IMPLEMENTATION_NAMES.join(', ')})`);
-    }
+    for (const [bucket, name] of unknownImplementations(e.chosen)) throw bad(`entries[${i}] chooses '${name}' for ${bucket}, which is not an implementation (${CONV_IMPLEMENTATION_NAMES.join(', ')})`);
   });
   return c as TuningCache;
 }
 
-/** A short, stable hash (FNV-1a, 32 bits, hex) of `text`. */
-export function fnv1a(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h.toString(16).padStart(8, '0');
+/** The choices (bucket, name) that name no implementation of this build. */
+export function unknownImplementations(chosen: Readonly<Record<string, string>>): [string, string][] {
+  return Object.entries(chosen).filter(([, name]) => !(CONV_IMPLEMENTATION_NAMES as readonly string[]).includes(name));
+}
+
+/**
+ * Overlay this adapter's entry of `cache` on the runtime's profile. Returns whether it did and, in
+ * words, how many choices `from` where (a file, "stored in this browser"), or why none applies.
+ */
+export function applyCache(rt: GpuRuntime, cache: TuningCache, from: string): { applied: boolean; line: string } {
+  const { entry, reason } = findEntry(cache, tuningKey(rt.ctx.adapter, rt.profile.name, CONV_IMPLEMENTATIONS_CHECKSUM));
+  if (!entry) return { applied: false, line: reason };
+  rt.setProfile(withChosen(rt.profile, entry.chosen));
+  const c = entry.config;
+  return { applied: true, line: `${Object.keys(entry.chosen).length} convolution choices ${from} (tuned ${entry.date.slice(0, 10)} for WRN-${c.depth}-${c.width} at batch ${c.batch})` };
 }

@@ -22,7 +22,7 @@ import { divergedAt } from './step.js';
 import { DEFAULT_TRAIN, RESUME_MAY_CHANGE, startProgress, validateTrainConfig, type TrainProgress, type CheckpointHeader, type EpochRecord, type KernelChoices, type TrainConfig } from './config.js';
 import { CONV_IMPLEMENTATIONS_CHECKSUM } from '../gpu/programs/conv2d.js';
 import { CONV_IMPLEMENTATION_NAMES, type ConvImplementationName, type TuningProfile } from '../gpu/profile.js';
-import { withChosen } from '../gpu/tuning.js';
+import { unknownImplementations, withChosen } from '../gpu/tuning.js';
 import { checkpointEntries, restore } from './evaluate.js';
 import { trainEpochs } from './loop.js';
 
@@ -145,7 +145,7 @@ export async function train(cfg: TrainConfig, data: { train: Dataset; test: Data
       const rt = gpu();
       const saved = ckpt?.header.kernels;
       if (saved) {
-        const unknown = Object.entries(saved.chosen).filter(([, name]) => !(CONV_IMPLEMENTATION_NAMES as readonly string[]).includes(name));
+        const unknown = unknownImplementations(saved.chosen);
         if (unknown.length) {
           throw new CheckpointError(
             `checkpoint ${hooks.resume}: it ran ${unknown.map(([b, n]) => `'${n}' for ${b}`).join(', ')}, and this build has no such implementation (${CONV_IMPLEMENTATION_NAMES.join(', ')}); resume it with the build that made it`,

@@ -9,8 +9,7 @@ import { runStepBench, stepDefaults } from '../bench/step.js';
 import { fmt, pct, resultBaseName, type BenchResult, type KernelBenchResult } from '../bench/report.js';
 import { bnCostLines, conditionLines, projectionRows, rooflineRows, stepRows, type StepBenchResult } from '../bench/step_report.js';
 import { runTune, tuneRows, tuneSummary } from '../bench/tune.js';
-import { CONV_IMPLEMENTATIONS_CHECKSUM } from '../gpu/programs/conv2d.js';
-import { findEntry, tuningKey, validateCache, withChosen, withEntry, type TuningCache } from '../gpu/tuning.js';
+import { applyCache, validateCache, withEntry, type TuningCache } from '../gpu/tuning.js';
 import { kernelChart, stepChart } from '../bench/charts.js';
 import { intParam, kernelOptionsFromParams, numParam } from './bench_task.js';
 import { divergedAt } from '../train/step.js';
@@ -243,10 +242,8 @@ function storedTuning(): TuningCache | null {
 export function applyBrowserTuning(rt: TaskContext['rt']): string {
   const cache = storedTuning();
   if (!cache) return browserTuningLine;
-  const { entry, reason } = findEntry(cache, tuningKey(rt.ctx.adapter, rt.profile.name, CONV_IMPLEMENTATIONS_CHECKSUM));
-  if (!entry) return (browserTuningLine = `${reason.replace(/: run wrn tune again$/, '')}; the Tune view picks kernels again`);
-  rt.setProfile(withChosen(rt.profile, entry.chosen));
-  return (browserTuningLine = `${Object.keys(entry.chosen).length} convolution choices stored in this browser (tuned ${entry.date.slice(0, 10)})`);
+  const { applied, line } = applyCache(rt, cache, 'stored in this browser');
+  return (browserTuningLine = applied ? line : `${line.replace(/: run wrn tune again$/, '')}; the Tune view picks kernels again`);
 }
 
 async function tuneTask(ctx: TaskContext) {

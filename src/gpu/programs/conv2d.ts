@@ -28,7 +28,7 @@ import type { KernelSpec } from '../kernel.js';
 import { TILES, type ConvChoice, type ConvImplementationName, type TileShape } from '../profile.js';
 import { grid1d, type GpuBuf, type GpuRuntime } from '../runtime.js';
 import { composeWgsl, wgslFile } from '../wgsl.js';
-import { fnv1a } from '../tuning.js';
+import { fnv1a } from '../hash.js';
 
 /** The geometry of one convolution. */
 export interface ConvGeometry {
@@ -361,11 +361,13 @@ const PREFERENCES: Record<ConvKernel, keyof Omit<ConvChoice, 'tiles'>> = { forwa
 /** The channels of a kernel's result: what a preference's maxChannels bounds. */
 const outChannels = (kernel: ConvKernel, g: ConvGeometry) => (kernel === 'backward_input' ? g.cin : g.cout);
 
+const findImplementation = <K extends ConvKernel>(kernel: K, name: string) => CONV_IMPLEMENTATIONS[kernel].find((i) => i.name === name) as ConvImplementation<K> | undefined;
+
 /** `kernel`'s implementation called `name`; an unknown name is an error listing them. */
 export function convImplementation<K extends ConvKernel>(kernel: K, name: string): ConvImplementation<K> {
-  const impl = CONV_IMPLEMENTATIONS[kernel].find((i) => i.name === name);
+  const impl = findImplementation(kernel, name);
   if (!impl) throw new Error(`conv2d.${kernel} has no implementation '${name}' (it has: ${CONV_IMPLEMENTATIONS[kernel].map((i) => i.name).join(', ')})`);
-  return impl as ConvImplementation<K>;
+  return impl;
 }
 
 /** The key of one convolution in a tuning cache: `forward x[32,16,32,32] w[16,16,3,3] s1 p1`. */
@@ -379,10 +381,8 @@ export const convBucket = (kernel: ConvKernel, g: ConvGeometry): string => `${ke
 export function chooseConv<K extends ConvKernel>(kernel: K, g: ConvGeometry, rt: GpuRuntime = gpu()): ConvImplementation<K> {
   geometryLog?.push({ kernel, g });
   const tuned = rt.profile.conv2d.chosen?.[convBucket(kernel, g)];
-  if (tuned) {
-    const impl = CONV_IMPLEMENTATIONS[kernel].find((i) => i.name === tuned) as ConvImplementation<K> | undefined;
-    if (impl?.supports(g, rt)) return impl;
-  }
+  const impl = tuned ? findImplementation(kernel, tuned) : undefined;
+  if (impl?.supports(g, rt)) return impl;
   const prefs = rt.profile.conv2d[PREFERENCES[kernel]];
   for (const p of prefs) {
     if (p.maxChannels !== undefined && outChannels(kernel, g) > p.maxChannels) continue;
