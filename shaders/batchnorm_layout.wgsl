@@ -50,3 +50,18 @@ fn cursor_next(cur: ptr<function, Cursor>, hw: u32, channels: u32) -> bool {
   (*cur).c = select((*cur).c + 1u, 0u, (*cur).c + 1u == channels);
   return true;
 }
+
+// Welford's running (count, mean, M2) of one slice's values (batchnorm_stats.wgsl's `partials`,
+// batchnorm_add_stats.wgsl): the values are shifted by the channel's first one before they come here.
+struct Welford {
+  n: f32,
+  mu: f32,
+  m2: f32,
+}
+
+fn welford_add(w: ptr<function, Welford>, v: f32) {
+  (*w).n += 1.0;
+  let d = v - (*w).mu;
+  (*w).mu += d / (*w).n;
+  (*w).m2 += d * (v - (*w).mu);
+}

@@ -16,7 +16,9 @@
 //     to part[g]. `partials_vec4` is for HW % 4 == 0: it reads whole vec4s (one channel each) and
 //     keeps four Welford lanes that share one count, so one division per four values.
 //   pass 2, `merge`: one invocation per channel merges its slices with Chan's formula and writes
-//     mean, rstd and the running statistics.
+//     mean, rstd and the running statistics. Other producers emit partials in the same form: the
+//     convolutions' stats epilogue (conv2d_epilogue_stats.wgsl) and the residual add
+//     (batchnorm_add_stats.wgsl).
 
 struct Params {
   c: u32,         // channels
@@ -50,18 +52,12 @@ fn partials(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
   let p = g % params.slices;
   let shift = load(c * params.hw);
   var w = walk_start(c, p, params.c, params.hw, params.slices);
-  var n = 0.0;
-  var mu = 0.0;
-  var m2 = 0.0;
+  var acc = Welford(0.0, 0.0, 0.0);
   for (var m = p; m < params.m; m += params.slices) {
-    let v = load(w.addr) - shift;
-    n += 1.0;
-    let d = v - mu;
-    mu += d / n;
-    m2 += d * (v - mu);
+    welford_add(&acc, load(w.addr) - shift);
     walk_next(&w);
   }
-  part[g] = vec4<f32>(n, mu, m2, shift);
+  part[g] = vec4<f32>(acc.n, acc.mu, acc.m2, shift);
 }
 
 @compute @workgroup_size(WG)
@@ -94,21 +90,26 @@ fn merge(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
   let c = gid.x + gid.y * nwg.x * WG;
   if (c >= params.c) { return; }
   let base = c * params.slices;
+  // Each partial carries its own shift (its mean is of values minus it): the merge works relative
+  // to the first non-empty partial's shift, so any producer may emit partials (these kernels
+  // shift by the channel's first value, the convolutions' stats epilogue by 0).
   var n = 0.0;
   var mu = 0.0;
   var m2 = 0.0;
+  var shift = 0.0;
   for (var p = 0u; p < params.slices; p++) {
     let s = part[base + p];
     if (s.x > 0.0) {
+      if (n == 0.0) { shift = s.w; }
       let total = n + s.x;
-      let d = s.y - mu;
+      let d = s.y + (s.w - shift) - mu;
       let wb = s.x / total;
       mu += d * wb;
       m2 += s.z + d * d * n * wb;
       n = total;
     }
   }
-  let batch_mean = part[base].w + mu;
+  let batch_mean = shift + mu;
   mean[c] = batch_mean;
   rstd[c] = 1.0 / sqrt(m2 / n + params.eps);
   let k = params.momentum;

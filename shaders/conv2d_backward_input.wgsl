@@ -11,12 +11,15 @@
 //   A[ci, (co, t, u)] = w[co, ci, r, s],   B[(co, t, u), pixel] = dy[n, co, oh, ow] (0 if outside).
 // Staging (see stagerOf in conv2d_tile.wgsl): an invocation fills 4 rows of A for a run of
 // RUN_A values of k and 4 columns of B for a run of RUN_B, walking k with a (co, t, u) counter.
-// A phase with no taps (1x1 kernel, stride 2, odd pixels) gets zeros.
+// A phase with no taps (1x1 kernel, stride 2, odd pixels) gets zeros. The epilogue hooks are
+// composed before this file (conv2d_epilogue_plain.wgsl, or conv2d_epilogue_bn_grad.wgsl: the
+// sums of the BN backward of a BN-ReLU that fed the convolution).
 
 struct Params {
   batch: u32, cin: u32, h: u32, w: u32,
   cout: u32, ho: u32, wo: u32,
   kh: u32, kw: u32, stride: u32, pad: u32,
+  slots: u32,  // column blocks of all phases: the epilogue's partials per row (conv2d_epilogue_bn_grad.wgsl)
 }
 
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
@@ -48,6 +51,7 @@ fn storeColumn(row0: u32, col: u32, lo: vec4<f32>, hi: vec4<f32>) {
   let q = col % phasePix;
   let hw = params.h * params.w;
   let base = (col / phasePix) * params.cin * hw + (phase.x + st * (q / phaseCols)) * params.w + phase.y + st * (q % phaseCols);
+  recordColumn(row0, base, hw, lo, hi);
   for (var i = 0u; i < 4u; i++) {
     if (row0 + i < params.cin) { dx[base + (row0 + i) * hw] = lo[i]; }
     if (row0 + HALF_M + i < params.cin) { dx[base + (row0 + HALF_M + i) * hw] = hi[i]; }
@@ -85,6 +89,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let khkw = params.kh * params.kw;
   let WO = i32(params.wo);
   let sg = stagerOf(li);
+  // The column blocks of the phases before this one: where this phase's epilogue slots start.
+  var slot0 = 0u;
+  for (var z = 0u; z < wid.z; z++) {
+    let pz = phaseOf(z / st, params.h, params.kh).count * phaseOf(z % st, params.w, params.kw).count;
+    slot0 += (params.batch * pz + TN - 1u) / TN;
+  }
   for (var tile = firstTile(wid, nwg); tile < tileCount(M, N); tile += tileStep(nwg)) {
     let origin = tileOrigin(tile, N);
     var acc = Acc();  // explicit zero: a bare `var acc: Acc;` in the loop was not re-zeroed per tile (Dawn + SwiftShader)
@@ -132,6 +142,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       multiplyStaged(&acc, blk);
     }
 
+    tileBegin(origin.x + 4u * blk.y, M);
     storeBlock(&acc, origin.x, origin.y, blk.x, blk.y);
+    tileEnd(li, blk, origin.x, slot0 + origin.y / TN, M);
   }
 }

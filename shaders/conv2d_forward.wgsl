@@ -7,12 +7,16 @@
 // Staging (see stagerOf in conv2d_tile.wgsl): an invocation fills 4 rows of A (weights) for a
 // run of RUN_A values of k, and 4 columns of B (output pixels, decoded once per tile) for a run of
 // RUN_B values of k, walking k with a (ci, r, s) counter. The bias (biasOf: conv2d_bias.wgsl or
-// conv2d_no_bias.wgsl, composed before this file) is added in the epilogue.
+// conv2d_no_bias.wgsl, composed before this file) is added in the epilogue. Also composed before
+// it: what the kernel reads as its input (inputAt: conv2d_input_plain.wgsl, or
+// conv2d_input_bn_relu.wgsl) and the epilogue hooks (conv2d_epilogue_plain.wgsl, or
+// conv2d_epilogue_stats.wgsl: the next BN's statistics).
 
 struct Params {
   batch: u32, cin: u32, h: u32, w: u32,
   cout: u32, ho: u32, wo: u32,
   kh: u32, kw: u32, stride: u32, pad: u32,
+  slots: u32,  // column blocks of the GEMM: the epilogue's partials per row (conv2d_epilogue_stats.wgsl)
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -26,6 +30,7 @@ fn storeColumn(row0: u32, col: u32, lo: vec4<f32>, hi: vec4<f32>) {
   let hoWo = params.ho * params.wo;
   if (col >= params.batch * hoWo) { return; }
   let base = (col / hoWo) * params.cout * hoWo + col % hoWo;
+  recordColumn(row0, base, hoWo, lo, hi);
   for (var i = 0u; i < 4u; i++) {
     storeOutput(base, hoWo, row0 + i, lo[i]);
     storeOutput(base, hoWo, row0 + HALF_M + i, hi[i]);
@@ -37,14 +42,16 @@ fn storeOutput(base: u32, hoWo: u32, co: u32, v: f32) {
   y[base + co * hoWo] = v + biasOf(co);
 }
 
-// Four values of weight (gatherA) or x (gatherB) at `index`, 0 where `ok` is false.
+// Four values of weight (gatherA) or of the input (gatherB, inputAt of x, channel c) at `index`,
+// 0 where `ok` is false.
 fn gatherA(index: vec4<u32>, ok: vec4<bool>) -> vec4<f32> {
   let i = select(vec4<u32>(0u), index, ok);
   return select(vec4<f32>(0.0), vec4<f32>(weight[i.x], weight[i.y], weight[i.z], weight[i.w]), ok);
 }
-fn gatherB(index: vec4<u32>, ok: vec4<bool>) -> vec4<f32> {
+fn gatherB(index: vec4<u32>, ok: vec4<bool>, c: u32) -> vec4<f32> {
   let i = select(vec4<u32>(0u), index, ok);
-  return select(vec4<f32>(0.0), vec4<f32>(x[i.x], x[i.y], x[i.z], x[i.w]), ok);
+  let ci = select(0u, c, any(ok));  // a channel in range where no lane is
+  return select(vec4<f32>(0.0), vec4<f32>(inputAt(i.x, ci), inputAt(i.y, ci), inputAt(i.z, ci), inputAt(i.w, ci)), ok);
 }
 
 @compute @workgroup_size(64)
@@ -91,7 +98,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ih = ih0 + i32(r);
         let iw = iw0 + i32(s);
         let inside = vec4<bool>(k < K) & (vec4<u32>(ih) < vec4<u32>(params.h)) & (vec4<u32>(iw) < vec4<u32>(params.w));
-        stageB(sg.kRunB + j, sg.qb, gatherB(vec4<u32>(xTap0 + i32((ci * params.h + r) * params.w + s)), inside));
+        stageB(sg.kRunB + j, sg.qb, gatherB(vec4<u32>(xTap0 + i32((ci * params.h + r) * params.w + s)), inside, ci));
         k++;
         s++;
         if (s == params.kw) { s = 0u; r++; if (r == params.kh) { r = 0u; ci++; } }
@@ -99,6 +106,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       multiplyStaged(&acc, blk);
     }
 
+    tileBegin(origin.x + 4u * blk.y, M);
     storeBlock(&acc, origin.x, origin.y, blk.x, blk.y);
+    tileEnd(li, blk, origin.x, origin.y / TN, M);
   }
 }

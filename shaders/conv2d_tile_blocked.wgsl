@@ -36,3 +36,8 @@ fn storeBlock(acc: ptr<function, Acc>, m0: u32, n0: u32, tx: u32, ty: u32) {
   storeColumn(row0, c1 + 2u, vec4((*acc)[8].z, (*acc)[9].z, (*acc)[10].z, (*acc)[11].z), vec4((*acc)[12].z, (*acc)[13].z, (*acc)[14].z, (*acc)[15].z));
   storeColumn(row0, c1 + 3u, vec4((*acc)[8].w, (*acc)[9].w, (*acc)[10].w, (*acc)[11].w), vec4((*acc)[12].w, (*acc)[13].w, (*acc)[14].w, (*acc)[15].w));
 }
+
+// The epilogues' scratch (conv2d_epilogue_stats.wgsl, conv2d_epilogue_bn_grad.wgsl): tileB as
+// TK * TN / 4 = 512 vec4s, free once the K loop's last barrier has passed.
+fn scratchStore(i: u32, v: vec4<f32>) { tileB[i] = v; }
+fn scratchLoad(i: u32) -> vec4<f32> { return tileB[i]; }

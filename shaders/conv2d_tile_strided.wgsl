@@ -48,3 +48,13 @@ fn storeBlock(acc: ptr<function, Acc>, m0: u32, n0: u32, tx: u32, ty: u32) {
   storeColumn(row0, c1 + 2u * COL_STEP, vec4((*acc)[8].z, (*acc)[9].z, (*acc)[10].z, (*acc)[11].z), vec4((*acc)[12].z, (*acc)[13].z, (*acc)[14].z, (*acc)[15].z));
   storeColumn(row0, c1 + 3u * COL_STEP, vec4((*acc)[8].w, (*acc)[9].w, (*acc)[10].w, (*acc)[11].w), vec4((*acc)[12].w, (*acc)[13].w, (*acc)[14].w, (*acc)[15].w));
 }
+
+// The epilogues' scratch (conv2d_epilogue_stats.wgsl, conv2d_epilogue_bn_grad.wgsl): tileB as
+// TK * TN / 4 = 512 vec4s, free once the K loop's last barrier has passed.
+fn scratchStore(i: u32, v: vec4<f32>) {
+  tileB[4u * i] = v.x;
+  tileB[4u * i + 1u] = v.y;
+  tileB[4u * i + 2u] = v.z;
+  tileB[4u * i + 3u] = v.w;
+}
+fn scratchLoad(i: u32) -> vec4<f32> { return vec4(tileB[4u * i], tileB[4u * i + 1u], tileB[4u * i + 2u], tileB[4u * i + 3u]); }

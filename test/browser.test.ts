@@ -216,8 +216,8 @@ describeGpu('the engine in headless Chromium (WebGPU on SwiftShader)', () => {
     });
     expect(st.error).toBeUndefined();
     const res = st.result as StepBenchResult;
-    expect(res.variants.map((v) => v.name)).toEqual(['bn', 'bn-unfused', 'skipinit', 'unnormalized']);
-    expect(rows.map((r) => r[0])).toEqual(['bn', 'bn-unfused', 'skipinit', 'unnormalized']);
+    expect(res.variants.map((v) => v.name)).toEqual(['bn', 'bn-tiled', 'bn-fused', 'skipinit', 'unnormalized']);
+    expect(rows.map((r) => r[0])).toEqual(['bn', 'bn-tiled', 'bn-fused', 'skipinit', 'unnormalized']);
     for (const row of rows) for (const c of [...row.slice(1, 3), row[4]]) expect(Number.isFinite(Number(c)), `${row[0]}: '${c}'`).toBe(true);
     for (const row of rows) expect(row[3], `${row[0]} wall ms/step`).toMatch(/^[\d.]+ \[[\d.]+, [\d.]+\]$/); // median [min, max] over the 2 rounds
     expect(res.rounds).toHaveLength(2);

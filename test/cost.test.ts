@@ -10,7 +10,7 @@ import { sgdProgram } from '../src/gpu/programs/sgd.js';
 import { skipAddBackwardProgram, skipAddProgram } from '../src/gpu/programs/skipadd.js';
 import { reluForwardProgram } from '../src/gpu/programs/elementwise.js';
 import { costByCategory, floorMs, floorsByCategory } from '../src/bench/roofline.js';
-import { formatStep, spreadOf, summarizeStep, verdict, STEP_KIND, type StepRaw, type StepRound } from '../src/bench/step_report.js';
+import { bnCostLines, formatStep, spreadOf, summarizeStep, verdict, STEP_KIND, type StepRaw, type StepRound } from '../src/bench/step_report.js';
 import type { ConvGeometry } from '../src/ops/conv2d.js';
 import type { GpuBuf } from '../src/gpu/runtime.js';
 import { describeGpu, requireGpu } from './helpers/optest.js';
@@ -146,8 +146,8 @@ function rawOf(rounds: { bn: number; skip: number; bnKernels: number; gpu: numbe
     conditions: { command: 'test', loadAverageBefore: [1, 1, 1], loadAverageAfter: [1, 1, 1], order: 'rotated', yardsticks: 'test' },
     copyValues: 1,
     runners: [
-      { name: 'bn', variant: 'bn', fuseBnRelu: true, parameters: 1, records: records(true), kernels: new Map() },
-      { name: 'skipinit', variant: 'skipinit', fuseBnRelu: true, parameters: 1, records: records(false), kernels: new Map() },
+      { name: 'bn', variant: 'bn', fuseBnRelu: true, fuseBn: false, tiledConvs: false, parameters: 1, records: records(true), kernels: new Map() },
+      { name: 'skipinit', variant: 'skipinit', fuseBnRelu: true, fuseBn: false, tiledConvs: false, parameters: 1, records: records(false), kernels: new Map() },
     ],
     rounds: rs,
   };
@@ -184,6 +184,42 @@ describe('the step report: BN cost two ways, with verdicts', () => {
     const text = formatStep(r);
     expect(text).toMatch(/PROJECTION, not a measurement/);
     expect(text).toMatch(/load average before: 1\.00 1\.00 1\.00/);
+  });
+
+  it('the bn-fused and bn-tiled arms: (c) fused BN against skipinit, what the fusion alone saves, and the bytes it removes', () => {
+    const raw = rawOf([
+      { bn: 100, skip: 96, bnKernels: 4.2, gpu: 95 },
+      { bn: 102, skip: 97.5, bnKernels: 4.0, gpu: 96 },
+      { bn: 101, skip: 97, bnKernels: 4.1, gpu: 95 },
+    ]);
+    const fusedMs = [98, 99.5, 98.5];
+    const tiledMs = [103, 104, 103.5];
+    raw.rounds.forEach((r, i) => {
+      r.variants['bn-fused'] = { wallMs: fusedMs[i], wallSamples: [fusedMs[i]], gpuMs: null, breakdown: null };
+      r.variants['bn-tiled'] = { wallMs: tiledMs[i], wallSamples: [tiledMs[i]], gpuMs: null, breakdown: null };
+    });
+    // The fused arm: the normalize pass is gone, its convolution reads 1e6 more bytes (the BN's constants and x in the epilogue).
+    const fusedRecords = [{ label: 'conv2d.forward.64x64.blocked.bn-relu.stats', category: 'conv' as const, cost: cost(2e6, 1e6, 1.1e9) }];
+    raw.runners.push(
+      { name: 'bn-fused', variant: 'bn', fuseBnRelu: true, fuseBn: true, tiledConvs: false, parameters: 1, records: fusedRecords, kernels: new Map() },
+      { name: 'bn-tiled', variant: 'bn', fuseBnRelu: true, fuseBn: false, tiledConvs: true, parameters: 1, records: raw.runners[0].records, kernels: new Map() },
+    );
+    const r = summarizeStep(raw);
+    const c = r.bnCost.fused!;
+    expect(c.ms.median).toBeCloseTo(2, 12); // per round: 2, 2, 1.5
+    expect(c.fraction.median).toBeCloseTo(2 / 99.5, 12);
+    expect(c.resolved).toBe(true);
+    const saves = r.bnCost.fusionSaves!;
+    expect(saves.ms.median).toBeCloseTo(5, 12); // 5, 4.5, 5
+    expect(saves.fraction.min).toBeCloseTo(4.5 / 104, 12);
+    expect(r.bnCost.bytes).toEqual({ bn: 10e6, bnKernels: 8e6, bnFused: 3e6 });
+    expect(r.bnCost.headline).toMatch(/; fused into the convolutions, 2\.0% ± 0\.3%/);
+    const lines = bnCostLines(r).join('\n');
+    expect(lines).toMatch(/\(c\) wall time bn-fused - skipinit/);
+    expect(lines).toMatch(/the fusion alone: wall time bn-tiled - bn-fused/);
+    expect(lines).toMatch(/bn-fused 2\.86 MiB: the kernel boundaries fusion removes are 6\.68 MiB \(87\.5% of BN's traffic\)/);
+    const h200 = r.projections.find((p) => p.name === 'NVIDIA H200')!;
+    expect(h200.fusedRemovalSaves).toBeCloseTo(1 - h200.variants.skipinit.floorMs / h200.variants['bn-fused'].floorMs, 12);
   });
 
   it('noise larger than the effect, disagreeing estimates and GPU time past the wall time are said in words', () => {

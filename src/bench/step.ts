@@ -11,24 +11,37 @@ import type { GpuRuntime } from '../gpu/runtime.js';
 import { CATEGORIES, type Category, type DispatchRecord } from '../gpu/cost.js';
 import { describeAdapter } from '../gpu/device.js';
 import { WideResNet, blocksPerStage, type Variant } from '../model/wrn.js';
+import { withTiledConvs } from '../gpu/programs/conv2d.js';
 import { trainStep, readStatus } from '../train/step.js';
 import { PROFILE_CAPACITY, copyYardstick, fmaYardstick, fmtDuration, type Yardstick } from './harness.js';
 import { resultHeader } from './report.js';
 import { STEP_KIND, spreadOf, summarizeStep, type StepBenchResult, type StepRound, type StepRoundVariant } from './step_report.js';
 
-/** A benchmarked configuration: a model variant, BN+ReLU fused or not. */
+/** A benchmarked configuration: a model variant, BN+ReLU fused or not, BN fused into the convolutions or not. */
 export interface StepVariant {
   name: string;
   variant: Variant;
   fuseBnRelu: boolean;
+  /** BN fused into the convolutions (WrnConfig.fuseBn): the bn-fused arm. */
+  fuseBn?: boolean;
+  /**
+   * Every convolution on the tiled kernels the bn-fused arm runs as (withTiledConvs), so that
+   * bn-tiled against bn-fused differs only by the fusion; the profile's own choice otherwise
+   * (a CPU adapter runs narrow layers on direct kernels, which have no fused form).
+   */
+  tiledConvs?: boolean;
 }
 
 export const STEP_VARIANTS: StepVariant[] = [
   { name: 'bn', variant: 'bn', fuseBnRelu: true },
   { name: 'bn-unfused', variant: 'bn', fuseBnRelu: false },
+  { name: 'bn-tiled', variant: 'bn', fuseBnRelu: true, tiledConvs: true },
+  { name: 'bn-fused', variant: 'bn', fuseBnRelu: true, fuseBn: true },
   { name: 'skipinit', variant: 'skipinit', fuseBnRelu: true },
   { name: 'unnormalized', variant: 'unnormalized', fuseBnRelu: true },
 ];
+/** What `wrn bench step` runs by default (the others on request: --variants). */
+export const DEFAULT_STEP_VARIANTS = ['bn', 'bn-tiled', 'bn-fused', 'skipinit', 'unnormalized'];
 
 export interface StepBenchOptions {
   depth: number;
@@ -75,7 +88,8 @@ interface Runner {
 }
 
 function makeRunner(v: StepVariant, o: StepBenchOptions): Runner {
-  const model = new WideResNet({ depth: o.depth, widen: o.width, variant: v.variant, fuseBnRelu: v.fuseBnRelu, seed: 1 }, 'webgpu');
+  const model = new WideResNet({ depth: o.depth, widen: o.width, variant: v.variant, fuseBnRelu: v.fuseBnRelu, fuseBn: v.fuseBn, seed: 1 }, 'webgpu');
+  const rt = gpu();
   const params = model.params.map((p) => p.tensor);
   const velocities = params.map((p) => Tensor.zeros(p.shape, 'webgpu').keep());
   const batch = { x: rand([o.batch, 3, 32, 32], 7), shape: [o.batch, 3, 32, 32] as const, labels: Array.from({ length: o.batch }, (_, i) => (i * 7) % 10) };
@@ -87,7 +101,14 @@ function makeRunner(v: StepVariant, o: StepBenchOptions): Runner {
     // The trainer's own step (src/train/step.ts); a small learning rate keeps the weights (and so
     // the work) stable over the timed steps.
     step: async (i: number) => {
-      const status = trainStep(model, velocities, batch, { lr: 1e-3, momentum: 0.9, weightDecay: 5e-4, dropoutSeed: i });
+      // The profile matters while the step is recorded (each op picks its kernels then).
+      const prev = v.tiledConvs ? rt.setProfile(withTiledConvs(rt.profile)) : null;
+      let status: Tensor;
+      try {
+        status = trainStep(model, velocities, batch, { lr: 1e-3, momentum: 0.9, weightDecay: 5e-4, dropoutSeed: i });
+      } finally {
+        if (prev) rt.setProfile(prev);
+      }
       const { loss, nonFinite } = await readStatus(status); // as the trainer does: one wait per step
       if (!Number.isFinite(loss) || nonFinite) throw new Error(`bench step: ${v.name}: the loss is ${loss}${nonFinite ? ' and the weights are not finite' : ''} at step ${i}`);
       runner.steps++;
@@ -155,7 +176,7 @@ export async function runStepBench(rt: GpuRuntime, o: StepBenchOptions): Promise
     if (!Number.isInteger(v) || v < 1) throw new Error(`bench step: ${k} must be a positive integer, got ${v}`);
   }
   if (!Number.isInteger(o.warmup) || o.warmup < 0) throw new Error(`bench step: warmup must be an integer >= 0, got ${o.warmup}`);
-  const names = o.variants ?? STEP_VARIANTS.map((v) => v.name);
+  const names = o.variants ?? DEFAULT_STEP_VARIANTS;
   const chosen = names.map((n) => {
     const v = STEP_VARIANTS.find((s) => s.name === n);
     if (!v) throw new Error(`bench step: unknown variant '${n}' (known: ${STEP_VARIANTS.map((s) => s.name).join(', ')})`);
@@ -227,7 +248,7 @@ export async function runStepBench(rt: GpuRuntime, o: StepBenchOptions): Promise
         yardsticks: `per round: a vec4 copy of ${copyValues} values and an FMA kernel of at least ${fmaGflop} GFLOP and 10 ms, ${yardstickOpts.reps} repetitions each`,
       },
       copyValues,
-      runners: runners.map((r) => ({ name: r.v.name, variant: r.v.variant, fuseBnRelu: r.v.fuseBnRelu, parameters: r.model.parameterCount, records: costs.get(r)!, kernels: r.kernels })),
+      runners: runners.map((r) => ({ name: r.v.name, variant: r.v.variant, fuseBnRelu: r.v.fuseBnRelu, fuseBn: !!r.v.fuseBn, tiledConvs: !!r.v.tiledConvs, parameters: r.model.parameterCount, records: costs.get(r)!, kernels: r.kernels })),
       rounds,
     });
   } finally {

@@ -56,8 +56,14 @@ export interface StepVariantResult {
   name: string;
   variant: string;
   fuseBnRelu: boolean;
+  /** BN fused into the convolutions (the bn-fused arm) */
+  fuseBn: boolean;
+  /** every convolution on the tiled kernels (the bn-tiled arm) */
+  tiledConvs: boolean;
   parameters: number;
   dispatchesPerStep: number;
+  /** bytes every dispatch of a step reads and writes, by the cost model */
+  bytesPerStep: number;
   /** The conv kernels' FLOPs per step by formula (forward, both gradients, the split sums), GFLOP. */
   convGflopPerStep: number;
   /** That work over the step's median wall time. */
@@ -101,6 +107,12 @@ export interface BnCost {
   wallDelta: BnEstimate | null;
   /** (b) the BN kernels' share of the bn step's summed GPU time, per round */
   gpuShare: BnEstimate | null;
+  /** (c) BN fused into the convolutions: bn-fused - skipinit, per round, over bn-fused's wall time */
+  fused: BnEstimate | null;
+  /** what the fusion alone saves: bn-tiled - bn-fused (the same convolution kernels), over bn-tiled */
+  fusionSaves: BnEstimate | null;
+  /** bytes moved per step by the cost model: the bn step's, its BN kernels', the bn-fused step's */
+  bytes: { bn: number; bnKernels: number; bnFused: number } | null;
   /** what a reader must know before citing either */
   warnings: string[];
   /** the one sentence to lead with */
@@ -114,6 +126,8 @@ export interface Projection extends Machine {
   bnShare: number | null;
   /** 1 - skipinit floor / bn floor */
   removalSaves: number | null;
+  /** 1 - skipinit floor / bn-fused floor */
+  fusedRemovalSaves: number | null;
 }
 
 export interface StepBenchResult extends RunInfo {
@@ -136,7 +150,7 @@ export interface StepRaw extends RunInfo {
   config: StepBenchResult['config'];
   conditions: StepBenchResult['conditions'];
   copyValues: number;
-  runners: { name: string; variant: string; fuseBnRelu: boolean; parameters: number; records: DispatchRecord[]; kernels: Map<string, { category: Category; ms: number; count: number }> }[];
+  runners: { name: string; variant: string; fuseBnRelu: boolean; fuseBn: boolean; tiledConvs: boolean; parameters: number; records: DispatchRecord[]; kernels: Map<string, { category: Category; ms: number; count: number }> }[];
   rounds: StepRound[];
 }
 
@@ -155,11 +169,19 @@ function bnCostOf(rounds: StepRound[], cfg: StepBenchResult['config'], variants:
   const has = (n: string) => rounds.length > 0 && rounds.every((r) => r.variants[n]);
   const warnings: string[] = [];
   let wallDelta: BnEstimate | null = null;
-  if (has('bn') && has('skipinit')) {
-    const ms = rounds.map((r) => r.variants.bn.wallMs - r.variants.skipinit.wallMs);
-    const fraction = spreadOf(rounds.map((r, i) => ms[i] / r.variants.bn.wallMs));
-    wallDelta = { fraction, ms: spreadOf(ms), ...verdict('(a) wall time bn - skipinit, over the bn step', fraction, rounds.length) };
-  }
+  // (a - b) / a per round: a's extra time over b, as a fraction of a's step.
+  const delta = (a: string, b: string, what: string): BnEstimate | null => {
+    if (!has(a) || !has(b)) return null;
+    const ms = rounds.map((r) => r.variants[a].wallMs - r.variants[b].wallMs);
+    const fraction = spreadOf(rounds.map((r, i) => ms[i] / r.variants[a].wallMs));
+    return { fraction, ms: spreadOf(ms), ...verdict(what, fraction, rounds.length) };
+  };
+  wallDelta = delta('bn', 'skipinit', '(a) wall time bn - skipinit, over the bn step');
+  const fused = delta('bn-fused', 'skipinit', '(c) wall time bn-fused - skipinit, over the bn-fused step');
+  const fusionSaves = delta('bn-tiled', 'bn-fused', 'the fusion alone: wall time bn-tiled - bn-fused (the same convolution kernels), over the bn-tiled step');
+  const bnRun = variants.find((v) => v.name === 'bn');
+  const fusedRun = variants.find((v) => v.name === 'bn-fused');
+  const bytes = bnRun && fusedRun ? { bn: bnRun.bytesPerStep, bnKernels: bnRun.cost.bn.read + bnRun.cost.bn.written, bnFused: fusedRun.bytesPerStep } : null;
   let gpuShare: BnEstimate | null = null;
   if (has('bn') && rounds.every((r) => r.variants.bn.breakdown)) {
     const ms = rounds.map((r) => r.variants.bn.breakdown!.bn);
@@ -183,9 +205,10 @@ function bnCostOf(rounds: StepRound[], cfg: StepBenchResult['config'], variants:
   else if (wallDelta.resolved) headline = `On this adapter BN costs ${pct(wallDelta.fraction.median)} ± ${pct((wallDelta.fraction.max - wallDelta.fraction.min) / 2)} of ${net} (bn vs skipinit, ${rounds.length} interleaved rounds)`;
   else headline = `On this adapter BN's cost of ${net} is not resolved: bn - skipinit is ${pct(wallDelta.fraction.median)} with a spread of ${pct(wallDelta.fraction.max - wallDelta.fraction.min)} over ${rounds.length} interleaved rounds`;
   if (gpuShare) headline += `; its kernels take ${pct(gpuShare.fraction.median)} ± ${pct((gpuShare.fraction.max - gpuShare.fraction.min) / 2)} of the bn step's GPU time`;
+  if (fused) headline += fused.resolved ? `; fused into the convolutions, ${pct(fused.fraction.median)} ± ${pct((fused.fraction.max - fused.fraction.min) / 2)}` : `; fused into the convolutions, not resolved (${pct(fused.fraction.median)}, spread ${pct(fused.fraction.max - fused.fraction.min)})`;
   const h200 = projections.find((p) => p.name === 'NVIDIA H200');
   if (h200?.bnShare !== null && h200?.bnShare !== undefined) headline += `; at the roofline floor on an H200 its kernels would be ${pct(h200.bnShare)} of the step (a projection)`;
-  return { wallDelta, gpuShare, warnings, headline: `${headline}.` };
+  return { wallDelta, gpuShare, fused, fusionSaves, bytes, warnings, headline: `${headline}.` };
 }
 
 /** Medians, spreads, floors, BN's cost and the projections from the rounds. */
@@ -207,8 +230,11 @@ export function summarizeStep(raw: StepRaw): StepBenchResult {
       name: run.name,
       variant: run.variant,
       fuseBnRelu: run.fuseBnRelu,
+      fuseBn: run.fuseBn,
+      tiledConvs: run.tiledConvs,
       parameters: run.parameters,
       dispatchesPerStep: run.records.length,
+      bytesPerStep: run.records.reduce((sum, d) => sum + d.cost.read + d.cost.written, 0),
       convGflopPerStep: convGflop,
       effectiveGflops: (convGflop * 1e3) / wall.median,
       convKernelGflops: breakdown && breakdown.conv > 0 ? (convGflop * 1e3) / breakdown.conv : null,
@@ -238,7 +264,14 @@ export function summarizeStep(raw: StepRaw): StepBenchResult {
     );
     const bn = per.bn;
     const skip = per.skipinit;
-    return { ...m, variants: per, bnShare: bn && bn.floorMs > 0 ? bn.byCategory.bn / bn.floorMs : null, removalSaves: bn && skip ? 1 - skip.floorMs / bn.floorMs : null };
+    const fused = per['bn-fused'];
+    return {
+      ...m,
+      variants: per,
+      bnShare: bn && bn.floorMs > 0 ? bn.byCategory.bn / bn.floorMs : null,
+      removalSaves: bn && skip ? 1 - skip.floorMs / bn.floorMs : null,
+      fusedRemovalSaves: fused && skip ? 1 - skip.floorMs / fused.floorMs : null,
+    };
   });
   const result: Omit<StepBenchResult, 'bnCost'> = {
     ...info,
@@ -286,11 +319,12 @@ export function rooflineRows(r: StepBenchResult): string[][] {
 
 /** The projection onto published devices (not a measurement). */
 export function projectionRows(r: StepBenchResult): string[][] {
-  const rows = [['device', 'GB/s', 'GFLOP/s', 'bn step floor ms', "BN kernels' share", 'skipinit floor ms', 'removing BN saves', 'conv share']];
+  const rows = [['device', 'GB/s', 'GFLOP/s', 'bn step floor ms', "BN kernels' share", 'skipinit floor ms', 'removing BN saves', 'bn-fused floor ms', 'removing fused BN saves', 'conv share']];
   for (const p of r.projections) {
     const bn = p.variants.bn;
     const skip = p.variants.skipinit;
-    rows.push([p.name, fmt(p.bandwidthGBs), fmt(p.peakGflops), fmt(bn?.floorMs, 3), pct(p.bnShare), fmt(skip?.floorMs, 3), pct(p.removalSaves), bn ? pct(bn.byCategory.conv / bn.floorMs) : '-']);
+    const fused = p.variants['bn-fused'];
+    rows.push([p.name, fmt(p.bandwidthGBs), fmt(p.peakGflops), fmt(bn?.floorMs, 3), pct(p.bnShare), fmt(skip?.floorMs, 3), pct(p.removalSaves), fmt(fused?.floorMs, 3), pct(p.fusedRemovalSaves), bn ? pct(bn.byCategory.conv / bn.floorMs) : '-']);
   }
   return rows;
 }
@@ -303,6 +337,15 @@ export function bnCostLines(r: StepBenchResult): string[] {
   else lines.push('(a) wall time bn - skipinit: needs both variants');
   if (b.gpuShare) lines.push(`${b.gpuShare.text}; ${fmtSpread(b.gpuShare.ms)} ms`);
   else lines.push(`(b) the BN kernels' share: ${r.method === 'timestamp-query' ? 'needs the bn variant' : 'needs timestamp-query (this run used the wall clock)'}`);
+  if (b.fused) lines.push(`${b.fused.text}; ${fmtSpread(b.fused.ms)} ms`);
+  if (b.fusionSaves) lines.push(`${b.fusionSaves.text}; ${fmtSpread(b.fusionSaves.ms)} ms`);
+  if (b.bytes) {
+    const { bn, bnKernels, bnFused } = b.bytes;
+    lines.push(
+      `bytes per step (cost model): bn ${mb(bn)} MiB, of which its BN kernels ${mb(bnKernels)} MiB; bn-fused ${mb(bnFused)} MiB: the kernel boundaries fusion removes are ` +
+        `${mb(bn - bnFused)} MiB (${pct((bn - bnFused) / bnKernels)} of BN's traffic); the rest is intrinsic (the statistics' and sums' partials, dx, the BN constants the convolutions read)`,
+    );
+  }
   return [...lines, ...b.warnings.map((w) => `warning: ${w}`)];
 }
 

@@ -6,7 +6,7 @@ import { parseFlags, usage, requireRange, requireNonEmpty, requireTensorSize, Us
 import { checkWrnSize } from '../model/wrn.js';
 import { formatVersionComparison, kernelDefaults, runKernelBench, WRN16_4_LAYERS, layerName, type KernelBenchOptions } from '../bench/kernels.js';
 import { describeRegistry, formatVersions, parseVersionRequest, versionsOf, withVersions, type VersionRequest } from '../gpu/versions.js';
-import { runStepBench, stepDefaults, STEP_VARIANTS } from '../bench/step.js';
+import { DEFAULT_STEP_VARIANTS, runStepBench, stepDefaults, STEP_VARIANTS } from '../bench/step.js';
 import { compareResults, formatKernels, formatStep, validateResult, type KernelBenchResult } from '../bench/report.js';
 import { DEFAULT_RESULTS_DIR, gitCommit, readResult, writeResult } from '../bench/output.js';
 import { openTunedRuntime } from './tuning_cache.js';
@@ -44,7 +44,7 @@ const STEP_FLAGS = {
   'profiled-steps': { type: 'int', default: 1, help: 'steps per variant and round profiled with GPU timestamps, after the wall-timed ones (0: none)' },
   warmup: { type: 'int', help: 'untimed steps per variant before the first round (default 2; --quick: 1)' },
   rounds: { type: 'int', help: 'interleaved rounds (every variant once per round, the order rotated); medians and ranges are over rounds (default 5; --quick: 3)' },
-  variants: { type: 'list', default: STEP_VARIANTS.map((v) => v.name), help: 'variants to run' },
+  variants: { type: 'list', default: DEFAULT_STEP_VARIANTS, help: `variants to run, of ${STEP_VARIANTS.map((v) => v.name).join(', ')} (bn-tiled: bn on the tiled conv kernels bn-fused runs as; bn-fused: BN fused into the convolutions)` },
   quick: { type: 'bool', default: false, help: 'WRN-10-1 at batch 4, 3 rounds of 2 steps: a minute on a CPU adapter' },
   out: { type: 'string', default: DEFAULT_RESULTS_DIR, help: 'directory for the JSON result and its PNG chart' },
   'wall-clock': { type: 'bool', default: false, help: 'skip the timestamp profile (wall time per step only)' },
@@ -85,8 +85,9 @@ const HELP = `usage: wrn bench <kernels|step|compare|conv2d|bn-dispatches> [flag
             the same run, with the kernel targets (>= 70% of copy, conv >= 70% of SGEMM, conv
             backward <= 1.5x forward). --browser runs it in headless Chromium; --versions times
             the measured kernel versions (src/gpu/versions.ts) side by side, each validated first.
-  step      whole training steps (forward, backward, SGD) of the bn, bn-unfused, skipinit and
-            unnormalized variants, GPU time broken down by kernel category, and images/s
+  step      whole training steps (forward, backward, SGD) of the bn, bn-tiled, bn-fused, skipinit
+            and unnormalized variants interleaved over rounds: BN's cost with spreads, GPU time
+            by kernel category, bytes and FLOPs, roofline floors, images/s
   compare   wrn bench compare A.json B.json: B over A, per kernel or per step category
   conv2d    the three conv2d kernels per WRN-16-4 layer against the engine's matmul and the SGEMM
             yardstick on the same GEMM (wall and CPU time; how the tile shapes were chosen)

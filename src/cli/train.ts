@@ -36,6 +36,7 @@ export const TRAIN_FLAGS = {
   depth: { type: 'int', default: D.depth, help: 'WRN depth n = 6N + 4 (10, 16, 22, 28, ...)' },
   width: { type: 'int', default: D.widen, help: 'WRN width factor k' },
   variant: { type: 'string', default: D.variant, choices: [...VARIANTS], help: 'normalization variant' },
+  'fuse-bn': { type: 'bool', default: D.fuseBn, help: 'variant bn: BN fused into the convolutions (statistics from the producing kernel, normalize + ReLU in the consuming conv; the same model)' },
   'alpha-init': { type: 'number', default: D.alphaInit, help: "SkipInit's alpha at init (paper: 0; ablation: 1)" },
   epochs: { type: 'int', default: D.epochs, help: 'epochs' },
   'batch-size': { type: 'int', default: D.batchSize, help: 'batch size' },
@@ -92,6 +93,7 @@ function trainConfigFromFlagsUnchecked(f: ReturnType<typeof parseFlags<typeof TR
     depth: f.depth,
     widen: f.width,
     variant: f.variant,
+    fuseBn: f['fuse-bn'],
     alphaInit: f['alpha-init'],
     epochs: f.epochs,
     batchSize: f['batch-size'],
@@ -124,7 +126,7 @@ export function resolveDataSource(source: string, log: (l: string) => void = con
 
 /** TrainConfig field -> its flag, for messages. */
 const FLAG_OF: Partial<Record<keyof TrainConfig, string>> = {
-  depth: '--depth', widen: '--width', variant: '--variant', alphaInit: '--alpha-init', epochs: '--epochs', batchSize: '--batch-size', lr: '--lr', momentum: '--momentum',
+  depth: '--depth', widen: '--width', variant: '--variant', fuseBn: '--fuse-bn', alphaInit: '--alpha-init', epochs: '--epochs', batchSize: '--batch-size', lr: '--lr', momentum: '--momentum',
   weightDecay: '--weight-decay', lrConstantFraction: '--lr-constant-fraction', lrDecayEvery: '--lr-decay-every', lrDecayFactor: '--lr-decay-factor', seed: '--seed',
   device: '--device', out: '--out', checkpointEvery: '--checkpoint-every', maxSteps: '--max-steps', evalBatchSize: '--eval-batch-size', augment: '--augment', data: '--data/--train-count/--test-count/--image-size',
 };

@@ -19,6 +19,7 @@ import { linear, addScalar } from '../ops/matmul.js';
 import { conv2d } from '../ops/conv2d.js';
 import { batchNorm, type BatchNormState } from '../ops/batchnorm.js';
 import { skipAdd } from '../ops/skipadd.js';
+import { addBnStats, bnReluConv2d, runningStats, type BnActivation, type BnStats } from '../ops/bn_fused.js';
 import { globalAvgPool } from '../ops/pool.js';
 import { dropout } from '../ops/dropout.js';
 import { Rng } from '../util/rng.js';
@@ -43,6 +44,12 @@ export interface WrnConfig {
   bnEps?: number;
   /** BN + ReLU in one kernel pass (default); false runs BN then a separate ReLU (for benchmarks). */
   fuseBnRelu?: boolean;
+  /**
+   * Variant bn only: BN fused into the convolutions (src/ops/bn_fused.ts), the same model and
+   * parameters computed with fewer passes over memory: each BN's statistics come from the kernel
+   * that wrote its input, its normalize + ReLU is applied by the convolution that reads it.
+   */
+  fuseBn?: boolean;
 }
 
 export interface Param {
@@ -153,8 +160,10 @@ export class WideResNet {
       bnMomentum: 0.1,
       bnEps: 1e-5,
       fuseBnRelu: true,
+      fuseBn: false,
       ...cfg,
     };
+    if (this.config.fuseBn && cfg.variant !== 'bn') throw new Error(`fuseBn fuses batch norm into the convolutions: it needs variant 'bn', got '${cfg.variant}'`);
     if (!VARIANTS.includes(cfg.variant)) throw new Error(`unknown WRN variant '${cfg.variant}' (expected one of ${VARIANTS.join(', ')})`);
     if (!Number.isInteger(cfg.widen) || cfg.widen < 1) throw new Error(`WRN width factor must be a positive integer, got ${cfg.widen}`);
     const n = blocksPerStage(cfg.depth);
@@ -251,6 +260,7 @@ export class WideResNet {
   forward(x: Tensor, training: boolean, dropoutSeed = 0, probe?: (block: number, out: Tensor, branch: Tensor) => void): Tensor {
     const c = this.config.inChannels;
     if (x.shape.length !== 4 || x.shape[1] !== c) throw new Error(`WideResNet.forward: input ${JSON.stringify(x.shape)} must be [N, ${c}, H, W]`);
+    if (this.config.fuseBn) return this.forwardFused(x, training, probe);
     let h = conv2d(x, this.stem, this.stemBias, { stride: 1, pad: 1 });
     this.blocks.forEach((b, i) => {
       const [out, branch] = this.block(b, h, training);
@@ -278,6 +288,31 @@ export class WideResNet {
     const skip = b.proj ? conv2d(convIn, b.proj, b.projBias, { stride: b.stride, pad: 0 }) : x;
     const out = b.alpha ? skipAdd(skip, branch, b.alpha) : add(skip, branch);
     return [out, branch];
+  }
+
+  /**
+   * The bn variant with BN fused into the convolutions: the same function as forward's, and the
+   * same parameters. In training, the statistics of every BN come from the kernel that wrote its
+   * input (the stem conv, conv1, the residual add); in eval, from the running statistics.
+   */
+  private forwardFused(x: Tensor, training: boolean, probe?: (block: number, out: Tensor, branch: Tensor) => void): Tensor {
+    const bns = [...this.blocks.map((b) => b.bn1!), this.finalBn!];
+    const act = (bn: Bn, stats: BnStats | null): BnActivation => ({ gamma: bn.gamma, beta: bn.beta, ...(stats ?? runningStats(bn.state)), training });
+    const stem = bnReluConv2d(x, null, this.stem, { stride: 1, pad: 1 }, training ? bns[0].state : undefined);
+    let h = stem.y;
+    let stats = stem.stats;
+    this.blocks.forEach((b, i) => {
+      const bn1 = act(b.bn1!, stats);
+      const conv1 = bnReluConv2d(h, bn1, b.conv1, { stride: b.stride, pad: 1 }, training ? b.bn2!.state : undefined);
+      const branch = bnReluConv2d(conv1.y, act(b.bn2!, conv1.stats), b.conv2, { stride: 1, pad: 1 }).y;
+      const skip = b.proj ? bnReluConv2d(h, bn1, b.proj, { stride: b.stride, pad: 0 }).y : h;
+      if (training) ({ out: h, stats } = addBnStats(skip, branch, bns[i + 1].state));
+      else h = add(skip, branch);
+      probe?.(i, h, branch);
+    });
+    const final = act(this.finalBn!, stats);
+    const f = batchNorm(h, final.gamma, final.beta, this.finalBn!.state, { training, relu: true, stats: training ? { mean: final.mean, rstd: final.rstd } : undefined });
+    return linear(globalAvgPool(f), this.fc, this.fcBias);
   }
 
   /** ReLU(BN(x)): one fused kernel pass, or BN then ReLU when fuseBnRelu is off. */

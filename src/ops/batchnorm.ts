@@ -143,6 +143,11 @@ export interface BatchNormOptions {
   training: boolean;
   /** Fuse the ReLU that follows (pre-activation blocks): y = max(bn(x), 0). */
   relu?: boolean;
+  /**
+   * Training mode: the batch's mean and rstd already computed by the kernel that wrote x (the
+   * bn-fused arm: src/ops/bn_fused.ts), with the running statistics updated there.
+   */
+  stats?: { mean: Tensor; rstd: Tensor };
 }
 
 /** Check the arguments and view x as [n, c, hw]. */
@@ -195,7 +200,9 @@ export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, state: BatchNo
   let mean: Tensor;
   let rstd: Tensor;
   const saved: Tensor[] = [];
-  if (training) {
+  if (training && opts.stats) {
+    ({ mean, rstd } = opts.stats);
+  } else if (training) {
     [mean, rstd] = runKernel(batchNormStatsKernel, [x], [[c], [c], state.runningMean, state.runningVar], { ...dims, momentum, eps });
     saved.push(mean, rstd);
   } else {

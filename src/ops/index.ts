@@ -12,3 +12,4 @@ export * from './dropout.js';
 export * from './sgd.js';
 export * from './batchnorm.js';
 export * from './conv2d.js';
+export * from './bn_fused.js';

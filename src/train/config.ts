@@ -17,6 +17,8 @@ export interface TrainConfig {
   depth: number;
   widen: number;
   variant: Variant;
+  /** Variant bn: BN fused into the convolutions (the same model and parameters, fewer passes over memory). */
+  fuseBn: boolean;
   alphaInit: number;
   epochs: number;
   batchSize: number;
@@ -49,6 +51,7 @@ export const DEFAULT_TRAIN: TrainConfig = {
   depth: 10,
   widen: 1,
   variant: 'bn',
+  fuseBn: false,
   alphaInit: 0,
   epochs: 2,
   batchSize: 32,
@@ -140,6 +143,7 @@ export function validateTrainConfig(c: TrainConfig): void {
   need(Number.isInteger(c.lrDecayEvery) && c.lrDecayEvery >= 1, `--lr-decay-every must be a positive integer of epochs, got ${c.lrDecayEvery}`);
   need(c.lrDecayFactor > 0 && c.lrDecayFactor <= 1, `--lr-decay-factor must be in (0, 1], got ${c.lrDecayFactor}`);
   need(Number.isInteger(c.evalBatchSize) && c.evalBatchSize >= 1, `--eval-batch-size must be a positive integer, got ${c.evalBatchSize}`);
+  need(!c.fuseBn || c.variant === 'bn', `--fuse-bn fuses batch norm into the convolutions: it needs --variant bn, got --variant ${c.variant}`);
   need(Number.isFinite(Math.fround(c.alphaInit)), `--alpha-init must be a finite float32 (|x| < 3.4e38), got ${c.alphaInit}`);
 }
 

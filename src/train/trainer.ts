@@ -166,7 +166,7 @@ export async function train(cfg: TrainConfig, data: { train: Dataset; test: Data
       }
       run.clear();
     }
-    const wrnCfg: WrnConfig = { depth: cfg.depth, widen: cfg.widen, variant: cfg.variant, alphaInit: cfg.alphaInit, seed: cfg.seed, numClasses: data.train.classes.length, inChannels: data.train.channels };
+    const wrnCfg: WrnConfig = { depth: cfg.depth, widen: cfg.widen, variant: cfg.variant, fuseBn: cfg.fuseBn, alphaInit: cfg.alphaInit, seed: cfg.seed, numClasses: data.train.classes.length, inChannels: data.train.channels };
     model = new WideResNet(wrnCfg, cfg.device);
     velocities = model.params.map((p) => Tensor.zeros(p.tensor.shape, cfg.device).keep());
     if (ckpt) restore(ckpt, hooks.resume!, model, velocities);

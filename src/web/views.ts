@@ -440,7 +440,7 @@ async function trainTask(ctx: TaskContext, view: View) {
     lastRun.velocities.forEach((v) => v.release());
     lastRun = null;
   }
-  const model = new WideResNet({ depth: cfg.depth, widen: cfg.widen, variant: cfg.variant, alphaInit: cfg.alphaInit, seed: cfg.seed, numClasses: data.train.classes.length, inChannels: data.train.channels }, 'webgpu');
+  const model = new WideResNet({ depth: cfg.depth, widen: cfg.widen, variant: cfg.variant, fuseBn: cfg.fuseBn, alphaInit: cfg.alphaInit, seed: cfg.seed, numClasses: data.train.classes.length, inChannels: data.train.channels }, 'webgpu');
   const velocities = model.params.map((q) => Tensor.zeros(q.tensor.shape, 'webgpu').keep());
   const h = resume?.ckpt.header;
   if (resume) restore(resume.ckpt, resume.name, model, velocities);
@@ -583,7 +583,7 @@ view(
   {
     name: 'step',
     title: 'Step benchmark',
-    blurb: `${COMMITTED_BN_COST} Run it here: whole training steps (forward, loss, backward, SGD) of bn, bn-unfused, skipinit and unnormalized, interleaved over rounds (wrn bench step): BN's cost on this GPU two ways, with error bars, the roofline floors and the projection onto published GPUs.`,
+    blurb: `${COMMITTED_BN_COST} Run it here: whole training steps (forward, loss, backward, SGD) of bn, bn-tiled (bn on the fused arm's conv kernels), bn-fused (BN fused into the convolutions), skipinit and unnormalized, interleaved over rounds (wrn bench step): BN's cost on this GPU two ways, with error bars, the roofline floors and the projection onto published GPUs.`,
     controls: [
       { name: 'depth', label: 'depth', value: '10' },
       { name: 'width', label: 'width', value: '1' },

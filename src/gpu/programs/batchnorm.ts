@@ -10,6 +10,7 @@ import dxEvalWgsl from '../../../shaders/batchnorm_dx_eval.wgsl';
 import dxTrainWgsl from '../../../shaders/batchnorm_dx_train.wgsl';
 import layoutWgsl from '../../../shaders/batchnorm_layout.wgsl';
 import statsWgsl from '../../../shaders/batchnorm_stats.wgsl';
+import addStatsWgsl from '../../../shaders/batchnorm_add_stats.wgsl';
 import { gpu } from '../current.js';
 import { cost, f32, type DispatchCost } from '../cost.js';
 import type { KernelSpec } from '../kernel.js';
@@ -51,6 +52,7 @@ const stats = (entry: string, bindings: KernelSpec['bindings']) => withLayout(st
 const STATS_PARTIALS = stats('partials', { x: 'read', part: 'read_write', params: 'uniform' });
 const STATS_PARTIALS_VEC4 = stats('partials_vec4', { x: 'read', part: 'read_write', params: 'uniform' });
 const STATS_MERGE = stats('merge', { part: 'read_write', mean: 'read_write', rstd: 'read_write', running_mean: 'read_write', running_var: 'read_write', params: 'uniform' });
+const ADD_STATS = withLayout(wgslFile('shaders/batchnorm_add_stats.wgsl', addStatsWgsl), 'batchnorm_add_stats', 'main', { a: 'read', b: 'read', out: 'read_write', part: 'read_write', params: 'uniform' });
 const EVAL_RSTD = stats('eval_rstd', { var_in: 'read', rstd: 'read_write', params: 'uniform' });
 const NORMALIZE = withLayout(wgslFile('shaders/batchnorm.wgsl', batchnormWgsl), 'batchnorm.normalize', 'main', {
   x: 'read',
@@ -112,22 +114,50 @@ const RELU_FLOPS = 3;
 
 /** Training statistics: per-channel slices (Welford), then their merge (Chan) with the running statistics. */
 export function batchNormStatsProgram([x]: GpuBuf[], [mean, rstd, runningMean, runningVar]: GpuBuf[], p: BatchNormStatsParams): void {
-  const { n, c, hw, momentum, eps } = p;
+  const { n, c, hw } = p;
   if (c === 0) return;
   const s = slicing(n, hw);
   if (s.units === 0) throw new Error(`batchNorm.stats: no values per channel (N*H*W = 0)`);
   const rt = gpu();
   const part = rt.alloc(16 * c * s.slices);
-  const label = `${dimsLabel(p)} ${s.slices} slices/channel`;
   rt.dispatchItems(s.aligned ? STATS_PARTIALS_VEC4 : STATS_PARTIALS, { x, part }, { c, hw: s.unitHw, m: s.units, slices: s.slices }, c * s.slices, {
-    label,
+    label: `${dimsLabel(p)} ${s.slices} slices/channel`,
     cost: elementwiseCost(p, 1, 0, 4 * c * s.slices, 3),
   });
-  rt.dispatchItems(STATS_MERGE, { part, mean, rstd, running_mean: runningMean, running_var: runningVar }, { c, slices: s.slices, momentum, eps }, c, {
-    label,
-    cost: cost(f32(4 * c * s.slices + 2 * c), f32(4 * c), 8 * c * s.slices + 11 * c),
+  batchNormMergeProgram(part, s.slices, [mean, rstd, runningMean, runningVar], p);
+}
+
+/**
+ * Merge `slices` partial statistics (count, mean, M2, shift) per channel, from any producer
+ * (these slices, a convolution's stats epilogue, the residual add), into mean, rstd and the
+ * running statistics; releases `part`.
+ */
+export function batchNormMergeProgram(part: GpuBuf, slices: number, [mean, rstd, runningMean, runningVar]: GpuBuf[], p: BatchNormStatsParams): void {
+  const { c, momentum, eps } = p;
+  const rt = gpu();
+  rt.dispatchItems(STATS_MERGE, { part, mean, rstd, running_mean: runningMean, running_var: runningVar }, { c, slices, momentum, eps }, c, {
+    label: `${dimsLabel(p)} ${slices} partials/channel`,
+    cost: cost(f32(4 * c * slices + 2 * c), f32(4 * c), 8 * c * slices + 11 * c),
   });
   rt.release(part);
+}
+
+/** out = a + b with out's training statistics: the add's slices (Welford on the way), then the merge. */
+export function batchNormAddStatsProgram([a, b]: GpuBuf[], [out, mean, rstd, runningMean, runningVar]: GpuBuf[], p: BatchNormStatsParams): void {
+  const { n, c, hw } = p;
+  if (c === 0) return;
+  const rt = gpu();
+  const { valuesPerSlice, maxSlices } = rt.profile.batchnorm;
+  const m = n * hw;
+  if (m === 0) throw new Error(`batchNorm.addStats: no values per channel (N*H*W = 0)`);
+  const slices = Math.max(1, Math.min(maxSlices, Math.ceil(m / valuesPerSlice)));
+  const part = rt.alloc(16 * c * slices);
+  // Per value: the add (1) and the statistics (3).
+  rt.dispatchItems(ADD_STATS, { a, b, out, part }, { c, hw, m, slices }, c * slices, {
+    label: `${dimsLabel(p)} ${slices} slices/channel`,
+    cost: cost(f32(2 * n * c * hw), f32(n * c * hw + 4 * c * slices), 4 * n * c * hw),
+  });
+  batchNormMergeProgram(part, slices, [mean, rstd, runningMean, runningVar], p);
 }
 
 /** Eval mode: rstd = 1/sqrt(running_var + eps), one invocation per channel. */
@@ -160,7 +190,14 @@ export function batchNormGradReduceProgram([x, dy, mean, rstd, gamma, beta]: Gpu
     label,
     cost: elementwiseCost(p, 2, 4, 2 * c * s.slices, 5 + (relu ? RELU_FLOPS : 0)),
   });
-  rt.dispatchItems(GRAD_MERGE, { part, dgamma, dbeta }, { c, slices: s.slices }, c, { label, cost: cost(f32(2 * c * s.slices), f32(2 * c), 2 * c * s.slices) });
+  batchNormGradMergeProgram(part, s.slices, [dgamma, dbeta], p);
+}
+
+/** dgamma, dbeta = the sums of `slices` partials (sum dy, sum dy * xhat) per channel, from any producer; releases `part`. */
+export function batchNormGradMergeProgram(part: GpuBuf, slices: number, [dgamma, dbeta]: GpuBuf[], p: BatchNormDims): void {
+  const { c } = p;
+  const rt = gpu();
+  rt.dispatchItems(GRAD_MERGE, { part, dgamma, dbeta }, { c, slices }, c, { label: `${dimsLabel(p)} ${slices} partials/channel`, cost: cost(f32(2 * c * slices), f32(2 * c), 2 * c * slices) });
   rt.release(part);
 }
 

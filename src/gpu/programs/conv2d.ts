@@ -17,17 +17,22 @@ import directFilterPlainWgsl from '../../../shaders/conv2d_direct_filter_plain.w
 import directFilterSubgroupWgsl from '../../../shaders/conv2d_direct_filter_subgroup.wgsl';
 import directWeightsPlainWgsl from '../../../shaders/conv2d_direct_weights_plain.wgsl';
 import directWeightsSubgroupWgsl from '../../../shaders/conv2d_direct_weights_subgroup.wgsl';
+import epiloguePlainWgsl from '../../../shaders/conv2d_epilogue_plain.wgsl';
+import epilogueStatsWgsl from '../../../shaders/conv2d_epilogue_stats.wgsl';
+import epilogueBnGradWgsl from '../../../shaders/conv2d_epilogue_bn_grad.wgsl';
 import forwardWgsl from '../../../shaders/conv2d_forward.wgsl';
+import inputPlainWgsl from '../../../shaders/conv2d_input_plain.wgsl';
+import inputBnReluWgsl from '../../../shaders/conv2d_input_bn_relu.wgsl';
 import reduceWgsl from '../../../shaders/conv2d_reduce.wgsl';
 import tileWgsl from '../../../shaders/conv2d_tile.wgsl';
 import tileBlockedWgsl from '../../../shaders/conv2d_tile_blocked.wgsl';
 import tileStridedWgsl from '../../../shaders/conv2d_tile_strided.wgsl';
 import { gpu } from '../current.js';
-import { cost, f32, type DispatchCost } from '../cost.js';
+import { cost, f32, ZERO_COST, type DispatchCost } from '../cost.js';
 import type { KernelSpec } from '../kernel.js';
-import { TILES, type ConvChoice, type ConvImplementationName, type TileShape } from '../profile.js';
+import { TILES, type ConvChoice, type ConvImplementationName, type ConvPreference, type TileShape, type TuningProfile } from '../profile.js';
 import { grid1d, type GpuBuf, type GpuRuntime } from '../runtime.js';
-import { composeWgsl, wgslFile } from '../wgsl.js';
+import { composeWgsl, wgslFile, type WgslFile } from '../wgsl.js';
 import { fnv1a } from '../hash.js';
 
 /** The geometry of one convolution. */
@@ -88,14 +93,57 @@ const specCache = new Map<string, KernelSpec>();
 const BIAS = { file: wgslFile('shaders/conv2d_bias.wgsl', biasWgsl), bindings: { bias: 'read' } as KernelSpec['bindings'] };
 const NO_BIAS = wgslFile('shaders/conv2d_no_bias.wgsl', noBiasWgsl);
 
-/** The kernel's spec for one tile shape and column layout (and a bias): the shape's constants, conv2d_tile.wgsl, the layout's file, the bias, then the kernel. */
-export function convSpec(kernel: ConvKernel, t: TileShape, layout: ColumnLayout, bias = false): KernelSpec {
-  const name = `conv2d.${kernel}.${t.tm}x${t.tn}.${layout}${bias ? '.bias' : ''}`;
+/**
+ * What a tiled kernel reads as its input (the forward's and the filter gradient's x): x itself, or
+ * ReLU(BN(x)) computed while gathering (the bn-fused arm's prologue).
+ */
+export type ConvInput = 'plain' | 'bn-relu';
+/**
+ * What a tiled kernel does as it stores its tile (the forward's y, the input gradient's dx):
+ * nothing more, the next BN's statistics ('stats', forward), or the sums of the backward of the
+ * BN-ReLU that fed the convolution ('bn-grad', input gradient).
+ */
+export type ConvEpilogue = 'plain' | 'stats' | 'bn-grad';
+export interface ConvFusion {
+  input?: ConvInput;
+  epilogue?: ConvEpilogue;
+}
+const BN_CONSTANTS = { bn_mean: 'read', bn_rstd: 'read', bn_gamma: 'read', bn_beta: 'read' } as const;
+const INPUTS: Record<ConvInput, { file: WgslFile; bindings: KernelSpec['bindings'] }> = {
+  plain: { file: wgslFile('shaders/conv2d_input_plain.wgsl', inputPlainWgsl), bindings: {} },
+  'bn-relu': { file: wgslFile('shaders/conv2d_input_bn_relu.wgsl', inputBnReluWgsl), bindings: BN_CONSTANTS },
+};
+const EPILOGUES: Record<ConvEpilogue, { file: WgslFile; bindings: KernelSpec['bindings'] }> = {
+  plain: { file: wgslFile('shaders/conv2d_epilogue_plain.wgsl', epiloguePlainWgsl), bindings: {} },
+  stats: { file: wgslFile('shaders/conv2d_epilogue_stats.wgsl', epilogueStatsWgsl), bindings: { part: 'read_write' } },
+  'bn-grad': { file: wgslFile('shaders/conv2d_epilogue_bn_grad.wgsl', epilogueBnGradWgsl), bindings: { ...BN_CONSTANTS, part: 'read_write', bn_x: 'read' } },
+};
+// Which hooks each kernel has: the forward and the filter gradient gather x; the forward and the
+// input gradient store a tensor of activations (y, dx).
+const HAS_INPUT: Record<ConvKernel, boolean> = { forward: true, backward_input: false, backward_filter: true };
+const HAS_EPILOGUE: Record<ConvKernel, boolean> = { forward: true, backward_input: true, backward_filter: false };
+
+/**
+ * The kernel's spec for one tile shape and column layout (a bias, and the bn-fused arm's hooks):
+ * the shape's constants, conv2d_tile.wgsl, the layout's file, the bias, the input and epilogue
+ * hooks, then the kernel.
+ */
+export function convSpec(kernel: ConvKernel, t: TileShape, layout: ColumnLayout, bias = false, fusion: ConvFusion = {}): KernelSpec {
+  const input = fusion.input ?? 'plain';
+  const epilogue = fusion.epilogue ?? 'plain';
+  if (input !== 'plain' && !HAS_INPUT[kernel]) throw new Error(`conv2d.${kernel} has no input hook (input '${input}')`);
+  if (epilogue !== 'plain' && !HAS_EPILOGUE[kernel]) throw new Error(`conv2d.${kernel} has no epilogue hook (epilogue '${epilogue}')`);
+  if (epilogue === 'stats' && (bias || kernel !== 'forward')) throw new Error(`conv2d.${kernel}: the stats epilogue is for a forward without bias`);
+  if (epilogue === 'bn-grad' && kernel !== 'backward_input') throw new Error(`conv2d.${kernel}: the bn-grad epilogue is for the input gradient`);
+  const fused = `${input === 'plain' ? '' : `.${input}`}${epilogue === 'plain' ? '' : `.${epilogue}`}`;
+  const name = `conv2d.${kernel}.${t.tm}x${t.tn}.${layout}${bias ? '.bias' : ''}${fused}`;
   let spec = specCache.get(name);
   if (!spec) {
     const k = KERNELS[kernel];
-    const includes = [tile, LAYOUTS[layout], bias ? BIAS.file : NO_BIAS];
-    spec = { name, category: 'conv', ...composeWgsl(k.file, { constants: { TM: t.tm, TN: t.tn, TK: t.tk }, includes }), bindings: { ...k.bindings, ...(bias ? BIAS.bindings : {}) } };
+    const hooks = [...(HAS_INPUT[kernel] ? [INPUTS[input]] : []), ...(HAS_EPILOGUE[kernel] ? [EPILOGUES[epilogue]] : [])];
+    const includes = [tile, LAYOUTS[layout], bias ? BIAS.file : NO_BIAS, ...hooks.map((h) => h.file)];
+    const bindings = Object.assign({}, k.bindings, bias ? BIAS.bindings : {}, ...hooks.map((h) => h.bindings));
+    spec = { name, category: 'conv', ...composeWgsl(k.file, { constants: { TM: t.tm, TN: t.tn, TK: t.tk }, includes }), bindings };
     specCache.set(name, spec);
   }
   return spec;
@@ -273,7 +321,7 @@ function tiledBackwardInput(layout: ColumnLayout, g: ConvGeometry, { dy, weight,
 }
 
 /** Tiled: dw from x and dy, M = Cout, N = Cin*KH*KW, K = batch*Ho*Wo split across workgroups, then summed. */
-function tiledBackwardFilter(layout: ColumnLayout, g: ConvGeometry, { x, dy, dw }: ConvBuffers['backward_filter'], tiles?: readonly TileShape[]): void {
+function tiledBackwardFilter(layout: ColumnLayout, g: ConvGeometry, { x, dy, dw }: ConvBuffers['backward_filter'], tiles?: readonly TileShape[], bn?: BnConstants): void {
   const rt = gpu();
   const { filterTargetWorkgroups, minSplitK } = rt.profile.conv2d;
   const rows = g.cout;
@@ -282,8 +330,119 @@ function tiledBackwardFilter(layout: ColumnLayout, g: ConvGeometry, { x, dy, dw 
   const t = profileTile(rows, cols, tiles);
   const { splits, chunk } = filterSplits(t, rows, cols, k, Math.min(filterTargetWorkgroups, maxWorkgroups()), minSplitK);
   const out: GpuBuf = splits === 1 ? dw : rt.alloc(4 * splits * rows * cols);
-  rt.dispatch(convSpec('backward_filter', t, layout), { x, dy, out }, { ...uniforms(g), chunk }, tileGrid(t, rows, cols, splits), { label: `${convLabel(g)} splits=${splits}`, cost: backwardFilterCost(g, splits) });
+  const spec = convSpec('backward_filter', t, layout, false, { input: bn ? 'bn-relu' : 'plain' });
+  const c = bn ? sumCosts(backwardFilterCost(g, splits), inputHookCost(g, t)) : backwardFilterCost(g, splits);
+  rt.dispatch(spec, { x, dy, out, ...(bn ? bnBindings(bn) : {}) }, { ...uniforms(g), chunk }, tileGrid(t, rows, cols, splits), { label: `${convLabel(g)} splits=${splits}${bn ? ' +bn-relu in' : ''}`, cost: c });
   if (splits > 1) reduceSplits(out, dw, rows * cols, splits);
+}
+
+// ---- the bn-fused arm: the tiled kernels with their hooks -----------------------------------------
+
+/** A BN's per-channel constants, read by the bn-relu input hook and the bn-grad epilogue. */
+export interface BnConstants {
+  mean: GpuBuf;
+  rstd: GpuBuf;
+  gamma: GpuBuf;
+  beta: GpuBuf;
+}
+const bnBindings = (bn: BnConstants) => ({ bn_mean: bn.mean, bn_rstd: bn.rstd, bn_gamma: bn.gamma, bn_beta: bn.beta });
+/** An epilogue's output: `slots` partials per channel, merged by the BN programs. */
+export interface EpiloguePartials {
+  part: GpuBuf;
+  slots: number;
+}
+// The hooks' costs. The input hook normalizes every value it gathers, and the GEMM gathers its
+// im2col matrix (Cin*KH*KW x batch*Ho*Wo) once per row tile: 5 operations each (xhat, the affine,
+// the ReLU) and the 4 channel vectors read. The stats epilogue: 5 operations per stored value
+// (shift, sum, square, sum, count) and one (count, mean, M2) partial per channel and slot written;
+// the bn-grad epilogue reads x once, 8 operations per value (xhat 2, the mask 3, dz, dz * xhat,
+// their sums) and writes two sums per channel and slot.
+const im2colValues = (g: ConvGeometry) => g.cin * g.kh * g.kw * g.batch * g.ho * g.wo;
+const inputHookCost = (g: ConvGeometry, t: TileShape): DispatchCost => cost(f32(4 * g.cin), 0, 5 * Math.ceil(g.cout / t.tm) * im2colValues(g));
+const sumCosts = (...c: DispatchCost[]): DispatchCost => c.reduce((a, b) => cost(a.read + b.read, a.written + b.written, a.flops + b.flops));
+
+/** What a fused kernel runs as: the profile's implementation where it is tiled, else its first tiled preference, else tile-blocked. */
+export function chooseTiled<K extends ConvKernel>(kernel: K, g: ConvGeometry, rt: GpuRuntime = gpu()): ConvImplementation<K> & { tiled: TiledConfig } {
+  const chosen = chooseConv(kernel, g, rt);
+  if (chosen.tiled) return chosen as ConvImplementation<K> & { tiled: TiledConfig };
+  const tiled = rt.profile.conv2d[PREFERENCES[kernel]].map((p) => convImplementation(kernel, p.use)).find((i) => i.tiled && i.supports(g, rt));
+  return (tiled ?? convImplementation(kernel, 'tile-blocked')) as ConvImplementation<K> & { tiled: TiledConfig };
+}
+
+/**
+ * `profile` with every convolution on the implementation chooseTiled would pick: the tuned
+ * choices that are tiled, and the preference lists cut to their tiled entries (tile-blocked
+ * where none is). The step benchmark's bn-tiled arm: BN unfused on the fused arm's kernels.
+ */
+export function withTiledConvs(profile: TuningProfile): TuningProfile {
+  const c = profile.conv2d;
+  const tiledOnly = (kernel: ConvKernel, prefs: readonly ConvPreference[]): readonly ConvPreference[] => {
+    const kept = prefs.filter((p) => convImplementation(kernel, p.use).tiled).map((p) => ({ use: p.use }));
+    return kept.length ? kept : [{ use: 'tile-blocked' }];
+  };
+  const chosen = c.chosen ? Object.fromEntries(Object.entries(c.chosen).filter(([bucket, use]) => findImplementation(bucket.split(' ')[0] as ConvKernel, use)?.tiled)) : undefined;
+  return {
+    ...profile,
+    conv2d: { ...c, forward: tiledOnly('forward', c.forward), backwardInput: tiledOnly('backward_input', c.backwardInput), backwardFilter: tiledOnly('backward_filter', c.backwardFilter), chosen },
+  };
+}
+
+/**
+ * y = conv(input, weight), tiled, where the input is x or ReLU(BN(x)) with `bn`'s constants (the
+ * normalized input never written), and with `stats` the epilogue's partial statistics of y per
+ * output channel (count, mean, M2) for batchnorm's merge. No bias (a conv before a BN has none).
+ */
+export function fusedConvForward(g: ConvGeometry, { x, weight, y }: { x: GpuBuf; weight: GpuBuf; y: GpuBuf }, bn: BnConstants | null, stats: boolean, impl = chooseTiled('forward', g)): EpiloguePartials | null {
+  const rt = gpu();
+  const { layout, tiles } = impl.tiled;
+  const [rows, cols] = [g.cout, g.batch * g.ho * g.wo];
+  const t = profileTile(rows, cols, tiles);
+  const slots = Math.ceil(cols / t.tn);
+  needStorageBuffers(rt, 3 + (bn ? 4 : 0) + (stats ? 1 : 0), 'the forward with its BN hooks');
+  const part = stats ? rt.alloc(16 * rows * slots) : null;
+  const spec = convSpec('forward', t, layout, false, { input: bn ? 'bn-relu' : 'plain', epilogue: stats ? 'stats' : 'plain' });
+  const c = sumCosts(forwardCost(g, false), bn ? inputHookCost(g, t) : ZERO_COST, stats ? cost(0, f32(4 * rows * slots), 5 * outputValues(g)) : ZERO_COST);
+  rt.dispatch(spec, { x, weight, y, ...(bn ? bnBindings(bn) : {}), ...(part ? { part } : {}) }, { ...uniforms(g), ...(stats ? { slots } : {}) }, tileGrid(t, rows, cols, 1), {
+    label: `${convLabel(g)}${bn ? ' +bn-relu in' : ''}${stats ? ' +stats out' : ''}`,
+    cost: c,
+  });
+  return part ? { part, slots } : null;
+}
+
+/** The fused kernels bind up to 9 storage buffers; WebGPU's default limit is 8 (adapters offer 10 or more). */
+function needStorageBuffers(rt: GpuRuntime, count: number, what: string): void {
+  const have = rt.limits.maxStorageBuffersPerShaderStage;
+  if (have < count) throw new Error(`bn-fused: ${what} binds ${count} storage buffers; this device allows ${have} per shader stage (maxStorageBuffersPerShaderStage): use unfused BN`);
+}
+
+/** Pixels of stride phase p along an axis of `size` (conv2d_backward_input.wgsl's phaseOf). */
+const phasePixels = (p: number, size: number, stride: number) => (p < size ? Math.ceil((size - p) / stride) : 0);
+
+/**
+ * dL/dh from dy and weight, tiled, for a conv whose input was h = ReLU(BN(x)); the epilogue sums
+ * the BN backward's (sum dz, sum dz * xhat) per input channel into partials for batchnorm's
+ * gradient merge (dz: dL/dh masked by the ReLU, xhat recomputed from x).
+ */
+export function fusedConvBackwardInput(g: ConvGeometry, { dy, weight, dx }: { dy: GpuBuf; weight: GpuBuf; dx: GpuBuf }, bn: BnConstants & { x: GpuBuf }, impl = chooseTiled('backward_input', g)): EpiloguePartials {
+  const rt = gpu();
+  const { layout, tiles } = impl.tiled;
+  const phases = g.stride * g.stride;
+  const phase0Pixels = Math.ceil(g.h / g.stride) * Math.ceil(g.w / g.stride);
+  const [rows, cols] = [g.cin, g.batch * phase0Pixels];
+  const t = profileTile(rows, cols, tiles);
+  let slots = 0;
+  for (let z = 0; z < phases; z++) slots += Math.ceil((g.batch * phasePixels(Math.floor(z / g.stride), g.h, g.stride) * phasePixels(z % g.stride, g.w, g.stride)) / t.tn);
+  needStorageBuffers(rt, 9, 'the input gradient with the BN backward\'s sums');
+  const part = rt.alloc(8 * rows * Math.max(1, slots));
+  const spec = convSpec('backward_input', t, layout, false, { epilogue: 'bn-grad' });
+  const c = sumCosts(backwardInputCost(g), cost(f32(inputValues(g) + 4 * g.cin), f32(2 * rows * slots), 8 * inputValues(g)));
+  rt.dispatch(spec, { dy, weight, dx, ...bnBindings(bn), bn_x: bn.x, part }, { ...uniforms(g), slots }, tileGrid(t, rows, cols, phases), { label: `${convLabel(g)} +bn-grad sums`, cost: c });
+  return { part, slots };
+}
+
+/** dw from ReLU(BN(x)) (recomputed while gathering, with `bn`'s constants) and dy, tiled, split K then summed. */
+export function fusedConvBackwardFilter(g: ConvGeometry, { x, dy, dw }: ConvBuffers['backward_filter'], bn: BnConstants, impl = chooseTiled('backward_filter', g)): void {
+  tiledBackwardFilter(impl.tiled.layout, g, { x, dy, dw }, impl.tiled.tiles, bn);
 }
 
 // ---- the implementations, and how a profile chooses among them ---------------------------------
@@ -306,6 +465,13 @@ export interface ConvImplementation<K extends ConvKernel = ConvKernel> {
   summary: string;
   supports: (g: ConvGeometry, rt: GpuRuntime) => boolean;
   run: (g: ConvGeometry, b: ConvBuffers[K]) => void;
+  /** A tiled implementation's layout and tile shapes (undefined: the profile's): what the bn-fused kernels run as. */
+  tiled?: TiledConfig;
+}
+
+export interface TiledConfig {
+  layout: ColumnLayout;
+  tiles?: readonly TileShape[];
 }
 
 const everywhere = () => true;
@@ -329,22 +495,22 @@ const SQUARE_SUMMARY = 'the 64x64 tile for every GEMM (columns in runs of 4), wh
 /** Every implementation of every convolution kernel. */
 export const CONV_IMPLEMENTATIONS: { readonly [K in ConvKernel]: readonly ConvImplementation<K>[] } = {
   forward: [
-    { name: 'tile-blocked', kernel: 'forward', summary: `${TILED}, ${BLOCKED}`, supports: everywhere, run: (g, b) => tiledForward('blocked', g, b) },
-    { name: 'tile-strided', kernel: 'forward', summary: `${TILED}, ${STRIDED}`, supports: everywhere, run: (g, b) => tiledForward('strided', g, b) },
+    { name: 'tile-blocked', kernel: 'forward', summary: `${TILED}, ${BLOCKED}`, supports: everywhere, run: (g, b) => tiledForward('blocked', g, b), tiled: { layout: 'blocked' } },
+    { name: 'tile-strided', kernel: 'forward', summary: `${TILED}, ${STRIDED}`, supports: everywhere, run: (g, b) => tiledForward('strided', g, b), tiled: { layout: 'strided' } },
     { name: 'direct', kernel: 'forward', summary: '3x3 stride 1: 16 pixels x 8 channels per invocation, no workgroup memory', supports: directGeometry, run: directForward('plain') },
     { name: 'direct-subgroup', kernel: 'forward', summary: "direct, each tap's weights read once per subgroup of >= 4", supports: (g, rt) => directGeometry(g) && rt.hasSubgroups4, run: directForward('subgroup') },
-    { name: 'tile-64', kernel: 'forward', summary: SQUARE_SUMMARY, supports: everywhere, run: (g, b) => tiledForward('blocked', g, b, SQUARE) },
+    { name: 'tile-64', kernel: 'forward', summary: SQUARE_SUMMARY, supports: everywhere, run: (g, b) => tiledForward('blocked', g, b, SQUARE), tiled: { layout: 'blocked', tiles: SQUARE } },
   ],
   backward_input: [
-    { name: 'tile-blocked', kernel: 'backward_input', summary: `${TILED} per stride phase, ${BLOCKED}`, supports: everywhere, run: (g, b) => tiledBackwardInput('blocked', g, b) },
-    { name: 'tile-strided', kernel: 'backward_input', summary: `${TILED} per stride phase, ${STRIDED}`, supports: everywhere, run: (g, b) => tiledBackwardInput('strided', g, b) },
+    { name: 'tile-blocked', kernel: 'backward_input', summary: `${TILED} per stride phase, ${BLOCKED}`, supports: everywhere, run: (g, b) => tiledBackwardInput('blocked', g, b), tiled: { layout: 'blocked' } },
+    { name: 'tile-strided', kernel: 'backward_input', summary: `${TILED} per stride phase, ${STRIDED}`, supports: everywhere, run: (g, b) => tiledBackwardInput('strided', g, b), tiled: { layout: 'strided' } },
     { name: 'direct', kernel: 'backward_input', summary: 'the direct forward kernel on dy with the flipped filter, pad 2 - pad', supports: directGeometry, run: directBackwardInput('plain') },
     { name: 'direct-subgroup', kernel: 'backward_input', summary: 'direct, weights shared through subgroups of >= 4', supports: (g, rt) => directGeometry(g) && rt.hasSubgroups4, run: directBackwardInput('subgroup') },
-    { name: 'tile-64', kernel: 'backward_input', summary: SQUARE_SUMMARY, supports: everywhere, run: (g, b) => tiledBackwardInput('blocked', g, b, SQUARE) },
+    { name: 'tile-64', kernel: 'backward_input', summary: SQUARE_SUMMARY, supports: everywhere, run: (g, b) => tiledBackwardInput('blocked', g, b, SQUARE), tiled: { layout: 'blocked', tiles: SQUARE } },
   ],
   backward_filter: [
-    { name: 'tile-blocked', kernel: 'backward_filter', summary: `${TILED}, split K then summed, ${BLOCKED}`, supports: everywhere, run: (g, b) => tiledBackwardFilter('blocked', g, b) },
-    { name: 'tile-strided', kernel: 'backward_filter', summary: `${TILED}, split K then summed, ${STRIDED}`, supports: everywhere, run: (g, b) => tiledBackwardFilter('strided', g, b) },
+    { name: 'tile-blocked', kernel: 'backward_filter', summary: `${TILED}, split K then summed, ${BLOCKED}`, supports: everywhere, run: (g, b) => tiledBackwardFilter('blocked', g, b), tiled: { layout: 'blocked' } },
+    { name: 'tile-strided', kernel: 'backward_filter', summary: `${TILED}, split K then summed, ${STRIDED}`, supports: everywhere, run: (g, b) => tiledBackwardFilter('strided', g, b), tiled: { layout: 'strided' } },
     { name: 'direct', kernel: 'backward_filter', summary: '3x3 stride 1: 8 channels x 9 taps over a share of the rows, then the shares summed', supports: directGeometry, run: (g, { x, dy, dw }) => directFilter(false, g, x, dy, dw) },
     {
       name: 'direct-subgroup',
@@ -353,7 +519,7 @@ export const CONV_IMPLEMENTATIONS: { readonly [K in ConvKernel]: readonly ConvIm
       supports: (g, rt) => directGeometry(g) && directFilterSubgroupSupports(g, rt),
       run: (g, { x, dy, dw }) => directFilter(true, g, x, dy, dw),
     },
-    { name: 'tile-64', kernel: 'backward_filter', summary: SQUARE_SUMMARY, supports: everywhere, run: (g, b) => tiledBackwardFilter('blocked', g, b, SQUARE) },
+    { name: 'tile-64', kernel: 'backward_filter', summary: SQUARE_SUMMARY, supports: everywhere, run: (g, b) => tiledBackwardFilter('blocked', g, b, SQUARE), tiled: { layout: 'blocked', tiles: SQUARE } },
   ],
 };
 
@@ -414,7 +580,7 @@ export function convolutionsOf(record: () => void): { kernel: ConvKernel; g: Con
 export const CONV_IMPLEMENTATIONS_CHECKSUM = fnv1a(
   [
     ...CONV_KERNELS.flatMap((k) => CONV_IMPLEMENTATIONS[k].map((i) => `${k}:${i.name}`)),
-    backwardFilterWgsl, backwardInputWgsl, biasWgsl, noBiasWgsl, directWgsl, directFilterWgsl, directFilterPlainWgsl, directFilterSubgroupWgsl,
+    backwardFilterWgsl, backwardInputWgsl, biasWgsl, noBiasWgsl, inputPlainWgsl, inputBnReluWgsl, epiloguePlainWgsl, epilogueStatsWgsl, epilogueBnGradWgsl, directWgsl, directFilterWgsl, directFilterPlainWgsl, directFilterSubgroupWgsl,
     directWeightsPlainWgsl, directWeightsSubgroupWgsl, forwardWgsl, reduceWgsl, tileWgsl, tileBlockedWgsl, tileStridedWgsl,
     JSON.stringify({ TILES, DIRECT_BLOCK }),
   ].join('\n'),
