@@ -34,15 +34,15 @@ fn storeColumn(row0: u32, col: u32, lo: vec4<f32>, hi: vec4<f32>) {
 }
 
 // Four values of dy (gatherA) or of the input (gatherB: inputAt of x, conv2d_input_plain.wgsl or
-// conv2d_input_bn_relu.wgsl composed before this file; channels c) at `index`, 0 where `ok` is false.
+// conv2d_input_bn_relu.wgsl composed before this file, with the columns' channels k read once per
+// tile) at `index`, 0 where `ok` is false.
 fn gatherA(index: vec4<u32>, ok: vec4<bool>) -> vec4<f32> {
   let i = select(vec4<u32>(0u), index, ok);
   return select(vec4<f32>(0.0), vec4<f32>(dy[i.x], dy[i.y], dy[i.z], dy[i.w]), ok);
 }
-fn gatherB(index: vec4<u32>, ok: vec4<bool>, c: vec4<u32>) -> vec4<f32> {
+fn gatherB(index: vec4<u32>, ok: vec4<bool>, k: InputChannels) -> vec4<f32> {
   let i = select(vec4<u32>(0u), index, ok);
-  let ci = select(vec4<u32>(0u), c, ok);
-  return select(vec4<f32>(0.0), vec4<f32>(inputAt(i.x, ci.x), inputAt(i.y, ci.y), inputAt(i.z, ci.z), inputAt(i.w, ci.w)), ok);
+  return select(vec4<f32>(0.0), inputAt(i, k), ok);
 }
 
 @compute @workgroup_size(64)
@@ -72,8 +72,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // B: the 4 taps (ci, r, s) of w it stages, as x's channel offset and the tap's pixel offset.
     let cols = columnsOf(origin.y, sg.qb);
     let colOk = cols < vec4<u32>(N);
-    let xC = cols / khkw;  // x's channel of each tap
-  let xCh = vec4<i32>(xC * (params.h * params.w));
+    let xC = min(cols / khkw, vec4<u32>(params.cin - 1u));  // x's channel of each tap (columns past N: any in range, masked)
+    let xK = inputChannels(xC);
+    let xCh = vec4<i32>(xC * (params.h * params.w));
     let dr = select(vec4<i32>(OUTSIDE), vec4<i32>((cols % khkw) / params.kw) - i32(params.pad), colOk);  // OUTSIDE: masked below
     let ds = vec4<i32>(cols % params.kw) - i32(params.pad);
     let xTap = xCh + dr * W + ds;  // index in x of this tap for output pixel (0, 0) of image 0
@@ -98,7 +99,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let ih = dr + i32(oh * params.stride);
         let iw = ds + i32(ow * params.stride);
         let inside = vec4<bool>(k < kEnd) & (vec4<u32>(ih) < vec4<u32>(params.h)) & (vec4<u32>(iw) < vec4<u32>(params.w));
-        stageB(sg.kRunB + j, sg.qb, gatherB(vec4<u32>(xTap + i32(img * xImgSize + (oh * params.w + ow) * params.stride)), inside, xC));
+        stageB(sg.kRunB + j, sg.qb, gatherB(vec4<u32>(xTap + i32(img * xImgSize + (oh * params.w + ow) * params.stride)), inside, xK));
         k++;
         ow++;
         if (ow == params.wo) { ow = 0u; oh++; if (oh == params.ho) { oh = 0u; img++; } }

@@ -8,7 +8,7 @@
 // run of RUN_A values of k, and 4 columns of B (output pixels, decoded once per tile) for a run of
 // RUN_B values of k, walking k with a (ci, r, s) counter. The bias (biasOf: conv2d_bias.wgsl or
 // conv2d_no_bias.wgsl, composed before this file) is added in the epilogue. Also composed before
-// it: what the kernel reads as its input (inputAt: conv2d_input_plain.wgsl, or
+// it: what the kernel reads as its input (inputOf: conv2d_input_plain.wgsl, or
 // conv2d_input_bn_relu.wgsl) and the epilogue hooks (conv2d_epilogue_plain.wgsl, or
 // conv2d_epilogue_stats.wgsl: the next BN's statistics).
 
@@ -51,7 +51,7 @@ fn gatherA(index: vec4<u32>, ok: vec4<bool>) -> vec4<f32> {
 fn gatherB(index: vec4<u32>, ok: vec4<bool>, c: u32) -> vec4<f32> {
   let i = select(vec4<u32>(0u), index, ok);
   let ci = select(0u, c, any(ok));  // a channel in range where no lane is
-  return select(vec4<f32>(0.0), vec4<f32>(inputAt(i.x, ci), inputAt(i.y, ci), inputAt(i.z, ci), inputAt(i.w, ci)), ok);
+  return select(vec4<f32>(0.0), inputOf(i, ci), ok);
 }
 
 @compute @workgroup_size(64)

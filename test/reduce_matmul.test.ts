@@ -1,5 +1,5 @@
 import { beforeAll, describe, it } from 'vitest';
-import { biasAdd, biasAddKernel, linear, matmul, matmulKernel, mean, sum, sumAxisKernel } from '../src/index.js';
+import { biasAdd, biasAddKernel, linear, matmul, matmulKernel, mean, sum, sumAxisKernel, sumChannelsKernel } from '../src/index.js';
 import { compareKernel, compareOnDevices, describeGpu, gradCheck, input, requireGpu } from './helpers/optest.js';
 
 // Sums of up to ~10^5 values of magnitude <= 1 in f32 (tree order on the GPU, f64 on the CPU):
@@ -17,6 +17,20 @@ describeGpu('reduction and matmul kernels: WGSL vs CPU reference', () => {
       await compareKernel({ kernel: sumAxisKernel, inputs: [x], outputs: [[outer, 1, inner]], params: { outer, k, inner, scale: 1 / k }, tol: SUM_TOL });
     });
   }
+  // Per-channel sums [n, c, hw]: N = 1, H*W = 1, one channel (a sum of everything, many slices,
+  // the slice step wrapping mid-row and spanning images), odd channel counts, a classifier's bias.
+  const channelCases: [number, number, number][] = [[1, 5, 1], [1, 1, 1], [3, 7, 35], [1, 1, 100_000], [32, 16, 1024], [600, 3, 1], [200, 3, 12], [9, 10, 1]];
+  for (const [n, c, hw] of channelCases) {
+    it(`sum per channel [N=${n}, C=${c}, HW=${hw}]`, async () => {
+      await compareKernel({ kernel: sumChannelsKernel, inputs: [input([n, c, hw], n + c + hw)], outputs: [[c]], params: { n, c, hw, scale: 1 / (n * hw) }, tol: SUM_TOL });
+    });
+  }
+  it('sum and mean over kept axes that are contiguous take the per-channel kernel, others the axis sequence: same values on both devices', async () => {
+    for (const axes of [[0, 2, 3], [0, 1, 2, 3], [1, 2, 3], [0, 1], [0, 2]]) {
+      await compareOnDevices(([t]) => sum(t, axes), [input([3, 4, 5, 6], 2)], SUM_TOL);
+      await compareOnDevices(([t]) => mean(t, axes, true), [input([3, 4, 5, 6], 3)], SUM_TOL);
+    }
+  });
   const mms: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [65, 63, 129], [128, 300, 10]];
   for (const [m, k, n] of mms) {
     for (const [transA, transB] of [[false, false], [true, false], [false, true]] as const) {

@@ -39,6 +39,8 @@ export const STEP_VARIANTS: StepVariant[] = [
   { name: 'bn-fused', variant: 'bn', fuseBnRelu: true, fuseBn: true },
   { name: 'skipinit', variant: 'skipinit', fuseBnRelu: true },
   { name: 'unnormalized', variant: 'unnormalized', fuseBnRelu: true },
+  { name: 'fixup', variant: 'fixup', fuseBnRelu: true },
+  { name: 'regularized-skipinit', variant: 'regularized-skipinit', fuseBnRelu: true },
 ];
 /** What `wrn bench step` runs by default (the others on request: --variants). */
 export const DEFAULT_STEP_VARIANTS = ['bn', 'bn-tiled', 'bn-fused', 'skipinit', 'unnormalized'];

@@ -1,7 +1,7 @@
 // Sum and mean over all values or over chosen axes (what they mean, CPU references, autograd).
 // GPU side: src/gpu/programs/reduce.ts; WGSL: shaders/reduce.wgsl, shaders/broadcast.wgsl.
 // A multi-axis reduction is a sequence of single-axis ones (each viewed as [outer, k, inner]).
-import { broadcastAxisProgram, sumAxisProgram } from '../gpu/programs/reduce.js';
+import { broadcastAxisProgram, sumAxisProgram, sumChannelsProgram, type ChannelReduce } from '../gpu/programs/reduce.js';
 import { fmtShape, numel, record, runKernel, Tensor, type Kernel, type Shape } from '../tensor.js';
 import { input, registerChecks } from '../check.js';
 import type { AxisReduce } from '../gpu/programs/reduce.js';
@@ -22,6 +22,19 @@ export const sumAxisKernel: Kernel<AxisReduce> = {
   webgpu: sumAxisProgram,
 };
 
+/** out[c] = scale * sum of channel c of x viewed as [n, c, hw]. */
+export const sumChannelsKernel: Kernel<ChannelReduce> = {
+  name: 'sum_channels',
+  cpu([x], [out], { n, c, hw, scale }) {
+    for (let ch = 0; ch < c; ch++) {
+      let acc = 0; // float64 accumulation
+      for (let i = 0; i < n; i++) for (let p = 0, base = (i * c + ch) * hw; p < hw; p++) acc += x[base + p];
+      out[ch] = acc * scale;
+    }
+  },
+  webgpu: sumChannelsProgram,
+};
+
 function normalizeAxes(op: string, shape: Shape, axes?: number | number[]): number[] {
   if (axes === undefined) return shape.map((_, i) => i);
   const list = (Array.isArray(axes) ? axes : [axes]).map((a) => (a < 0 ? a + shape.length : a));
@@ -32,8 +45,24 @@ function normalizeAxes(op: string, shape: Shape, axes?: number | number[]): numb
   return list.sort((a, b) => b - a); // reduce the last axes first so the others keep their index
 }
 
+/**
+ * The kept axes as one contiguous block, x viewed as [n, c, hw] = [before it, the block, after
+ * it], or null when the kept axes are not contiguous. [0, 2, 3] of NCHW: [N, C, H*W]; every axis:
+ * [1, 1, size]; [0] of [N, C]: [N, C, 1].
+ */
+function channelView(shape: Shape, axes: number[]): ChannelReduce | null {
+  const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
+  if (kept.length && kept[kept.length - 1] - kept[0] !== kept.length - 1) return null;
+  const first = kept.length ? kept[0] : shape.length;
+  const last = kept.length ? kept[kept.length - 1] + 1 : shape.length;
+  return { n: numel(shape.slice(0, first)), c: numel(shape.slice(first, last)), hw: numel(shape.slice(last)), scale: 1 };
+}
+
 /** Reduce the raw tensor over `axes` (no tape). The result keeps the reduced axes as size 1 if keepDims. */
 function reduceRaw(x: Tensor, axes: number[], scale: number): Tensor {
+  // The reductions a step makes (bias gradients: per channel or of everything) in one pass.
+  const view = axes.length > 1 || (axes.length === 1 && x.shape.length <= 2) ? channelView(x.shape, axes) : null;
+  if (view) return runKernel(sumChannelsKernel, [x], [x.shape.map((d, i) => (axes.includes(i) ? 1 : d))], { ...view, scale })[0];
   let cur = x;
   let shape = [...x.shape];
   axes.forEach((axis, idx) => {
@@ -117,5 +146,7 @@ const SUM_TOL = { atol: 1e-4, rtol: 1e-5 }; // f32 tree order vs f64 over <= 10^
 registerChecks(
   { name: 'sum_axis (long axis, two passes)', make: () => ({ kernel: sumAxisKernel, inputs: [input([2, 9000, 3], 1)], outputs: [[2, 1, 3]], params: { outer: 2, k: 9000, inner: 3, scale: 1 }, tol: SUM_TOL }) },
   { name: 'sum_axis (many outputs)', make: () => ({ kernel: sumAxisKernel, inputs: [input([1500, 7, 1], 1)], outputs: [[1500, 1, 1]], params: { outer: 1500, k: 7, inner: 1, scale: 1 / 7 }, tol: SUM_TOL }) },
+  { name: 'sum_channels [N=3, C=7, HW=35]', make: () => ({ kernel: sumChannelsKernel, inputs: [input([3, 7, 35], 1)], outputs: [[7]], params: { n: 3, c: 7, hw: 35, scale: 1 }, tol: SUM_TOL }) },
+  { name: 'sum_channels (everything: [1, 1, 100000])', make: () => ({ kernel: sumChannelsKernel, inputs: [input([1, 1, 100000], 2)], outputs: [[1]], params: { n: 1, c: 1, hw: 100000, scale: 1e-5 }, tol: SUM_TOL }) },
   { name: 'broadcast_axis', make: () => ({ kernel: broadcastAxisKernel, inputs: [input([3, 1, 5], 1)], outputs: [[3, 7, 5]], params: { outer: 3, k: 7, inner: 5, scale: 0.5 }, tol: { atol: 0, rtol: 1e-6 } }) },
 );
