@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gpu, mul, scope, sum, Tensor } from '../src/index.js';
 import type { CpuArray } from '../src/tensor.js';
-import { CONV_IMPLEMENTATIONS, chooseTiled, type ConvKernel } from '../src/gpu/programs/conv2d.js';
+import { CONV_IMPLEMENTATIONS, chooseConv, chooseTiled, convBucket, withTiledConvs, type ConvKernel } from '../src/gpu/programs/conv2d.js';
 import { TILES } from '../src/gpu/profile.js';
 import { batchNorm, type BatchNormState } from '../src/ops/batchnorm.js';
 import { addBnStats, bnReluConv2d, FUSED_CHECKS, runningStats } from '../src/ops/bn_fused.js';
@@ -28,6 +28,12 @@ describeGpu('bn-fused kernels: every tiled implementation and tile shape against
       expect(chooseTiled('forward', g).name).toBe('tile-strided');
       rt.setProfile({ ...rt.profile, conv2d: { ...rt.profile.conv2d, forward: [{ use: 'direct' }] } });
       expect(chooseTiled('forward', g).name).toBe('tile-blocked'); // no tiled preference: the default
+      // bn-tiled's profile makes unfused BN run the convolutions as the fused arm does.
+      rt.setProfile({ ...prev, conv2d: { ...prev.conv2d, forward: [{ use: 'direct-subgroup', maxChannels: 32 }, { use: 'tile-strided' }], chosen: { [convBucket('forward', g)]: 'direct', [convBucket('backward_input', g)]: 'tile-64' } } });
+      const tiled = withTiledConvs(rt.profile);
+      expect(tiled.conv2d.forward).toEqual([{ use: 'tile-strided' }]);
+      expect(tiled.conv2d.chosen).toEqual({ [convBucket('backward_input', g)]: 'tile-64' });
+      for (const k of ['forward', 'backward_input', 'backward_filter'] as ConvKernel[]) expect(chooseConv(k, g, { ...rt, profile: tiled } as never).name, k).toBe(chooseTiled(k, g).name);
     } finally {
       rt.setProfile(prev);
     }

@@ -7,7 +7,7 @@
 // A missing Chromium fails the test (unless WRN_TESTS_CPU_ONLY=1, which skips it and says so).
 import { beforeAll, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { describeGpu } from './helpers/optest.js';
@@ -287,6 +287,7 @@ describeGpu('the engine in headless Chromium (WebGPU on SwiftShader)', () => {
     expect(c.header.kind).toBe('wrn-train');
     expect(c.header.config.data.source).toBe('synthetic');
     expect(c.header.step).toBe(4);
+    rmSync(join(OUT, 'resumed'), { recursive: true, force: true }); // an earlier test run's: a resume into a run directory is refused
     const resumed = spawnSync(process.execPath, ['bin/wrn.js', 'train', '--resume', ckpt, '--epochs', '2', '--out', join(OUT, 'resumed')], { cwd: ROOT, encoding: 'utf8', timeout: 180_000 });
     expect(resumed.status, `${resumed.stdout}\n${resumed.stderr}`).toBe(0);
     expect(resumed.stdout).toMatch(/resumed at epoch 2 step 4/);

@@ -231,5 +231,15 @@ describe('wrn train under faults (child processes, reference backend)', () => {
     expect(forced.code, forced.stderr).toBe(0);
     expect(stepsLogged(dir)).toBe(1);
     expect(existsSync(join(dir, 'run.lock'))).toBe(false); // released on exit
+    // A resume into a directory that holds another run is refused the same way (issue 20, defect 3).
+    const other = tmp();
+    const first = wrn(['train', ...T, '--out', other, '--max-steps', '1']);
+    expect(first.code, first.stderr).toBe(0);
+    const into = wrn(['train', '--resume', other, '--out', dir, '--max-steps', '2']);
+    expect(into.code).toBe(1);
+    expect(into.stderr).toMatch(/already holds another run \(log\.jsonl, checkpoint\.wrnckpt, summary\.json\); resuming .* into it would overwrite it: pass --force/);
+    expect(stepsLogged(dir)).toBe(1); // untouched
+    const intoForced = wrn(['train', '--resume', other, '--out', dir, '--max-steps', '2', '--force']);
+    expect(intoForced.code, intoForced.stderr).toBe(0);
   }, 300_000);
 });

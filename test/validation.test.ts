@@ -219,6 +219,12 @@ describe('sizes are refused before anything is allocated', () => {
     expect(performance.now() - t0).toBeLessThan(200); // nothing was drawn
     expect(wrnParameterCount({ depth: 1000, widen: 2, variant: 'bn' })).toBeLessThan(MAX_WRN_PARAMETERS); // the sweep's full-scale example still fits
   });
+
+  it('a huge valid depth is refused at once (the count is in closed form, not a loop per block): issue 20, defect 7', () => {
+    const depth = 6755399441055748; // 6N + 4 with N ~ 1.1e15
+    expect(() => new WideResNet({ depth, widen: 1, variant: 'bn' }, 'cpu')).toThrow(/^WRN-6755399441055748-1 would have [\d,]+ parameters/);
+    for (const variant of VARIANTS) expect(wrnParameterCount({ depth, widen: 1, variant })).toBeGreaterThan(1e16);
+  });
 });
 
 describe('wrn signal and wrn bench: sizes and timeouts name the flag', () => {

@@ -54,7 +54,7 @@ export const TRAIN_FLAGS = {
   'image-size': { type: 'int', default: D.data.imageSize, help: "resize images to N x N by area averaging (0: the dataset's own size)" },
   out: { type: 'string', default: D.out, help: 'run directory (log.jsonl, checkpoint.wrnckpt, curves.png, samples.png, summary.json)' },
   resume: { type: 'string', default: '', help: 'continue the run of this checkpoint file (or run directory): its settings, data and directory; only --epochs, --max-steps, --out, --device, --checkpoint-every and --eval-batch-size may change' },
-  force: { type: 'bool', default: false, help: 'start afresh even if --out holds an earlier run (its files are deleted)' },
+  force: { type: 'bool', default: false, help: 'start afresh (or resume into --out) even if --out holds an earlier run (its files are deleted)' },
   verbose: { type: 'bool', default: false, help: 'progress lines also report GPU pool memory (in use / allocated)' },
   'checkpoint-every': { type: 'int', default: D.checkpointEvery, help: 'also checkpoint every this many steps (0: each epoch)' },
   'max-steps': { type: 'int', default: D.maxSteps, help: 'stop after this many steps (0: no limit)' },

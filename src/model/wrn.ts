@@ -79,18 +79,17 @@ export function wrnParameterCount(cfg: Pick<WrnConfig, 'depth' | 'widen' | 'vari
   const convBias = v === 'regularized-skipinit';
   const classes = cfg.numClasses ?? 10;
   let count = 16 * (cfg.inChannels ?? 3) * 9 + (convBias ? 16 : 0);
+  // One block from inC to outC channels; a stage is its first block and n - 1 blocks from outC to
+  // outC, in closed form: a huge valid depth is refused at once, not after a loop per block.
+  const block = (inC: number, outC: number, projected: boolean) =>
+    outC * inC * 9 + outC * outC * 9 + (bn ? 2 * inC + 2 * outC : 0) + (convBias ? 2 * outC : 0) + (projected ? outC * inC + (convBias ? outC : 0) : 0) +
+    (v === 'skipinit' || v === 'regularized-skipinit' ? 1 : 0) + // alpha
+    (v === 'fixup' ? 1 + 4 : 0); // the branch multiplier and four scalar biases
   let inC = 16;
   [16, 32, 64].forEach((w, stage) => {
     const outC = w * cfg.widen;
-    for (let i = 0; i < n; i++) {
-      count += outC * inC * 9 + outC * outC * 9;
-      if (bn) count += 2 * inC + 2 * outC;
-      if (convBias) count += 2 * outC;
-      if (inC !== outC || (i === 0 && stage > 0)) count += outC * inC + (convBias ? outC : 0);
-      if (v === 'skipinit' || v === 'regularized-skipinit') count += 1; // alpha
-      if (v === 'fixup') count += 1 + 4; // the branch multiplier and four scalar biases
-      inC = outC;
-    }
+    count += block(inC, outC, inC !== outC || stage > 0) + (n - 1) * block(outC, outC, false);
+    inC = outC;
   });
   if (bn) count += 2 * inC;
   count += classes * inC + classes + (v === 'fixup' ? 1 : 0);

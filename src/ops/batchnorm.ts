@@ -201,6 +201,9 @@ export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, state: BatchNo
   let rstd: Tensor;
   const saved: Tensor[] = [];
   if (training && opts.stats) {
+    for (const [name, t] of [['mean', opts.stats.mean], ['rstd', opts.stats.rstd]] as const) {
+      if (!(t instanceof Tensor) || t.shape.length !== 1 || t.shape[0] !== c) throw new Error(`batchNorm: opts.stats.${name} must be a tensor of shape [C] = [${c}]`);
+    }
     ({ mean, rstd } = opts.stats);
   } else if (training) {
     [mean, rstd] = runKernel(batchNormStatsKernel, [x], [[c], [c], state.runningMean, state.runningVar], { ...dims, momentum, eps });

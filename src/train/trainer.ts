@@ -10,6 +10,7 @@
 // The parts: `train` (set-up and the exits), `runLoop` (steps, evaluation), `RunRecorder` (the
 // log, checkpoints, summary) and the step itself in src/train/step.ts.
 import { appendFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { Tensor, gpu } from '../tensor.js';
 import { WideResNet, type WrnConfig } from '../model/wrn.js';
 import { datasetNorm, numBatches } from '../data/augment.js';
@@ -156,12 +157,15 @@ export async function train(cfg: TrainConfig, data: { train: Dataset; test: Data
       }
       kernels = { chosen: { ...(rt.profile.conv2d.chosen ?? {}) }, checksum: CONV_IMPLEMENTATIONS_CHECKSUM };
     }
-    if (!ckpt) {
+    // A fresh run, or a resume into another directory, would overwrite what that directory holds.
+    const elsewhere = !!ckpt && resolve(cfg.out) !== resolve(dirname(hooks.resume!));
+    if (!ckpt || elsewhere) {
       const earlier = run.earlierRun();
       if (earlier.length && !hooks.force) {
         throw new CheckpointError(
-          `run directory ${cfg.out} already holds a run (${earlier.join(', ')}); resume it with --resume ${run.checkpoint}, ` +
-            `pass --force to start it over, or choose another --out`,
+          ckpt
+            ? `run directory ${cfg.out} already holds another run (${earlier.join(', ')}); resuming ${hooks.resume} into it would overwrite it: pass --force to replace it, or choose another --out`
+            : `run directory ${cfg.out} already holds a run (${earlier.join(', ')}); resume it with --resume ${run.checkpoint}, pass --force to start it over, or choose another --out`,
         );
       }
       run.clear();

@@ -280,7 +280,7 @@ async function tuneTask(ctx: TaskContext) {
 
 /** The committed measurement the view leads with (bench/results/bn-cost/, the README's first result). */
 const COMMITTED_BN_COST =
-  "Measured on SwiftShader (2 CPU cores, bench/results/bn-cost/, 2026-12-02): BN's cost of a WRN-16-1 training step at batch 32 is not resolved there (bn - skipinit 1.0% and 2.7% with spreads of 8.1% and 12.4% over 5 interleaved rounds); its kernels take 4.0% ± 0.2% of the bn step's GPU time; at the roofline floor on an H200 they would be 22.6% (a projection).";
+  "Measured on SwiftShader (2 CPU cores, bench/results/bn-cost/, 2026-12-02): BN's cost of a WRN-16-1 training step at batch 32 is not resolved there (bn - skipinit 4.3% with a spread of 13.5% over 5 interleaved rounds; 1.0-2.7% in three earlier runs); its kernels take 4.6% ± 0.1% of the bn step's GPU time; fused into the convolutions they take 1.7% and the step moves 25% fewer bytes, but the fusion's own effect on the step is not resolved there (-3.5%, spread 11.1%); at the roofline floor on an H200 BN's kernels would be 22.6% of the step and the fused step 12% faster than bn's (a projection).";
 
 function renderStep(ctx: TaskContext, r: StepBenchResult): void {
   // The result first, with its error bar; then how it was measured, the tables and the chart.

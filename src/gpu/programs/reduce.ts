@@ -24,9 +24,10 @@ const SUM_AXIS: KernelSpec = { name: 'reduce.sum_axis', category: 'pool/classifi
 const SUM_AXIS_SERIAL: KernelSpec = { ...SUM_AXIS, name: 'reduce.sum_axis_serial', entry: 'sum_axis_serial' };
 const BROADCAST: KernelSpec = { name: 'broadcast', category: 'other', ...composeWgsl(wgslFile('shaders/broadcast.wgsl', broadcastWgsl)), bindings: { x: 'read', out: 'read_write', params: 'uniform' } };
 // Per-channel sums (bias and scalar gradients): composed after BN's layout (its slice walk).
+// Booked as sum_axis is: in a bn or skipinit step the only one is the classifier's bias gradient.
 const channels = composeWgsl(wgslFile('shaders/reduce_channels.wgsl', reduceChannelsWgsl), { includes: [wgslFile('shaders/batchnorm_layout.wgsl', layoutWgsl)] });
-const CHANNEL_PARTIALS: KernelSpec = { name: 'reduce.channel_partials', category: 'other', ...channels, entry: 'partials', bindings: { x: 'read', part: 'read_write', params: 'uniform' } };
-const CHANNEL_MERGE: KernelSpec = { name: 'reduce.channel_merge', category: 'other', ...channels, entry: 'merge', bindings: { part: 'read_write', out: 'read_write', params: 'uniform' } };
+const CHANNEL_PARTIALS: KernelSpec = { name: 'reduce.channel_partials', category: 'pool/classifier/loss', ...channels, entry: 'partials', bindings: { x: 'read', part: 'read_write', params: 'uniform' } };
+const CHANNEL_MERGE: KernelSpec = { name: 'reduce.channel_merge', category: 'pool/classifier/loss', ...channels, entry: 'merge', bindings: { part: 'read_write', out: 'read_write', params: 'uniform' } };
 const CHUNK = 4096; // values of the reduced axis per workgroup (tree) or invocation (serial)
 const SERIAL_MIN_OUTPUTS = 1024; // from this many outputs on, one invocation per output
 
