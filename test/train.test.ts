@@ -38,6 +38,14 @@ describe('learning-rate schedule', () => {
     expect(learningRate(c, 109)).toBe(0.05);
     expect(learningRate(c, 110)).toBe(0.025);
   });
+  it('keeps the decay points of the schedule it was laid out for; an extension stays at the last rate; --epochs 1 trains at --lr (issue 20, defect 2)', () => {
+    const job = { lr: 0.2, epochs: 3, scheduleEpochs: 3, lrConstantFraction: 0.5, lrDecayEvery: 1, lrDecayFactor: 0.5 };
+    expect([0, 1, 2].map((e) => learningRate(job, e))).toEqual([0.2, 0.1, 0.05]);
+    const extended = { ...job, epochs: 6 }; // resumed after epoch 2 with --epochs 6
+    expect([0, 1, 2, 3, 4, 5].map((e) => learningRate(extended, e))).toEqual([0.2, 0.1, 0.05, 0.05, 0.05, 0.05]);
+    expect(learningRate({ ...job, epochs: 1, scheduleEpochs: 1, lr: 30 }, 0)).toBe(30);
+    expect(learningRate({ ...job, scheduleEpochs: 0 }, 2)).toBe(0.05); // not yet laid out: --epochs
+  });
 });
 
 describe('wrn train flags', () => {
@@ -114,6 +122,20 @@ describeGpu('training on webgpu', () => {
     expect(rest.history.map((h) => h.testAccuracy)).toEqual(full.history.map((h) => h.testAccuracy));
     const log = readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(log.filter((r) => r.type === 'step').map((r) => r.loss)).toEqual(full.losses);
+  }, 400_000);
+
+  it('a resume that changes --epochs keeps the run\'s learning rates: every step\'s rate is the uninterrupted run\'s, the extension at the last one (issue 20, defect 2)', async () => {
+    const fullDir = tmp();
+    const full = await train(tiny(fullDir, { epochs: 3 }), data, quiet); // rates 0.1, 0.05, 0.025 by epoch
+    const dir = tmp();
+    await train(tiny(dir, { epochs: 3, maxSteps: 4 }), data, quiet); // stops after epoch 2
+    const rest = await train(tiny(dir, { epochs: 4 }), data, { ...quiet, resume: join(dir, 'checkpoint.wrnckpt') });
+    const log = readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lrs = log.filter((r) => r.type === 'step').map((r) => r.lr);
+    const fullLrs = readFileSync(join(fullDir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.type === 'step').map((r) => r.lr);
+    expect(fullLrs).toEqual([0.1, 0.1, 0.05, 0.05, 0.025, 0.025]);
+    expect(lrs).toEqual([...fullLrs, 0.025, 0.025]);
+    expect(rest.losses.slice(0, 6)).toEqual(full.losses);
   }, 400_000);
 
   it('a diverging run stops with a clear message and keeps its log and last good checkpoint', async () => {

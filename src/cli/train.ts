@@ -103,6 +103,7 @@ function trainConfigFromFlagsUnchecked(f: ReturnType<typeof parseFlags<typeof TR
     lrConstantFraction: f['lr-constant-fraction'],
     lrDecayEvery: f['lr-decay-every'],
     lrDecayFactor: f['lr-decay-factor'],
+    scheduleEpochs: 0, // laid out by train(): this run's --epochs, or the checkpoint's
     seed: f.seed,
     device: f.device,
     out: f.out,

@@ -30,6 +30,12 @@ export interface TrainConfig {
   /** ... multiplied by lrDecayFactor every lrDecayEvery epochs. */
   lrDecayEvery: number;
   lrDecayFactor: number;
+  /**
+   * The epochs the schedule was laid out for: the run's first --epochs (0: --epochs). A resume
+   * that changes --epochs keeps it, so the decay points stay where the run put them; epochs past
+   * it continue at the schedule's last rate.
+   */
+  scheduleEpochs: number;
   seed: number;
   device: Device;
   /** Run directory: log.jsonl, checkpoint.wrnckpt, curves.png, summary.json. */
@@ -61,6 +67,7 @@ export const DEFAULT_TRAIN: TrainConfig = {
   lrConstantFraction: 0.5,
   lrDecayEvery: 1,
   lrDecayFactor: 0.5,
+  scheduleEpochs: 0,
   seed: 0,
   device: 'webgpu',
   out: 'runs/default',
@@ -75,11 +82,23 @@ export const DEFAULT_TRAIN: TrainConfig = {
 /** Settings a resume may change: the rest must match the checkpoint (see resumeConfig). */
 export const RESUME_MAY_CHANGE = ['epochs', 'out', 'maxSteps', 'progressSeconds', 'device', 'checkpointEvery', 'evalBatchSize'] as const;
 
-/** The paper's schedule: constant, then multiplied by `factor` every `every` epochs. */
-export function learningRate(cfg: Pick<TrainConfig, 'lr' | 'epochs' | 'lrConstantFraction' | 'lrDecayEvery' | 'lrDecayFactor'>, epoch: number): number {
-  const start = Math.floor(cfg.epochs * cfg.lrConstantFraction);
-  if (epoch < start) return cfg.lr;
-  return cfg.lr * Math.pow(cfg.lrDecayFactor, 1 + Math.floor((epoch - start) / cfg.lrDecayEvery));
+/**
+ * The paper's schedule: constant for the first lrConstantFraction of the schedule's epochs (at
+ * least the first epoch where the fraction is > 0: `--epochs 1` trains at --lr), then multiplied
+ * by `factor` every `every` epochs; past the schedule's epochs (a resume that extends the run) it
+ * stays at its last rate.
+ */
+export function learningRate(cfg: Pick<TrainConfig, 'lr' | 'epochs' | 'lrConstantFraction' | 'lrDecayEvery' | 'lrDecayFactor'> & { scheduleEpochs?: number }, epoch: number): number {
+  const total = cfg.scheduleEpochs || cfg.epochs;
+  const e = Math.min(epoch, total - 1);
+  const start = cfg.lrConstantFraction > 0 ? Math.max(1, Math.floor(total * cfg.lrConstantFraction)) : 0;
+  if (e < start) return cfg.lr;
+  return cfg.lr * Math.pow(cfg.lrDecayFactor, 1 + Math.floor((e - start) / cfg.lrDecayEvery));
+}
+
+/** A run's settings with its schedule fixed to its epochs (a fresh run; a checkpoint from before scheduleEpochs was recorded). */
+export function withSchedule(cfg: TrainConfig): TrainConfig {
+  return cfg.scheduleEpochs ? cfg : { ...cfg, scheduleEpochs: cfg.epochs };
 }
 
 /** Where a run stands: everything a checkpoint holds besides the tensors and the settings. */

@@ -20,7 +20,7 @@ import { faultPoint } from '../util/fault.js';
 import { saveCheckpoint, loadCheckpoint, CheckpointError, NonFiniteError, type Checkpoint } from './checkpoint.js';
 import { RunDir } from './rundir.js';
 import { divergedAt } from './step.js';
-import { DEFAULT_TRAIN, RESUME_MAY_CHANGE, startProgress, validateTrainConfig, type TrainProgress, type CheckpointHeader, type EpochRecord, type KernelChoices, type TrainConfig } from './config.js';
+import { DEFAULT_TRAIN, RESUME_MAY_CHANGE, startProgress, validateTrainConfig, withSchedule, type TrainProgress, type CheckpointHeader, type EpochRecord, type KernelChoices, type TrainConfig } from './config.js';
 import { CONV_IMPLEMENTATIONS_CHECKSUM } from '../gpu/programs/conv2d.js';
 import { CONV_IMPLEMENTATION_NAMES, type ConvImplementationName, type TuningProfile } from '../gpu/profile.js';
 import { unknownImplementations, withChosen } from '../gpu/tuning.js';
@@ -82,7 +82,7 @@ export function loadTrainCheckpoint(path: string): TrainCheckpoint {
 
 /** The configuration stored in a training checkpoint. */
 export function checkpointConfig(ckpt: TrainCheckpoint): TrainConfig {
-  return { ...DEFAULT_TRAIN, ...ckpt.header.config };
+  return withSchedule({ ...DEFAULT_TRAIN, ...ckpt.header.config });
 }
 
 /**
@@ -93,7 +93,7 @@ export function resumeConfig(saved: TrainConfig, given: Partial<TrainConfig>, fl
   const out: TrainConfig = { ...saved };
   const clashes: string[] = [];
   for (const [k, v] of Object.entries(given) as [keyof TrainConfig, unknown][]) {
-    if (v === undefined) continue;
+    if (v === undefined || (k === 'scheduleEpochs' && !v)) continue; // 0: not given (the checkpoint's)
     if ((RESUME_MAY_CHANGE as readonly string[]).includes(k)) {
       (out as unknown as Record<string, unknown>)[k] = v;
       continue;
@@ -134,6 +134,8 @@ export async function train(cfg: TrainConfig, data: { train: Dataset; test: Data
 
   const ckpt = hooks.resume ? (hooks.resumed ?? loadTrainCheckpoint(hooks.resume)) : null;
   if (ckpt) resumeConfig(checkpointConfig(ckpt), cfg); // the caller merged it: a mismatch is a bug
+  // The schedule is the run's: laid out for a fresh run's epochs, kept by a resume.
+  cfg = ckpt ? { ...cfg, scheduleEpochs: checkpointConfig(ckpt).scheduleEpochs } : withSchedule(cfg);
   const run = new RunDir(cfg.out).open();
   let model: WideResNet | null = null;
   let velocities: Tensor[] = [];

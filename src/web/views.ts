@@ -15,7 +15,7 @@ import { intParam, kernelOptionsFromParams, numParam } from './bench_task.js';
 import { divergedAt } from '../train/step.js';
 import { trainEpochs } from '../train/loop.js';
 import { checkpointEntries, restore } from '../train/evaluate.js';
-import { DEFAULT_TRAIN, learningRate, startProgress, validateTrainConfig, type CheckpointHeader, type TrainConfig, type TrainProgress } from '../train/config.js';
+import { DEFAULT_TRAIN, learningRate, startProgress, validateTrainConfig, withSchedule, type CheckpointHeader, type TrainConfig, type TrainProgress } from '../train/config.js';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../train/checkpoint_format.js';
 import { curvesChart } from '../train/curves_chart.js';
 import { datasetNorm, numBatches } from '../data/augment.js';
@@ -406,7 +406,8 @@ async function trainTask(ctx: TaskContext, view: View) {
   const resume = loadedCheckpoint;
   let cfg: TrainConfig;
   if (resume) {
-    cfg = { ...DEFAULT_TRAIN, ...resume.ckpt.header.config, epochs: intParam(p, 'epochs', resume.ckpt.header.config.epochs, 1) };
+    // The checkpoint's schedule stays the run's whatever epochs the form asks for now.
+    cfg = { ...withSchedule({ ...DEFAULT_TRAIN, ...resume.ckpt.header.config }), epochs: intParam(p, 'epochs', resume.ckpt.header.config.epochs, 1) };
   } else {
     const variant = (p.get('variant') ?? 'bn') as Variant;
     if (!VARIANTS.includes(variant)) throw new Error(`train: variant must be one of ${VARIANTS.join(', ')}, got '${variant}'`);
@@ -428,6 +429,7 @@ async function trainTask(ctx: TaskContext, view: View) {
       data: { source, trainCount: intParam(p, 'trainCount', 512, 0), testCount: intParam(p, 'testCount', 256, 0), imageSize: intParam(p, 'imageSize', 16, 0) },
     };
   }
+  cfg = withSchedule(cfg);
   validateTrainConfig(cfg);
   if (cfg.data.imageSize > 0 && cfg.data.imageSize < 4) throw new Error(`train: image size must be 0 (native) or at least 4 (two stride-2 stages), got ${cfg.data.imageSize}`);
   const data = await trainData(ctx, cfg.data, cfg.seed);
