@@ -243,3 +243,27 @@ describe('wrn train under faults (child processes, reference backend)', () => {
     expect(intoForced.code, intoForced.stderr).toBe(0);
   }, 300_000);
 });
+
+describe('the adapter: SwiftShader when the system\'s Vulkan drivers give none; the user\'s ICD wins (issue 20, defect 1)', () => {
+  // A driver manifest whose library does not exist: the Vulkan loader refuses it, as Dawn refuses
+  // lavapipe or a desktop's drivers for hardware that is not there.
+  const fakeIcdDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wrn-icd-'));
+    writeFileSync(join(dir, 'broken_icd.x86_64.json'), JSON.stringify({ file_format_version: '1.0.0', ICD: { library_path: '/nonexistent/libvulkan_broken.so', api_version: '1.3.0' } }));
+    return dir;
+  };
+  const swiftshader = existsSync('/usr/lib/chromium/vk_swiftshader_icd.json');
+  it.skipIf(!swiftshader)('a system driver that gives no adapter: SwiftShader is tried next, and said', () => {
+    const r = wrn(['check', '--filter', 'addStats'], { VK_ICD_FILENAMES: '', VK_DRIVER_FILES: '', WRN_SYSTEM_ICD_DIRS: fakeIcdDir() });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/the system's Vulkan drivers \(.*broken_icd\.x86_64\.json\) gave no WebGPU adapter \(Dawn refused them\); using SwiftShader/);
+    expect(r.stdout).toMatch(/1 passed, 0 failed/);
+  }, 120_000);
+  it('VK_ICD_FILENAMES set by the user wins: no fallback, and the error says what was tried', () => {
+    const r = wrn(['check', '--filter', 'addStats'], { VK_ICD_FILENAMES: join(fakeIcdDir(), 'broken_icd.x86_64.json'), WRN_SYSTEM_ICD_DIRS: '' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/No WebGPU adapter found/);
+    expect(r.stderr).toMatch(/Tried: VK_ICD_FILENAMES\/VK_DRIVER_FILES=.*broken_icd\.x86_64\.json: none gave an adapter\./);
+    expect(r.stderr).not.toMatch(/using SwiftShader/);
+  }, 120_000);
+});

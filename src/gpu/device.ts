@@ -27,6 +27,17 @@ export function describeAdapter(info: AdapterDescription): string {
 }
 
 let nodeGpu: GPU | null = null;
+// Instances made for a fallback: held like nodeGpu (Dawn's instance dies with its JS object).
+const fallbackGpus: GPU[] = [];
+
+/** Which Vulkan drivers a Node instance was made with, and who chose them. */
+interface IcdChoice {
+  /** 'user': VK_ICD_FILENAMES or VK_DRIVER_FILES was set before wrn-webgpu ran; 'swiftshader': set by it; 'system': the loader's own search. */
+  source: 'user' | 'swiftshader' | 'system';
+  /** what it was, in words */
+  what: string;
+}
+let icdChoice: IcdChoice | null = null;
 
 async function getGPU(): Promise<{ gpu: GPU; runtime: string }> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
@@ -37,29 +48,58 @@ async function getGPU(): Promise<{ gpu: GPU; runtime: string }> {
   // The Vulkan loader reads VK_ICD_FILENAMES when Dawn creates its instance, so it must be set
   // before the first create(). A value the user set wins.
   const fs = await import('node:fs');
-  if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && fs.existsSync(SWIFTSHADER_ICD) && !hasSystemVulkanDriver(fs)) {
-    process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+  if (!icdChoice) {
+    const userIcd = process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES; // empty: unset
+    const system = systemVulkanDrivers(fs);
+    if (userIcd) icdChoice = { source: 'user', what: `VK_ICD_FILENAMES/VK_DRIVER_FILES=${userIcd}` };
+    else if (fs.existsSync(SWIFTSHADER_ICD) && system.length === 0) {
+      process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+      icdChoice = { source: 'swiftshader', what: `SwiftShader (${SWIFTSHADER_ICD})` };
+    } else icdChoice = { source: 'system', what: `the system's Vulkan drivers (${system.join(', ') || 'none found'})` };
   }
   const webgpu = await import('webgpu');
   Object.assign(globalThis, webgpu.globals);
   // Dawn destroys its instance when the JS object is collected, and the device dies with it
   // (a crash inside ProcessEvents, not an error). Hold it for the life of the process.
-  // Timestamp quantization (a fingerprinting guard for the web) would round GPU timings to 100 us.
-  nodeGpu ??= webgpu.create(['disable-dawn-features=timestamp_quantization']);
+  nodeGpu ??= createNodeGpu(webgpu);
   return { gpu: nodeGpu, runtime: `node-dawn (webgpu ${await webgpuPackageVersion()}, node ${process.version})` };
 }
 
-/** True when a real Vulkan ICD is installed system-wide (then we let the loader pick it). */
-function hasSystemVulkanDriver(fs: typeof import('node:fs')): boolean {
-  for (const dir of ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d']) {
+// Timestamp quantization (a fingerprinting guard for the web) would round GPU timings to 100 us.
+const createNodeGpu = (webgpu: typeof import('webgpu')): GPU => webgpu.create(['disable-dawn-features=timestamp_quantization']);
+
+/**
+ * Where the system's Vulkan drivers gave no adapter (a desktop with Mesa's drivers for other
+ * hardware, or lavapipe, which Dawn refuses) and the user chose none: a Dawn instance on
+ * SwiftShader's ICD, if it is installed. Null when there is nothing to fall back to.
+ */
+async function swiftShaderFallback(): Promise<GPU | null> {
+  if (typeof process === 'undefined' || !process.versions?.node || icdChoice?.source !== 'system') return null;
+  const fs = await import('node:fs');
+  if (!fs.existsSync(SWIFTSHADER_ICD)) return null;
+  process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD; // read by the new instance's loader
+  delete process.env.VK_DRIVER_FILES; // empty here (a set one is the user's choice); it would win over VK_ICD_FILENAMES
+  const gpu = createNodeGpu(await import('webgpu'));
+  fallbackGpus.push(gpu);
+  return gpu;
+}
+
+/**
+ * The JSON manifests of the Vulkan drivers installed system-wide (then the loader picks among
+ * them). WRN_SYSTEM_ICD_DIRS (colon-separated) replaces the standard directories, for tests.
+ */
+function systemVulkanDrivers(fs: typeof import('node:fs')): string[] {
+  const dirs = process.env.WRN_SYSTEM_ICD_DIRS?.split(':') ?? ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'];
+  const found: string[] = [];
+  for (const dir of dirs) {
     try {
       // lavapipe is rejected by Dawn, so it does not count as a driver.
-      if (fs.readdirSync(dir).some((f) => f.endsWith('.json') && !f.includes('lvp'))) return true;
+      found.push(...fs.readdirSync(dir).filter((f) => f.endsWith('.json') && !f.includes('lvp')).map((f) => `${dir}/${f}`));
     } catch {
       /* no such dir */
     }
   }
-  return false;
+  return found;
 }
 
 async function webgpuPackageVersion(): Promise<string> {
@@ -98,8 +138,23 @@ export interface OpenDeviceOptions {
 
 export async function openDevice(opts: OpenDeviceOptions = {}): Promise<GpuContext> {
   const { gpu, runtime } = await getGPU();
-  const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
-  if (!adapter) throw new Error(NO_ADAPTER_HELP);
+  const powerPreference = opts.powerPreference ?? 'high-performance';
+  let adapter = await gpu.requestAdapter({ powerPreference });
+  const tried = icdChoice ? [icdChoice.what] : [];
+  if (!adapter) {
+    const fallback = await swiftShaderFallback();
+    if (fallback) {
+      adapter = await fallback.requestAdapter({ powerPreference });
+      tried.push(`SwiftShader (${SWIFTSHADER_ICD}), tried after them`);
+      if (adapter) {
+        console.warn(`wrn-webgpu: ${tried[0]} gave no WebGPU adapter (Dawn refused them); using SwiftShader (${SWIFTSHADER_ICD}) instead`);
+        if (nodeGpu) fallbackGpus.push(nodeGpu);
+        nodeGpu = fallback; // later devices open there directly
+        icdChoice = { source: 'swiftshader', what: `SwiftShader (${SWIFTSHADER_ICD}), after the system's drivers gave no adapter` };
+      }
+    }
+  }
+  if (!adapter) throw new Error(tried.length ? `${NO_ADAPTER_HELP}\nTried: ${tried.join('; ')}: none gave an adapter.` : NO_ADAPTER_HELP);
   const info = adapter.info;
   const wantTimestamps = !!opts.timestamps && adapter.features.has('timestamp-query');
   const subgroupMinSize = (info as { subgroupMinSize?: number }).subgroupMinSize ?? 0;
