@@ -267,3 +267,13 @@ describe('the adapter: SwiftShader when the system\'s Vulkan drivers give none; 
     expect(r.stderr).not.toMatch(/using SwiftShader/);
   }, 120_000);
 });
+
+describe('a run that cannot start leaves nothing behind (issue 20, defect 11)', () => {
+  it('--image-size 1024: the activations that cannot be allocated are refused naming the flags, before the run directory is touched', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wrn-size-'));
+    const r = wrn(['train', '--data', 'synthetic', '--image-size', '1024', '--device', 'cpu', '--out', join(dir, 'run')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/stage 1's activations \[--batch-size, 16 x --width, --image-size, --image-size\] = \[\d+, 16, 1024, 1024\] would hold .* lower --batch-size, --width or --image-size/);
+    expect(existsSync(join(dir, 'run', 'log.jsonl'))).toBe(false);
+  });
+});

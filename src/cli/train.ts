@@ -12,7 +12,7 @@ import { train, DEFAULT_TRAIN, DivergedError, checkpointConfig, loadTrainCheckpo
 import { GPUKernelError } from '../gpu/device.js';
 import { ensureDir } from '../util/fsx.js';
 import { writeCurves } from '../train/curves.js';
-import { parseFlags, flagsGiven, usage, requireRange, requireWrnDepth, UsageError } from './args.js';
+import { parseFlags, flagsGiven, usage, requireRange, requireWrnDepth, requireTensorSize, UsageError } from './args.js';
 
 /**
  * The main job (`wrn train` with no flags), chosen by measurement on a 2-core machine with
@@ -70,6 +70,12 @@ export function trainConfigFromFlags(f: ReturnType<typeof parseFlags<typeof TRAI
     checkWrnSize({ depth: c.depth, widen: c.widen, variant: c.variant, inChannels: 3 }); // before the run directory is touched
   } catch (e) {
     throw new UsageError(`wrn ${(e as Error).message.replace(/^wrn /, '')}`);
+  }
+  // The largest activation, stage 1's [batch, 16 x width, size, size], for training and evaluation batches.
+  const size = c.data.imageSize;
+  if (size > 0) {
+    requireTensorSize('train', "stage 1's activations [--batch-size, 16 x --width, --image-size, --image-size] =", [c.batchSize, 16 * c.widen, size, size], '--batch-size, --width or --image-size');
+    requireTensorSize('train', "stage 1's activations at evaluation [--eval-batch-size, 16 x --width, --image-size, --image-size] =", [c.evalBatchSize, 16 * c.widen, size, size], '--eval-batch-size, --width or --image-size');
   }
   return c;
 }

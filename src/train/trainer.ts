@@ -143,6 +143,7 @@ export async function train(cfg: TrainConfig, data: { train: Dataset; test: Data
   // checkpoint's choices again (whatever the tuning cache says now), so its losses stay the same.
   let restoreProfile: TuningProfile | null = null;
   let kernels: KernelChoices | undefined;
+  let failedEarly = () => false;
   try {
     if (cfg.device === 'webgpu') {
       const rt = gpu();
@@ -179,6 +180,7 @@ export async function train(cfg: TrainConfig, data: { train: Dataset; test: Data
     const h = ckpt?.header;
     const progress: Progress = startProgress(h);
     const recorder = new RunRecorder(run, cfg, model, velocities, data, batchesPerEpoch, kernels);
+    failedEarly = () => !ckpt && recorder.stepsLogged === 0;
     recorder.startLog(progress);
     log(
       `wrn train: WRN-${cfg.depth}-${cfg.widen} ${cfg.variant} (${model.parameterCount.toLocaleString('en')} parameters) on ${data.train.name}: ` +
@@ -186,6 +188,11 @@ export async function train(cfg: TrainConfig, data: { train: Dataset; test: Data
         (ckpt ? `; resumed at epoch ${progress.epoch + 1} step ${progress.step}` : ''),
     );
     return await runLoop(cfg, data, model, velocities, progress, recorder, hooks, log);
+  } catch (e) {
+    // A fresh run that failed before its first step (a size that cannot be allocated, a bad
+    // kernel) leaves nothing that would make the corrected rerun need --force.
+    if (failedEarly() && !(e instanceof DivergedError)) run.clear(); // a divergence keeps its log
+    throw e;
   } finally {
     model?.release();
     velocities.forEach((v) => v.release());
@@ -208,8 +215,12 @@ class RunRecorder {
     private readonly kernels: KernelChoices | undefined,
   ) {}
 
+  /** Steps this run has logged (0: it failed before its first step, and leaves nothing behind). */
+  stepsLogged = 0;
+
   write(rec: object): void {
     appendFileSync(this.run.log, JSON.stringify(rec) + '\n');
+    if ((rec as { type?: string }).type === 'step') this.stepsLogged++;
   }
 
   /**
