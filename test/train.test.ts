@@ -147,6 +147,17 @@ describeGpu('training on webgpu', () => {
     expect(log[log.length - 1].type).toBe('diverged');
   });
 
+  it('a page checkpoint trained on dropped files resumes with the directory the caller names (issue 20, defect 4)', async () => {
+    const dir = tmp();
+    await train(tiny(dir, { maxSteps: 1, checkpointEvery: 1 }), data, quiet);
+    const path = join(dir, 'checkpoint.wrnckpt');
+    const c = loadCheckpoint<{ config: TrainConfig }>(path);
+    const saved = c.header.config;
+    saveCheckpoint(path, { ...c.header, config: { ...saved, data: { ...saved.data, source: 'browser-files: IDX (train-images-idx3-ubyte.gz, ...)' } } }, c.tensors);
+    const rest = await train(tiny(dir, { maxSteps: 2, data: saved.data }), data, { ...quiet, resume: path });
+    expect(rest.steps).toBe(2);
+  }, 300_000);
+
   it('a checkpoint of another model is refused, naming the tensor', async () => {
     const dir = tmp();
     await train(tiny(dir, { maxSteps: 1, checkpointEvery: 1 }), data, quiet);

@@ -20,7 +20,7 @@ import { faultPoint } from '../util/fault.js';
 import { saveCheckpoint, loadCheckpoint, CheckpointError, NonFiniteError, type Checkpoint } from './checkpoint.js';
 import { RunDir } from './rundir.js';
 import { divergedAt } from './step.js';
-import { DEFAULT_TRAIN, RESUME_MAY_CHANGE, startProgress, validateTrainConfig, withSchedule, type TrainProgress, type CheckpointHeader, type EpochRecord, type KernelChoices, type TrainConfig } from './config.js';
+import { BROWSER_FILES_SOURCE, DEFAULT_TRAIN, RESUME_MAY_CHANGE, startProgress, validateTrainConfig, withSchedule, type TrainProgress, type CheckpointHeader, type EpochRecord, type KernelChoices, type TrainConfig } from './config.js';
 import { CONV_IMPLEMENTATIONS_CHECKSUM } from '../gpu/programs/conv2d.js';
 import { CONV_IMPLEMENTATION_NAMES, type ConvImplementationName, type TuningProfile } from '../gpu/profile.js';
 import { unknownImplementations, withChosen } from '../gpu/tuning.js';
@@ -133,7 +133,12 @@ export async function train(cfg: TrainConfig, data: { train: Dataset; test: Data
   if (batchesPerEpoch < 1) throw new Error(`train: --batch-size ${cfg.batchSize} is larger than the ${data.train.count} training images (--train-count)`);
 
   const ckpt = hooks.resume ? (hooks.resumed ?? loadTrainCheckpoint(hooks.resume)) : null;
-  if (ckpt) resumeConfig(checkpointConfig(ckpt), cfg); // the caller merged it: a mismatch is a bug
+  if (ckpt) {
+    const saved = checkpointConfig(ckpt);
+    // A page checkpoint names files dropped in a browser: the caller says where they are now.
+    if (saved.data.source.startsWith(BROWSER_FILES_SOURCE)) saved.data = { ...saved.data, source: cfg.data.source };
+    resumeConfig(saved, cfg); // the caller merged it: a mismatch is a bug
+  }
   // The schedule is the run's: laid out for a fresh run's epochs, kept by a resume.
   cfg = ckpt ? { ...cfg, scheduleEpochs: checkpointConfig(ckpt).scheduleEpochs } : withSchedule(cfg);
   const run = new RunDir(cfg.out).open();
