@@ -158,6 +158,42 @@ describeGpu('training on webgpu', () => {
     expect(rest.steps).toBe(2);
   }, 300_000);
 
+  it('a checkpoint with a valid CRC but edited contents is refused, one clear line per violation (issue 20, defect 9)', async () => {
+    const dir = tmp();
+    await train(tiny(dir, { maxSteps: 3, checkpointEvery: 1 }), data, quiet);
+    const path = join(dir, 'checkpoint.wrnckpt');
+    const c = loadCheckpoint<Record<string, unknown> & { config: TrainConfig }>(path);
+    const edited = (header: Record<string, unknown>, tensors = c.tensors) => {
+      const p = join(dir, `edited-${Math.random().toString(36).slice(2)}.wrnckpt`);
+      saveCheckpoint(p, header, tensors);
+      return p;
+    };
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ ...c.header, history: null }, /history is not a list of epoch records/],
+      [{ ...c.header, config: { ...c.header.config, data: null } }, /config\.data is null, expected \{source: string/],
+      [{ ...c.header, step: -3 }, /step is -3, expected an integer >= 0/],
+      [{ ...c.header, epoch: 5 }, /epoch 5 is past the run's 2 epochs/],
+      [{ ...c.header, config: { ...c.header.config, lr: 'fast' } }, /config\.lr is "fast", expected a finite number/],
+      [{ ...c.header, losses: [1, 2] }, /losses holds 2 values for 3 steps/],
+    ];
+    for (const [header, message] of cases) {
+      await expect(train(tiny(tmp()), data, { ...quiet, resume: edited(header) }), String(message)).rejects.toThrow(message);
+    }
+    // Two violations: both named, in one message.
+    await expect(train(tiny(tmp()), data, { ...quiet, resume: edited({ ...c.header, step: -3, history: null }) })).rejects.toThrow(/step is -3.*; history is not a list/);
+    // Consistent types but not a place in this run: batch 1000 of 2 steps per epoch.
+    await expect(train(tiny(dir), data, { ...quiet, resume: edited({ ...c.header, batch: 1000 }) })).rejects.toThrow(/stands at epoch 2, batch 1000, step 3, which is not a place in this run of 2 steps per epoch/);
+    // The tensor table: a negative size, and a size that does not match its shape.
+    const table = c.tensors.map((t) => ({ ...t }));
+    const bad = join(dir, 'bad-table.wrnckpt');
+    saveCheckpoint(bad, c.header, table);
+    const bytes = readFileSync(bad);
+    // The same length, so the header still parses (the CRC is checked after the table).
+    const text = bytes.toString('latin1').replace(/"size":(\d+)/, (_, n: string) => `"size":-${n.slice(1)}`);
+    writeFileSync(bad, Buffer.from(text, 'latin1'));
+    await expect(train(tiny(tmp()), data, { ...quiet, resume: bad })).rejects.toThrow(/tensor #0 of the header is .*"size":-\d+.*expected \{name, shape: integers >= 0, size: an integer >= 0\}/);
+  }, 300_000);
+
   it('a checkpoint of another model is refused, naming the tensor', async () => {
     const dir = tmp();
     await train(tiny(dir, { maxSteps: 1, checkpointEvery: 1 }), data, quiet);

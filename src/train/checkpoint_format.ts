@@ -102,6 +102,12 @@ export function decodeCheckpoint<H>(buf: Uint8Array, path: string): Checkpoint<H
     throw bad(`header is not valid JSON (${(e as Error).message})`);
   }
   if (!meta || !Array.isArray(meta.tensors)) throw bad('header lists no tensors');
+  meta.tensors.forEach((t, i) => {
+    const ok = t && typeof t.name === 'string' && Array.isArray(t.shape) && t.shape.every((d) => Number.isInteger(d) && d >= 0) && Number.isInteger(t.size) && t.size >= 0;
+    if (!ok) throw bad(`tensor #${i} of the header is ${JSON.stringify(t)}; expected {name, shape: integers >= 0, size: an integer >= 0}`);
+    const values = t.shape.reduce((a, b) => a * b, 1);
+    if (values !== t.size) throw bad(`tensor '${t.name}' has shape [${t.shape.join(',')}] (${values} values) but size ${t.size}`);
+  });
   const need = meta.tensors.reduce((s, t) => s + 4 * t.size, 0);
   if (pre + hlen + need !== buf.length) {
     throw bad(`holds ${buf.length - pre - hlen} bytes of tensor data but its header describes ${need} (truncated or corrupt)`);

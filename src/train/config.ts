@@ -148,6 +148,59 @@ export interface EpochRecord {
   seconds: number;
 }
 
+/**
+ * What is wrong with a training checkpoint's header, one line per violation (empty: nothing):
+ * the types and ranges of every field, the settings as validateTrainConfig sees them, and the
+ * progress's consistency (the step's losses and rates, the epoch within the run). A checkpoint is
+ * a file people share: its CRC only says it is the file that was written, not that it is sane.
+ */
+export function trainHeaderProblems(h: unknown): string[] {
+  const out: string[] = [];
+  const isInt = (v: unknown, min = 0) => typeof v === 'number' && Number.isInteger(v) && v >= min;
+  const isNum = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+  if (!h || typeof h !== 'object') return ['the header is not an object'];
+  const r = h as Record<string, unknown>;
+  if (r.kind !== 'wrn-train') out.push(`kind is ${JSON.stringify(r.kind)}, expected 'wrn-train'`);
+  const c = r.config as Record<string, unknown> | null;
+  let epochs = Infinity;
+  if (!c || typeof c !== 'object' || Array.isArray(c)) out.push('config is not an object');
+  else {
+    for (const [k, def] of Object.entries(DEFAULT_TRAIN) as [keyof TrainConfig, unknown][]) {
+      if (!(k in c)) continue; // older checkpoints: the default
+      const v = c[k];
+      if (k === 'data') {
+        const d = v as Record<string, unknown> | null;
+        if (!d || typeof d !== 'object' || typeof d.source !== 'string' || !['trainCount', 'testCount', 'imageSize'].every((f) => isInt(d[f]))) {
+          out.push(`config.data is ${JSON.stringify(v)}, expected {source: string, trainCount, testCount, imageSize: integers >= 0}`);
+        }
+      } else if (typeof v !== typeof def || (typeof def === 'number' && !Number.isFinite(v as number))) out.push(`config.${k} is ${JSON.stringify(v)}, expected a ${typeof def === 'number' ? 'finite number' : typeof def}`);
+    }
+    if (!out.some((l) => l.startsWith('config'))) {
+      try {
+        validateTrainConfig({ ...DEFAULT_TRAIN, ...(c as Partial<TrainConfig>) });
+      } catch (e) {
+        out.push(`config: ${(e as Error).message.replace(/^train: /, '')}`);
+      }
+      epochs = (c.epochs as number | undefined) ?? DEFAULT_TRAIN.epochs;
+    }
+  }
+  for (const f of ['epoch', 'batch', 'step'] as const) if (!isInt(r[f])) out.push(`${f} is ${JSON.stringify(r[f])}, expected an integer >= 0`);
+  if ('epochSteps' in r && !isInt(r.epochSteps)) out.push(`epochSteps is ${JSON.stringify(r.epochSteps)}, expected an integer >= 0`);
+  if (isInt(r.epoch) && (r.epoch as number) > epochs) out.push(`epoch ${r.epoch} is past the run's ${epochs} epochs`);
+  if (!Array.isArray(r.history) || !r.history.every((e) => e && typeof e === 'object' && isInt((e as EpochRecord).epoch, 1) && isInt((e as EpochRecord).step) && ['trainLoss', 'testLoss', 'testAccuracy', 'lr'].every((f) => isNum((e as Record<string, unknown>)[f])))) {
+    out.push('history is not a list of epoch records {epoch, step, trainLoss, testLoss, testAccuracy, lr}');
+  } else if (isInt(r.epoch) && r.history.length > (r.epoch as number)) out.push(`history holds ${r.history.length} epochs but the run is at epoch ${r.epoch}`);
+  for (const f of ['losses', 'lrs'] as const) {
+    if (!(f in r)) continue; // older checkpoints
+    const a = r[f];
+    if (!Array.isArray(a) || !a.every(isNum)) out.push(`${f} is not a list of finite numbers`);
+    else if (isInt(r.step) && a.length !== r.step) out.push(`${f} holds ${a.length} values for ${r.step} steps`);
+  }
+  if ('epochLossSum' in r && !isNum(r.epochLossSum)) out.push(`epochLossSum is ${JSON.stringify(r.epochLossSum)}, expected a finite number`);
+  if (isInt(r.epochSteps) && isInt(r.step) && (r.epochSteps as number) > (r.step as number)) out.push(`epochSteps ${r.epochSteps} is more than the ${r.step} steps run`);
+  return out;
+}
+
 /** Sanity-check a configuration; errors name the flag and the expected range. */
 export function validateTrainConfig(c: TrainConfig): void {
   const need = (ok: boolean, what: string) => {

@@ -20,7 +20,7 @@ import { faultPoint } from '../util/fault.js';
 import { saveCheckpoint, loadCheckpoint, CheckpointError, NonFiniteError, type Checkpoint } from './checkpoint.js';
 import { RunDir } from './rundir.js';
 import { divergedAt } from './step.js';
-import { BROWSER_FILES_SOURCE, DEFAULT_TRAIN, RESUME_MAY_CHANGE, startProgress, validateTrainConfig, withSchedule, type TrainProgress, type CheckpointHeader, type EpochRecord, type KernelChoices, type TrainConfig } from './config.js';
+import { BROWSER_FILES_SOURCE, DEFAULT_TRAIN, trainHeaderProblems, RESUME_MAY_CHANGE, startProgress, validateTrainConfig, withSchedule, type TrainProgress, type CheckpointHeader, type EpochRecord, type KernelChoices, type TrainConfig } from './config.js';
 import { CONV_IMPLEMENTATIONS_CHECKSUM } from '../gpu/programs/conv2d.js';
 import { CONV_IMPLEMENTATION_NAMES, type ConvImplementationName, type TuningProfile } from '../gpu/profile.js';
 import { unknownImplementations, withChosen } from '../gpu/tuning.js';
@@ -77,6 +77,8 @@ export type TrainCheckpoint = Checkpoint<CheckpointHeader>;
 export function loadTrainCheckpoint(path: string): TrainCheckpoint {
   const ckpt = loadCheckpoint<CheckpointHeader>(path);
   if (ckpt.header?.kind !== 'wrn-train') throw new CheckpointError(`checkpoint ${path}: not a training checkpoint (kind '${ckpt.header?.kind}')`);
+  const problems = trainHeaderProblems(ckpt.header);
+  if (problems.length) throw new CheckpointError(`checkpoint ${path}: its header is not a training run's: ${problems.join('; ')}`);
   return ckpt;
 }
 
@@ -134,6 +136,10 @@ export async function train(cfg: TrainConfig, data: { train: Dataset; test: Data
 
   const ckpt = hooks.resume ? (hooks.resumed ?? loadTrainCheckpoint(hooks.resume)) : null;
   if (ckpt) {
+    const { epoch, batch, step } = ckpt.header;
+    if (batch >= batchesPerEpoch || step !== epoch * batchesPerEpoch + batch) {
+      throw new CheckpointError(`checkpoint ${hooks.resume}: stands at epoch ${epoch + 1}, batch ${batch}, step ${step}, which is not a place in this run of ${batchesPerEpoch} steps per epoch (step = epoch x ${batchesPerEpoch} + batch)`);
+    }
     const saved = checkpointConfig(ckpt);
     // A page checkpoint names files dropped in a browser: the caller says where they are now.
     if (saved.data.source.startsWith(BROWSER_FILES_SOURCE)) saved.data = { ...saved.data, source: cfg.data.source };

@@ -15,7 +15,7 @@ import { intParam, kernelOptionsFromParams, numParam } from './bench_task.js';
 import { divergedAt } from '../train/step.js';
 import { trainEpochs } from '../train/loop.js';
 import { checkpointEntries, restore } from '../train/evaluate.js';
-import { DEFAULT_TRAIN, learningRate, startProgress, validateTrainConfig, withSchedule, type CheckpointHeader, type TrainConfig, type TrainProgress } from '../train/config.js';
+import { DEFAULT_TRAIN, learningRate, startProgress, trainHeaderProblems, validateTrainConfig, withSchedule, type CheckpointHeader, type TrainConfig, type TrainProgress } from '../train/config.js';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../train/checkpoint_format.js';
 import { curvesChart } from '../train/curves_chart.js';
 import { datasetNorm, numBatches } from '../data/augment.js';
@@ -358,6 +358,8 @@ type Progress = TrainProgress;
 export function loadCheckpointBytes(bytes: Uint8Array, name: string): string {
   const ckpt = decodeCheckpoint<CheckpointHeader>(bytes, name);
   if (ckpt.header?.kind !== 'wrn-train') throw new Error(`checkpoint ${name}: not a training checkpoint (kind '${ckpt.header?.kind}')`);
+  const problems = trainHeaderProblems(ckpt.header);
+  if (problems.length) throw new Error(`checkpoint ${name}: its header is not a training run's: ${problems.join('; ')}`);
   loadedCheckpoint = { name, ckpt };
   const c = { ...DEFAULT_TRAIN, ...ckpt.header.config };
   return `loaded ${name}: WRN-${c.depth}-${c.widen} ${c.variant}, batch ${c.batchSize}, lr ${c.lr}, ${c.epochs} epochs, data ${c.data.source}; at epoch ${ckpt.header.epoch + 1}, step ${ckpt.header.step}. Run continues it.`;
