@@ -6,7 +6,8 @@
 //   import { startServer } from './serve.js';  const { url, close } = await startServer();
 import { createServer } from 'node:http';
 import type { Socket } from 'node:net';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,13 +36,35 @@ function pagePath(root: string): string {
   return existsSync(built) ? built : join(root, 'src', 'web', 'index.html');
 }
 
-/** The file behind a URL path, or null (never outside dist/web). */
+/**
+ * The file behind a URL path, or null: never outside dist/web, lexically or through a symlink
+ * (the real path is checked too).
+ */
 function resolvePath(root: string, urlPath: string): string | null {
   if (urlPath === '/' || urlPath === '/index.html') return pagePath(root);
   const dist = join(root, 'dist', 'web');
   const p = normalize(join(dist, decodeURIComponent(urlPath)));
   if (p !== dist && !p.startsWith(dist + sep)) return null;
-  return p;
+  if (!existsSync(p)) return p;
+  const real = realpathSync(p);
+  const realDist = realpathSync(dist);
+  return real === realDist || real.startsWith(realDist + sep) ? real : null;
+}
+
+/**
+ * Whether a request's Host header may be served: an IP literal, localhost, or the host the server
+ * was bound to by name. Anything else is a DNS name pointed at this machine by someone else (DNS
+ * rebinding: a page on evil.example would read the lab through the victim's browser).
+ */
+export function hostAllowed(hostHeader: string | undefined, boundHost: string): boolean {
+  if (!hostHeader) return false;
+  let name: string;
+  try {
+    name = new URL(`http://${hostHeader}`).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return false;
+  }
+  return name === 'localhost' || isIP(name) !== 0 || name === boundHost;
 }
 
 export interface ServerHandle {
@@ -69,11 +92,14 @@ export function startServer(opts: ServerOptions = {}): Promise<ServerHandle> {
   const server = createServer((req, res) => {
     const urlPath = new URL(req.url ?? '/', 'http://x').pathname;
     const send = (code: number, type: string, body: string | Buffer) => {
-      res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' });
+      res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
       res.end(req.method === 'HEAD' ? undefined : body);
       opts.log?.(`${req.method} ${urlPath} ${code}`);
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed');
+    if (!hostAllowed(req.headers.host, host)) {
+      return send(403, 'text/plain; charset=utf-8', `Host '${req.headers.host ?? ''}' refused (a guard against DNS rebinding): open the lab by IP address or as localhost\n`);
+    }
     if (urlPath === '/favicon.ico') return send(204, 'image/x-icon', '');
     let file: string | null;
     try {
@@ -94,7 +120,15 @@ export function startServer(opts: ServerOptions = {}): Promise<ServerHandle> {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  return new Promise<ServerHandle>((resolveListen, reject) => {
+  return new Promise<ServerHandle>((resolveListen, rejectListen) => {
+    const reject = (e: NodeJS.ErrnoException) =>
+      rejectListen(
+        e.code === 'EADDRINUSE'
+          ? new Error(`port ${opts.port} on ${host} is in use (another server, or another wrn browser --serve): pass another --port, or --port 0 for a free one`)
+          : e.code === 'EACCES'
+            ? new Error(`port ${opts.port} on ${host} needs privileges to bind: pass a --port above 1023, or --port 0 for a free one`)
+            : e,
+      );
     server.once('error', reject);
     server.listen(opts.port ?? 0, host, () => {
       server.off('error', reject);
