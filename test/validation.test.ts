@@ -117,6 +117,10 @@ describe('readRuns', () => {
     ['an empty object', '{}', /:2: not a run record: missing or mistyped fields: key \(string\), variant \(string\)/],
     ['a wrong key', rec({ key: 'bn_d10_b32_lr0.2_s0' }), /:2: not a run record: key 'bn_d10_b32_lr0.2_s0' does not match its fields/],
     ['invalid JSON in the middle', '{"key": "cut', /:2: not valid JSON/],
+    // Issue 20, defect 10: values out of range, and the same run twice.
+    ['an accuracy of 5', rec({ key: runKey('bn', 10, 32, 0.2, 0), lr: 0.2, testAccuracy: 5 }), /:2: not a run record: testAccuracy 5 is not a fraction in \[0, 1\]/],
+    ['a finished run without a loss', rec({ key: runKey('bn', 10, 32, 0.2, 0), lr: 0.2, trainLoss: null }), /:2: not a run record: trainLoss null is not a finite number >= 0/],
+    ['a duplicate', rec(), /:2: run bn_d10_b32_lr0\.1_s0 is recorded again \(first on line 1\)/],
   ];
   for (const [what, line, msg] of bad) {
     it(`${what} is an error naming the file and the line`, () => {
@@ -134,6 +138,10 @@ describe('readRuns', () => {
       expect(err.message).toMatch(msg);
     });
   }
+
+  it('a diverged run has null accuracy and loss', () => {
+    expect(readRuns(file(`${rec({ diverged: true, testAccuracy: null, trainLoss: null })}\n`))).toHaveLength(1);
+  });
 
   it('a torn last line (no newline) is ignored; line numbers count blank lines', () => {
     expect(readRuns(file(`${rec()}\n{"key": "bn_d10`))).toHaveLength(1);

@@ -67,6 +67,11 @@ function recordProblem(r: unknown): string | null {
   const missing = want.filter(([k, t]) => typeof o[k] !== t).map(([k, t]) => `${k} (${t})`);
   if (missing.length) return `missing or mistyped fields: ${missing.join(', ')}`;
   if (o.key !== runKey(o.variant as string, o.depth as number, o.batchSize as number, o.lr as number, o.seed as number)) return `key '${o.key}' does not match its fields`;
+  // A diverged run has no accuracy or loss (null); a finished one a fraction and a finite loss.
+  const acc = o.testAccuracy;
+  if (!(acc === null && o.diverged) && !(typeof acc === 'number' && acc >= 0 && acc <= 1)) return `testAccuracy ${JSON.stringify(acc)} is not a fraction in [0, 1]${o.diverged ? ' or null' : ''}`;
+  const loss = o.trainLoss;
+  if (!(loss === null && o.diverged) && !(typeof loss === 'number' && Number.isFinite(loss) && loss >= 0)) return `trainLoss ${JSON.stringify(loss)} is not a finite number >= 0${o.diverged ? ' or null' : ''}`;
   return null;
 }
 
@@ -77,6 +82,7 @@ function recordProblem(r: unknown): string | null {
 export function readRuns(path: string): RunRecord[] {
   if (!existsSync(path)) return [];
   const out: RunRecord[] = [];
+  const seen = new Map<string, number>(); // key -> line
   const text = readFileSync(path, 'utf8');
   const lines = text.split('\n');
   lines.forEach((line, i) => {
@@ -91,6 +97,10 @@ export function readRuns(path: string): RunRecord[] {
     }
     const problem = recordProblem(rec);
     if (problem) throw new SweepRecordError(`${path}:${i + 1}: not a run record: ${problem} (fix or delete the line)`);
+    const key = (rec as RunRecord).key;
+    const first = seen.get(key);
+    if (first !== undefined) throw new SweepRecordError(`${path}:${i + 1}: run ${key} is recorded again (first on line ${first}): each run once (delete one of the lines)`);
+    seen.set(key, i + 1);
     out.push(rec as RunRecord);
   });
   return out;
