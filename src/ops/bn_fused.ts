@@ -17,10 +17,11 @@
 // dbeta): exact, at the cost of one more elementwise pass.
 import { input, registerChecks, type Input } from '../check.js';
 import { batchNormAddStatsProgram, batchNormGradMergeProgram, batchNormMergeProgram } from '../gpu/programs/batchnorm.js';
-import { fusedConvBackwardFilter, fusedConvBackwardInput, fusedConvForward, type ConvGeometry } from '../gpu/programs/conv2d.js';
+import { fusedConvBackwardFilter, fusedConvBackwardInput, fusedConvForward, type BnConstants, type ConvGeometry } from '../gpu/programs/conv2d.js';
+import type { GpuBuf } from '../gpu/runtime.js';
 import { fmtShape, isGradEnabled, record, runKernel, sameDevice, Tensor, type CpuArray, type Kernel, type Shape } from '../tensor.js';
 import { batchNormEvalRstdKernel, batchNormGradInputKernel, batchNormGradReduceKernel, batchNormNormalizeKernel, batchNormStatsKernel, REDUCE_TOL, type BatchNormState } from './batchnorm.js';
-import { conv2dBackwardFilterKernel, conv2dBackwardInputKernel, conv2dForwardKernel, CONV_TOL, convOutSize, type Conv2dParams } from './conv2d.js';
+import { conv2dBackwardFilterKernel, conv2dBackwardInputKernel, conv2dForwardKernel, CONV_TOL, convGeometry, type Conv2dParams } from './conv2d.js';
 import { expectRank } from './shapes.js';
 
 // ---- kernels (the CPU reference beside the GPU program) -----------------------------------------
@@ -32,11 +33,6 @@ export interface BnConvParams extends Conv2dParams {
   stats: { momentum: number; eps: number } | null;
 }
 
-function geometry(xShape: Shape, wShape: Shape, { stride, pad }: Conv2dParams): ConvGeometry {
-  const [batch, cin, h, w] = xShape;
-  const [cout, , kh, kw] = wShape;
-  return { batch, cin, h, w, cout, kh, kw, ho: convOutSize(h, kh, stride, pad), wo: convOutSize(w, kw, stride, pad), stride, pad };
-}
 
 /** ReLU(BN(x)) on the CPU: the normalize kernel's reference. */
 function bnReluCpu(x: CpuArray, [mean, rstd, gamma, beta]: CpuArray[], shape: Shape): CpuArray {
@@ -45,7 +41,8 @@ function bnReluCpu(x: CpuArray, [mean, rstd, gamma, beta]: CpuArray[], shape: Sh
   return h;
 }
 
-const bnBuffers = ([mean, rstd, gamma, beta]: { bytes: number }[]) => ({ mean, rstd, gamma, beta }) as Parameters<typeof fusedConvBackwardFilter>[2];
+/** A BN's constants, inputs mean, rstd, gamma, beta of a fused kernel, for its GPU program. */
+const bnBuffers = ([mean, rstd, gamma, beta]: GpuBuf[]): BnConstants => ({ mean, rstd, gamma, beta });
 
 /**
  * y = conv(x or ReLU(BN(x)), w), and optionally y's BN statistics. Inputs [x, w] (+ mean, rstd,
@@ -62,7 +59,7 @@ export const bnConvForwardKernel: Kernel<BnConvParams> = {
   },
   webgpu(inputs, outputs, p, shapes) {
     const [x, weight, ...bn] = inputs;
-    const g = geometry(shapes[0], shapes[1], p);
+    const g = convGeometry(shapes[0], shapes[1], p);
     const partials = fusedConvForward(g, { x, weight, y: outputs[0] }, p.bnInput ? bnBuffers(bn) : null, !!p.stats);
     if (p.stats && partials) batchNormMergeProgram(partials.part, partials.slots, outputs.slice(1), { n: g.batch, c: g.cout, hw: g.ho * g.wo, ...p.stats });
   },
@@ -81,7 +78,7 @@ export const bnConvBackwardInputKernel: Kernel<Conv2dParams> = {
     batchNormGradReduceKernel.cpu([x, gh, ...bn], [dgamma, dbeta], { n: xShape[0], c: xShape[1], hw: xShape[2] * xShape[3], relu: true }, []);
   },
   webgpu([dy, weight, x, ...bn], [gh, dgamma, dbeta], p, shapes) {
-    const g = geometry(shapes[2], shapes[1], p);
+    const g = convGeometry(shapes[2], shapes[1], p);
     const { part, slots } = fusedConvBackwardInput(g, { dy, weight, dx: gh }, { ...bnBuffers(bn), x });
     batchNormGradMergeProgram(part, slots, [dgamma, dbeta], { n: g.batch, c: g.cin, hw: g.h * g.w });
   },
@@ -94,7 +91,7 @@ export const bnConvBackwardFilterKernel: Kernel<Conv2dParams> = {
     conv2dBackwardFilterKernel.cpu([bnReluCpu(x, bn, shapes[0]), dy], [dw], p, [shapes[0], shapes[1], shapes[shapes.length - 1]]);
   },
   webgpu([x, dy, ...bn], [dw], p, shapes) {
-    fusedConvBackwardFilter(geometry(shapes[0], shapes[shapes.length - 1], p), { x, dy, dw }, bnBuffers(bn));
+    fusedConvBackwardFilter(convGeometry(shapes[0], shapes[shapes.length - 1], p), { x, dy, dw }, bnBuffers(bn));
   },
 };
 
@@ -169,7 +166,7 @@ export function bnReluConv2d(x: Tensor, bn: BnActivation | null, w: Tensor, opts
   if (x.shape[1] !== w.shape[1]) throw new Error(`${op}: x ${fmtShape(x.shape)} has ${x.shape[1]} channels but weight ${fmtShape(w.shape)} expects ${w.shape[1]}`);
   if (bn) checkBn(op, x, bn);
   sameDevice(op, bn ? [x, w, bn.gamma, bn.beta, bn.mean, bn.rstd] : [x, w]);
-  const g = geometry(x.shape, w.shape, opts);
+  const g = convGeometry(x.shape, w.shape, opts);
   if (g.ho < 1 || g.wo < 1) throw new Error(`${op}: a ${g.kh}x${g.kw} kernel with stride ${g.stride} and pad ${g.pad} does not fit x ${fmtShape(x.shape)}`);
   if (statsFor) checkState(op, g.cout, statsFor);
   const p: BnConvParams = { stride: opts.stride, pad: opts.pad, bnInput: !!bn, stats: statsFor ? { momentum: statsFor.momentum, eps: statsFor.eps } : null };
@@ -234,7 +231,7 @@ const FUSED_SHAPES = [
   { name: 'N=2 Cin=4 6x6 -> Cout=9 1x1 s2 p0', x: [2, 4, 6, 6], w: [9, 4, 1, 1], p: { stride: 2, pad: 0 } },
 ];
 export const FUSED_CHECKS = FUSED_SHAPES.flatMap(({ name, x, w, p }) => {
-  const g = geometry(x, w, p);
+  const g = convGeometry(x, w, p);
   const y = [g.batch, g.cout, g.ho, g.wo];
   return [
     {

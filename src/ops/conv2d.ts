@@ -32,7 +32,8 @@ export function convOutSize(size: number, k: number, stride: number, pad: number
   return Math.floor((size + 2 * pad - k) / stride) + 1;
 }
 
-function geometry(xShape: Shape, wShape: Shape, { stride, pad }: Conv2dParams): ConvGeometry {
+/** The geometry of conv(x, w) with these options. */
+export function convGeometry(xShape: Shape, wShape: Shape, { stride, pad }: Conv2dParams): ConvGeometry {
   const [batch, cin, h, w] = xShape;
   const [cout, , kh, kw] = wShape;
   return { batch, cin, h, w, cout, kh, kw, ho: convOutSize(h, kh, stride, pad), wo: convOutSize(w, kw, stride, pad), stride, pad };
@@ -45,7 +46,7 @@ export const conv2dForwardKernel: Kernel<Conv2dParams> = {
   name: 'conv2d.forward',
   cpu(inputs, [y], p, shapes) {
     const [x, w, bias] = inputs;
-    const g = geometry(shapes[0], shapes[1], p);
+    const g = convGeometry(shapes[0], shapes[1], p);
     const { batch, cin, h, w: W, cout, kh, kw, ho, wo, stride, pad } = g;
     for (let n = 0; n < batch; n++) {
       for (let co = 0; co < cout; co++) {
@@ -69,14 +70,14 @@ export const conv2dForwardKernel: Kernel<Conv2dParams> = {
       }
     }
   },
-  webgpu: ([x, weight, bias], [y], p, shapes) => conv2dForwardProgram(geometry(shapes[0], shapes[1], p), x, weight, bias, y),
+  webgpu: ([x, weight, bias], [y], p, shapes) => conv2dForwardProgram(convGeometry(shapes[0], shapes[1], p), x, weight, bias, y),
 };
 
 /** dx from dy [N, Cout, Ho, Wo] and w; inputs [dy, w], output dx [N, Cin, H, W]. */
 export const conv2dBackwardInputKernel: Kernel<Conv2dParams> = {
   name: 'conv2d.backward_input',
   cpu([dy, w], [dx], p, shapes) {
-    const g = geometry(shapes[2], shapes[1], p);
+    const g = convGeometry(shapes[2], shapes[1], p);
     const { batch, cin, h, w: W, cout, kh, kw, ho, wo, stride, pad } = g;
     for (let n = 0; n < batch; n++) {
       for (let ci = 0; ci < cin; ci++) {
@@ -100,14 +101,14 @@ export const conv2dBackwardInputKernel: Kernel<Conv2dParams> = {
       }
     }
   },
-  webgpu: ([dy, weight], [dx], p, shapes) => conv2dBackwardInputProgram(geometry(shapes[2], shapes[1], p), dy, weight, dx),
+  webgpu: ([dy, weight], [dx], p, shapes) => conv2dBackwardInputProgram(convGeometry(shapes[2], shapes[1], p), dy, weight, dx),
 };
 
 /** dw from x and dy; inputs [x, dy], output dw [Cout, Cin, KH, KW]. */
 export const conv2dBackwardFilterKernel: Kernel<Conv2dParams> = {
   name: 'conv2d.backward_filter',
   cpu([x, dy], [dw], p, shapes) {
-    const g = geometry(shapes[0], shapes[2], p);
+    const g = convGeometry(shapes[0], shapes[2], p);
     const { batch, cin, h, w: W, cout, kh, kw, ho, wo, stride, pad } = g;
     for (let co = 0; co < cout; co++) {
       for (let ci = 0; ci < cin; ci++) {
@@ -131,7 +132,7 @@ export const conv2dBackwardFilterKernel: Kernel<Conv2dParams> = {
       }
     }
   },
-  webgpu: ([x, dy], [dw], p, shapes) => conv2dBackwardFilterProgram(geometry(shapes[0], shapes[2], p), x, dy, dw),
+  webgpu: ([x, dy], [dw], p, shapes) => conv2dBackwardFilterProgram(convGeometry(shapes[0], shapes[2], p), x, dy, dw),
 };
 
 // ---- ops --------------------------------------------------------------------------------------
@@ -169,7 +170,7 @@ function checkConv(x: Tensor, w: Tensor, b: Tensor | undefined, opts: Conv2dOpti
  */
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, opts: Conv2dOptions = {}): Tensor {
   const p = checkConv(x, w, b, opts);
-  const g = geometry(x.shape, w.shape, p);
+  const g = convGeometry(x.shape, w.shape, p);
   const [y] = runKernel(conv2dForwardKernel, b ? [x, w, b] : [x, w], [[g.batch, g.cout, g.ho, g.wo]], p);
   return record('conv2d', y, b ? [x, w, b] : [x, w], (dy) => [
     x.requiresGrad ? conv2dBackwardInput(dy, w, x.shape, p) : null,
@@ -180,7 +181,7 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, opts: Conv2d
 
 /** Check that dy is conv2d's output shape for x and w. */
 function checkDy(op: string, dy: Tensor, xShape: Shape, wShape: Shape, p: Conv2dParams): void {
-  const g = geometry(xShape, wShape, p);
+  const g = convGeometry(xShape, wShape, p);
   const want = [g.batch, g.cout, g.ho, g.wo];
   if (dy.shape.length !== 4 || dy.shape.some((d, i) => d !== want[i])) {
     throw new Error(`${op}: dy ${fmtShape(dy.shape)} must be ${fmtShape(want)} for x ${fmtShape(xShape)}, weight ${fmtShape(wShape)}, stride ${p.stride}, pad ${p.pad}`);
