@@ -28,7 +28,7 @@ import tileWgsl from '../../../shaders/conv2d_tile.wgsl';
 import tileBlockedWgsl from '../../../shaders/conv2d_tile_blocked.wgsl';
 import tileStridedWgsl from '../../../shaders/conv2d_tile_strided.wgsl';
 import { gpu } from '../current.js';
-import { cost, f32, ZERO_COST, type DispatchCost } from '../cost.js';
+import { addCost, cost, f32, ZERO_COST, type DispatchCost } from '../cost.js';
 import type { KernelSpec } from '../kernel.js';
 import { TILES, type ConvChoice, type ConvImplementationName, type ConvPreference, type TileShape, type TuningProfile } from '../profile.js';
 import { grid1d, type GpuBuf, type GpuRuntime } from '../runtime.js';
@@ -359,7 +359,7 @@ export interface EpiloguePartials {
 // their sums) and writes two sums per channel and slot.
 const im2colValues = (g: ConvGeometry) => g.cin * g.kh * g.kw * g.batch * g.ho * g.wo;
 const inputHookCost = (g: ConvGeometry, t: TileShape): DispatchCost => cost(f32(4 * g.cin), 0, 5 * Math.ceil(g.cout / t.tm) * im2colValues(g));
-const sumCosts = (...c: DispatchCost[]): DispatchCost => c.reduce((a, b) => cost(a.read + b.read, a.written + b.written, a.flops + b.flops));
+const sumCosts = (...c: DispatchCost[]): DispatchCost => c.reduce(addCost);
 
 /** What a fused kernel runs as: the profile's implementation where it is tiled, else its first tiled preference, else tile-blocked. */
 export function chooseTiled<K extends ConvKernel>(kernel: K, g: ConvGeometry, rt: GpuRuntime = gpu()): ConvImplementation<K> & { tiled: TiledConfig } {
