@@ -233,7 +233,8 @@ export function aggregate(records: RunRecord[], bestK: number): Cell[] {
       const accs = rs.filter((r) => r.lr === lr).map((r) => (r.diverged || !Number.isFinite(r.testAccuracy) ? 0 : r.testAccuracy));
       const top = accs.sort((a, b) => b - a).slice(0, Math.min(bestK, accs.length));
       const mean = top.reduce((s, v) => s + v, 0) / top.length;
-      const std = Math.sqrt(top.reduce((s, v) => s + (v - mean) ** 2, 0) / top.length);
+      // The sample standard deviation (n - 1), as the claims' margins use; 0 for one seed.
+      const std = top.length < 2 ? 0 : Math.sqrt(top.reduce((s, v) => s + (v - mean) ** 2, 0) / (top.length - 1));
       const ok = rs.filter((r) => r.lr === lr && !r.diverged && Number.isFinite(r.trainLoss)).map((r) => r.trainLoss);
       return { lr, mean, std, diverged: rs.filter((r) => r.lr === lr && r.diverged).length, trainLoss: ok.length ? ok.reduce((a, v) => a + v, 0) / ok.length : NaN };
     });
