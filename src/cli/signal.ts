@@ -6,7 +6,20 @@ import { loadCifar10 } from '../data/cifar.js';
 import { makeSynthetic, IMAGE_CHANNELS, IMAGE_NUMEL, IMAGE_SIZE } from '../data/synthetic.js';
 import { normalizeImage } from '../data/augment.js';
 import { channelNorm } from '../data/dataset.js';
-import { DEFAULT_SIGNAL, SIGNAL_NETS, isSignalNet, runSignal, describeResult, regimeTable, writeSignalOutputs, type SignalConfig, type SignalNet } from '../signal/index.js';
+import {
+  DEFAULT_DRAWS,
+  DEFAULT_SIGNAL,
+  SIGNAL_NETS,
+  drawsFor,
+  isSignalNet,
+  runSignal,
+  describeResult,
+  regimeTable,
+  verdictTable,
+  writeSignalOutputs,
+  type SignalConfig,
+  type SignalNet,
+} from '../signal/index.js';
 import { checkWrnSize, type Variant } from '../model/wrn.js';
 import { parseFlags, usage, requireRange, requireTensorSize, UsageError, requireWrnDepth } from './args.js';
 
@@ -29,7 +42,12 @@ export const SIGNAL_FLAGS = {
   device: { type: 'string', default: D.device, choices: ['webgpu', 'cpu'], help: "'cpu' runs the reference kernels (slow, for checking)" },
   seed: { type: 'int', default: D.seed, help: 'seed for inputs and weights' },
   chunk: { type: 'int', default: D.chunk, help: 'blocks recorded between two readbacks' },
-  draws: { type: 'int', default: D.draws ?? 1, help: 'independent draws of weights and inputs, averaged block by block (the predictions are expectations over the initialization)' },
+  draws: {
+    type: 'int',
+    help: `independent draws of weights and inputs per net, averaged block by block (the predictions are expectations over the initialization); default per net: ${Object.entries(DEFAULT_DRAWS)
+      .map(([n, k]) => `${n} ${k}`)
+      .join(', ')}, the others 1`,
+  },
   'keep-going': { type: 'bool', default: false, help: 'do not stop a net whose variance has overflowed for a whole chunk' },
   out: { type: 'string', default: 'runs/signal', help: 'output directory (signal.csv, signal.json, signal.png)' },
   help: { type: 'bool', default: false, help: 'show this help' },
@@ -38,7 +56,10 @@ export const SIGNAL_FLAGS = {
 const SUMMARY =
   'Signal propagation at initialization (De & Smith 2020, Figure 2). For every residual block: the channel-averaged\n' +
   'squared mean and variance after the add and of the residual branch, against Var(x_l) = 2^l (unnormalized),\n' +
-  'l + 1 (batch norm), constant (SkipInit, alpha = 0). Defaults take about 2.5 minutes on a 2-core CPU adapter (SwiftShader).';
+  'v0 + l (fc batch norm), the conv-bn recursion over each channel\'s covariance across batch and pixels (conv-bn),\n' +
+  'constant (SkipInit, alpha = 0), with a PASS/FAIL line per net: within 5% at every block (fc-bn, fc-linear-bn,\n' +
+  'conv-bn, skipinit), within 0.5 + 0.05 l in log2 (unnormalized). Defaults (several draws per net, see --draws)\n' +
+  'took 8.5 minutes on a shared 2-core CPU adapter (SwiftShader).';
 
 /** The configuration named by the flags; throws UsageError naming the bad flag. */
 export function signalConfigFromFlags(f: ReturnType<typeof parseFlags<typeof SIGNAL_FLAGS>>): { nets: SignalNet[]; cfg: SignalConfig; data: string } {
@@ -55,7 +76,7 @@ export function signalConfigFromFlags(f: ReturnType<typeof parseFlags<typeof SIG
   requireRange(cmd, 'wrn-width', f['wrn-width'], 1);
   requireRange(cmd, 'wrn-batch', f['wrn-batch'], 1);
   requireRange(cmd, 'chunk', f.chunk, 1);
-  requireRange(cmd, 'draws', f.draws, 1, 1000);
+  if (f.draws !== undefined) requireRange(cmd, 'draws', f.draws, 1, 1000);
   requireWrnDepth(cmd, 'wrn-depth', f['wrn-depth']);
   // Sizes no tensor can hold are refused here, naming the flags, for the nets asked for only.
   const wrns = nets.filter((n) => n.startsWith('wrn-'));
@@ -122,8 +143,9 @@ export async function signalCommand(argv: string[]): Promise<number> {
     console.log(`WRN inputs: ${cfg.wrnBatch} images from ${data === 'synthetic' ? 'the embedded synthetic set' : data}, normalized per channel`);
   }
   if (cfg.device === 'webgpu') console.log(`adapter: ${(await initWebGPU()).adapterName}`);
-  console.log(`nets: ${nets.join(', ')}; depth ${cfg.depth}, fc [${cfg.batch}, ${cfg.width}], conv [${cfg.convBatch}, ${cfg.convChannels}, ${cfg.convSize}, ${cfg.convSize}], WRN-${cfg.wrnDepth}-${cfg.wrnWidth} batch ${cfg.wrnBatch}, alpha ${Number(cfg.alpha.toPrecision(4))}, seed ${cfg.seed}, ${cfg.device}`);
+  console.log(`nets (draws): ${nets.map((n) => `${n} (${drawsFor(n, cfg)})`).join(', ')}; depth ${cfg.depth}, fc [${cfg.batch}, ${cfg.width}], conv [${cfg.convBatch}, ${cfg.convChannels}, ${cfg.convSize}, ${cfg.convSize}], WRN-${cfg.wrnDepth}-${cfg.wrnWidth} batch ${cfg.wrnBatch}, alpha ${Number(cfg.alpha.toPrecision(4))}, seed ${cfg.seed}, ${cfg.device}`);
   const t0 = performance.now();
+  if (cfg.device === 'webgpu') process.once('SIGINT', () => (console.error(`\nwrn signal: SIGINT: stopped before every net was measured; nothing is written (signal.csv, signal.json and signal.png in ${f.out} are written at the end)`), process.kill(process.pid, 'SIGINT')));
   let lastPrint = 0;
   const { results, summaries } = await runSignal(nets, cfg, (net, done, total, seconds) => {
     const now = performance.now();
@@ -135,6 +157,8 @@ export async function signalCommand(argv: string[]): Promise<number> {
   results.forEach((r, i) => console.log(describeResult(r, summaries[i]).join('\n')));
   const table = regimeTable(results);
   if (table.length) console.log(`\n${table.join('\n')}`);
+  const checks = verdictTable(summaries);
+  if (checks.lines.length) console.log(`\nchecks (second moment, per net):\n${checks.lines.join('\n')}`);
   const files = writeSignalOutputs(f.out, cfg, results, summaries);
   console.log(`\n${((performance.now() - t0) / 1000).toFixed(1)} s; wrote ${files.csv}, ${files.json}, ${files.png}`);
   return 0;

@@ -26,7 +26,8 @@ import { skipAdd } from '../ops/skipadd.js';
 import { VARIANTS, WideResNet, blocksPerStage, type Variant } from '../model/wrn.js';
 import { mixSeed, Rng } from '../util/rng.js';
 import { channelStats, readStats, type ChannelStats, type ChannelStatsTensors } from './stats.js';
-import { paddingFraction, predictDoubling, predictPlusC, predictPlusOne, predictSkipInit, type Prediction } from './predict.js';
+import { predictConvBn, predictDoubling, predictPlusOne, predictSkipInit, type Prediction } from './predict.js';
+import { convBnExpectation, type ConvBnExpectation } from './convbn.js';
 
 export const FC_NETS = ['fc-unnorm', 'fc-bn', 'fc-linear-unnorm', 'fc-linear-bn', 'skipinit', 'skipinit-alpha'] as const;
 export const CONV_NETS = ['conv-bn'] as const;
@@ -62,9 +63,30 @@ export interface SignalConfig {
   chunk: number;
   /** Stop a net once its variance has been non-finite for a whole chunk (the rest is inf/NaN). */
   stopAfterOverflow: boolean;
-  /** Independent draws of weights and inputs averaged per block (runSignal; default 1). */
+  /** Independent draws of weights and inputs averaged per block, for every net (runSignal); absent: DEFAULT_DRAWS per net. */
   draws?: number;
 }
+
+/**
+ * Draws averaged per net when cfg.draws is absent, chosen from each net's per-draw scatter so that
+ * the mean over draws stays within the command's criteria (report.ts, SIGNAL_CRITERIA) at every
+ * block of the default geometry. sigma_1, one draw's relative scatter of the second moment, is
+ * printed by the command (drawSd); the largest deviation over 1000 blocks of the mean of K draws
+ * came out at 2.9-3.9 sigma_1 / sqrt(K) (the noise is correlated from block to block, and sigma_1
+ * varies over blocks), so K is the smallest with 3 sigma_1 / sqrt(K) <= 5% for sigma_1 at its
+ * 90th percentile over blocks: fc-bn 5.8% -> 12, fc-linear-bn 3.5% -> 5, conv-bn 7.5% -> 21, kept
+ * at 25 (README, "Figure 2"). The others are exact (SkipInit, alpha = 0), far inside their
+ * criterion with one draw (the unnormalized nets), or have no criterion.
+ */
+export const DEFAULT_DRAWS: Partial<Record<SignalNet, number>> = { 'fc-bn': 12, 'fc-linear-bn': 5, 'conv-bn': 25 };
+
+/** Draws of `net` in a run: cfg.draws when given, else the net's default. */
+export function drawsFor(net: SignalNet, cfg: Pick<SignalConfig, 'draws'>): number {
+  return cfg.draws ?? DEFAULT_DRAWS[net] ?? 1;
+}
+
+/** BN's eps in every net of the analysis (the expectation of conv-bn keeps it too). */
+export const SIGNAL_BN_EPS = 1e-5;
 
 export const DEFAULT_SIGNAL: SignalConfig = {
   depth: 1000,
@@ -90,6 +112,8 @@ export interface BlockRow extends ChannelStats {
   shape: number[];
   branchSqMean: number;
   branchVariance: number;
+  /** Averaged draws only: the relative standard deviation of one draw's second moment over the draws (sigma_1 at this block). */
+  drawSd?: number;
 }
 
 export interface NetResult {
@@ -108,6 +132,8 @@ export interface NetResult {
   stoppedAt: number | null;
   /** The analysis' prediction, anchored at the measured Var(x_0); null for the WRNs. */
   prediction: Prediction | null;
+  /** Independent draws averaged into these rows (1 for one measurement). */
+  draws: number;
   seconds: number;
 }
 
@@ -176,8 +202,24 @@ function residualSpec(net: SignalNet, cfg: SignalConfig): ResidualSpec | null {
 function residualPrediction(spec: ResidualSpec, v0: number, cfg: SignalConfig): Prediction {
   if (spec.alpha !== null) return predictSkipInit(v0, spec.alpha);
   if (!spec.norm) return predictDoubling(v0);
-  if (spec.family === 'conv') return predictPlusC(v0, paddingFraction(cfg.convSize, cfg.convSize));
+  if (spec.family === 'conv') {
+    const geom = { batch: cfg.convBatch, height: cfg.convSize, width: cfg.convSize, eps: SIGNAL_BN_EPS };
+    const describe = (e: ConvBnExpectation) =>
+      `conv-bn recursion, batch ${geom.batch}, ${geom.height}x${geom.width}: g_1 = ${e.branch[1].toFixed(4)}, g_${e.depth} = ${e.branch[e.depth].toFixed(4)}`;
+    const note = (e: ConvBnExpectation) =>
+      `the expectation: M = E[r r^T] by Monte Carlo (${e.pairs} antithetic pairs, fixed seed) at ${e.grid.length} of ${e.depth} blocks, held in between; ${e.seconds.toFixed(1)} s`;
+    return predictConvBn(v0, () => convBnExpectation(geom, v0, cfg.depth), describe, note);
+  }
   return predictPlusOne(v0);
+}
+
+/**
+ * The analysis' prediction for a residual net anchored at Var(x_0) = v0 (null for the WRNs).
+ * conv-bn's is computed on first use (src/signal/convbn.ts: seconds to tens of seconds).
+ */
+export function predictionFor(net: SignalNet, v0: number, cfg: SignalConfig): Prediction | null {
+  const spec = residualSpec(net, cfg);
+  return spec ? residualPrediction(spec, v0, cfg) : null;
 }
 
 /** Measure one net: statistics of x_0, then of every block, read back every `chunk` blocks. */
@@ -205,7 +247,7 @@ async function measureResidual(net: SignalNet, spec: ResidualSpec, cfg: SignalCo
     bn = {
       gamma: hold(Tensor.full([c], 1, dev)),
       beta: hold(Tensor.zeros([c], dev)),
-      state: { runningMean: hold(Tensor.zeros([c], dev)), runningVar: hold(Tensor.full([c], 1, dev)), momentum: 0.1, eps: 1e-5 },
+      state: { runningMean: hold(Tensor.zeros([c], dev)), runningVar: hold(Tensor.full([c], 1, dev)), momentum: 0.1, eps: SIGNAL_BN_EPS },
     };
   }
   const alphaT = spec.alpha === null ? null : hold(Tensor.from([spec.alpha], [1], dev));
@@ -254,6 +296,7 @@ async function measureResidual(net: SignalNet, spec: ResidualSpec, cfg: SignalCo
       depth: cfg.depth,
       stoppedAt,
       prediction: residualPrediction(spec, v0, cfg),
+      draws: 1,
       seconds: (performance.now() - t0) / 1000,
     };
   } finally {
@@ -302,6 +345,7 @@ async function measureWrn(net: SignalNet, cfg: SignalConfig, onProgress?: Progre
       depth: 3 * n,
       stoppedAt: null,
       prediction: null,
+      draws: 1,
       seconds: (performance.now() - t0) / 1000,
     };
   } finally {

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { lineChart, panels, savePng, type LineSeries } from '../plot/index.js';
 import { writeFileAtomic } from '../util/fsx.js';
-import { F32_MAX, maxRelDeviation, predictedOverflowBlock, predictPlusOne } from './predict.js';
+import { F32_MAX, maxRelDeviation, paddingFraction, predictedOverflowBlock, predictPlusC } from './predict.js';
 import type { NetResult, SignalConfig } from './nets.js';
 
 export interface Deviation {
@@ -15,22 +15,62 @@ export interface Deviation {
   blocks: number;
 }
 
+/**
+ * What the command checks per net, on the second moment (squared mean + variance) at every block
+ * where the measurement and the prediction are both finite (the prediction within f32's range):
+ *   relative  |measured / predicted - 1| <= tol                       (normalized nets, SkipInit)
+ *   log2      |log2(measured / predicted)| <= base + perBlock * l       (the unnormalized nets, whose
+ *             one-draw noise is multiplicative and grows with depth)
+ */
+export type Criterion = { kind: 'relative'; tol: number } | { kind: 'log2'; base: number; perBlock: number };
+
+export const SIGNAL_CRITERIA: Partial<Record<string, Criterion>> = {
+  'fc-bn': { kind: 'relative', tol: 0.05 },
+  'fc-linear-bn': { kind: 'relative', tol: 0.05 },
+  'conv-bn': { kind: 'relative', tol: 0.05 },
+  skipinit: { kind: 'relative', tol: 0.05 },
+  'fc-unnorm': { kind: 'log2', base: 0.5, perBlock: 0.05 },
+  'fc-linear-unnorm': { kind: 'log2', base: 0.5, perBlock: 0.05 },
+};
+
+export function describeCriterion(c: Criterion): string {
+  return c.kind === 'relative' ? `within ${100 * c.tol}% of the prediction at every block` : `within ${c.base} + ${c.perBlock} l of the prediction in log2 at every block`;
+}
+
+export interface Verdict {
+  criterion: Criterion;
+  pass: boolean;
+  /** The block where the deviation uses most of what is allowed: its deviation (relative, or |log2|) and the allowance there. */
+  worst: { deviation: number; allowed: number; block: number } | null;
+  /** Blocks checked. */
+  blocks: number;
+}
+
 export interface NetSummary {
   net: string;
   /** Blocks measured (fewer than the depth when the run stopped after an overflow). */
   blocks: number;
+  /** Draws averaged. */
+  draws: number;
   /** First block whose squared mean or variance is inf or NaN; null if none. */
   firstNonFinite: number | null;
   /** First block where the prediction exceeds f32's maximum; null if none (or no prediction). */
   predictedOverflow: number | null;
   /** Second moment (squared mean + variance) against the prediction. */
   total: Deviation | null;
-  /** The variance alone against the prediction (differs where channel means grow: ReLU nets). */
-  varianceOnly: Deviation | null;
-  /** Branch second moment against its prediction. */
+  /** Where the prediction splits the second moment (conv-bn): each part against its own prediction; else null. */
+  sqMean: Deviation | null;
+  variance: Deviation | null;
+  /** Branch second moment against its prediction, block by block. */
   branch: Deviation | null;
-  /** conv-bn only: against the padding-free prediction v0 + l. */
-  noPadding: Deviation | null;
+  /** The mean over blocks of measured / predicted branch second moment (one block's branch is noisy; its level is not). */
+  branchMeanRatio: number | null;
+  /** conv-bn only: against v0 + c l, c the padding fraction (the expectation at block 1 only). */
+  constantRate: Deviation | null;
+  /** With several draws: one draw's relative scatter of the second moment (median over blocks of drawSd), and drawSd / sqrt(draws) at the worst block. */
+  scatter: { perDraw: number; atWorst: number | null } | null;
+  /** The command's check (SIGNAL_CRITERIA); null where the net has none. */
+  verdict: Verdict | null;
   /** Second moment at the last finite block. */
   last: { block: number; total: number } | null;
 }
@@ -46,6 +86,30 @@ function deviation(measured: number[], predicted: number[], blocks: number[]): D
   return { max: d.max, block: blocks[d.at], blocks: n };
 }
 
+/** The check of `criterion` on the second moments (blocks where both are finite and the prediction within f32). */
+export function checkCriterion(criterion: Criterion, measured: readonly number[], predicted: readonly number[], blocks: readonly number[]): Verdict {
+  let worst: Verdict['worst'] = null;
+  let n = 0;
+  let pass = true;
+  for (let i = 0; i < measured.length; i++) {
+    const m = measured[i];
+    const p = predicted[i];
+    if (!Number.isFinite(m) || !Number.isFinite(p) || p > F32_MAX || p <= 0) continue;
+    n++;
+    const l = blocks[i];
+    const dev = criterion.kind === 'relative' ? Math.abs(m / p - 1) : m > 0 ? Math.abs(Math.log2(m / p)) : Infinity;
+    const allowed = criterion.kind === 'relative' ? criterion.tol : criterion.base + criterion.perBlock * l;
+    if (!(dev <= allowed)) pass = false;
+    if (!worst || dev / allowed > worst.deviation / worst.allowed) worst = { deviation: dev, allowed, block: l };
+  }
+  return { criterion, pass: pass && n > 0, worst, blocks: n };
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
 export function summarize(r: NetResult): NetSummary {
   const blocks = r.rows.map((row) => row.block);
   const firstBad = r.rows.find((row) => !Number.isFinite(row.sqMean) || !Number.isFinite(row.variance));
@@ -54,24 +118,45 @@ export function summarize(r: NetResult): NetSummary {
   const s: NetSummary = {
     net: r.net,
     blocks: r.rows.length,
+    draws: r.draws,
     firstNonFinite: firstBad ? firstBad.block : null,
     predictedOverflow: null,
     total: null,
-    varianceOnly: null,
+    sqMean: null,
+    variance: null,
     branch: null,
-    noPadding: null,
+    branchMeanRatio: null,
+    constantRate: null,
+    scatter: null,
+    verdict: null,
     last: lastRow ? { block: lastRow.block, total: secondMoment(lastRow) } : null,
   };
   const p = r.prediction;
   if (!p) return s;
+  const measured = r.rows.map(secondMoment);
   const pred = blocks.map((l) => p.total(l));
   s.predictedOverflow = predictedOverflowBlock(p, r.depth);
-  s.total = deviation(r.rows.map(secondMoment), pred, blocks);
-  s.varianceOnly = deviation(r.rows.map((row) => row.variance), pred, blocks);
-  s.branch = deviation(r.rows.map(branchMoment), blocks.map((l) => p.branch(l)), blocks);
-  if (p.kind === 'plus-c') {
-    const naive = predictPlusOne(secondMoment(r.input));
-    s.noPadding = deviation(r.rows.map(secondMoment), blocks.map((l) => naive.total(l)), blocks);
+  s.total = deviation(measured, pred, blocks);
+  if (p.split) {
+    const sp = p.split;
+    s.sqMean = deviation(r.rows.map((row) => row.sqMean), blocks.map((l) => sp.sqMean(l)), blocks);
+    s.variance = deviation(r.rows.map((row) => row.variance), blocks.map((l) => sp.variance(l)), blocks);
+  }
+  const branchPred = blocks.map((l) => p.branch(l));
+  s.branch = deviation(r.rows.map(branchMoment), branchPred, blocks);
+  const ratios = r.rows.map((row, i) => branchMoment(row) / branchPred[i]).filter((x) => Number.isFinite(x) && x !== 0);
+  s.branchMeanRatio = ratios.length ? ratios.reduce((a, b) => a + b, 0) / ratios.length : null;
+  if (p.kind === 'conv-bn') {
+    const naive = predictPlusC(p.v0, paddingFraction(r.inputShape[2] ?? 1, r.inputShape[3] ?? 1));
+    s.constantRate = deviation(measured, blocks.map((l) => naive.total(l)), blocks);
+  }
+  const criterion = SIGNAL_CRITERIA[r.net];
+  if (criterion) s.verdict = checkCriterion(criterion, measured, pred, blocks);
+  const sds = r.rows.map((row) => row.drawSd).filter((x): x is number => x !== undefined && Number.isFinite(x));
+  if (r.draws > 1 && sds.length) {
+    const at = s.verdict?.worst?.block ?? s.total?.block;
+    const row = at === undefined ? undefined : r.rows.find((x) => x.block === at);
+    s.scatter = { perDraw: median(sds), atWorst: row?.drawSd !== undefined ? row.drawSd / Math.sqrt(r.draws) : null };
   }
   return s;
 }
@@ -81,6 +166,17 @@ export function summarize(r: NetResult): NetSummary {
 const pct = (d: Deviation | null) => (d ? `${(100 * d.max).toFixed(2)}% (block ${d.block}, ${d.blocks} blocks)` : 'n/a');
 const num = (v: number) => (Number.isFinite(v) ? Number(v.toPrecision(4)).toString() : csvNum(v));
 
+/** The PASS/FAIL line of a verdict. */
+export function verdictLine(net: string, v: Verdict): string {
+  const w = v.worst;
+  const worst = !w
+    ? 'no block to compare'
+    : v.criterion.kind === 'relative'
+      ? `worst ${(100 * w.deviation).toFixed(2)}% at block ${w.block}`
+      : `worst |log2| ${w.deviation.toFixed(3)} at block ${w.block}, allowed ${w.allowed.toFixed(3)} there`;
+  return `  ${v.pass ? 'PASS' : 'FAIL'} ${net}: ${describeCriterion(v.criterion)} (${worst}; ${v.blocks} blocks)`;
+}
+
 /** Lines describing one net's result, for the terminal. */
 export function describeResult(r: NetResult, s: NetSummary): string[] {
   const lines: string[] = [];
@@ -88,9 +184,20 @@ export function describeResult(r: NetResult, s: NetSummary): string[] {
   lines.push(`${r.net}: ${r.description}, x0 [${r.inputShape.join(', ')}], ${ran}, ${r.seconds.toFixed(1)} s`);
   lines.push(`  Var(x0) = ${num(secondMoment(r.input))} (squared mean ${num(r.input.sqMean)}, variance ${num(r.input.variance)})` + (s.last ? `; at block ${s.last.block}: ${num(s.last.total)}` : ''));
   if (r.prediction) {
-    lines.push(`  prediction Var(x_l) = ${r.prediction.label}: largest deviation of squared mean + variance ${pct(s.total)}`);
-    lines.push(`    variance alone ${pct(s.varianceOnly)}; branch second moment ${pct(s.branch)}`);
-    if (s.noPadding) lines.push(`    against v0 + l, ignoring zero padding: ${pct(s.noPadding)}`);
+    const p = r.prediction;
+    const anchor = r.draws > 1 ? `, v0 = ${num(p.v0)}: the mean of the ${r.draws} draws' Var(x0)` : '';
+    lines.push(`  prediction Var(x_l) = ${p.label}${anchor}`);
+    if (p.note) lines.push(`    ${p.note()}`);
+    lines.push(`    largest deviation of squared mean + variance ${pct(s.total)}`);
+    if (s.scatter) {
+      const at = s.scatter.atWorst !== null ? `; the mean of ${r.draws} draws scatters by ${(100 * s.scatter.atWorst).toFixed(2)}% at the worst block` : '';
+      lines.push(`    one draw's scatter of the second moment: ${(100 * s.scatter.perDraw).toFixed(2)}% (median over blocks)${at}`);
+    }
+    if (p.split) lines.push(`    each part against its own prediction: squared mean ${pct(s.sqMean)}; variance ${pct(s.variance)}`);
+    const level = s.branchMeanRatio !== null ? `; its mean over blocks of measured / predicted ${s.branchMeanRatio.toFixed(4)}` : '';
+    lines.push(`    branch second moment ${pct(s.branch)}${level}`);
+    if (s.constantRate) lines.push(`    against v0 + c l with c the padding fraction (the expectation at block 1 only): ${pct(s.constantRate)}`);
+    if (s.verdict) lines.push(verdictLine(r.net, s.verdict));
   } else {
     const stage = r.rows.map((row) => `${row.block}:${num(secondMoment(row))}`).join(' ');
     lines.push(`  per block (squared mean + variance): ${stage}`);
@@ -107,6 +214,13 @@ export function describeResult(r: NetResult, s: NetSummary): string[] {
   return lines;
 }
 
+/** One PASS/FAIL line per net with a criterion, and whether all passed. */
+export function verdictTable(summaries: NetSummary[]): { lines: string[]; pass: boolean } {
+  const checked = summaries.filter((s) => s.verdict);
+  const lines = checked.map((s) => verdictLine(s.net, s.verdict!) + ` [${s.draws} draw${s.draws === 1 ? '' : 's'}]`);
+  return { lines, pass: checked.every((s) => s.verdict!.pass) };
+}
+
 // ---- files ---------------------------------------------------------------------------------------
 
 /** Non-finite numbers as text ('inf', '-inf', 'nan') in CSV; Python's float() reads them. */
@@ -117,7 +231,8 @@ function csvNum(v: number | null | undefined): string {
   return String(v);
 }
 
-export const CSV_HEADER = 'net,block,n,c,h,w,sq_mean,variance,second_moment,branch_sq_mean,branch_variance,branch_second_moment,alpha,predicted,predicted_branch';
+export const CSV_HEADER =
+  'net,block,n,c,h,w,sq_mean,variance,second_moment,branch_sq_mean,branch_variance,branch_second_moment,alpha,predicted,predicted_branch,predicted_sq_mean,predicted_variance,draws,draw_sd';
 
 /** One row per net and block; block 0 is the input x_0 (no branch). */
 export function toCsv(results: NetResult[]): string {
@@ -125,7 +240,9 @@ export function toCsv(results: NetResult[]): string {
   for (const r of results) {
     const p = r.prediction;
     const dims = (s: number[]) => [s[0], s[1], s[2] ?? 1, s[3] ?? 1].join(',');
-    lines.push([r.net, 0, dims(r.inputShape), csvNum(r.input.sqMean), csvNum(r.input.variance), csvNum(secondMoment(r.input)), '', '', '', csvNum(r.alpha), csvNum(p?.total(0)), ''].join(','));
+    lines.push(
+      [r.net, 0, dims(r.inputShape), csvNum(r.input.sqMean), csvNum(r.input.variance), csvNum(secondMoment(r.input)), '', '', '', csvNum(r.alpha), csvNum(p?.total(0)), '', csvNum(p?.split?.sqMean(0)), csvNum(p?.split?.variance(0)), r.draws, ''].join(','),
+    );
     for (const row of r.rows) {
       lines.push(
         [
@@ -141,6 +258,10 @@ export function toCsv(results: NetResult[]): string {
           csvNum(r.alpha),
           csvNum(p?.total(row.block)),
           csvNum(p?.branch(row.block)),
+          csvNum(p?.split?.sqMean(row.block)),
+          csvNum(p?.split?.variance(row.block)),
+          r.draws,
+          csvNum(row.drawSd),
         ].join(','),
       );
     }
@@ -162,10 +283,16 @@ export function toJson(cfg: SignalConfig, results: NetResult[], summaries: NetSu
       depth: r.depth,
       stoppedAt: r.stoppedAt,
       seconds: r.seconds,
-      prediction: r.prediction ? { kind: r.prediction.kind, formula: r.prediction.label } : null,
+      draws: r.draws,
+      prediction: r.prediction ? { kind: r.prediction.kind, formula: r.prediction.label, v0: r.prediction.v0 } : null,
       summary: summaries[i],
       input: r.input,
-      rows: r.rows.map((row) => ({ ...row, predicted: r.prediction?.total(row.block) ?? null, predictedBranch: r.prediction?.branch(row.block) ?? null })),
+      rows: r.rows.map((row) => ({
+        ...row,
+        predicted: r.prediction?.total(row.block) ?? null,
+        predictedBranch: r.prediction?.branch(row.block) ?? null,
+        ...(r.prediction?.split ? { predictedSqMean: r.prediction.split.sqMean(row.block), predictedVariance: r.prediction.split.variance(row.block) } : {}),
+      })),
     })),
   };
   return JSON.stringify(body, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? csvNum(v) : v), 1) + '\n';
@@ -235,7 +362,14 @@ export function plotResults(results: NetResult[], summaries: NetSummary[]) {
       { name: r.alpha === null ? 'branch (mean^2 + var)' : 'alpha * branch (mean^2 + var)', x: r.rows.map((row) => row.block), y: r.rows.map((row) => a2 * branchMoment(row)), color: '#E69F00' },
     ];
     const p = r.prediction;
-    if (p) series.push({ name: `predicted ${plotFormula(p.label)}`, x: xs, y: xs.map((l) => (p.total(l) <= F32_MAX ? p.total(l) : NaN)), color: '#D55E00', dashed: true });
+    // conv-bn's label carries g_1 and g_depth: too long for a legend.
+    const legend = p?.kind === 'conv-bn' ? `${num(p.v0)} + g_1 + ... + g_block (conv-bn recursion)` : p?.label;
+    if (p) series.push({ name: `predicted ${plotFormula(legend!)}`, x: xs, y: xs.map((l) => (p.total(l) <= F32_MAX ? p.total(l) : NaN)), color: '#D55E00', dashed: true });
+    if (p?.split) {
+      const sp = p.split;
+      series.push({ name: 'predicted variance', x: xs, y: xs.map((l) => sp.variance(l)), color: '#CC79A7', dashed: true });
+      series.push({ name: 'predicted squared mean', x: xs, y: xs.map((l) => sp.sqMean(l)), color: '#7F7F00', dashed: true });
+    }
     if (p?.kind === 'double') series.push({ name: 'f32 max', x: [0, xs[xs.length - 1]], y: [F32_MAX, F32_MAX], color: '#7F7F7F', dashed: true });
     const positive = series.flatMap((sr) => sr.y).filter((v) => Number.isFinite(v) && v > 0);
     const span = positive.length ? Math.max(...positive) / Math.min(...positive) : 1;
