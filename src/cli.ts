@@ -7,10 +7,11 @@ import { benchCommand } from './cli/bench.js';
 import { signalCommand } from './cli/signal.js';
 import { browserCommand } from './cli/browser.js';
 import { tuneCommand } from './cli/tune.js';
+import { printableError } from './util/fsx.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   train: { run: trainCommand, help: 'train a Wide-ResNet (bn, skipinit, unnormalized, regularized-skipinit, fixup)' },
-  signal: { run: signalCommand, help: 'signal propagation at init (Fig. 2): per-block variance vs 2^l, l + 1, constant' },
+  signal: { run: signalCommand, help: 'signal propagation at init (Fig. 2): per-block second moment against each net\'s expectation (2^l, v0 + l, the conv-bn recursion, constant), PASS/FAIL per net' },
   sweep: { run: sweepCommand, help: 'train a resumable grid over depth, variant, learning rate and batch size (Table 1, Figs. 3-4)' },
   bench: { run: benchCommand, help: "benchmark the kernels against the adapter's own limits; break a training step down by kernel category" },
   tune: { run: tuneCommand, help: 'pick the fastest correct implementation of every convolution for this adapter (the tuning cache)' },
@@ -43,7 +44,9 @@ async function main(): Promise<number> {
 
 main().then(
   (code) => process.exit(code),
-  (e: unknown) => {
+  (err: unknown) => {
+    // A system error no caller described still names its operation and path (one function does both).
+    const e = printableError(err);
     if (e instanceof UsageError) {
       console.error(e.message);
       process.exit(2);

@@ -3,11 +3,12 @@
 // resumed with contradicting flags, two at once, and with output paths that cannot work. Each
 // interrupted run, resumed, must leave the log, the summary and the curves of the uninterrupted run.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { describeGpu } from './helpers/optest.js';
 
 const ROOT = resolve(__dirname, '..');
 const WRN = join(ROOT, 'bin', 'wrn.js');
@@ -162,12 +163,56 @@ describe('wrn train under faults (child processes, reference backend)', () => {
     expect(record(dir)).toEqual(reference);
   }, 300_000);
 
-  it('a full disk while checkpointing: one line naming the file, no temporary left', () => {
+  // A full disk (issue 20, defect 5): one line naming the path and what is kept; the last good
+  // checkpoint kept, log.jsonl of whole lines, run.lock released, and the kept run resumes.
+  const wholeLines = (dir: string) => {
+    const text = readFileSync(join(dir, 'log.jsonl'), 'utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    return text.trim().split('\n').map((l) => JSON.parse(l) as { type: string; step?: number });
+  };
+  it('a full disk while checkpointing: one line naming the file and the checkpoint kept; no temporary, no lock left; the resume is the same run', () => {
     const dir = tmp();
-    const r = wrn(['train', ...T, '--out', dir], { WRN_FAULT: 'enospc:checkpoint.wrnckpt' });
+    const r = wrn(['train', ...T, '--out', dir], { WRN_FAULT: 'enospc:checkpoint.wrnckpt@2' }); // the second epoch's checkpoint
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toMatch(/^wrn: writing .*checkpoint\.wrnckpt: no space left on the device \(ENOSPC\)$/);
+    const ckpt = join(dir, 'checkpoint.wrnckpt');
+    expect(r.stderr.trim()).toBe(
+      `wrn: writing ${ckpt}: no space left on the device (ENOSPC); kept: the checkpoint of step 4 (${ckpt}; resume with wrn train --resume ${ckpt} once there is room), and ${join(dir, 'log.jsonl')} through step 8, every line whole`,
+    );
     noTemps(dir);
+    expect(existsSync(join(dir, 'run.lock'))).toBe(false);
+    expect(loadCheckpoint<{ step: number }>(ckpt).header.step).toBe(4);
+    expect(wholeLines(dir).filter((l) => l.type === 'step')).toHaveLength(8);
+    const again = wrn(['train', '--resume', ckpt]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(record(dir)).toEqual(reference);
+  }, 300_000);
+  it('a disk that fills up mid-line of the log: the torn line is undone, the last checkpoint kept, the lock released; the resume is the same run', () => {
+    const dir = tmp();
+    // Writes of log.jsonl: 1 the config line (atomic), 2-5 steps 1-4, 6 epoch 1, 7 step 5 (fails after half its bytes).
+    const r = wrn(['train', ...T, '--out', dir], { WRN_FAULT: 'enospc:log.jsonl@7' });
+    expect(r.code).toBe(1);
+    const ckpt = join(dir, 'checkpoint.wrnckpt');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(new RegExp(`^wrn: writing ${join(dir, 'log.jsonl')}: no space left on the device \\(ENOSPC\\); kept: the checkpoint of step 4 \\(${ckpt}; resume with wrn train --resume ${ckpt} once there is room\\), and .*log\\.jsonl through step 4, every line whole`));
+    const lines = wholeLines(dir);
+    expect(lines.filter((l) => l.type === 'step').map((l) => l.step)).toEqual([1, 2, 3, 4]);
+    expect(lines[lines.length - 1].type).toBe('epoch');
+    expect(existsSync(join(dir, 'run.lock'))).toBe(false);
+    expect(loadCheckpoint<{ step: number }>(ckpt).header.step).toBe(4);
+    const again = wrn(['train', '--resume', ckpt]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(record(dir)).toEqual(reference);
+  }, 300_000);
+  it('a full disk when taking the lock: one line naming run.lock, no empty lock left behind; a fresh run that fails at its first step leaves nothing', () => {
+    const dir = tmp();
+    const r = wrn(['train', ...T, '--out', dir], { WRN_FAULT: 'enospc:run.lock' });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(`wrn: writing the lock ${join(dir, 'run.lock')}: no space left on the device (ENOSPC); the run did not start, and nothing of it was written`);
+    expect(readdirSync(dir)).toEqual([]);
+    const first = wrn(['train', ...T, '--out', dir], { WRN_FAULT: 'enospc:log.jsonl@2' }); // step 1's line
+    expect(first.code).toBe(1);
+    expect(first.stderr.trim()).toBe(`wrn: writing ${join(dir, 'log.jsonl')}: no space left on the device (ENOSPC); nothing is kept: the run had not finished a step (what it wrote is removed; run it again once there is room)`);
+    expect(readdirSync(dir)).toEqual([]);
   }, 300_000);
 
   it('a diverging run exits 3 and never leaves a checkpoint with a NaN or an Inf', () => {
@@ -276,4 +321,188 @@ describe('a run that cannot start leaves nothing behind (issue 20, defect 11)', 
     expect(r.stderr).toMatch(/stage 1's activations \[--batch-size, 16 x --width, --image-size, --image-size\] = \[\d+, 16, 1024, 1024\] would hold .* lower --batch-size, --width or --image-size/);
     expect(existsSync(join(dir, 'run', 'log.jsonl'))).toBe(false);
   });
+});
+
+describe('every file-system error names the operation and the path (issue 20, defect 6)', () => {
+  const oneLine = (r: Ran, want: string | RegExp, code = 1) => {
+    expect(r.signal).toBeNull(); // no hang
+    expect(r.code, r.stderr).toBe(code);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    if (typeof want === 'string') expect(r.stderr.trim()).toBe(want);
+    else expect(r.stderr.trim()).toMatch(want);
+  };
+  it('symlink loops: --data, --out and --resume say ELOOP with the path (not "no such directory")', () => {
+    const dir = tmp();
+    const loop = join(dir, 'loop');
+    symlinkSync(join(dir, 'loop2'), loop);
+    symlinkSync(loop, join(dir, 'loop2'));
+    const why = 'too many levels of symbolic links (a symlink loop) (ELOOP)';
+    oneLine(wrn(['train', ...T, '--data', loop, '--out', join(dir, 'run')], {}, ROOT, 30_000), `wrn: --data ${loop}: ${why}`);
+    oneLine(wrn(['train', ...T, '--out', loop], {}, ROOT, 30_000), `wrn: --out ${loop}: ${why}`);
+    oneLine(wrn(['train', '--resume', loop], {}, ROOT, 30_000), `wrn: --resume ${loop}: ${why}`);
+  });
+  it('a FIFO given as the checkpoint is refused by name, not read (which would wait forever)', () => {
+    const fifo = join(tmp(), 'ck.wrnckpt');
+    spawnSync('mkfifo', [fifo]);
+    oneLine(wrn(['train', '--resume', fifo], {}, ROOT, 30_000), `wrn: checkpoint ${fifo}: is a FIFO (named pipe), expected a regular file`);
+  });
+  it('sweep: settings.json or runs.jsonl a directory, settings.json holding { or null: one line naming the file and the expected form', () => {
+    const sweep = ['sweep', '--device', 'cpu', '--data', 'synthetic', '--depths', '10', '--variants', 'bn', '--lr-points', '1', '--batch-sizes', '8', '--epochs', '1', '--train-count', '16', '--test-count', '8'];
+    const dirWith = (name: string, content: string | null) => {
+      const d = tmp();
+      if (content === null) mkdirSync(join(d, name));
+      else writeFileSync(join(d, name), content);
+      return d;
+    };
+    let d = dirWith('settings.json', null);
+    oneLine(wrn([...sweep, '--out', d], {}, ROOT, 60_000), `wrn: sweep settings ${join(d, 'settings.json')}: is a directory, expected a regular file`);
+    d = dirWith('runs.jsonl', null);
+    oneLine(wrn([...sweep, '--out', d], {}, ROOT, 60_000), `wrn: sweep records ${join(d, 'runs.jsonl')}: is a directory, expected a regular file`);
+    const expected = 'expected the JSON object of the settings every run of the sweep shares, as the sweep wrote it';
+    d = dirWith('settings.json', '{');
+    oneLine(wrn([...sweep, '--out', d], {}, ROOT, 60_000), new RegExp(`^wrn: sweep settings ${join(d, 'settings.json')}: not valid JSON \\(.*\\); ${expected} \\(\\{"epochs": 1, "width": 1, \\.\\.\\.\\}\\); delete it`));
+    d = dirWith('settings.json', 'null');
+    oneLine(wrn([...sweep, '--out', d], {}, ROOT, 60_000), new RegExp(`^wrn: sweep settings ${join(d, 'settings.json')}: holds null; ${expected}`));
+  }, 120_000);
+  it('run.lock or a file of the run a directory: named, with the operation', () => {
+    const d = tmp();
+    mkdirSync(join(d, 'run.lock'));
+    oneLine(wrn(['train', ...T, '--out', d], {}, ROOT, 30_000), `wrn: lock file ${join(d, 'run.lock')}: is a directory, expected a regular file; the run did not start, and nothing of it was written`);
+    const e = tmp();
+    mkdirSync(join(e, 'log.jsonl'));
+    oneLine(wrn(['train', ...T, '--out', e, '--force'], {}, ROOT, 30_000), `wrn: removing the earlier run's ${join(e, 'log.jsonl')}: is a directory, expected a file (EISDIR); the run did not start`);
+  });
+
+  // Permission denied: root reads everything, so as root the commands run as nobody (uid 65534).
+  const asUser = (args: string[]) => {
+    const root = process.getuid?.() === 0;
+    const r = spawnSync(process.execPath, [WRN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000, ...(root ? { uid: 65534, gid: 65534 } : {}) });
+    return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+  };
+  const openDir = () => {
+    const d = tmp();
+    chmodSync(d, 0o777); // mkdtemp makes it 0700: the other user must reach it
+    return d;
+  };
+  it('EACCES: an unreadable data file, an unreadable data directory, a read-only --out: one line each with the operation and the path', () => {
+    const d = openDir();
+    const data = join(d, 'data');
+    mkdirSync(data);
+    for (const f of ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) {
+      const n = f.includes('images') ? 10 : 0;
+      const head = f.includes('images') ? [0, 0, 8, 3, 0, 0, 0, 10, 0, 0, 0, 8, 0, 0, 0, 8] : [0, 0, 8, 1, 0, 0, 0, 10];
+      writeFileSync(join(data, f), Buffer.concat([Buffer.from(head), Buffer.alloc(n ? 10 * 64 : 10, 1)]));
+    }
+    chmodSync(data, 0o755);
+    chmodSync(join(data, 't10k-images-idx3-ubyte'), 0o000);
+    const run = ['train', '--data', data, '--device', 'cpu', '--batch-size', '2', '--image-size', '0', '--train-count', '0', '--test-count', '0', '--max-steps', '1'];
+    oneLine(asUser([...run, '--out', join(d, 'a')]), `wrn: reading data file ${join(data, 't10k-images-idx3-ubyte')}: permission denied (EACCES)`);
+    chmodSync(data, 0o000);
+    oneLine(asUser([...run, '--out', join(d, 'b')]), `wrn: listing the data directory ${data}: permission denied (EACCES)`);
+    const ro = join(d, 'ro');
+    mkdirSync(ro);
+    chmodSync(ro, 0o555);
+    oneLine(asUser(['train', ...T, '--out', ro]), `wrn: --out ${ro}: permission denied (EACCES)`);
+    oneLine(asUser(['train', ...T, '--out', join(ro, 'run')]), `wrn: --out ${join(ro, 'run')}: permission denied (EACCES)`);
+  });
+});
+
+describe('smaller defects (issue 20, defect 13)', () => {
+  it('a run lock from another host is not taken over silently: refused, saying how to clear it', () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'run.lock'), JSON.stringify({ pid: 1, host: 'another-host.example', started: '2025-01-01T00:00:00Z' }));
+    const r = wrn(['train', ...T, '--out', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(
+      `wrn: run directory ${dir} is locked by process 1 on host another-host.example (started 2025-01-01T00:00:00Z); this is ${hostname()}, which cannot tell whether that run is alive: if it is gone, delete ${join(dir, 'run.lock')}; otherwise wait for it or use another --out`,
+    );
+    expect(stepsLogged(dir)).toBe(0);
+  });
+  it('--resume of a finished run with a smaller --epochs is refused naming both; with its own --epochs it says there is nothing to train', () => {
+    const dir = tmp();
+    expect(wrn(['train', ...T, '--out', dir]).code).toBe(0);
+    const ckpt = join(dir, 'checkpoint.wrnckpt');
+    const r = wrn(['train', '--resume', dir, '--epochs', '1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(`wrn: --epochs 1: checkpoint ${ckpt} has finished 3 epochs (step 12), past the 1 asked for; a resume can only continue a run: give --epochs 3 or more (or leave it out: the checkpoint's 3)`);
+    const same = wrn(['train', '--resume', dir]);
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.stdout).toMatch(/the checkpoint has finished all 3 epochs \(step 12\): nothing to train/);
+    expect(same.stdout).not.toMatch(/resumed at epoch/);
+  }, 120_000);
+});
+
+// Two SIGINTs 50 ms apart after the first epoch's checkpoint: the first asks for a checkpoint
+// at the end of the step, the second lands while that step runs. process.exit there ran the
+// exit handlers (Dawn's destructors) with a GPU step in flight: exit 139 once in 7 tries. The
+// second signal now ends the process by the signal's default action, in the kernel.
+const twice = async (device: string) => {
+  const dir = tmp();
+  const child = spawn(process.execPath, [WRN, 'train', ...T_LONG, '--device', device, '--out', dir], { cwd: ROOT });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  let ended = false;
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((res) =>
+    child.on('exit', (c, s) => {
+      ended = true;
+      res([c, s]);
+    }),
+  );
+  while (!ended && stepsLogged(dir) < 10) await new Promise((r) => setTimeout(r, 20)); // epoch 1 (8 steps) is checkpointed
+  child.kill('SIGINT');
+  await new Promise((r) => setTimeout(r, 50));
+  child.kill('SIGINT');
+  const [code, signal] = await exited;
+  return { dir, code, signal, stderr };
+};
+const check = ({ dir, code, signal, stderr }: Awaited<ReturnType<typeof twice>>) => {
+  expect([code, signal], stderr).toEqual([null, 'SIGINT']); // not 130 from process.exit, never SIGSEGV
+  const ckpt = join(dir, 'checkpoint.wrnckpt');
+  expect(stderr).toMatch(`wrn train: SIGINT again: quitting at once, without finishing the step in flight; the last checkpoint written is kept: resume with wrn train --resume ${ckpt}`);
+  expect(loadCheckpoint<{ step: number }>(ckpt).header.step).toBeGreaterThanOrEqual(8); // valid (CRC, finite), whole
+  const log = readFileSync(join(dir, 'log.jsonl'), 'utf8');
+  expect(log.endsWith('\n')).toBe(true);
+  log.trim().split('\n').forEach((l) => JSON.parse(l));
+  return ckpt;
+};
+
+describe('two signals during wrn train: the second quits at once, never through process.exit mid-step (issue 20, defect 8)', () => {
+  it('reference backend, three times: killed by SIGINT, the checkpoint valid, the log whole; the resume is the uninterrupted run', async () => {
+    const reference = tmp();
+    expect(wrn(['train', ...T_LONG, '--out', reference]).code).toBe(0);
+    for (let i = 0; i < 3; i++) {
+      const ckpt = check(await twice('cpu'));
+      if (i === 0) {
+        const again = wrn(['train', '--resume', ckpt]);
+        expect(again.code, again.stderr).toBe(0);
+        expect(record(dirname(ckpt))).toEqual(record(reference));
+      }
+    }
+  }, 300_000);
+});
+
+describeGpu('two signals during wrn train on WebGPU (issue 20, defect 8)', () => {
+  it('the second SIGINT while a Dawn step is in flight: killed by SIGINT, never a crash; the checkpoint valid', async () => {
+    check(await twice('webgpu'));
+  }, 300_000);
+  it('wrn signal: SIGINT says that nothing is written before it ends (issue 20, defect 13)', async () => {
+    const out = tmp();
+    const child = spawn(process.execPath, [WRN, 'signal', '--nets', 'fc-bn', '--depth', '3000', '--out', out], { cwd: ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    let ended = false;
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((res) =>
+      child.on('exit', (c, s) => {
+        ended = true;
+        res([c, s]);
+      }),
+    );
+    while (!ended && !/fc-bn: block \d+\/3000/.test(stdout)) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
+    expect(await exited, stderr).toEqual([null, 'SIGINT']);
+    expect(stderr).toContain(`wrn signal: SIGINT: stopped before every net was measured; nothing is written (signal.csv, signal.json and signal.png in ${out} are written at the end)`);
+    expect(readdirSync(out)).toEqual([]);
+  }, 300_000);
 });

@@ -1,11 +1,10 @@
 // Node side of the benchmarks: result files (JSON, written atomically), their charts (PNG), the git
 // commit, and reading files back for `wrn bench compare`. Never imported by the page.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { savePng } from '../plot/png.js';
 import { kernelChart, stepChart } from './charts.js';
-import { writeFileAtomic } from '../util/fsx.js';
+import { readFileChecked, writeFileAtomic } from '../util/fsx.js';
 import { BenchFileError, resultBaseName, validateResult, type BenchResult } from './report.js';
 
 export { kernelChart, stepChart } from './charts.js';
@@ -35,12 +34,11 @@ export function writeResult(r: BenchResult, dir: string): { json: string; png: s
 
 /** Read and validate a result file; errors name the file. */
 export function readResult(file: string): BenchResult {
-  if (!existsSync(file)) throw new BenchFileError(`${file}: no such file`);
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readFileChecked(file, 'bench result').toString('utf8');
   } catch (e) {
-    throw new BenchFileError(`${file}: cannot be read (${(e as Error).message})`);
+    throw new BenchFileError((e as Error).message);
   }
   let value: unknown;
   try {

@@ -61,6 +61,9 @@ export function flagsGiven(argv: string[]): Set<string> {
   return new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]));
 }
 
+/** A decimal number: 0.1, -2, 1e-3, .5 (not 0x10, 0b1, Infinity or an empty string). */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
 function describe(s: FlagSpec): string {
   if (s.choices) return `one of ${s.choices.join(', ')}`;
   return { int: 'an integer', number: 'a number', string: 'a string', bool: 'a switch', list: 'a comma-separated list' }[s.type];
@@ -70,12 +73,17 @@ function convert(command: string, name: string, s: FlagSpec, v: string): unknown
   const bad = () => new UsageError(`wrn ${command}: --${name} must be ${describe(s)}, got '${v}'`);
   switch (s.type) {
     case 'int': {
+      // Exactly representable: past 2^53 - 1 two different values would be the same number.
       if (!/^-?\d+$/.test(v)) throw bad();
-      return Number(v);
+      const n = Number(v);
+      if (!Number.isSafeInteger(n)) throw new UsageError(`wrn ${command}: --${name} must be an integer of magnitude at most 2^53 - 1 (${Number.MAX_SAFE_INTEGER}), got '${v}'`);
+      return n;
     }
     case 'number': {
+      // Decimal only: Number() would also take hex, octal and binary ('0x10' is 16) and '' as 0.
       const n = Number(v);
-      if (v.trim() === '' || !Number.isFinite(n)) throw bad();
+      if (!Number.isFinite(n) || v.trim() === '') throw bad();
+      if (!DECIMAL.test(v)) throw new UsageError(`wrn ${command}: --${name} must be a decimal number (0.1, -2, 1e-3), got '${v}'`);
       return n;
     }
     case 'list':

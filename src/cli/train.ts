@@ -1,18 +1,18 @@
 // `wrn train`: train a Wide-ResNet on Fashion-MNIST (default, when installed), the embedded
 // synthetic data, or a directory of IDX / CIFAR-10 files.
-import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { initWebGPU } from '../index.js';
 import { applyTuningCache } from './tuning_cache.js';
 import { fashionMnistInstalled, loadDataset, FASHION_MNIST_DIR } from '../data/load.js';
+import { DATA_SETTINGS, SETTINGS, flagOfField, settingValue, withSetting, type SettingFlag } from '../train/settings.js';
 import { writeSampleGrid } from '../data/png.js';
-import { VARIANTS, checkWrnSize } from '../model/wrn.js';
+import { checkWrnSize } from '../model/wrn.js';
 import { BROWSER_FILES_SOURCE } from '../train/config.js';
 import { train, DEFAULT_TRAIN, DivergedError, checkpointConfig, loadTrainCheckpoint, resumeConfig, validateTrainConfig, type TrainCheckpoint, type TrainConfig } from '../train/trainer.js';
 import { GPUKernelError } from '../gpu/device.js';
-import { ensureDir } from '../util/fsx.js';
+import { ensureDir, PathError, statPath } from '../util/fsx.js';
 import { writeCurves } from '../train/curves.js';
-import { parseFlags, flagsGiven, usage, requireRange, requireWrnDepth, requireTensorSize, UsageError } from './args.js';
+import { parseFlags, flagsGiven, usage, requireRange, requireWrnDepth, requireTensorSize, UsageError, type FlagSpec } from './args.js';
 
 /**
  * The main job (`wrn train` with no flags), chosen by measurement on a 2-core machine with
@@ -32,38 +32,33 @@ export const DEFAULT_JOB: TrainConfig = {
   data: { source: 'auto', trainCount: 4800, testCount: 2000, imageSize: 12 },
 };
 const D = DEFAULT_JOB;
-export const TRAIN_FLAGS = {
-  depth: { type: 'int', default: D.depth, help: 'WRN depth n = 6N + 4 (10, 16, 22, 28, ...)' },
-  width: { type: 'int', default: D.widen, help: 'WRN width factor k' },
-  variant: { type: 'string', default: D.variant, choices: [...VARIANTS], help: 'normalization variant' },
-  'fuse-bn': { type: 'bool', default: D.fuseBn, help: 'variant bn: BN fused into the convolutions (statistics from the producing kernel, normalize + ReLU in the consuming conv; the same model)' },
-  'alpha-init': { type: 'number', default: D.alphaInit, help: "SkipInit's alpha at init (paper: 0; ablation: 1)" },
-  epochs: { type: 'int', default: D.epochs, help: 'epochs' },
-  'batch-size': { type: 'int', default: D.batchSize, help: 'batch size' },
-  lr: { type: 'number', default: D.lr, help: 'learning rate' },
-  momentum: { type: 'number', default: D.momentum, help: 'heavy-ball momentum' },
-  'weight-decay': { type: 'number', default: D.weightDecay, help: 'L2 regularization on all parameters' },
-  'lr-constant-fraction': { type: 'number', default: D.lrConstantFraction, help: 'fraction of epochs at the initial learning rate' },
-  'lr-decay-every': { type: 'int', default: D.lrDecayEvery, help: 'then multiply the learning rate by the decay factor every this many epochs (paper: 10)' },
-  'lr-decay-factor': { type: 'number', default: D.lrDecayFactor, help: 'learning-rate decay factor' },
-  seed: { type: 'int', default: D.seed, help: 'seed for init, data order, augmentation and dropout' },
-  device: { type: 'string', default: D.device, choices: ['webgpu', 'cpu'], help: "'cpu' runs the reference kernels (slow, for checking)" },
-  data: { type: 'string', default: 'auto', help: `'fashion-mnist' (${FASHION_MNIST_DIR}, apt install dataset-fashion-mnist), 'synthetic' (embedded), a directory of IDX or CIFAR-10 binary files, or 'auto' (fashion-mnist if installed, else synthetic)` },
-  'train-count': { type: 'int', default: D.data.trainCount, help: 'training images: the first N of the set (0: all)' },
-  'test-count': { type: 'int', default: D.data.testCount, help: 'test images: the first N of the official test set (0: all)' },
-  'image-size': { type: 'int', default: D.data.imageSize, help: "resize images to N x N by area averaging (0: the dataset's own size)" },
-  out: { type: 'string', default: D.out, help: 'run directory (log.jsonl, checkpoint.wrnckpt, curves.png, samples.png, summary.json)' },
+
+/** The flags of a run that are not settings of it. */
+const RUN_FLAGS = {
   resume: { type: 'string', default: '', help: 'continue the run of this checkpoint file (or run directory): its settings, data and directory; only --epochs, --max-steps, --out, --device, --checkpoint-every and --eval-batch-size may change' },
   force: { type: 'bool', default: false, help: 'start afresh (or resume into --out) even if --out holds an earlier run (its files are deleted)' },
   verbose: { type: 'bool', default: false, help: 'progress lines also report GPU pool memory (in use / allocated)' },
-  'checkpoint-every': { type: 'int', default: D.checkpointEvery, help: 'also checkpoint every this many steps (0: each epoch)' },
-  'max-steps': { type: 'int', default: D.maxSteps, help: 'stop after this many steps (0: no limit)' },
-  'eval-batch-size': { type: 'int', default: D.evalBatchSize, help: 'evaluation batch size' },
-  augment: { type: 'bool', default: D.augment, help: 'random crops (zero padding of size/8) and left-right flips of the training images; --augment=false turns them off' },
   help: { type: 'bool', default: false, help: 'show this help' },
 } as const;
 
-export function trainConfigFromFlags(f: ReturnType<typeof parseFlags<typeof TRAIN_FLAGS>>): TrainConfig {
+/**
+ * The flags: one per setting of the table (src/train/settings.ts), with DEFAULT_JOB's values as
+ * defaults, and the run's own flags (after --out, as --help has always listed them).
+ */
+function buildTrainFlags(): Record<SettingFlag, FlagSpec> & typeof RUN_FLAGS {
+  const out: Record<string, FlagSpec> = {};
+  for (const [path, s] of SETTINGS) {
+    if (!s.flag) continue;
+    out[s.flag] = { type: s.type, default: settingValue(D, path) as FlagSpec['default'], help: s.help, ...(s.choices ? { choices: s.choices } : {}) };
+    if (s.flag === 'out') for (const k of ['resume', 'force', 'verbose'] as const) out[k] = RUN_FLAGS[k];
+  }
+  out.help = RUN_FLAGS.help;
+  return out as Record<SettingFlag, FlagSpec> & typeof RUN_FLAGS;
+}
+export const TRAIN_FLAGS = buildTrainFlags();
+type TrainFlagValues = ReturnType<typeof parseFlags<typeof TRAIN_FLAGS>>;
+
+export function trainConfigFromFlags(f: TrainFlagValues): TrainConfig {
   const c = trainConfigFromFlagsUnchecked(f);
   try {
     validateTrainConfig(c);
@@ -80,46 +75,19 @@ export function trainConfigFromFlags(f: ReturnType<typeof parseFlags<typeof TRAI
   return c;
 }
 
-function trainConfigFromFlagsUnchecked(f: ReturnType<typeof parseFlags<typeof TRAIN_FLAGS>>): TrainConfig {
+/** The flags' values checked against the table's ranges and rules, and set on DEFAULT_TRAIN's fields by the table. */
+function trainConfigFromFlagsUnchecked(f: TrainFlagValues): TrainConfig {
   const cmd = 'train';
-  requireRange(cmd, 'epochs', f.epochs, 1);
-  requireRange(cmd, 'batch-size', f['batch-size'], 1);
-  requireRange(cmd, 'width', f.width, 1);
-  requireRange(cmd, 'lr', f.lr, 1e-12);
-  requireRange(cmd, 'momentum', f.momentum, 0, 0.999999);
-  requireRange(cmd, 'weight-decay', f['weight-decay'], 0);
-  requireRange(cmd, 'train-count', f['train-count'], 0, 1e7);
-  requireRange(cmd, 'test-count', f['test-count'], 0, 1e7);
-  requireRange(cmd, 'image-size', f['image-size'], 0, 1024);
-  if (f['image-size'] > 0 && f['image-size'] < 4) throw new UsageError(`wrn train: --image-size must be 0 (native) or at least 4 (two stride-2 stages), got ${f['image-size']}`);
-  requireRange(cmd, 'max-steps', f['max-steps'], 0);
-  requireRange(cmd, 'checkpoint-every', f['checkpoint-every'], 0);
-  requireWrnDepth(cmd, 'depth', f.depth);
-  return {
-    depth: f.depth,
-    widen: f.width,
-    variant: f.variant,
-    fuseBn: f['fuse-bn'],
-    alphaInit: f['alpha-init'],
-    epochs: f.epochs,
-    batchSize: f['batch-size'],
-    lr: f.lr,
-    momentum: f.momentum,
-    weightDecay: f['weight-decay'],
-    lrConstantFraction: f['lr-constant-fraction'],
-    lrDecayEvery: f['lr-decay-every'],
-    lrDecayFactor: f['lr-decay-factor'],
-    scheduleEpochs: 0, // laid out by train(): this run's --epochs, or the checkpoint's
-    seed: f.seed,
-    device: f.device,
-    out: f.out,
-    checkpointEvery: f['checkpoint-every'],
-    maxSteps: f['max-steps'],
-    evalBatchSize: f['eval-batch-size'],
-    progressSeconds: 5,
-    augment: f.augment,
-    data: { source: f.data, trainCount: f['train-count'], testCount: f['test-count'], imageSize: f['image-size'] },
-  };
+  // scheduleEpochs: laid out by train() (this run's --epochs, or the checkpoint's); progress every 5 s.
+  let c: TrainConfig = { ...DEFAULT_TRAIN, scheduleEpochs: 0, progressSeconds: 5, data: { ...DEFAULT_TRAIN.data } };
+  for (const [path, s] of SETTINGS) {
+    if (!s.flag) continue;
+    const v: unknown = f[s.flag as SettingFlag];
+    if (s.min !== undefined || s.max !== undefined) requireRange(cmd, s.flag, v as number, s.min ?? -Infinity, s.max ?? Infinity);
+    if (s.rule === 'wrn-depth') requireWrnDepth(cmd, s.flag, v);
+    c = withSetting(c, path, v);
+  }
+  return c;
 }
 
 /** 'auto': Fashion-MNIST where Debian's package is installed, else the synthetic set (said in one line). */
@@ -131,20 +99,11 @@ export function resolveDataSource(source: string, log: (l: string) => void = con
 }
 
 
-/** TrainConfig field -> its flag, for messages. */
-const FLAG_OF: Partial<Record<keyof TrainConfig, string>> = {
-  depth: '--depth', widen: '--width', variant: '--variant', fuseBn: '--fuse-bn', alphaInit: '--alpha-init', epochs: '--epochs', batchSize: '--batch-size', lr: '--lr', momentum: '--momentum',
-  weightDecay: '--weight-decay', lrConstantFraction: '--lr-constant-fraction', lrDecayEvery: '--lr-decay-every', lrDecayFactor: '--lr-decay-factor', seed: '--seed',
-  device: '--device', out: '--out', checkpointEvery: '--checkpoint-every', maxSteps: '--max-steps', evalBatchSize: '--eval-batch-size', augment: '--augment', data: '--data/--train-count/--test-count/--image-size',
-};
-const flagOf = (k: keyof TrainConfig) => FLAG_OF[k] ?? String(k);
-
-/** Flags -> the TrainConfig fields they set (a data flag sets `data` as a whole). */
-function givenSettings(cfg: TrainConfig, given: Set<string>): Partial<TrainConfig> {
+/** The TrainConfig fields the given flags set (a data flag sets `data` as a whole: see trainCommand). */
+export function givenSettings(cfg: TrainConfig, given: Set<string>): Partial<TrainConfig> {
   const out: Partial<TrainConfig> = {};
-  for (const [k, flag] of Object.entries(FLAG_OF) as [keyof TrainConfig, string][]) {
-    if (k === 'data') continue;
-    if (given.has(flag.slice(2))) (out as Record<string, unknown>)[k] = cfg[k];
+  for (const [path, s] of SETTINGS) {
+    if (s.flag && !path.startsWith('data.') && given.has(s.flag)) (out as Record<string, unknown>)[path] = settingValue(cfg, path);
   }
   return out;
 }
@@ -171,16 +130,18 @@ export async function trainCommand(argv: string[]): Promise<number> {
             'resume it with --data DIR, a directory holding the same files',
         );
       }
-      saved.data = { ...saved.data, source: resolveDataSource(f.data, () => {}) };
+      saved.data = { ...saved.data, source: resolveDataSource(cfg.data.source, () => {}) };
     }
     const overrides = givenSettings(cfg, given);
-    const dataFlags = ['data', 'train-count', 'test-count', 'image-size'].filter((k) => given.has(k));
-    if (dataFlags.length) {
-      const want = { ...saved.data, ...(given.has('data') ? { source: resolveDataSource(f.data, () => {}) } : {}), ...(given.has('train-count') ? { trainCount: f['train-count'] } : {}), ...(given.has('test-count') ? { testCount: f['test-count'] } : {}), ...(given.has('image-size') ? { imageSize: f['image-size'] } : {}) };
-      overrides.data = want;
+    // The data flags given, over the checkpoint's data spec: compared as one.
+    const dataGiven = DATA_SETTINGS.filter(([, s]) => given.has(s.flag!));
+    if (dataGiven.length) {
+      let want: TrainConfig = { ...saved, data: { ...saved.data } };
+      for (const [path] of dataGiven) want = withSetting(want, path, path === 'data.source' ? resolveDataSource(cfg.data.source, () => {}) : settingValue(cfg, path));
+      overrides.data = want.data;
     }
     if (!given.has('out')) overrides.out = dirname(resume);
-    cfg = resumeConfig(saved, overrides, flagOf);
+    cfg = resumeConfig(saved, overrides, flagOfField);
   } else {
     cfg.data = { ...cfg.data, source: resolveDataSource(cfg.data.source) };
   }
@@ -199,7 +160,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
   // The first signal lets the step in flight finish and checkpoints; a second one ends at once.
   let stopSignal: string | null = null;
   const onSignal = (sig: NodeJS.Signals) => {
-    if (stopSignal) process.exit(sig === 'SIGINT' ? 130 : 143);
+    if (stopSignal) {
+      quitAtOnce(sig, join(cfg.out, 'checkpoint.wrnckpt'));
+      return;
+    }
     stopSignal = sig;
     console.error(`\nwrn train: ${sig}: finishing the current step and writing a checkpoint (send it again to quit at once)`);
   };
@@ -209,8 +173,14 @@ export async function trainCommand(argv: string[]): Promise<number> {
     const r = await train(cfg, data, { resume, resumed, force: f.force, verbose: f.verbose, shouldStop: () => stopSignal });
     const c = r.config;
     const samples = join(c.out, 'samples.png');
-    writeSampleGrid(data.train, samples);
-    const curves = writeCurves(c.out, r.losses, r.history, `WRN-${c.depth}-${c.widen} ${c.variant}`);
+    let curves: string;
+    try {
+      writeSampleGrid(data.train, samples);
+      curves = writeCurves(c.out, r.losses, r.history, `WRN-${c.depth}-${c.widen} ${c.variant}`);
+    } catch (e) {
+      if (e instanceof PathError) throw new PathError(`${e.message}; the run itself is kept: ${r.message}, checkpoint ${r.checkpoint ?? 'none written'}, log ${join(c.out, 'log.jsonl')}, summary ${join(c.out, 'summary.json')}`, e.code);
+      throw e;
+    }
     const last = r.history[r.history.length - 1];
     console.log(
       `summary: WRN-${c.depth}-${c.widen} ${c.variant} on ${data.train.name.replace(/-train$/, '')} ${data.train.height}x${data.train.width}, ${r.steps} steps (${r.message}), ${r.imagesPerSecond.toFixed(1)} img/s, ${r.seconds.toFixed(0)} s; ` +
@@ -234,6 +204,28 @@ export async function trainCommand(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * A second signal: quit without waiting for the step in flight, but never through process.exit,
+ * whose exit handlers (Dawn's destructors) ran while a GPU step was in flight and crashed
+ * (SIGSEGV). The signal's default action is restored and the signal raised again: the kernel ends
+ * the process where it stands (status: killed by the signal, 130 / 143 in a shell). Every file
+ * written so far is whole (atomic writes; the log appends whole lines); a half-written checkpoint
+ * is a temporary the next run removes, and the lock is stale, so the next run takes it over.
+ */
+function quitAtOnce(sig: NodeJS.Signals, checkpoint: string): void {
+  let written = false;
+  try {
+    written = statPath(checkpoint, 'checkpoint')?.isFile() ?? false;
+  } catch {
+    // unreadable: said as not written
+  }
+  const kept = written ? `the last checkpoint written is kept: resume with wrn train --resume ${checkpoint}` : 'no checkpoint was written yet';
+  console.error(`wrn train: ${sig} again: quitting at once, without finishing the step in flight; ${kept}`);
+  process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
+  process.kill(process.pid, sig);
+}
+
 /** An out-of-memory GPU error says which flags to lower; any other error is returned as it is. */
 export function withOomHint(e: unknown): unknown {
   if (e instanceof GPUKernelError && /out of memory|OutOfMemory/i.test(e.message)) {
@@ -244,9 +236,9 @@ export function withOomHint(e: unknown): unknown {
 
 /** --resume FILE, or a run directory holding checkpoint.wrnckpt. */
 function resolveResumePath(p: string): string {
-  if (existsSync(p) && statSync(p).isDirectory()) {
+  if (statPath(p, '--resume')?.isDirectory()) {
     const inside = join(p, 'checkpoint.wrnckpt');
-    if (existsSync(inside)) return inside;
+    if (statPath(inside, '--resume')) return inside;
     throw new UsageError(`wrn train: --resume ${p} is a directory without a checkpoint.wrnckpt; expected a checkpoint file or a run directory holding one`);
   }
   return p;

@@ -2,7 +2,6 @@
 // (atomically), and overlaying this adapter's entry on the runtime's profile. The file is
 // $WRN_TUNING_CACHE, else $XDG_CACHE_HOME/wrn-webgpu/tuning.json (~/.cache/...); WRN_TUNING_CACHE=off
 // turns it off (the tests do, so a developer's cache cannot change what they compute).
-import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { GpuRuntime } from '../gpu/runtime.js';
@@ -10,7 +9,7 @@ import { isCpuAdapter } from '../gpu/profile.js';
 import { applyCache, validateCache, withEntry, type TuningCache, type TuningEntry } from '../gpu/tuning.js';
 import type { OpenDeviceOptions } from '../gpu/device.js';
 import { initWebGPU } from '../index.js';
-import { writeFileAtomic } from '../util/fsx.js';
+import { readFileChecked, statPath, writeFileAtomic } from '../util/fsx.js';
 
 /** The cache file, or null when WRN_TUNING_CACHE=off. */
 export function tuningCachePath(): string | null {
@@ -21,10 +20,11 @@ export function tuningCachePath(): string | null {
 }
 
 export function readTuningCache(file: string): TuningCache | null {
-  if (!existsSync(file)) return null;
+  if (!statPath(file, 'tuning cache')) return null;
+  const text = readFileChecked(file, 'tuning cache').toString('utf8'); // a directory or a FIFO: named, not parsed
   let value: unknown;
   try {
-    value = JSON.parse(readFileSync(file, 'utf8'));
+    value = JSON.parse(text);
   } catch (e) {
     throw new Error(`${file}: not valid JSON (${(e as Error).message}); expected a tuning cache written by 'wrn tune' (delete it, or run wrn tune again)`);
   }

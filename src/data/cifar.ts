@@ -1,7 +1,8 @@
 // Reader for the CIFAR-10 *binary* version (cifar-10-binary.tar.gz, extracted).
 // Each record: 1 label byte, then 3072 pixel bytes as R, G, B planes of 32x32, row-major,
 // which is already the CHW layout we train on, so records are copied verbatim.
-import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { describeFsError, listDir, notAFile, statPath } from '../util/fsx.js';
 import { basename, join } from 'node:path';
 import type { Dataset } from './dataset.js';
 import { CIFAR10_CLASSES, CIFAR10_TEST_FILE, CIFAR10_TRAIN_FILES, CIFAR_WANTED as WANTED, CIFAR_RECORD_BYTES, CifarFormatError, IMAGE_CHANNELS, IMAGE_NUMEL, IMAGE_SIZE, cifarRecordCount, parseCifarBatch } from './cifar_format.js';
@@ -26,7 +27,7 @@ export function loadCifar10(dir: string, opts: LoadCifarOptions = {}): { train: 
   const trainNames = resolveTrainFiles(opts.trainFiles);
   const root = findRoot(dir);
   const expected = [...trainNames, CIFAR10_TEST_FILE];
-  const missing = expected.filter((f) => !existsSync(join(root, f)));
+  const missing = expected.filter((f) => !statPath(join(root, f), 'reading data file') && !notAFile(join(root, f)));
   if (missing.length > 0) {
     throw new CifarFormatError(
       `CIFAR-10 directory ${root} is missing ${missing.join(', ')}. Expected ${expected.join(', ')}: ${WANTED}.` + extraHint(root),
@@ -50,17 +51,18 @@ function resolveTrainFiles(t: number | string[] | undefined): string[] {
 }
 
 function findRoot(dir: string): string {
-  if (!existsSync(dir)) {
+  const st = statPath(dir, '--data');
+  if (!st) {
     throw new CifarFormatError(`CIFAR-10 directory not found: ${dir}. Expected a directory holding ${WANTED}.`);
   }
-  if (!statSync(dir).isDirectory()) {
+  if (!st.isDirectory()) {
     const tarHint = /\.(tar\.gz|tgz|tar)$/i.test(dir) ? ` It looks like the archive itself: extract it (tar xzf ${basename(dir)}) and pass the extracted folder.` : '';
     throw new CifarFormatError(`CIFAR-10 path ${dir} is not a directory.${tarHint} Expected a directory holding ${WANTED}.`);
   }
-  const entries = new Set(readdirSync(dir));
+  const entries = new Set(listDir(dir, 'listing the data directory'));
   if (!entries.has(CIFAR10_TEST_FILE) && entries.has('cifar-10-batches-bin')) {
     const inner = join(dir, 'cifar-10-batches-bin');
-    if (statSync(inner).isDirectory()) return inner;
+    if (statPath(inner, '--data')?.isDirectory()) return inner;
   }
   if (basename(dir.replace(/[\\/]+$/, '')) === 'cifar-10-batches-py' || (entries.has('data_batch_1') && !entries.has('data_batch_1.bin'))) {
     throw new CifarFormatError(
@@ -75,14 +77,15 @@ function findRoot(dir: string): string {
 }
 
 function extraHint(dir: string): string {
-  const entries = new Set(readdirSync(dir));
+  const entries = new Set(listDir(dir, 'listing the data directory'));
   if (entries.has('train.bin') || entries.has('coarse_label_names.txt')) return ' This looks like CIFAR-100 (train.bin/test.bin), not CIFAR-10.';
   return '';
 }
 
 function checkSize(file: string): number {
-  const st = statSync(file);
-  if (!st.isFile()) throw new CifarFormatError(`CIFAR-10 file ${file} is not a regular file.`);
+  const st = statPath(file, 'reading data file');
+  if (!st) throw new CifarFormatError(`CIFAR-10 file ${file}: no such file${notAFile(file) ? ` (it is ${notAFile(file)})` : ''}.`);
+  if (!st.isFile()) throw new CifarFormatError(`CIFAR-10 file ${file} is ${notAFile(file) ?? 'not a regular file'}, not a regular file.`);
   return cifarRecordCount(st.size, file);
 }
 
@@ -107,11 +110,21 @@ function readRecords(files: string[], limit: number | undefined, name: string): 
 // Read only what `limit` needs: a quick run should not read 150 MB.
 function readPrefix(file: string, bytes: number): Uint8Array {
   const buf = new Uint8Array(bytes);
-  const fd = openSync(file, 'r');
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    throw describeFsError(e, file, 'reading data file');
+  }
   try {
     let got = 0;
     while (got < bytes) {
-      const n = readSync(fd, buf, got, bytes - got, got);
+      let n: number;
+      try {
+        n = readSync(fd, buf, got, bytes - got, got);
+      } catch (e) {
+        throw describeFsError(e, file, 'reading data file');
+      }
       if (n === 0) throw new CifarFormatError(`CIFAR-10 file ${file} ended after ${got} bytes while reading ${bytes} (changed while reading?).`);
       got += n;
     }

@@ -40,6 +40,23 @@ export function checkDataset(ds: Dataset): void {
   }
 }
 
+/** Where Debian's dataset-fashion-mnist package installs the four gzip IDX files. */
+export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
+
+/** The smallest image side the network takes: its two stride-2 stages halve the image twice. */
+export const MIN_IMAGE_SIZE = 4;
+
+/**
+ * Refuse images smaller than MIN_IMAGE_SIZE on a side, as they come (native) or resized, as
+ * --image-size 1..3 is refused: `where` names the data (--data DIR, dropped files).
+ */
+export function checkImageSize(ds: Pick<Dataset, 'height' | 'width' | 'name'>, where: string): void {
+  if (ds.height >= MIN_IMAGE_SIZE && ds.width >= MIN_IMAGE_SIZE) return;
+  throw new DataFormatError(
+    `${where}: the images of ${ds.name} are ${ds.height}x${ds.width}, smaller than the ${MIN_IMAGE_SIZE}x${MIN_IMAGE_SIZE} the network needs (its two stride-2 stages halve them twice); resize them with --image-size ${MIN_IMAGE_SIZE} or more`,
+  );
+}
+
 /** Per-channel input normalization: x' = (x - mean[c]) / std[c], on raw byte values. */
 export interface ChannelNorm {
   mean: number[];

@@ -9,6 +9,8 @@ export interface DataFiles {
   list(): string[];
   /** A file's full name, for messages. */
   path(name: string): string;
+  /** What `name` is when it is there but not a regular file ('a FIFO (named pipe)', 'a directory', ...); null otherwise. Absent: only regular files can be there. */
+  notFile?(name: string): string | null;
   /** The first `n` raw bytes of a file (fewer if it is shorter). */
   head(name: string, n: number): Uint8Array;
   /** The file's bytes, gunzipped if it starts with the gzip magic bytes. */

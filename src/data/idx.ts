@@ -65,8 +65,13 @@ export function readFashionMnist(files: DataFiles): { train: Dataset; test: Data
   const names = Object.fromEntries(Object.entries(IDX_FILES).map(([k, base]) => [k, pick(base)])) as Record<keyof typeof IDX_FILES, string | null>;
   const missing = Object.entries(names).filter(([, v]) => v === null).map(([k]) => IDX_FILES[k as keyof typeof IDX_FILES]);
   if (missing.length) {
+    // There but not a regular file (a FIFO, a directory, a dangling link) is said as such, not as missing.
+    const odd = missing.flatMap((m) => [`${m}.gz`, m]).flatMap((n) => {
+      const what = files.notFile?.(n);
+      return what ? [`${files.path(n)} is ${what}, not a regular file`] : [];
+    });
     throw new DataFormatError(
-      `IDX directory ${files.where} is missing ${missing.map((m) => `${m}[.gz]`).join(', ')}; expected the four Fashion-MNIST files ` +
+      `IDX directory ${files.where} is missing ${missing.map((m) => `${m}[.gz]`).join(', ')}${odd.length ? ` (${odd.join('; ')})` : ''}; expected the four Fashion-MNIST files ` +
         `${Object.values(IDX_FILES).map((f) => `${f}.gz`).join(', ')} (Debian: apt install dataset-fashion-mnist)`,
     );
   }

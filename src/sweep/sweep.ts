@@ -9,7 +9,7 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { train, DivergedError, type TrainConfig } from '../train/trainer.js';
-import { writeFileAtomic, ensureDir } from '../util/fsx.js';
+import { writeFileAtomic, ensureDir, readFileChecked, statPath } from '../util/fsx.js';
 import { VARIANTS, type Variant } from '../model/wrn.js';
 import type { Dataset } from '../data/cifar.js';
 
@@ -80,10 +80,10 @@ function recordProblem(r: unknown): string | null {
  * run is done again); any other bad line is an error naming the file and the line number.
  */
 export function readRuns(path: string): RunRecord[] {
-  if (!existsSync(path)) return [];
+  if (!statPath(path, 'sweep records')) return [];
   const out: RunRecord[] = [];
   const seen = new Map<string, number>(); // key -> line
-  const text = readFileSync(path, 'utf8');
+  const text = readFileChecked(path, 'sweep records').toString('utf8'); // a directory or a FIFO in its place: named
   const lines = text.split('\n');
   lines.forEach((line, i) => {
     if (!line.trim()) return;
@@ -129,11 +129,20 @@ export function sharedSettings(o: Pick<SweepOptions, 'base' | 'data'>): Record<s
 /** Write settings.json on the first start; on a restart, refuse settings that differ from it. */
 export function checkSettings(out: string, settings: Record<string, string | number>): void {
   const path = join(out, 'settings.json');
-  if (!existsSync(path)) {
+  if (!statPath(path, 'sweep settings')) {
     writeFileAtomic(path, [new TextEncoder().encode(JSON.stringify(settings, null, 2) + '\n')]);
     return;
   }
-  const old = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  const text = readFileChecked(path, 'sweep settings').toString('utf8'); // a directory or a FIFO in its place: named
+  const expected = `expected the JSON object of the settings every run of the sweep shares, as the sweep wrote it ({"epochs": ${JSON.stringify(settings.epochs)}, "width": ${JSON.stringify(settings.width)}, ...}); delete it to start the sweep in ${out} afresh, or use another --out`;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`sweep settings ${path}: not valid JSON (${(e as Error).message}); ${expected}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`sweep settings ${path}: holds ${JSON.stringify(parsed)?.slice(0, 40)}; ${expected}`);
+  const old = parsed as Record<string, unknown>;
   const diffs = Object.keys(settings).filter((k) => old[k] !== settings[k]).map((k) => `${k}: ${JSON.stringify(old[k])} there, ${JSON.stringify(settings[k])} now`);
   if (diffs.length) {
     throw new Error(`sweep directory ${out} holds runs made with other settings (${diffs.join('; ')}); use another --out, or the settings in ${path}`);

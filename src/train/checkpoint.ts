@@ -4,8 +4,7 @@
 //
 // The format (WRNCKPT2) and its checks are pure functions of bytes in checkpoint_format.ts, which
 // the browser page uses too; this file reads and writes them as files.
-import { readFileSync, statSync } from 'node:fs';
-import { writeFileAtomic, describeFsError } from '../util/fsx.js';
+import { writeFileAtomic, readFileChecked, statPath } from '../util/fsx.js';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type Checkpoint, type CheckpointTensor } from './checkpoint_format.js';
 
 export { crc32, assertFinite, CheckpointError, NonFiniteError, type Checkpoint, type CheckpointTensor } from './checkpoint_format.js';
@@ -14,20 +13,20 @@ export function saveCheckpoint<H>(path: string, header: H, tensors: CheckpointTe
   writeFileAtomic(path, encodeCheckpoint(header, tensors));
 }
 
-/** Read the file at `path`; errors name the path (a directory, a missing file, unreadable). */
+/** Read the file at `path`; errors name the path (a directory, a FIFO, a missing file, unreadable). */
 function readCheckpointFile(path: string): Buffer {
   let st;
   try {
-    st = statSync(path, { throwIfNoEntry: false });
+    st = statPath(path, 'checkpoint');
   } catch (e) {
-    throw new CheckpointError(describeFsError(e, path, 'checkpoint').message);
+    throw new CheckpointError((e as Error).message);
   }
   if (!st) throw new CheckpointError(`checkpoint ${path}: no such file`);
   if (st.isDirectory()) throw new CheckpointError(`checkpoint ${path}: is a directory; expected a checkpoint file (a run directory's checkpoint.wrnckpt)`);
   try {
-    return readFileSync(path);
+    return readFileChecked(path, 'checkpoint'); // a FIFO or a device is refused, not read (it could block forever)
   } catch (e) {
-    throw new CheckpointError(describeFsError(e, path, 'checkpoint').message);
+    throw new CheckpointError((e as Error).message);
   }
 }
 

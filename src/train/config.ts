@@ -3,9 +3,10 @@
 import type { Variant } from '../model/wrn.js';
 import type { Device } from '../tensor.js';
 import type { DataSpec } from '../data/load.js';
-import type { ChannelNorm, Dataset } from '../data/dataset.js';
+import { MIN_IMAGE_SIZE, type ChannelNorm, type Dataset } from '../data/dataset.js';
 import { epochBatches, type Batch } from '../data/augment.js';
 import { mixSeed } from '../util/rng.js';
+import { RESUMABLE_FIELDS } from './settings.js';
 
 /**
  * The data source the browser page records for files the user dropped there (followed by what they
@@ -79,8 +80,8 @@ export const DEFAULT_TRAIN: TrainConfig = {
   data: { source: 'auto', trainCount: 0, testCount: 0, imageSize: 0 },
 };
 
-/** Settings a resume may change: the rest must match the checkpoint (see resumeConfig). */
-export const RESUME_MAY_CHANGE = ['epochs', 'out', 'maxSteps', 'progressSeconds', 'device', 'checkpointEvery', 'evalBatchSize'] as const;
+/** Settings a resume may change: the rest must match the checkpoint (see resumeConfig). From the table of settings (settings.ts). */
+export const RESUME_MAY_CHANGE: readonly (keyof TrainConfig)[] = RESUMABLE_FIELDS;
 
 /**
  * The paper's schedule: constant for the first lrConstantFraction of the schedule's epochs (at
@@ -217,6 +218,8 @@ export function validateTrainConfig(c: TrainConfig): void {
   need(Number.isInteger(c.evalBatchSize) && c.evalBatchSize >= 1, `--eval-batch-size must be a positive integer, got ${c.evalBatchSize}`);
   need(!c.fuseBn || c.variant === 'bn', `--fuse-bn fuses batch norm into the convolutions: it needs --variant bn, got --variant ${c.variant}`);
   need(Number.isFinite(Math.fround(c.alphaInit)), `--alpha-init must be a finite float32 (|x| < 3.4e38), got ${c.alphaInit}`);
+  const size = c.data?.imageSize ?? 0;
+  need(size === 0 || size >= MIN_IMAGE_SIZE, `--image-size must be 0 (native) or at least ${MIN_IMAGE_SIZE} (two stride-2 stages), got ${size}`);
 }
 
 

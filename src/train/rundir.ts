@@ -1,9 +1,10 @@
 // A run directory: its files, a lock so two trainers never share one, and the refusal to start a
 // fresh run over an old one unless asked to (Node only).
-import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { ensureDir, removeStaleTemps, describeFsError } from '../util/fsx.js';
+import { ensureDir, removeStaleTemps, describeFsError, listDir, readFileChecked, removeFile } from '../util/fsx.js';
+import { faultEnospc } from '../util/fault.js';
 
 export const RUN_FILES = { log: 'log.jsonl', checkpoint: 'checkpoint.wrnckpt', summary: 'summary.json', curves: 'curves.png', samples: 'samples.png', lock: 'run.lock' } as const;
 
@@ -27,8 +28,9 @@ export class RunDir {
 
   /**
    * Make the directory and take its lock. A lock held by a live process is an error naming it; a
-   * stale one (its process is gone: kill -9, a crash) is taken over. Leftover temporary files of a
-   * killed writer are removed.
+   * stale one (its process is gone: kill -9, a crash) is taken over; one from another host is an
+   * error (whether its process lives cannot be told here). Leftover temporary files of a killed
+   * writer are removed.
    */
   open(): this {
     ensureDir(this.dir, '--out');
@@ -37,21 +39,33 @@ export class RunDir {
       try {
         fd = openSync(this.lockPath, 'wx');
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw describeFsError(e, this.lockPath, 'lock file');
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw describeFsError(e, this.lockPath, 'taking the lock');
         const holder = readLock(this.lockPath);
-        if (holder && holder.host === hostname() && alive(holder.pid) && holder.pid !== process.pid) {
+        if (holder && holder.host !== hostname()) {
+          // Whether a process on another machine (a shared file system) still runs cannot be told from here.
+          throw new RunDirError(
+            `run directory ${this.dir} is locked by process ${holder.pid} on host ${holder.host} (started ${holder.started}); this is ${hostname()}, which cannot tell whether that run is alive: ` +
+              `if it is gone, delete ${this.lockPath}; otherwise wait for it or use another --out`,
+          );
+        }
+        if (holder && alive(holder.pid) && holder.pid !== process.pid) {
           throw new RunDirError(`run directory ${this.dir} is in use by process ${holder.pid} (started ${holder.started}); wait for it, stop it, or use another --out`);
         }
-        rmSync(this.lockPath, { force: true }); // stale: its process is gone
+        removeFile(this.lockPath, 'removing the stale lock'); // stale: its process is gone
         continue;
       }
       try {
+        faultEnospc(RUN_FILES.lock);
         writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString() }) + '\n');
-      } finally {
+      } catch (e) {
+        // A lock that could not be written (a full disk) is not left behind empty.
         closeSync(fd);
+        rmSync(this.lockPath, { force: true });
+        throw describeFsError(e, this.lockPath, 'writing the lock');
       }
+      closeSync(fd);
       this.locked = true;
-      removeStaleTemps(this.dir, readdirSync(this.dir));
+      removeStaleTemps(this.dir, listDir(this.dir, '--out'));
       return this;
     }
     throw new RunDirError(`run directory ${this.dir}: could not take the lock ${this.lockPath}`);
@@ -64,7 +78,7 @@ export class RunDir {
 
   /** Delete an earlier run's files (for --force). */
   clear(): void {
-    for (const f of [RUN_FILES.log, RUN_FILES.checkpoint, RUN_FILES.summary, RUN_FILES.curves]) rmSync(join(this.dir, f), { force: true });
+    for (const f of [RUN_FILES.log, RUN_FILES.checkpoint, RUN_FILES.summary, RUN_FILES.curves]) removeFile(join(this.dir, f), 'removing the earlier run\'s');
   }
 
   close(): void {
@@ -74,10 +88,12 @@ export class RunDir {
   }
 }
 
+/** The lock's holder; null when it is torn or empty (its writer died while writing it). Unreadable (a directory, EACCES) is an error naming it. */
 function readLock(path: string): { pid: number; host: string; started: string } | null {
+  const bytes = readFileChecked(path, 'lock file');
   try {
-    const v = JSON.parse(readFileSync(path, 'utf8'));
-    return Number.isInteger(v?.pid) ? v : null;
+    const v = JSON.parse(bytes.toString('utf8'));
+    return Number.isInteger(v?.pid) && typeof v.host === 'string' ? v : null;
   } catch {
     return null; // torn or empty: its writer died while writing it
   }

@@ -9,26 +9,27 @@
 //
 // The parts: `train` (set-up and the exits), `runLoop` (steps, evaluation), `RunRecorder` (the
 // log, checkpoints, summary) and the step itself in src/train/step.ts.
-import { appendFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { Tensor, gpu } from '../tensor.js';
-import { WideResNet, type WrnConfig } from '../model/wrn.js';
+import { gpu, type Tensor } from '../tensor.js';
+import type { WideResNet } from '../model/wrn.js';
 import { datasetNorm, numBatches } from '../data/augment.js';
 import type { Dataset } from '../data/dataset.js';
-import { writeFileAtomic } from '../util/fsx.js';
+import { appendWhole, PathError, writeFileAtomic } from '../util/fsx.js';
 import { faultPoint } from '../util/fault.js';
-import { saveCheckpoint, loadCheckpoint, CheckpointError, NonFiniteError, type Checkpoint } from './checkpoint.js';
+import { saveCheckpoint, loadCheckpoint, CheckpointError, NonFiniteError } from './checkpoint.js';
 import { RunDir } from './rundir.js';
 import { divergedAt } from './step.js';
-import { BROWSER_FILES_SOURCE, DEFAULT_TRAIN, trainHeaderProblems, RESUME_MAY_CHANGE, startProgress, validateTrainConfig, withSchedule, type TrainProgress, type CheckpointHeader, type EpochRecord, type KernelChoices, type TrainConfig } from './config.js';
+import type { TrainProgress, CheckpointHeader, EpochRecord, KernelChoices, TrainConfig } from './config.js';
 import { CONV_IMPLEMENTATIONS_CHECKSUM } from '../gpu/programs/conv2d.js';
+import { checkTrainCheckpoint, openModel, openSettings, type Resume, type TrainCheckpoint } from './open.js';
 import { CONV_IMPLEMENTATION_NAMES, type ConvImplementationName, type TuningProfile } from '../gpu/profile.js';
 import { unknownImplementations, withChosen } from '../gpu/tuning.js';
-import { checkpointEntries, restore } from './evaluate.js';
+import { checkpointEntries } from './evaluate.js';
 import { trainEpochs } from './loop.js';
 
 export { DEFAULT_TRAIN, RESUME_MAY_CHANGE, learningRate, startProgress, validateTrainConfig, type TrainProgress, type CheckpointHeader, type EpochRecord, type TrainConfig } from './config.js';
 export { evaluate } from './evaluate.js';
+export { checkpointConfig, resumeConfig, type TrainCheckpoint } from './open.js';
 
 /** A run that diverged; `step` is the step it diverged at (or by, when a checkpoint found it). */
 export class DivergedError extends Error {
@@ -71,48 +72,9 @@ export interface TrainHooks {
   onStep?: (step: number, loss: number) => void;
 }
 
-/** A training checkpoint, read and checked once: its tensors and header (config: what data to load and what ran). */
-export type TrainCheckpoint = Checkpoint<CheckpointHeader>;
-
+/** Read a training checkpoint and check it (its kind and every field of its header). */
 export function loadTrainCheckpoint(path: string): TrainCheckpoint {
-  const ckpt = loadCheckpoint<CheckpointHeader>(path);
-  if (ckpt.header?.kind !== 'wrn-train') throw new CheckpointError(`checkpoint ${path}: not a training checkpoint (kind '${ckpt.header?.kind}')`);
-  const problems = trainHeaderProblems(ckpt.header);
-  if (problems.length) throw new CheckpointError(`checkpoint ${path}: its header is not a training run's: ${problems.join('; ')}`);
-  return ckpt;
-}
-
-/** The configuration stored in a training checkpoint. */
-export function checkpointConfig(ckpt: TrainCheckpoint): TrainConfig {
-  return withSchedule({ ...DEFAULT_TRAIN, ...ckpt.header.config });
-}
-
-/**
- * A resume's configuration: the checkpoint's, with the settings in RESUME_MAY_CHANGE taken from
- * `given` where given. Any other given setting that differs is an error naming both values.
- */
-export function resumeConfig(saved: TrainConfig, given: Partial<TrainConfig>, flagOf: (k: keyof TrainConfig) => string = (k) => String(k)): TrainConfig {
-  const out: TrainConfig = { ...saved };
-  const clashes: string[] = [];
-  for (const [k, v] of Object.entries(given) as [keyof TrainConfig, unknown][]) {
-    if (v === undefined || (k === 'scheduleEpochs' && !v)) continue; // 0: not given (the checkpoint's)
-    if ((RESUME_MAY_CHANGE as readonly string[]).includes(k)) {
-      (out as unknown as Record<string, unknown>)[k] = v;
-      continue;
-    }
-    if (JSON.stringify(saved[k]) !== JSON.stringify(v)) clashes.push(`${flagOf(k)} ${fmtValue(v)} (the checkpoint has ${fmtValue(saved[k])})`);
-  }
-  if (clashes.length) {
-    throw new CheckpointError(
-      `a resume continues the checkpoint's run, and these flags contradict it: ${clashes.join('; ')}. ` +
-        `Drop them, or start a new run with --out; a resume may change only ${RESUME_MAY_CHANGE.map((k) => flagOf(k)).join(', ')}`,
-    );
-  }
-  return out;
-}
-
-function fmtValue(v: unknown): string {
-  return typeof v === 'object' ? JSON.stringify(v) : String(v);
+  return checkTrainCheckpoint(loadCheckpoint<CheckpointHeader>(path), path);
 }
 
 function fmtTime(s: number): string {
@@ -130,24 +92,19 @@ type Progress = TrainProgress;
  */
 export async function train(cfg: TrainConfig, data: { train: Dataset; test: Dataset }, hooks: TrainHooks = {}): Promise<TrainResult> {
   const log = hooks.log ?? ((l: string) => console.log(l));
-  validateTrainConfig(cfg);
-  const batchesPerEpoch = numBatches(data.train.count, cfg.batchSize, true);
-  if (batchesPerEpoch < 1) throw new Error(`train: --batch-size ${cfg.batchSize} is larger than the ${data.train.count} training images (--train-count)`);
-
   const ckpt = hooks.resume ? (hooks.resumed ?? loadTrainCheckpoint(hooks.resume)) : null;
-  if (ckpt) {
-    const { epoch, batch, step } = ckpt.header;
-    if (batch >= batchesPerEpoch || step !== epoch * batchesPerEpoch + batch) {
-      throw new CheckpointError(`checkpoint ${hooks.resume}: stands at epoch ${epoch + 1}, batch ${batch}, step ${step}, which is not a place in this run of ${batchesPerEpoch} steps per epoch (step = epoch x ${batchesPerEpoch} + batch)`);
-    }
-    const saved = checkpointConfig(ckpt);
-    // A page checkpoint names files dropped in a browser: the caller says where they are now.
-    if (saved.data.source.startsWith(BROWSER_FILES_SOURCE)) saved.data = { ...saved.data, source: cfg.data.source };
-    resumeConfig(saved, cfg); // the caller merged it: a mismatch is a bug
+  const resume: Resume | null = ckpt ? { ckpt, name: hooks.resume! } : null;
+  // The settings checked against the data and the checkpoint, the schedule the run's (open.ts, as the page does).
+  const opened = openSettings(cfg, data, resume);
+  cfg = opened.cfg;
+  const batchesPerEpoch = opened.batchesPerEpoch;
+  const run = new RunDir(cfg.out);
+  try {
+    run.open();
+  } catch (e) {
+    if (e instanceof PathError) throw new PathError(`${e.message}; the run did not start, and nothing of it was written${ckpt ? ` (the checkpoint ${hooks.resume} is as it was)` : ''}`, e.code);
+    throw e;
   }
-  // The schedule is the run's: laid out for a fresh run's epochs, kept by a resume.
-  cfg = ckpt ? { ...cfg, scheduleEpochs: checkpointConfig(ckpt).scheduleEpochs } : withSchedule(cfg);
-  const run = new RunDir(cfg.out).open();
   let model: WideResNet | null = null;
   let velocities: Tensor[] = [];
   // On webgpu the run records which implementation each convolution runs; a resume makes the
@@ -155,6 +112,7 @@ export async function train(cfg: TrainConfig, data: { train: Dataset; test: Data
   let restoreProfile: TuningProfile | null = null;
   let kernels: KernelChoices | undefined;
   let failedEarly = () => false;
+  let recorder: RunRecorder | null = null;
   try {
     if (cfg.device === 'webgpu') {
       const rt = gpu();
@@ -184,25 +142,30 @@ export async function train(cfg: TrainConfig, data: { train: Dataset; test: Data
       }
       run.clear();
     }
-    const wrnCfg: WrnConfig = { depth: cfg.depth, widen: cfg.widen, variant: cfg.variant, fuseBn: cfg.fuseBn, alphaInit: cfg.alphaInit, seed: cfg.seed, numClasses: data.train.classes.length, inChannels: data.train.channels };
-    model = new WideResNet(wrnCfg, cfg.device);
-    velocities = model.params.map((p) => Tensor.zeros(p.tensor.shape, cfg.device).keep());
-    if (ckpt) restore(ckpt, hooks.resume!, model, velocities);
-    const h = ckpt?.header;
-    const progress: Progress = startProgress(h);
-    const recorder = new RunRecorder(run, cfg, model, velocities, data, batchesPerEpoch, kernels);
-    failedEarly = () => !ckpt && recorder.stepsLogged === 0;
-    recorder.startLog(progress);
+    const built = openModel(cfg, data, resume);
+    model = built.model;
+    velocities = built.velocities;
+    const progress: Progress = built.progress;
+    const rec = (recorder = new RunRecorder(run, cfg, model, velocities, data, batchesPerEpoch, kernels, ckpt ? { path: hooks.resume!, step: ckpt.header.step } : null));
+    failedEarly = () => !ckpt && rec.stepsLogged === 0;
+    rec.startLog(progress);
     log(
       `wrn train: WRN-${cfg.depth}-${cfg.widen} ${cfg.variant} (${model.parameterCount.toLocaleString('en')} parameters) on ${data.train.name}: ` +
         `${data.train.count} train / ${data.test.count} test images of ${data.train.channels}x${data.train.height}x${data.train.width}, ${cfg.epochs} epochs x ${batchesPerEpoch} steps of ${cfg.batchSize}, device ${cfg.device}` +
-        (ckpt ? `; resumed at epoch ${progress.epoch + 1} step ${progress.step}` : ''),
+        (!ckpt ? '' : progress.epoch >= cfg.epochs ? `; the checkpoint has finished all ${cfg.epochs} epochs (step ${progress.step}): nothing to train (a larger --epochs continues the run)` : `; resumed at epoch ${progress.epoch + 1} step ${progress.step}`),
     );
-    return await runLoop(cfg, data, model, velocities, progress, recorder, hooks, log);
+    return await runLoop(cfg, data, model, velocities, progress, rec, hooks, log);
   } catch (e) {
     // A fresh run that failed before its first step (a size that cannot be allocated, a bad
     // kernel) leaves nothing that would make the corrected rerun need --force.
-    if (failedEarly() && !(e instanceof DivergedError)) run.clear(); // a divergence keeps its log
+    const cleared = failedEarly() && !(e instanceof DivergedError); // a divergence keeps its log
+    if (cleared) run.clear();
+    // A file that could not be written (a full disk): the one line also says what is kept.
+    if (e instanceof PathError) {
+      const when = ['ENOSPC', 'EDQUOT', 'EFBIG'].includes(e.code ?? '') ? 'once there is room' : 'once that is fixed';
+      const kept = cleared ? `nothing is kept: the run had not finished a step (what it wrote is removed; run it again ${when})` : recorder ? recorder.kept(when) : `the run did not start${ckpt ? ` (the checkpoint ${hooks.resume} is as it was)` : ''}`;
+      throw new PathError(`${e.message}; ${kept}`, e.code);
+    }
     throw e;
   } finally {
     model?.release();
@@ -224,14 +187,30 @@ class RunRecorder {
     private readonly data: { train: Dataset; test: Dataset },
     private readonly batchesPerEpoch: number,
     private readonly kernels: KernelChoices | undefined,
+    /** The checkpoint this run resumed from, and its step (null: a fresh run). */
+    private readonly resumedFrom: { path: string; step: number } | null,
   ) {}
 
   /** Steps this run has logged (0: it failed before its first step, and leaves nothing behind). */
   stepsLogged = 0;
+  /** The last step log.jsonl holds (whole lines only), and the step of the last checkpoint written. */
+  private loggedThrough = 0;
+  private checkpointStep = 0;
 
+  /** Append a record to log.jsonl, whole or not at all (a full disk leaves no torn line). */
   write(rec: object): void {
-    appendFileSync(this.run.log, JSON.stringify(rec) + '\n');
-    if ((rec as { type?: string }).type === 'step') this.stepsLogged++;
+    appendWhole(this.run.log, JSON.stringify(rec) + '\n');
+    if ((rec as { type?: string }).type === 'step') {
+      this.stepsLogged++;
+      this.loggedThrough = (rec as { step: number }).step;
+    }
+  }
+
+  /** What a run stopped by a file-system error leaves: the last good checkpoint and the log. */
+  kept(when = 'once that is fixed'): string {
+    const ck = this.lastCheckpoint ? { path: this.lastCheckpoint, step: this.checkpointStep } : this.resumedFrom;
+    const checkpoint = ck ? `kept: the checkpoint of step ${ck.step} (${ck.path}; resume with wrn train --resume ${ck.path} ${when})` : 'kept: no checkpoint (none was written yet)';
+    return `${checkpoint}, and ${this.run.log} through step ${this.loggedThrough}, every line whole`;
   }
 
   /**
@@ -248,6 +227,7 @@ class RunRecorder {
       if (done) lines.push({ type: 'epoch', ...done });
     }
     writeFileAtomic(this.run.log, lines.map((l) => JSON.stringify(l) + '\n').join(''));
+    this.loggedThrough = p.step;
   }
 
   private configLine(): object {
@@ -267,6 +247,7 @@ class RunRecorder {
       throw e;
     }
     this.lastCheckpoint = this.run.checkpoint;
+    this.checkpointStep = p.step;
   }
 
   summary(r: Omit<TrainResult, 'losses'>): void {

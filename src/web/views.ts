@@ -2,8 +2,8 @@
 // a page task (src/web/tasks.ts): the page runs it from its form, or, with ?task=<name>&k=v..., at
 // load (what `wrn browser --task <name>` and the browser tests drive). Browser only, no node:*.
 import { runChecks, selectChecks, type CheckLine } from '../check.js';
-import { Tensor } from '../tensor.js';
-import { WideResNet, VARIANTS, type Variant } from '../model/wrn.js';
+import type { Tensor } from '../tensor.js';
+import { VARIANTS, type Variant, type WideResNet } from '../model/wrn.js';
 import { runKernelBench } from '../bench/kernels.js';
 import { runStepBench, stepDefaults } from '../bench/step.js';
 import { fmt, pct, resultBaseName, type BenchResult, type KernelBenchResult } from '../bench/report.js';
@@ -14,11 +14,12 @@ import { kernelChart, stepChart } from '../bench/charts.js';
 import { intParam, kernelOptionsFromParams, numParam } from './bench_task.js';
 import { divergedAt } from '../train/step.js';
 import { trainEpochs } from '../train/loop.js';
-import { checkpointEntries, restore } from '../train/evaluate.js';
-import { DEFAULT_TRAIN, learningRate, startProgress, trainHeaderProblems, validateTrainConfig, withSchedule, type CheckpointHeader, type TrainConfig, type TrainProgress } from '../train/config.js';
+import { checkpointEntries } from '../train/evaluate.js';
+import { checkTrainCheckpoint, checkpointConfig, openModel, openSettings, resumeConfig } from '../train/open.js';
+import { DEFAULT_TRAIN, learningRate, validateTrainConfig, type CheckpointHeader, type TrainConfig, type TrainProgress } from '../train/config.js';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../train/checkpoint_format.js';
 import { curvesChart } from '../train/curves_chart.js';
-import { datasetNorm, numBatches } from '../data/augment.js';
+import { datasetNorm } from '../data/augment.js';
 import { resizeDataset, type Dataset } from '../data/dataset.js';
 import { makeSynthetic, SYNTHETIC_MAX_COUNT } from '../data/synthetic.js';
 import { readDropped } from './data.js';
@@ -356,10 +357,7 @@ type Progress = TrainProgress;
 
 /** Load a checkpoint file (bytes) into the page; returns a line saying what it holds. Errors as the CLI's. */
 export function loadCheckpointBytes(bytes: Uint8Array, name: string): string {
-  const ckpt = decodeCheckpoint<CheckpointHeader>(bytes, name);
-  if (ckpt.header?.kind !== 'wrn-train') throw new Error(`checkpoint ${name}: not a training checkpoint (kind '${ckpt.header?.kind}')`);
-  const problems = trainHeaderProblems(ckpt.header);
-  if (problems.length) throw new Error(`checkpoint ${name}: its header is not a training run's: ${problems.join('; ')}`);
+  const ckpt = checkTrainCheckpoint(decodeCheckpoint<CheckpointHeader>(bytes, name), name); // as wrn train --resume checks it
   loadedCheckpoint = { name, ckpt };
   const c = { ...DEFAULT_TRAIN, ...ckpt.header.config };
   return `loaded ${name}: WRN-${c.depth}-${c.widen} ${c.variant}, batch ${c.batchSize}, lr ${c.lr}, ${c.epochs} epochs, data ${c.data.source}; at epoch ${ckpt.header.epoch + 1}, step ${ckpt.header.step}. Run continues it.`;
@@ -408,8 +406,8 @@ async function trainTask(ctx: TaskContext, view: View) {
   const resume = loadedCheckpoint;
   let cfg: TrainConfig;
   if (resume) {
-    // The checkpoint's schedule stays the run's whatever epochs the form asks for now.
-    cfg = { ...withSchedule({ ...DEFAULT_TRAIN, ...resume.ckpt.header.config }), epochs: intParam(p, 'epochs', resume.ckpt.header.config.epochs, 1) };
+    // The checkpoint's run (its schedule too) whatever epochs the form asks for now; the page runs on WebGPU.
+    cfg = resumeConfig(checkpointConfig(resume.ckpt), { epochs: intParam(p, 'epochs', resume.ckpt.header.config.epochs, 1), device: 'webgpu' });
   } else {
     const variant = (p.get('variant') ?? 'bn') as Variant;
     if (!VARIANTS.includes(variant)) throw new Error(`train: variant must be one of ${VARIANTS.join(', ')}, got '${variant}'`);
@@ -431,25 +429,22 @@ async function trainTask(ctx: TaskContext, view: View) {
       data: { source, trainCount: intParam(p, 'trainCount', 512, 0), testCount: intParam(p, 'testCount', 256, 0), imageSize: intParam(p, 'imageSize', 16, 0) },
     };
   }
-  cfg = withSchedule(cfg);
-  validateTrainConfig(cfg);
-  if (cfg.data.imageSize > 0 && cfg.data.imageSize < 4) throw new Error(`train: image size must be 0 (native) or at least 4 (two stride-2 stages), got ${cfg.data.imageSize}`);
+  validateTrainConfig(cfg); // before waiting for dropped files
   const data = await trainData(ctx, cfg.data, cfg.seed);
   if (cfg.data.source === 'files') cfg = { ...cfg, data: { ...cfg.data, source: data.source } };
-  const batchesPerEpoch = numBatches(data.train.count, cfg.batchSize, true);
-  if (batchesPerEpoch < 1) throw new Error(`train: --batch-size ${cfg.batchSize} is larger than the ${data.train.count} training images (--train-count)`);
+  // Opened as the CLI's trainer opens a run (src/train/open.ts): the same rules, the same resume.
+  const opened = openSettings(cfg, data, resume);
+  cfg = opened.cfg;
+  const batchesPerEpoch = opened.batchesPerEpoch;
 
   if (lastRun) {
     lastRun.model.release();
     lastRun.velocities.forEach((v) => v.release());
     lastRun = null;
   }
-  const model = new WideResNet({ depth: cfg.depth, widen: cfg.widen, variant: cfg.variant, fuseBn: cfg.fuseBn, alphaInit: cfg.alphaInit, seed: cfg.seed, numClasses: data.train.classes.length, inChannels: data.train.channels }, 'webgpu');
-  const velocities = model.params.map((q) => Tensor.zeros(q.tensor.shape, 'webgpu').keep());
+  const { model, velocities, progress: pr } = openModel(cfg, data, resume);
   const h = resume?.ckpt.header;
-  if (resume) restore(resume.ckpt, resume.name, model, velocities);
   loadedCheckpoint = null; // used once
-  const pr: Progress = startProgress(h);
   lastRun = { cfg, model, velocities, progress: pr };
 
   const title = `WRN-${cfg.depth}-${cfg.widen} ${cfg.variant}`;
