@@ -5,7 +5,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hostAllowed, startServer } from '../src/web/serve.js';
+import { FASHION_MNIST_FILES, FASHION_MNIST_URL, hostAllowed, startServer } from '../src/web/serve.js';
 
 /** GET path with this Host header: status, headers, body. */
 function get(port: number, path: string, host = `127.0.0.1:${port}`): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
@@ -46,6 +46,32 @@ describe('the lab server', () => {
       await expect(startServer({ root, port: s.port })).rejects.toThrow(new RegExp(`port ${s.port} on 127\\.0\\.0\\.1 is in use .*pass another --port, or --port 0 for a free one`));
     } finally {
       await s.close();
+    }
+  });
+
+  it("serves the machine's Fashion-MNIST read-only: the four IDX files by name, nothing else of their directory", async () => {
+    const data = mkdtempSync(join(tmpdir(), 'wrn-serve-data-'));
+    FASHION_MNIST_FILES.forEach((f, i) => writeFileSync(join(data, f), `file ${i}`));
+    writeFileSync(join(data, 'private.txt'), 'not for the web');
+    const s = await startServer({ root, fashionMnistDir: data });
+    const none = await startServer({ root, fashionMnistDir: null });
+    try {
+      const list = await get(s.port, FASHION_MNIST_URL);
+      expect(JSON.parse(list.body)).toEqual({ files: [...FASHION_MNIST_FILES] });
+      const one = await get(s.port, `${FASHION_MNIST_URL}${FASHION_MNIST_FILES[2]}`);
+      expect(one.status).toBe(200);
+      expect(one.body).toBe('file 2');
+      expect(one.headers['content-type']).toBe('application/gzip');
+      for (const path of [`${FASHION_MNIST_URL}private.txt`, `${FASHION_MNIST_URL}%2e%2e%2fprivate.txt`, `${FASHION_MNIST_URL}..%2fsecret.txt`]) {
+        const r = await get(s.port, path);
+        expect(r.status, path).toBe(404);
+        expect(r.body).toMatch(/not served: .* \(the lab serves only the four Fashion-MNIST files/);
+      }
+      expect(JSON.parse((await get(none.port, FASHION_MNIST_URL)).body)).toEqual({ files: [] });
+      expect((await get(none.port, `${FASHION_MNIST_URL}${FASHION_MNIST_FILES[0]}`)).status).toBe(404);
+    } finally {
+      await s.close();
+      await none.close();
     }
   });
 

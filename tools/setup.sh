@@ -45,6 +45,21 @@ if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
   fi
 fi
 
+# Slurm and GNU parallel, for sweeps over many processes (wrn sweep slurm / --shard) and the test
+# that runs a real single-node Slurm cluster (tools/slurm/start.sh). Optional: without apt the
+# test is skipped and says how to enable it.
+if ! command -v sbatch >/dev/null 2>&1 || [ ! -x /usr/sbin/slurmctld ] || ! command -v parallel >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "[setup] installing Slurm (slurmctld slurmd slurm-client munge) and GNU parallel"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge parallel
+  else
+    echo "[setup] no apt-get: Slurm and GNU parallel not installed; the Slurm test will be skipped"
+  fi
+fi
+
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 npm run build
 echo "[setup] done"

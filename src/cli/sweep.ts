@@ -1,11 +1,14 @@
 // `wrn sweep`: Table 1 / Figures 3 and 4 at a scale this machine can run, resumable.
-import { join } from 'node:path';
-import { writeFileAtomic } from '../util/fsx.js';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic, ensureDir } from '../util/fsx.js';
 import { DEFAULT_TRAIN, validateTrainConfig, type TrainConfig } from '../train/trainer.js';
 import { VARIANTS, checkWrnSize } from '../model/wrn.js';
 import type { DataSpec } from '../data/load.js';
 import { initWebGPU } from '../index.js';
-import { runSweep, aggregate, markdownTable, logGrid, parseArm, type Cell, type RunRecord, type SweepGrid } from '../sweep/sweep.js';
+import { runSweep, aggregate, markdownTable, logGrid, parseArm, parseShard, shardFromEnv, readSweepRecords, readFailures, gridPoints, shardPoints, type Cell, type RunRecord, type SweepGrid } from '../sweep/sweep.js';
+import { arrayScript, arraySpec, collectScript, shellQuote, type SlurmOptions } from '../sweep/slurm.js';
+import { WRN_BIN } from '../util/root.js';
+import { spawnSync } from 'node:child_process';
 import { claimLine, figure3Claims, figure4Claims, maxStableLr, table1Claims, type Claim } from '../sweep/claims.js';
 import { lineChart, panels, savePng, type LineSeries } from '../plot/index.js';
 import { resolveDataSource } from './train.js';
@@ -39,6 +42,15 @@ const FLAGS = {
   device: { type: 'string', default: 'webgpu', choices: ['webgpu', 'cpu'], help: 'device' },
   out: { type: 'string', default: 'runs/sweep', help: 'sweep directory (runs.jsonl, table.md, PNG plots, one folder per run)' },
   seed: { type: 'int', default: 0, help: 'data seed' },
+  shard: { type: 'string', default: '', help: "I/N: run only the grid points whose index is I mod N, recorded in --out's runs.I-of-N.jsonl (default: from a Slurm or Grid Engine task array's environment, else the whole grid); many shards share one --out" },
+  collect: { type: 'bool', default: false, help: 'train nothing: the table, claims and plot of what every shard has recorded, with how many points are done and which shards failed' },
+  shards: { type: 'int', default: 4, help: 'wrn sweep slurm: tasks in the job array (each runs one shard)' },
+  'cpus-per-task': { type: 'int', default: 2, help: 'wrn sweep slurm: CPUs per task' },
+  gpus: { type: 'int', default: 0, help: 'wrn sweep slurm: GPUs per task (--gres=gpu:N)' },
+  time: { type: 'string', default: '', help: "wrn sweep slurm: each task's time limit (H:MM:SS; default: the partition's)" },
+  partition: { type: 'string', default: '', help: 'wrn sweep slurm: the partition (default: the cluster\'s)' },
+  submit: { type: 'bool', default: false, help: 'wrn sweep slurm: submit the array and the collect job with sbatch and print their ids' },
+  'check-first': { type: 'bool', default: true, help: 'wrn sweep slurm: each task runs wrn check first (a node without a working adapter fails at once, saying why)' },
   help: { type: 'bool', default: false, help: 'show this help' },
 } as const;
 
@@ -137,6 +149,7 @@ export function sweepConfigFromFlags(f: ReturnType<typeof parseFlags<typeof FLAG
 }
 
 export async function sweepCommand(argv: string[]): Promise<number> {
+  if (argv[0] === 'slurm') return slurmCommand(argv.slice(1));
   const f = sweepFlags(argv);
   if (f.help) {
     console.log(
@@ -145,6 +158,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
         'Train a grid of WRNs (depth x arm x learning rate x batch size x seeds), resumably, and write the paper-style table, one line per claim with its margin, and plots.\n' +
           'Defaults (--preset table1): Table 1 at a small scale on Fashion-MNIST (8x8, depth 40, six arms, lr 0.0316 and 0.1, 3 seeds, 100 steps of 64 a run): see README for its time on a 2-core CPU adapter.\n' +
           Object.entries(PRESETS).map(([k, p]) => `--preset ${k}: ${p.about}${p.argv.length ? `; it sets ${p.argv.join(' ')}` : ''}`).join('\n') +
+          '\nOn a cluster: wrn sweep slurm [the grid flags] --shards N [--cpus-per-task C --gpus G --time T --partition P] [--submit] writes (or submits) a Slurm job array of N shards and a collect job; without a scheduler: parallel -j N wrn sweep [the grid flags] --shard {}/N ::: $(seq 0 N-1), then wrn sweep [the grid flags] --collect' +
           '\nFull scale on CIFAR-10 with a real GPU (Table 1): --data DIR --image-size 0 --train-count 0 --test-count 0 --depths 16,28,52,100,1000 --width 2 --batch-sizes 64 --epochs 200 --lr-decay-every 10 --seeds 7 --best-k 5 --lr-points 7 --lr-min 0.0125 --lr-max 0.8\n' +
           'Figure 3 at full scale: --preset fig3 --data DIR --image-size 0 --train-count 0 --test-count 0 --depths 16 --width 4 --batch-sizes 16,32,64,128,256,1024 --epochs 200 --lr-decay-every 10 --lr-points 9 --lr-min 0.0025 --lr-max 0.64',
         FLAGS,
@@ -153,20 +167,129 @@ export async function sweepCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const { grid, base, dataSpec } = sweepConfigFromFlags(f);
+  if (f.collect) return collect(f, grid);
+  const shard = f.shard ? parseShardFlag(f.shard) : shardFromEnv();
   const data = loadDataset(dataSpec, f.seed);
   // --train-count 0 (all) is known only now; still before anything is written or opened.
   const maxBatch = Math.max(...grid.batchSizes);
   if (maxBatch > data.train.count) throw new UsageError(`wrn sweep: --batch-sizes ${maxBatch} is larger than the ${data.train.count} training images (--train-count)`);
   if (f.device === 'webgpu') console.log(`adapter: ${(await initWebGPU()).adapterName}`);
-  const records = await runSweep({ grid, base, data, out: f.out });
+  await runSweep({ grid, base, data, out: f.out, shard });
+  if (shard) {
+    // Other shards may still be running: the table is --collect's, once they are done.
+    console.log(`shard ${shard.index} of ${shard.count} done; the table of what every shard has finished: wrn sweep (the same flags) --collect`);
+    return 0;
+  }
+  return collect(f, grid);
+}
+
+function parseShardFlag(text: string) {
+  try {
+    return parseShard(text);
+  } catch (e) {
+    throw new UsageError(`wrn ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The table, claims and plot of the grid's points that are recorded in any record file, with how
+ * far the sweep is: k of n points done, and the shards that stopped on an error, with it.
+ */
+function collect(f: ReturnType<typeof sweepFlags>, grid: SweepGrid): number {
+  const { records: all, files, duplicates } = readSweepRecords(f.out);
+  const points = new Set(gridPoints(grid).map((p) => p.key));
+  const records = all.filter((r) => points.has(r.key));
+  const failures = readFailures(f.out);
+  const progress = [
+    `${records.length} of ${points.size} grid points done (${files.length ? files.join(', ') : 'no record file yet'} in ${f.out})` +
+      (all.length > records.length ? `; ${all.length - records.length} recorded runs are not in this grid and are left out` : '') +
+      `; ${failures.length} failed${failures.length ? ':' : ''}`,
+    ...failures.map((x) => `  shard ${x.shard}, run ${x.key} (${x.time}): ${x.error}`),
+    ...(duplicates.length ? [`  recorded twice (the first file's record is used): ${duplicates.join(', ')}`] : []),
+  ];
+  console.log(progress.join('\n'));
+  if (!records.length) return failures.length ? 1 : 0;
   const cells = aggregate(records, grid.bestK);
   const claims = PRESETS[f.preset as keyof typeof PRESETS].claims(records, cells);
-  const table = markdownTable(cells, grid.bestK, grid.seeds) + '\n' + claimsSection(f.preset, claims) + '\n';
+  const partial = records.length < points.size ? `PARTIAL: ${records.length} of ${points.size} grid points done.\n\n` : '';
+  const table = partial + markdownTable(cells, grid.bestK, grid.seeds) + '\n' + claimsSection(f.preset, claims) + '\n';
   writeFileAtomic(join(f.out, 'table.md'), [new TextEncoder().encode(table)]);
   writeFileAtomic(join(f.out, 'cells.json'), [new TextEncoder().encode(JSON.stringify(cells, null, 2) + '\n')]);
   const plot = writeSweepPlots(f.out, cells, records);
   console.log(`\n${table}`);
   console.log(`written: ${join(f.out, 'table.md')}, ${join(f.out, 'cells.json')}, ${plot}`);
+  return failures.length ? 1 : 0;
+}
+
+/** The flags only `wrn sweep slurm` reads, and the per-process ones a task must not inherit. */
+const NOT_FOR_TASKS = ['shards', 'cpus-per-task', 'gpus', 'time', 'partition', 'submit', 'check-first', 'out', 'shard', 'collect'];
+
+/** `argv` without the named flags (and their values). */
+function withoutFlags(argv: string[], names: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const [name, value] = argv[i].slice(2).split(/=(.*)/s, 2);
+    const takesValue = value === undefined && (FLAGS as Record<string, { type: string }>)[name]?.type !== 'bool';
+    if (names.includes(name)) {
+      if (takesValue) i++;
+      continue;
+    }
+    out.push(argv[i]);
+    if (takesValue && i + 1 < argv.length) out.push(argv[++i]);
+  }
+  return out;
+}
+
+/**
+ * `wrn sweep slurm`: the job array and the collect job for this grid, written under --out/slurm/;
+ * prints the two sbatch commands, or with --submit submits them and prints the job ids. Only the
+ * shards with grid points left are in the array, so a rerun after a failure resubmits what is not done.
+ */
+async function slurmCommand(argv: string[]): Promise<number> {
+  const f = sweepFlags(argv);
+  const { grid } = sweepConfigFromFlags(f);
+  requireRange('sweep slurm', 'shards', f.shards, 1, 100_000);
+  requireRange('sweep slurm', 'cpus-per-task', f['cpus-per-task'], 1, 4096);
+  requireRange('sweep slurm', 'gpus', f.gpus, 0, 64);
+  if (f.time && !/^[\d:-]+$/.test(f.time)) throw new UsageError(`wrn sweep slurm: --time must be Slurm's form (minutes, H:MM:SS or D-HH:MM:SS), got '${f.time}'`);
+  const out = resolve(f.out);
+  const done = new Set(readSweepRecords(out).records.map((r) => r.key));
+  const indices = Array.from({ length: f.shards }, (_, i) => i).filter((i) => shardPoints(grid, { index: i, count: f.shards }).some((p) => !done.has(p.key)));
+  const o: SlurmOptions = {
+    shards: f.shards,
+    indices,
+    cpusPerTask: f['cpus-per-task'],
+    gpus: f.gpus,
+    time: f.time,
+    partition: f.partition,
+    out,
+    wrn: [process.execPath, WRN_BIN],
+    sweepArgs: withoutFlags(argv, NOT_FOR_TASKS),
+    checkFirst: f['check-first'],
+    workdir: process.cwd(),
+  };
+  ensureDir(join(out, 'slurm'), '--out');
+  const arrayPath = join(out, 'slurm', 'sweep.sbatch');
+  const collectPath = join(out, 'slurm', 'collect.sbatch');
+  if (indices.length) writeFileAtomic(arrayPath, arrayScript(o));
+  writeFileAtomic(collectPath, collectScript(o));
+  const points = gridPoints(grid).length;
+  console.log(`${points} grid points, ${done.size} already done; ${indices.length} of ${f.shards} shards have work left` + (indices.length ? ` (array ${arraySpec(indices)})` : ''));
+  if (!f.submit) {
+    if (indices.length) console.log(`written: ${arrayPath}, ${collectPath}\nsubmit with:\n  jid=$(sbatch --parsable ${shellQuote(arrayPath)})\n  sbatch --dependency=afterany:$jid ${shellQuote(collectPath)}`);
+    else console.log(`written: ${collectPath}; nothing left to run: sbatch ${shellQuote(collectPath)} (or wrn sweep ... --collect) makes the table`);
+    return 0;
+  }
+  const sbatch = (args: string[]) => {
+    const r = spawnSync('sbatch', ['--parsable', ...args], { encoding: 'utf8' });
+    if (r.error) throw new UsageError(`wrn sweep slurm --submit: cannot run sbatch (${(r.error as NodeJS.ErrnoException).code ?? r.error.message}); is Slurm's client installed and SLURM_CONF set?`);
+    if (r.status !== 0) throw new Error(`wrn sweep slurm --submit: sbatch ${args.join(' ')} failed: ${(r.stderr || r.stdout).trim()}`);
+    return r.stdout.trim().split(';')[0];
+  };
+  const arrayId = indices.length ? sbatch([arrayPath]) : null;
+  const collectId = sbatch([...(arrayId ? [`--dependency=afterany:${arrayId}`] : []), collectPath]);
+  console.log(`submitted: array job ${arrayId ?? '(none: nothing left to run)'}, collect job ${collectId}`);
+  console.log(JSON.stringify({ array: arrayId, collect: collectId }));
   return 0;
 }
 

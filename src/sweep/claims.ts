@@ -31,9 +31,9 @@ const sd = (v: number[]) => (v.length < 2 ? 0 : Math.sqrt(v.reduce((a, b) => a +
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 
 /** "margin 4.3 std", or the plain difference where the seeds agree exactly (one seed, or no spread). */
-function margin(distance: number, spread: number, digits = 3): string {
+function margin(distance: number, spread: number, show: (d: number) => string = (d) => d.toFixed(3)): string {
   if (spread > 0) return `margin ${(distance / spread).toFixed(1)} std`;
-  return `margin ${distance.toFixed(digits)}, no spread over seeds to compare it with`;
+  return `margin ${show(distance)}, no spread over seeds to compare it with`;
 }
 
 const trained = (r: RunRecord) => !r.diverged && r.trainLoss <= TRAIN_LOSS_BOUND && r.testAccuracy >= TRAIN_MIN_ACCURACY;
@@ -100,7 +100,7 @@ function closeClaim(records: RunRecord[], reg: Cell, skip: Cell): Claim {
   return {
     statement,
     holds,
-    evidence: `${pct(mean(a))} ± ${pct(sd(a))} against ${pct(mean(b))} ± ${pct(sd(b))}, difference ${pct(diff)}, ${margin(CLOSE_ACCURACY - Math.abs(diff), spread)}`,
+    evidence: `${pct(mean(a))} ± ${pct(sd(a))} against ${pct(mean(b))} ± ${pct(sd(b))}, difference ${pct(diff)}, ${margin(CLOSE_ACCURACY - Math.abs(diff), spread, pct)}`,
     seedsHolding: bySeed.filter(Boolean).length,
     seeds: Math.min(a.length, b.length),
   };
@@ -196,7 +196,7 @@ export function figure4Claims(records: RunRecord[], cells: Cell[]): Claim[] {
       out.push({
         statement: `at the smallest batch (${tiny}), depth ${depth}, regularized-skipinit is at least as accurate as bn`,
         holds: diff >= 0,
-        evidence: `${pct(mean(a))} ± ${pct(sd(a))} against ${pct(mean(b))} ± ${pct(sd(b))}, difference ${pct(diff)}, ${margin(diff, Math.sqrt(sd(a) ** 2 + sd(b) ** 2))}`,
+        evidence: `${pct(mean(a))} ± ${pct(sd(a))} against ${pct(mean(b))} ± ${pct(sd(b))}, difference ${pct(diff)}, ${margin(diff, Math.sqrt(sd(a) ** 2 + sd(b) ** 2), pct)}`,
         seedsHolding: a.filter((v, i) => i < b.length && v >= b[i]).length,
         seeds: Math.min(a.length, b.length),
       });
@@ -207,7 +207,7 @@ export function figure4Claims(records: RunRecord[], cells: Cell[]): Claim[] {
       out.push({
         statement: `bn, depth ${depth}: test accuracy rises from batch ${tiny} to batch ${batches[batches.length - 1]}`,
         holds: mean(hi) > mean(lo),
-        evidence: `${pct(mean(lo))} ± ${pct(sd(lo))} at ${tiny}, ${pct(mean(hi))} ± ${pct(sd(hi))} at ${batches[batches.length - 1]}, ${margin(mean(hi) - mean(lo), Math.sqrt(sd(lo) ** 2 + sd(hi) ** 2))}`,
+        evidence: `${pct(mean(lo))} ± ${pct(sd(lo))} at ${tiny}, ${pct(mean(hi))} ± ${pct(sd(hi))} at ${batches[batches.length - 1]}, ${margin(mean(hi) - mean(lo), Math.sqrt(sd(lo) ** 2 + sd(hi) ** 2), pct)}`,
         seedsHolding: null,
         seeds: null,
       });

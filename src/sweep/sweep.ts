@@ -2,14 +2,15 @@
 // paper's aggregation: at each (variant, depth, batch size) and learning rate, the mean and std of
 // the best k of n seeds' test accuracies; the optimal learning rate is the one with the best mean.
 //
-// Resumable: every finished run is appended to runs.jsonl as one line; a restarted sweep skips the
-// runs recorded there, and a run cut off mid-way resumes from its own checkpoint. settings.json
-// holds what every run shares (schedule, width, data); a restart with other settings is refused,
-// since its runs would be mixed with the old ones in one table.
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+// Resumable: every finished run is appended to runs.jsonl (a shard's to runs.I-of-N.jsonl) as one
+// line; a restarted sweep skips the runs recorded in any of them, and a run cut off mid-way resumes
+// from its own checkpoint. settings.json holds what every run shares (schedule, width, data); a
+// restart or a shard with other settings is refused, since its runs would be mixed with the old
+// ones in one table.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { train, DivergedError, type TrainConfig } from '../train/trainer.js';
-import { writeFileAtomic, ensureDir, readFileChecked, statPath } from '../util/fsx.js';
+import { writeFileAtomic, ensureDir, readFileChecked, statPath, createFileExclusive, appendWhole, listDir, removeFile } from '../util/fsx.js';
 import { VARIANTS, type Variant } from '../model/wrn.js';
 import type { Dataset } from '../data/cifar.js';
 
@@ -112,6 +113,8 @@ export interface SweepOptions {
   base: TrainConfig;
   data: { train: Dataset; test: Dataset };
   out: string;
+  /** Run only this part of the grid (null or absent: all of it). */
+  shard?: Shard | null;
   log?: (line: string) => void;
 }
 
@@ -126,13 +129,11 @@ export function sharedSettings(o: Pick<SweepOptions, 'base' | 'data'>): Record<s
   };
 }
 
-/** Write settings.json on the first start; on a restart, refuse settings that differ from it. */
+/** Write settings.json on the first start (once, whoever starts first); on a restart or another shard, refuse settings that differ from it. */
 export function checkSettings(out: string, settings: Record<string, string | number>): void {
   const path = join(out, 'settings.json');
-  if (!statPath(path, 'sweep settings')) {
-    writeFileAtomic(path, [new TextEncoder().encode(JSON.stringify(settings, null, 2) + '\n')]);
-    return;
-  }
+  // Shards starting at once race to create it: exactly one does; the others compare with it.
+  if (!statPath(path, 'sweep settings') && createFileExclusive(path, JSON.stringify(settings, null, 2) + '\n')) return;
   const text = readFileChecked(path, 'sweep settings').toString('utf8'); // a directory or a FIFO in its place: named
   const expected = `expected the JSON object of the settings every run of the sweep shares, as the sweep wrote it ({"epochs": ${JSON.stringify(settings.epochs)}, "width": ${JSON.stringify(settings.width)}, ...}); delete it to start the sweep in ${out} afresh, or use another --out`;
   let parsed: unknown;
@@ -154,34 +155,148 @@ function relativeTo(message: string, dir: string): string {
   return message.split(dir.replace(/\/+$/, '') + '/').join('');
 }
 
-/** Run every grid point not yet in runs.jsonl. Returns all records (old and new). */
-export async function runSweep(o: SweepOptions): Promise<RunRecord[]> {
-  const log = o.log ?? ((l: string) => console.log(l));
-  // Everything is checked before anything is written: a bad grid must not leave a settings.json behind.
-  const maxBatch = Math.max(...o.grid.batchSizes);
-  if (maxBatch > o.data.train.count) throw new Error(`sweep: --batch-sizes ${maxBatch} is larger than the ${o.data.train.count} training images (--train-count)`);
-  const runsPath = join(o.out, 'runs.jsonl');
-  const records = readRuns(runsPath);
-  ensureDir(o.out, '--out');
-  checkSettings(o.out, sharedSettings(o));
-  // A line cut off by a crash has no newline: drop it (its run is done again), so the next record starts on its own line.
-  if (existsSync(runsPath)) {
-    const text = readFileSync(runsPath, 'utf8');
-    if (text.length && !text.endsWith('\n')) writeFileAtomic(runsPath, text.slice(0, text.lastIndexOf('\n') + 1));
+// ---- shards: one sweep over many processes or machines ------------------------------------------
+//
+// A shard I of N runs the grid points whose index (in the fixed order of gridPoints) is I mod N,
+// and records them in its own file, runs.I-of-N.jsonl: no two processes ever write one file, so
+// shards need no lock and work on NFS. Every reader merges all record files, and a point recorded
+// in any of them is never run again, whatever the shard count of a later run.
+
+/** Which part of the grid one process runs: the points whose index is `index` mod `count`. */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+/** "I/N" with 0 <= I < N. */
+export function parseShard(text: string, flag = '--shard'): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const index = m ? Number(m[1]) : NaN;
+  const count = m ? Number(m[2]) : NaN;
+  if (!m || !(count >= 1) || !(index < count) || !Number.isSafeInteger(count)) throw new Error(`sweep: ${flag} must be I/N with 0 <= I < N (shard I of N), got '${text}'`);
+  return { index, count };
+}
+
+/**
+ * The shard a scheduler's task array gives this process, or null outside one: Slurm
+ * (SLURM_ARRAY_TASK_ID from SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_COUNT tasks) and Grid Engine
+ * (SGE_TASK_ID from SGE_TASK_FIRST by SGE_TASK_STEPSIZE to SGE_TASK_LAST). A Kubernetes indexed
+ * Job sets only JOB_COMPLETION_INDEX: give --shard $JOB_COMPLETION_INDEX/N there.
+ */
+export function shardFromEnv(env: Record<string, string | undefined> = process.env): Shard | null {
+  const int = (name: string) => {
+    const v = env[name];
+    if (v === undefined || !/^\d+$/.test(v)) return null;
+    return Number(v);
+  };
+  const id = int('SLURM_ARRAY_TASK_ID');
+  const count = int('SLURM_ARRAY_TASK_COUNT');
+  if (id !== null && count !== null) {
+    const index = id - (int('SLURM_ARRAY_TASK_MIN') ?? 0);
+    if (index >= 0 && index < count) return { index, count };
   }
-  const done = new Set(records.map((r) => r.key));
-  const { grid } = o;
-  const todo: Omit<RunRecord, 'diverged' | 'testAccuracy' | 'trainLoss' | 'steps' | 'seconds' | 'message'>[] = [];
+  const sge = int('SGE_TASK_ID');
+  const first = int('SGE_TASK_FIRST') ?? 1;
+  const last = int('SGE_TASK_LAST');
+  const step = int('SGE_TASK_STEPSIZE') ?? 1;
+  if (sge !== null && last !== null && step > 0 && sge >= first && sge <= last) return { index: (sge - first) / step, count: Math.floor((last - first) / step) + 1 };
+  return null;
+}
+
+const shardName = (s: Shard | null) => (s ? `${s.index}-of-${s.count}` : null);
+/** The file a process records its runs in: runs.I-of-N.jsonl for a shard, runs.jsonl for a whole sweep. */
+export const recordsFile = (s: Shard | null) => (s ? `runs.${shardName(s)}.jsonl` : 'runs.jsonl');
+const failureFile = (s: Shard | null) => (s ? `failed.${shardName(s)}.json` : 'failed.json');
+const RECORDS_FILE = /^runs(\.\d+-of-\d+)?\.jsonl$/;
+const FAILURE_FILE = /^failed(\.\d+-of-\d+)?\.json$/;
+
+/** Record files first by name, runs.jsonl first: the order duplicates are resolved in. */
+function sweepFiles(out: string, pattern: RegExp): string[] {
+  if (!statPath(out, 'sweep directory')) return [];
+  return listDir(out, 'listing the sweep directory')
+    .filter((n) => pattern.test(n))
+    .sort((a, b) => (a === 'runs.jsonl' ? -1 : b === 'runs.jsonl' ? 1 : a.localeCompare(b, 'en', { numeric: true })));
+}
+
+/**
+ * Every run recorded in the sweep directory, from runs.jsonl and every shard's file. A run in two
+ * files (two shard counts that overlapped) counts once, from the first file; `duplicates` names it.
+ */
+export function readSweepRecords(out: string): { records: RunRecord[]; files: string[]; duplicates: string[] } {
+  const files = sweepFiles(out, RECORDS_FILE);
+  const byKey = new Map<string, RunRecord>();
+  const duplicates: string[] = [];
+  for (const f of files)
+    for (const r of readRuns(join(out, f))) {
+      if (byKey.has(r.key)) duplicates.push(`${r.key} (again in ${f})`);
+      else byKey.set(r.key, r);
+    }
+  return { records: [...byKey.values()], files, duplicates };
+}
+
+/** A shard that stopped on an error other than a divergence (a divergence is a result, recorded as a run). */
+export interface ShardFailure {
+  shard: string;
+  key: string;
+  error: string;
+  time: string;
+}
+
+/** The failures the shards recorded and have not yet cleared by finishing. */
+export function readFailures(out: string): ShardFailure[] {
+  return sweepFiles(out, FAILURE_FILE).map((f) => {
+    const path = join(out, f);
+    try {
+      return JSON.parse(readFileChecked(path, 'sweep failure record').toString('utf8')) as ShardFailure;
+    } catch (e) {
+      if (e instanceof SyntaxError) return { shard: f, key: '?', error: `${path} is not valid JSON`, time: '' };
+      throw e;
+    }
+  });
+}
+
+export type GridPoint = Pick<RunRecord, 'key' | 'variant' | 'depth' | 'batchSize' | 'lr' | 'seed'>;
+
+/** The grid's points in one fixed order (depth, arm, batch size, rate, seed): a point's index is the same in every process. */
+export function gridPoints(grid: SweepGrid): GridPoint[] {
+  const out: GridPoint[] = [];
   for (const depth of grid.depths)
     for (const variant of grid.variants)
       for (const batchSize of grid.batchSizes)
         for (const lr of grid.lrs)
-          for (let seed = 0; seed < grid.seeds; seed++) {
-            const key = runKey(variant, depth, batchSize, lr, seed);
-            if (!done.has(key)) todo.push({ key, variant, depth, batchSize, lr, seed });
-          }
-  const total = todo.length + done.size;
-  log(`sweep: ${total} runs in the grid, ${done.size} already done, ${todo.length} to run (results: ${runsPath})`);
+          for (let seed = 0; seed < grid.seeds; seed++) out.push({ key: runKey(variant, depth, batchSize, lr, seed), variant, depth, batchSize, lr, seed });
+  return out;
+}
+
+/** The points of `shard` (all points when null). */
+export const shardPoints = (grid: SweepGrid, shard: Shard | null): GridPoint[] => gridPoints(grid).filter((_, i) => !shard || i % shard.count === shard.index);
+
+/**
+ * Run every grid point of this process's shard (the whole grid without one) not yet recorded in
+ * any record file. Returns every record of the directory (old, new, and other shards').
+ */
+export async function runSweep(o: SweepOptions): Promise<RunRecord[]> {
+  const log = o.log ?? ((l: string) => console.log(l));
+  const shard = o.shard ?? null;
+  // Everything is checked before anything is written: a bad grid must not leave a settings.json behind.
+  const maxBatch = Math.max(...o.grid.batchSizes);
+  if (maxBatch > o.data.train.count) throw new Error(`sweep: --batch-sizes ${maxBatch} is larger than the ${o.data.train.count} training images (--train-count)`);
+  const runsPath = join(o.out, recordsFile(shard));
+  const known = readSweepRecords(o.out);
+  ensureDir(o.out, '--out');
+  checkSettings(o.out, sharedSettings(o));
+  // A line cut off by a crash has no newline: drop it (its run is done again), so the next record
+  // starts on its own line. Only this process's own file: another shard may be writing its own.
+  if (statPath(runsPath, 'sweep records')) {
+    const text = readFileChecked(runsPath, 'sweep records').toString('utf8');
+    if (text.length && !text.endsWith('\n')) writeFileAtomic(runsPath, text.slice(0, text.lastIndexOf('\n') + 1));
+  }
+  const records = known.records;
+  const done = new Set(records.map((r) => r.key));
+  const mine = shardPoints(o.grid, shard);
+  const todo = mine.filter((p) => !done.has(p.key));
+  const part = shard ? `shard ${shard.index} of ${shard.count}: ${mine.length} of the grid's ${gridPoints(o.grid).length} runs` : `${mine.length} runs in the grid`;
+  log(`sweep: ${part}, ${mine.length - todo.length} already done, ${todo.length} to run (results: ${runsPath})`);
   const t0 = performance.now();
   for (const [i, r] of todo.entries()) {
     const dir = join(o.out, 'runs', r.key);
@@ -195,19 +310,25 @@ export async function runSweep(o: SweepOptions): Promise<RunRecord[]> {
       const last = res.history[res.history.length - 1];
       rec = { ...r, diverged: false, testAccuracy: last?.testAccuracy ?? NaN, trainLoss: last?.trainLoss ?? NaN, steps: res.steps, seconds: (performance.now() - tRun) / 1000, message: res.message };
     } catch (e) {
-      if (!(e instanceof DivergedError)) throw e;
+      if (!(e instanceof DivergedError)) {
+        // Left for --collect to report; cleared when this shard next finishes.
+        const failure: ShardFailure = { shard: shardName(shard) ?? 'whole sweep', key: r.key, error: relativeTo((e as Error).message ?? String(e), o.out), time: new Date().toISOString() };
+        writeFileAtomic(join(o.out, failureFile(shard)), JSON.stringify(failure, null, 2) + '\n');
+        throw e;
+      }
       rec = { ...r, diverged: true, testAccuracy: NaN, trainLoss: NaN, steps: e.step, seconds: (performance.now() - tRun) / 1000, message: relativeTo(e.message, o.out) };
     }
-    appendFileSync(runsPath, JSON.stringify(rec) + '\n');
+    appendWhole(runsPath, JSON.stringify(rec) + '\n');
     records.push(rec);
     const elapsed = (performance.now() - t0) / 1000;
     const eta = (elapsed / (i + 1)) * (todo.length - i - 1);
     log(
-      `[${done.size + i + 1}/${total}] ${r.variant} depth ${r.depth} batch ${r.batchSize} lr ${r.lr} seed ${r.seed}: ` +
+      `[${mine.length - todo.length + i + 1}/${mine.length}] ${r.variant} depth ${r.depth} batch ${r.batchSize} lr ${r.lr} seed ${r.seed}: ` +
         (rec.diverged ? 'DIVERGED' : `test accuracy ${(100 * rec.testAccuracy).toFixed(1)}%, train loss ${rec.trainLoss.toFixed(3)}`) +
         ` (${rec.seconds.toFixed(0)} s; ETA ${Math.round(eta / 60)} min)`,
     );
   }
+  if (statPath(join(o.out, failureFile(shard)), 'sweep failure record')) removeFile(join(o.out, failureFile(shard)));
   return records;
 }
 

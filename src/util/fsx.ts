@@ -1,7 +1,7 @@
 // File-system helpers every writer and reader uses (Node only): one atomic write, one safe mkdir,
 // whole-line appends, and one function, describeFsError, through which every file-system error
 // the CLI prints goes: it names the operation, the path and what is wrong, never a raw system error.
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync, accessSync, constants, type Stats } from 'node:fs';
+import { closeSync, linkSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync, accessSync, constants, type Stats } from 'node:fs';
 import { basename, dirname, resolve, parse, join, sep } from 'node:path';
 import { faultEnospc, faultPoint } from './fault.js';
 
@@ -256,6 +256,25 @@ export function writeFileAtomic(path: string, chunks: Uint8Array[] | Uint8Array 
     }
     rmSync(tmp, { force: true });
     throw describeFsError(e, path, 'writing');
+  }
+}
+
+/**
+ * Create `path` with `text` only if it does not exist, atomically (a whole temporary file, then a
+ * hard link, which fails if the name is taken): of several processes racing, exactly one creates
+ * it, and no reader sees it half written. True if this call created it.
+ */
+export function createFileExclusive(path: string, text: string): boolean {
+  const tmp = `${path}.new-${process.pid}`;
+  writeFileAtomic(tmp, text);
+  try {
+    linkSync(tmp, path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw describeFsError(e, path, 'creating');
+  } finally {
+    rmSync(tmp, { force: true });
   }
 }
 

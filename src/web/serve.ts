@@ -8,14 +8,20 @@ import { createServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { dirname, join, normalize, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, normalize, resolve, sep } from 'node:path';
+import { REPO_ROOT } from '../util/root.js';
+import { FASHION_MNIST_DIR } from '../data/load.js';
+import { IDX_FILES } from '../data/idx.js';
 
-// The repository root: two levels above this file in src/web/ (tests, tsx), one above dist/cli.js
-// when bundled into the CLI.
-const HERE = dirname(fileURLToPath(import.meta.url));
-export const ROOT = /[\\/]src[\\/]web$/.test(HERE) ? resolve(HERE, '..', '..') : resolve(HERE, '..');
+export const ROOT = REPO_ROOT;
 export const WEB_DIST = join(ROOT, 'dist', 'web');
+
+/**
+ * The machine's Fashion-MNIST, served read-only under this URL path so the lab trains on real data
+ * without a drop: only the four gzip IDX files by their fixed names, never another file.
+ */
+export const FASHION_MNIST_URL = '/data/fashion-mnist/';
+export const FASHION_MNIST_FILES: readonly string[] = Object.values(IDX_FILES).map((f) => `${f}.gz`);
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -81,6 +87,8 @@ export interface ServerOptions {
   host?: string;
   /** The repository root (default ROOT). */
   root?: string;
+  /** Where the served Fashion-MNIST files are (default: Debian's package directory); null serves none. */
+  fashionMnistDir?: string | null;
   /** Called with one line per request ('GET /main.js 200'). */
   log?: (line: string) => void;
 }
@@ -101,6 +109,15 @@ export function startServer(opts: ServerOptions = {}): Promise<ServerHandle> {
       return send(403, 'text/plain; charset=utf-8', `Host '${req.headers.host ?? ''}' refused (a guard against DNS rebinding): open the lab by IP address or as localhost\n`);
     }
     if (urlPath === '/favicon.ico') return send(204, 'image/x-icon', '');
+    if (urlPath.startsWith(FASHION_MNIST_URL)) {
+      // A fixed list of names, never a path built from the URL: nothing else of the file system.
+      const name = urlPath.slice(FASHION_MNIST_URL.length);
+      const dir = opts.fashionMnistDir === undefined ? FASHION_MNIST_DIR : opts.fashionMnistDir;
+      const have = dir ? FASHION_MNIST_FILES.filter((f) => existsSync(join(dir, f)) && statSync(join(dir, f)).isFile()) : [];
+      if (name === '') return send(200, TYPES['.json'], JSON.stringify({ files: have }));
+      if (!have.includes(name)) return send(404, 'text/plain; charset=utf-8', `not served: ${urlPath} (the lab serves only the four Fashion-MNIST files of ${dir ?? 'no directory'}, where installed)\n`);
+      return send(200, 'application/gzip', readFileSync(join(dir!, name)));
+    }
     let file: string | null;
     try {
       file = resolvePath(root, urlPath);
