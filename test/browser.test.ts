@@ -15,6 +15,7 @@ import { runInBrowser, chromiumPath, ROOT, WEB_DIST, type BrowserCheckResult, ty
 import { readResult } from '../src/bench/output.js';
 import { compareResults, type KernelBenchResult, type StepBenchResult } from '../src/bench/report.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { fashionMnistInstalled } from '../src/data/load.js';
 
 /** Where the browser tests write their screenshots and downloads. */
 const OUT = join(ROOT, 'runs', 'browser-test');
@@ -292,6 +293,34 @@ describeGpu('the engine in headless Chromium (WebGPU on SwiftShader)', () => {
     expect(resumed.status, `${resumed.stdout}\n${resumed.stderr}`).toBe(0);
     expect(resumed.stdout).toMatch(/resumed at epoch 2 step 4/);
   }, 420_000);
+
+  // The served Fashion-MNIST (wrn browser --serve serves the machine's files): the page's default
+  // run is the CLI's main job. 100 steps (epoch 1 of 75 steps, evaluated, then 25 of epoch 2) keep
+  // the test near two minutes here; the CLI then resumes the page's checkpoint with no data flag.
+  it.skipIf(!fashionMnistInstalled())('the default training run uses the served Fashion-MNIST, passes 60% after its first epoch, and wrn train --resume continues it with no data flag', async () => {
+    let ckpt = '';
+    const tr = await runInBrowser({
+      task: 'train',
+      query: { maxSteps: 100 },
+      timeoutMs: 400_000,
+      onResult: async (page) => {
+        ckpt = await saveDownload(page, '#train-download-checkpoint', 'browser-fmnist.wrnckpt');
+      },
+    });
+    expect(tr.error).toBeUndefined();
+    const history = tr.history as { testAccuracy: number }[];
+    expect(history.length).toBe(1);
+    expect(history[0].testAccuracy).toBeGreaterThan(0.6);
+    const c = loadCheckpoint<{ config: { data: { source: string; trainCount: number; imageSize: number }; batchSize: number; lr: number }; step: number }>(ckpt);
+    expect(c.header.config.data).toEqual({ source: 'fashion-mnist', trainCount: 4800, testCount: 2000, imageSize: 12 });
+    expect([c.header.config.batchSize, c.header.config.lr, c.header.step]).toEqual([64, 0.2, 100]);
+    const out = join(OUT, 'resumed-fmnist');
+    rmSync(out, { recursive: true, force: true });
+    const resumed = spawnSync(process.execPath, ['bin/wrn.js', 'train', '--resume', ckpt, '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+    expect(resumed.status, `${resumed.stdout}\n${resumed.stderr}`).toBe(0);
+    expect(resumed.stdout).toMatch(/resumed at epoch 2 step 100/);
+    expect(resumed.stdout).toMatch(/epoch 3\/3 done: .*test accuracy/);
+  }, 720_000);
 
   it('a dropped bad file gives the readable error of the Node reader', async () => {
     let shown = '';

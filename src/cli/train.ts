@@ -7,30 +7,13 @@ import { fashionMnistInstalled, loadDataset, FASHION_MNIST_DIR } from '../data/l
 import { DATA_SETTINGS, SETTINGS, flagOfField, settingValue, withSetting, type SettingFlag } from '../train/settings.js';
 import { writeSampleGrid } from '../data/png.js';
 import { checkWrnSize } from '../model/wrn.js';
-import { BROWSER_FILES_SOURCE } from '../train/config.js';
+import { BROWSER_FILES_SOURCE, DEFAULT_JOB } from '../train/config.js';
 import { train, DEFAULT_TRAIN, DivergedError, checkpointConfig, loadTrainCheckpoint, resumeConfig, validateTrainConfig, type TrainCheckpoint, type TrainConfig } from '../train/trainer.js';
 import { GPUKernelError } from '../gpu/device.js';
 import { ensureDir, PathError, statPath } from '../util/fsx.js';
 import { writeCurves } from '../train/curves.js';
 import { parseFlags, flagsGiven, usage, requireRange, requireWrnDepth, requireTensorSize, UsageError, type FlagSpec } from './args.js';
 
-/**
- * The main job (`wrn train` with no flags), chosen by measurement on a 2-core machine with
- * SwiftShader: WRN-10-1 with BN on Fashion-MNIST at 12x12, 3 epochs of 75 steps of 64 over the
- * first 4,800 training images, lr 0.2 then halved each epoch after the first, no augmentation (at
- * 225 steps the net underfits: crops and flips only slow it), evaluated on the first 2,000 test
- * images. Measured: 84.4% test accuracy, 1 min 41 s wall (see README). Batch 64 runs 1.7x the
- * images/s of batch 32 on a CPU adapter; 12x12 keeps 2.2x the images/s of 16x16.
- */
-export const DEFAULT_JOB: TrainConfig = {
-  ...DEFAULT_TRAIN,
-  epochs: 3,
-  batchSize: 64,
-  lr: 0.2,
-  augment: false,
-  evalBatchSize: 250,
-  data: { source: 'auto', trainCount: 4800, testCount: 2000, imageSize: 12 },
-};
 const D = DEFAULT_JOB;
 
 /** The flags of a run that are not settings of it. */

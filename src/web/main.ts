@@ -242,7 +242,7 @@ function trainExtras(ui: ViewUi): HTMLElement {
       set('batch', c.batchSize);
       set('lr', c.lr);
       set('epochs', c.epochs);
-      set('data', c.data.source === 'synthetic' ? 'synthetic' : 'files');
+      set('data', c.data.source === 'synthetic' || c.data.source === 'fashion-mnist' ? c.data.source : 'files');
       set('trainCount', c.data.trainCount);
       set('testCount', c.data.testCount);
       set('imageSize', c.data.imageSize);

@@ -12,6 +12,7 @@ import { join, normalize, resolve, sep } from 'node:path';
 import { REPO_ROOT } from '../util/root.js';
 import { FASHION_MNIST_DIR } from '../data/load.js';
 import { IDX_FILES } from '../data/idx.js';
+import { SERVED_FASHION_MNIST } from './data.js';
 
 export const ROOT = REPO_ROOT;
 export const WEB_DIST = join(ROOT, 'dist', 'web');
@@ -20,7 +21,7 @@ export const WEB_DIST = join(ROOT, 'dist', 'web');
  * The machine's Fashion-MNIST, served read-only under this URL path so the lab trains on real data
  * without a drop: only the four gzip IDX files by their fixed names, never another file.
  */
-export const FASHION_MNIST_URL = '/data/fashion-mnist/';
+export const FASHION_MNIST_URL = SERVED_FASHION_MNIST;
 export const FASHION_MNIST_FILES: readonly string[] = Object.values(IDX_FILES).map((f) => `${f}.gz`);
 
 const TYPES: Record<string, string> = {

@@ -16,13 +16,13 @@ import { divergedAt } from '../train/step.js';
 import { trainEpochs } from '../train/loop.js';
 import { checkpointEntries } from '../train/evaluate.js';
 import { checkTrainCheckpoint, checkpointConfig, openModel, openSettings, resumeConfig } from '../train/open.js';
-import { DEFAULT_TRAIN, learningRate, validateTrainConfig, type CheckpointHeader, type TrainConfig, type TrainProgress } from '../train/config.js';
+import { DEFAULT_JOB, DEFAULT_TRAIN, learningRate, validateTrainConfig, type CheckpointHeader, type TrainConfig, type TrainProgress } from '../train/config.js';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../train/checkpoint_format.js';
 import { curvesChart } from '../train/curves_chart.js';
 import { datasetNorm } from '../data/augment.js';
 import { resizeDataset, type Dataset } from '../data/dataset.js';
 import { makeSynthetic, SYNTHETIC_MAX_COUNT } from '../data/synthetic.js';
-import { readDropped } from './data.js';
+import { readDropped, readServedFashionMnist } from './data.js';
 import type { TaskContext, TaskFn } from './tasks.js';
 import { blit, download, el, fmtSeconds, table, yieldToPage } from './ui.js';
 
@@ -391,15 +391,18 @@ async function trainData(ctx: TaskContext, spec: TrainConfig['data'], seed: numb
     }
     return { train, test, source: 'synthetic' };
   }
+  if (spec.source === 'fashion-mnist') return readServedFashionMnist(spec);
   if (!dropped.files.length) {
     if (ctx.params.get('task')) {
       ctx.log('waiting for dropped files (Fashion-MNIST IDX files or CIFAR-10 .bin files)');
       await new Promise<void>((r) => dropped.waiters.push(r));
     } else throw new Error('train: no files dropped: drop the four Fashion-MNIST IDX files (.gz or not) or CIFAR-10 data_batch_N.bin + test_batch.bin onto the page, or choose synthetic data');
   }
-  const d = await readDropped(dropped.files, spec);
-  return d;
+  return readDropped(dropped.files, spec);
 }
+
+/** The training view's data choices: the machine's Fashion-MNIST served with the page (the default), the embedded synthetic set, dropped files. */
+const TRAIN_DATA = ['fashion-mnist', 'synthetic', 'files'];
 
 async function trainTask(ctx: TaskContext, view: View) {
   const p = ctx.params;
@@ -411,22 +414,24 @@ async function trainTask(ctx: TaskContext, view: View) {
   } else {
     const variant = (p.get('variant') ?? 'bn') as Variant;
     if (!VARIANTS.includes(variant)) throw new Error(`train: variant must be one of ${VARIANTS.join(', ')}, got '${variant}'`);
-    const source = p.get('data') === 'files' ? 'files' : 'synthetic';
+    const source = p.get('data') ?? 'fashion-mnist';
+    if (!TRAIN_DATA.includes(source)) throw new Error(`train: data must be one of ${TRAIN_DATA.join(', ')}, got '${source}'`);
+    // The CLI's main job (wrn train with no flags) unless the form says otherwise.
+    const J = DEFAULT_JOB;
     cfg = {
-      ...DEFAULT_TRAIN,
+      ...J,
       variant,
-      depth: intParam(p, 'depth', 10, 4),
-      widen: intParam(p, 'width', 1, 1),
-      batchSize: intParam(p, 'batch', 32, 1),
-      lr: numParam(p, 'lr', 0.1),
-      epochs: intParam(p, 'epochs', 2, 1),
-      seed: intParam(p, 'seed', 0, 0),
-      augment: p.get('augment') !== '0',
+      depth: intParam(p, 'depth', J.depth, 4),
+      widen: intParam(p, 'width', J.widen, 1),
+      batchSize: intParam(p, 'batch', J.batchSize, 1),
+      lr: numParam(p, 'lr', J.lr),
+      epochs: intParam(p, 'epochs', J.epochs, 1),
+      seed: intParam(p, 'seed', J.seed, 0),
+      augment: p.has('augment') ? p.get('augment') !== '0' : J.augment,
       maxSteps: intParam(p, 'maxSteps', 0, 0),
-      evalBatchSize: 100,
       out: 'runs/browser',
       device: 'webgpu',
-      data: { source, trainCount: intParam(p, 'trainCount', 512, 0), testCount: intParam(p, 'testCount', 256, 0), imageSize: intParam(p, 'imageSize', 16, 0) },
+      data: { source, trainCount: intParam(p, 'trainCount', J.data.trainCount, 0), testCount: intParam(p, 'testCount', J.data.testCount, 0), imageSize: intParam(p, 'imageSize', J.data.imageSize, 0) },
     };
   }
   validateTrainConfig(cfg); // before waiting for dropped files
@@ -598,18 +603,19 @@ view(
   {
     name: 'train',
     title: 'Training',
-    blurb: 'Train a WRN here with live curves. Data: the embedded synthetic set, or Fashion-MNIST / CIFAR-10 files dropped onto this view. The checkpoint downloads in the format wrn train --resume reads.',
+    blurb:
+      "Train a WRN here with live curves. The defaults are the CLI's main job (wrn train with no flags: 84% on Fashion-MNIST in the CLI) on the machine's Fashion-MNIST, served with this page by wrn browser --serve; or the embedded synthetic set, or Fashion-MNIST / CIFAR-10 files dropped onto this view. The checkpoint downloads in the format wrn train --resume reads (served Fashion-MNIST: with no flags; dropped files: with --data DIR).",
     controls: [
-      { name: 'variant', label: 'variant', value: 'bn', options: VARIANTS },
-      { name: 'depth', label: 'depth', value: '10' },
-      { name: 'width', label: 'width', value: '1' },
-      { name: 'batch', label: 'batch', value: '32' },
-      { name: 'lr', label: 'learning rate', value: '0.1' },
-      { name: 'epochs', label: 'epochs', value: '2' },
-      { name: 'data', label: 'data', value: 'synthetic', options: ['synthetic', 'files'] },
-      { name: 'trainCount', label: 'train images', value: '512', help: 'the first N (0: all)' },
-      { name: 'testCount', label: 'test images', value: '256' },
-      { name: 'imageSize', label: 'image size', value: '16', help: '0: native' },
+      { name: 'variant', label: 'variant', value: DEFAULT_JOB.variant, options: VARIANTS },
+      { name: 'depth', label: 'depth', value: String(DEFAULT_JOB.depth) },
+      { name: 'width', label: 'width', value: String(DEFAULT_JOB.widen) },
+      { name: 'batch', label: 'batch', value: String(DEFAULT_JOB.batchSize) },
+      { name: 'lr', label: 'learning rate', value: String(DEFAULT_JOB.lr) },
+      { name: 'epochs', label: 'epochs', value: String(DEFAULT_JOB.epochs) },
+      { name: 'data', label: 'data', value: 'fashion-mnist', options: TRAIN_DATA, help: 'fashion-mnist: the files the server has (apt install dataset-fashion-mnist)' },
+      { name: 'trainCount', label: 'train images', value: String(DEFAULT_JOB.data.trainCount), help: 'the first N (0: all)' },
+      { name: 'testCount', label: 'test images', value: String(DEFAULT_JOB.data.testCount) },
+      { name: 'imageSize', label: 'image size', value: String(DEFAULT_JOB.data.imageSize), help: '0: native' },
     ],
   },
   trainTask,
