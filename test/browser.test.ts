@@ -316,7 +316,8 @@ describeGpu('the engine in headless Chromium (WebGPU on SwiftShader)', () => {
     expect([c.header.config.batchSize, c.header.config.lr, c.header.step]).toEqual([64, 0.2, 100]);
     const out = join(OUT, 'resumed-fmnist');
     rmSync(out, { recursive: true, force: true });
-    const resumed = spawnSync(process.execPath, ['bin/wrn.js', 'train', '--resume', ckpt, '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+    // --max-steps is a resumable setting the checkpoint keeps (the page's 100): lifted here; no data flag.
+    const resumed = spawnSync(process.execPath, ['bin/wrn.js', 'train', '--resume', ckpt, '--max-steps', '0', '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
     expect(resumed.status, `${resumed.stdout}\n${resumed.stderr}`).toBe(0);
     expect(resumed.stdout).toMatch(/resumed at epoch 2 step 100/);
     expect(resumed.stdout).toMatch(/epoch 3\/3 done: .*test accuracy/);
