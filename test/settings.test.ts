@@ -13,7 +13,7 @@ import { DEFAULT_TRAIN, RESUME_MAY_CHANGE, checkpointConfig, loadTrainCheckpoint
 import { openModel, openSettings } from '../src/train/open.js';
 import { checkpointEntries } from '../src/train/evaluate.js';
 import { makeSynthetic } from '../src/data/synthetic.js';
-import { resizeDataset, takeFirst } from '../src/data/dataset.js';
+import { dataHash, resizeDataset, takeFirst } from '../src/data/dataset.js';
 import { SETTINGS, TRAIN_SETTINGS, flagOfField, settingValue, type SettingPath } from '../src/train/settings.js';
 
 const cfg = (argv: string[]) => trainConfigFromFlags(parseFlags('train', argv, TRAIN_FLAGS));
@@ -92,5 +92,25 @@ describe('one way to open a run (src/train/open.ts: the trainer and the page)', 
       model.release();
       velocities.forEach((v) => v.release());
     }
+  }, 120_000);
+
+  it('a resume on other images or labels is refused by content, whatever the files are called; a dropped-files checkpoint resumes on a directory with the same content (issue 21)', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'wrn-open-hash-'));
+    await train(base(out), small, { log: () => {} });
+    const name = join(out, 'checkpoint.wrnckpt');
+    const ckpt = loadTrainCheckpoint(name);
+    expect(ckpt.header.dataHash).toBe(dataHash(small));
+    const saved = resumeConfig(checkpointConfig(ckpt), { epochs: 3 });
+    expect(() => openSettings(saved, small, { ckpt, name })).not.toThrow();
+    // One label changed: the same counts and sizes, other content.
+    const labels = small.train.labels.slice();
+    labels[5] = (labels[5] + 1) % 10;
+    const other = { train: { ...small.train, labels }, test: small.test };
+    expect(() => openSettings(saved, other, { ckpt, name })).toThrow(/--data synthetic holds other images or labels than the run trained on .*content hash [0-9a-f]{8}, the checkpoint's [0-9a-f]{8}\); give --data the data the run was trained on/);
+    // As a page checkpoint trained on dropped files: any directory with the same content resumes it.
+    const page = { ...ckpt, header: { ...ckpt.header, config: { ...ckpt.header.config, data: { ...ckpt.header.config.data, source: 'browser-files: IDX (a.gz, b.gz)' } } } };
+    const here = { ...saved, data: { ...saved.data, source: '/somewhere/else' } };
+    expect(() => openSettings(here, small, { ckpt: page, name })).not.toThrow();
+    expect(() => openSettings(here, other, { ckpt: page, name })).toThrow(/give --data the directory holding the same files that were dropped in the page \(IDX \(a\.gz, b\.gz\)\)/);
   }, 120_000);
 });

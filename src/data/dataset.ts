@@ -16,6 +16,24 @@ export interface Dataset {
   name: string;
 }
 
+/**
+ * A short hash (FNV-1a, 32 bits, hex) of the images and labels a run sees, after its subset and
+ * resize: a checkpoint records it, and a resume on other data is refused whatever the files are
+ * called or where they are (a page checkpoint trained on dropped files names no directory).
+ */
+export function dataHash(d: { train: Dataset; test: Dataset }): string {
+  let h = 0x811c9dc5;
+  const mix = (bytes: Uint8Array) => {
+    for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193) >>> 0;
+  };
+  for (const s of [d.train, d.test]) {
+    mix(new Uint8Array(new Uint32Array([s.count, s.channels, s.height, s.width]).buffer));
+    mix(s.images);
+    mix(s.labels);
+  }
+  return h.toString(16).padStart(8, '0');
+}
+
 /** A dataset's format problem (bad magic, counts, sizes, labels): the message names the file. */
 export class DataFormatError extends Error {
   override name = 'DataFormatError';

@@ -146,6 +146,8 @@ export interface CheckpointHeader extends TrainProgress {
   config: TrainConfig;
   /** On webgpu: the convolution choices the run made, so that a resume makes the same (absent in older checkpoints). */
   kernels?: KernelChoices;
+  /** dataHash of the images and labels the run saw (absent in older checkpoints): a resume on other data is refused. */
+  dataHash?: string;
 }
 
 /** The progress of a fresh run, or a copy of a checkpoint's (older checkpoints may lack the sums). */
@@ -214,6 +216,7 @@ export function trainHeaderProblems(h: unknown): string[] {
     if (!Array.isArray(a) || !a.every(isNum)) out.push(`${f} is not a list of finite numbers`);
     else if (isInt(r.step) && a.length !== r.step) out.push(`${f} holds ${a.length} values for ${r.step} steps`);
   }
+  if ('dataHash' in r && !(typeof r.dataHash === 'string' && /^[0-9a-f]{8}$/.test(r.dataHash))) out.push(`dataHash is ${JSON.stringify(r.dataHash)}, expected 8 hexadecimal digits`);
   if ('epochLossSum' in r && !isNum(r.epochLossSum)) out.push(`epochLossSum is ${JSON.stringify(r.epochLossSum)}, expected a finite number`);
   if (isInt(r.epochSteps) && isInt(r.step) && (r.epochSteps as number) > (r.step as number)) out.push(`epochSteps ${r.epochSteps} is more than the ${r.step} steps run`);
   return out;

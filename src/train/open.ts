@@ -5,7 +5,7 @@
 import { Tensor, type Device } from '../tensor.js';
 import { WideResNet } from '../model/wrn.js';
 import { numBatches } from '../data/augment.js';
-import { checkImageSize, type Dataset } from '../data/dataset.js';
+import { checkImageSize, dataHash, type Dataset } from '../data/dataset.js';
 import { CheckpointError, type Checkpoint } from './checkpoint_format.js';
 import { BROWSER_FILES_SOURCE, DEFAULT_TRAIN, RESUME_MAY_CHANGE, startProgress, trainHeaderProblems, validateTrainConfig, withSchedule, type CheckpointHeader, type TrainConfig, type TrainProgress } from './config.js';
 import { restore } from './evaluate.js';
@@ -87,8 +87,17 @@ export function openSettings(cfg: TrainConfig, data: { train: Dataset; test: Dat
         `a resume can only continue a run: give --epochs ${reached} or more (or leave it out: the checkpoint's ${saved.epochs})`,
     );
   }
-  // A page checkpoint names files dropped in a browser: the caller says where they are now.
-  if (saved.data.source.startsWith(BROWSER_FILES_SOURCE)) saved.data = { ...saved.data, source: cfg.data.source };
+  // A page checkpoint names files dropped in a browser: the caller says where they are now, and
+  // the content decides (names and paths do not): the images and labels must be the run's.
+  const dropped = saved.data.source.startsWith(BROWSER_FILES_SOURCE);
+  if (dropped) saved.data = { ...saved.data, source: cfg.data.source };
+  const want = resume.ckpt.header.dataHash;
+  if (want !== undefined && want !== dataHash(data)) {
+    throw new CheckpointError(
+      `checkpoint ${resume.name}: --data ${cfg.data.source} holds other images or labels than the run trained on (after --train-count, --test-count and --image-size: content hash ${dataHash(data)}, the checkpoint's ${want}); ` +
+        (dropped ? `give --data the directory holding the same files that were dropped in the page (${resume.ckpt.header.config.data.source.slice(BROWSER_FILES_SOURCE.length).trim()})` : 'give --data the data the run was trained on'),
+    );
+  }
   resumeConfig(saved, cfg); // the caller merged it: a mismatch is a bug
   return { cfg: { ...cfg, scheduleEpochs: saved.scheduleEpochs }, batchesPerEpoch };
 }

@@ -13,7 +13,7 @@ import { dirname, resolve } from 'node:path';
 import { gpu, type Tensor } from '../tensor.js';
 import type { WideResNet } from '../model/wrn.js';
 import { datasetNorm, numBatches } from '../data/augment.js';
-import type { Dataset } from '../data/dataset.js';
+import { dataHash, type Dataset } from '../data/dataset.js';
 import { appendWhole, PathError, writeFileAtomic } from '../util/fsx.js';
 import { faultPoint } from '../util/fault.js';
 import { saveCheckpoint, loadCheckpoint, CheckpointError, NonFiniteError } from './checkpoint.js';
@@ -177,6 +177,7 @@ export async function train(cfg: TrainConfig, data: { train: Dataset; test: Data
 
 /** The log, the checkpoints and the summary of one run. */
 class RunRecorder {
+  private dataHash: string | undefined;
   lastCheckpoint: string | null = null;
 
   constructor(
@@ -239,7 +240,8 @@ class RunRecorder {
   async save(p: Progress): Promise<void> {
     const entries = checkpointEntries(this.model, this.velocities);
     const arrays = await Promise.all(entries.map((e) => e.tensor.toArray()));
-    const header: CheckpointHeader = { kind: 'wrn-train', config: this.cfg, ...p, history: [...p.history], losses: [...p.losses], lrs: [...p.lrs], ...(this.kernels ? { kernels: this.kernels } : {}) };
+    this.dataHash ??= dataHash(this.data);
+    const header: CheckpointHeader = { kind: 'wrn-train', config: this.cfg, ...p, history: [...p.history], losses: [...p.losses], lrs: [...p.lrs], ...(this.kernels ? { kernels: this.kernels } : {}), dataHash: this.dataHash };
     try {
       saveCheckpoint(this.run.checkpoint, header, entries.map((e, i) => ({ name: e.name, shape: [...e.tensor.shape], data: arrays[i] })));
     } catch (e) {

@@ -20,7 +20,7 @@ import { DEFAULT_JOB, DEFAULT_TRAIN, learningRate, validateTrainConfig, type Che
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../train/checkpoint_format.js';
 import { curvesChart } from '../train/curves_chart.js';
 import { datasetNorm } from '../data/augment.js';
-import { resizeDataset, type Dataset } from '../data/dataset.js';
+import { dataHash, resizeDataset, type Dataset } from '../data/dataset.js';
 import { makeSynthetic, SYNTHETIC_MAX_COUNT } from '../data/synthetic.js';
 import { readDropped, readServedFashionMnist } from './data.js';
 import type { TaskContext, TaskFn } from './tasks.js';
@@ -351,7 +351,7 @@ export function setDroppedFiles(files: File[]): void {
 let loadedCheckpoint: { name: string; ckpt: Checkpoint<CheckpointHeader> } | null = null;
 
 /** The model of the last training run, for "download checkpoint". */
-let lastRun: { cfg: TrainConfig; model: WideResNet; velocities: Tensor[]; progress: Progress } | null = null;
+let lastRun: { cfg: TrainConfig; model: WideResNet; velocities: Tensor[]; progress: Progress; dataHash: string } | null = null;
 
 type Progress = TrainProgress;
 
@@ -370,10 +370,10 @@ export function loadedConfig(): TrainConfig | null {
 /** Download the last run's checkpoint (the format `wrn train --resume` reads). */
 export async function downloadCheckpoint(): Promise<void> {
   if (!lastRun) throw new Error('no training run to save yet: run one first');
-  const { cfg, model, velocities, progress: p } = lastRun;
+  const { cfg, model, velocities, progress: p, dataHash: hash } = lastRun;
   const entries = checkpointEntries(model, velocities);
   const arrays = await Promise.all(entries.map((e) => e.tensor.toArray()));
-  const header: CheckpointHeader = { kind: 'wrn-train', config: cfg, ...p, history: [...p.history], losses: [...p.losses], lrs: [...p.lrs] };
+  const header: CheckpointHeader = { kind: 'wrn-train', config: cfg, ...p, history: [...p.history], losses: [...p.losses], lrs: [...p.lrs], dataHash: hash };
   const parts = encodeCheckpoint(header, entries.map((e, i) => ({ name: e.name, shape: [...e.tensor.shape], data: arrays[i] })));
   download(`wrn-${cfg.depth}-${cfg.widen}-${cfg.variant}-step${p.step}.wrnckpt`, parts as BlobPart[]);
 }
@@ -450,7 +450,7 @@ async function trainTask(ctx: TaskContext, view: View) {
   const { model, velocities, progress: pr } = openModel(cfg, data, resume);
   const h = resume?.ckpt.header;
   loadedCheckpoint = null; // used once
-  lastRun = { cfg, model, velocities, progress: pr };
+  lastRun = { cfg, model, velocities, progress: pr, dataHash: dataHash(data) };
 
   const title = `WRN-${cfg.depth}-${cfg.widen} ${cfg.variant}`;
   ctx.log(
