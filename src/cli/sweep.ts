@@ -19,8 +19,8 @@ import { parseFlags, usage, requireRange, requireNonEmpty, UsageError, requireWr
 // measured runs): WRN-40-1 on Fashion-MNIST at 8x8, all six arms, three seeds at each of two
 // learning rates, 100 steps of 64 a run. Depth 10 is left out of the default (where every arm
 // trains, so it says nothing of Table 1's claims) to afford the seeds; runs that diverge stop at
-// once. A WRN-40-1 step takes about 1 s here whatever the batch (dispatch-bound at 8x8), so the
-// hour holds about 3,500 steps: that, not the claims, sets the grid.
+// once. A WRN-40-1 step takes about 1.5 s here (dispatch-bound at 8x8), so even this grid takes
+// about 70 min unloaded (measured 105 min on a shared machine): more than the hour it was sized for.
 const FLAGS = {
   preset: { type: 'string', default: 'table1', choices: ['table1', 'fig3', 'fig4'], help: 'the experiment whose grid gives the defaults and whose claims are checked (see below); the other flags override its grid' },
   depths: { type: 'list', default: [40], help: 'WRN depths (6N + 4); at 40 (18 blocks) the unnormalized net and SkipInit with alpha 1 diverge' },
@@ -156,7 +156,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
       usage(
         'sweep',
         'Train a grid of WRNs (depth x arm x learning rate x batch size x seeds), resumably, and write the paper-style table, one line per claim with its margin, and plots.\n' +
-          'Defaults (--preset table1): Table 1 at a small scale on Fashion-MNIST (8x8, depth 40, six arms, lr 0.0316 and 0.1, 3 seeds, 100 steps of 64 a run): see README for its time on a 2-core CPU adapter.\n' +
+          'Defaults (--preset table1): Table 1 at a small scale on Fashion-MNIST (8x8, depth 40, six arms, lr 0.0316 and 0.1, 3 seeds, 100 steps of 64 a run): 105 min on a shared 2-core CPU adapter, about 70 min unloaded (estimated).\n' +
           Object.entries(PRESETS).map(([k, p]) => `--preset ${k}: ${p.about}${p.argv.length ? `; it sets ${p.argv.join(' ')}` : ''}`).join('\n') +
           '\nOn a cluster: wrn sweep slurm [the grid flags] --shards N [--cpus-per-task C --gpus G --time T --partition P] [--submit] writes (or submits) a Slurm job array of N shards and a collect job; without a scheduler: parallel -j N wrn sweep [the grid flags] --shard {}/N ::: $(seq 0 N-1), then wrn sweep [the grid flags] --collect' +
           '\nFull scale on CIFAR-10 with a real GPU (Table 1): --data DIR --image-size 0 --train-count 0 --test-count 0 --depths 16,28,52,100,1000 --width 2 --batch-sizes 64 --epochs 200 --lr-decay-every 10 --seeds 7 --best-k 5 --lr-points 7 --lr-min 0.0125 --lr-max 0.8\n' +
