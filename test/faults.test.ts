@@ -170,6 +170,14 @@ describe('wrn train under faults (child processes, reference backend)', () => {
     expect(text.endsWith('\n')).toBe(true);
     return text.trim().split('\n').map((l) => JSON.parse(l) as { type: string; step?: number });
   };
+  /** The lock released, the checkpoint of step 4 kept, and its resume the uninterrupted run. */
+  const keptAndResumes = (dir: string, ckpt: string) => {
+    expect(existsSync(join(dir, 'run.lock'))).toBe(false);
+    expect(loadCheckpoint<{ step: number }>(ckpt).header.step).toBe(4);
+    const again = wrn(['train', '--resume', ckpt]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(record(dir)).toEqual(reference);
+  };
   it('a full disk while checkpointing: one line naming the file and the checkpoint kept; no temporary, no lock left; the resume is the same run', () => {
     const dir = tmp();
     const r = wrn(['train', ...T, '--out', dir], { WRN_FAULT: 'enospc:checkpoint.wrnckpt@2' }); // the second epoch's checkpoint
@@ -179,12 +187,8 @@ describe('wrn train under faults (child processes, reference backend)', () => {
       `wrn: writing ${ckpt}: no space left on the device (ENOSPC); kept: the checkpoint of step 4 (${ckpt}; resume with wrn train --resume ${ckpt} once there is room), and ${join(dir, 'log.jsonl')} through step 8, every line whole`,
     );
     noTemps(dir);
-    expect(existsSync(join(dir, 'run.lock'))).toBe(false);
-    expect(loadCheckpoint<{ step: number }>(ckpt).header.step).toBe(4);
     expect(wholeLines(dir).filter((l) => l.type === 'step')).toHaveLength(8);
-    const again = wrn(['train', '--resume', ckpt]);
-    expect(again.code, again.stderr).toBe(0);
-    expect(record(dir)).toEqual(reference);
+    keptAndResumes(dir, ckpt);
   }, 300_000);
   it('a disk that fills up mid-line of the log: the torn line is undone, the last checkpoint kept, the lock released; the resume is the same run', () => {
     const dir = tmp();
@@ -197,11 +201,7 @@ describe('wrn train under faults (child processes, reference backend)', () => {
     const lines = wholeLines(dir);
     expect(lines.filter((l) => l.type === 'step').map((l) => l.step)).toEqual([1, 2, 3, 4]);
     expect(lines[lines.length - 1].type).toBe('epoch');
-    expect(existsSync(join(dir, 'run.lock'))).toBe(false);
-    expect(loadCheckpoint<{ step: number }>(ckpt).header.step).toBe(4);
-    const again = wrn(['train', '--resume', ckpt]);
-    expect(again.code, again.stderr).toBe(0);
-    expect(record(dir)).toEqual(reference);
+    keptAndResumes(dir, ckpt);
   }, 300_000);
   it('a full disk when taking the lock: one line naming run.lock, no empty lock left behind; a fresh run that fails at its first step leaves nothing', () => {
     const dir = tmp();
