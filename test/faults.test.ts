@@ -483,7 +483,15 @@ describe('two signals during wrn train: the second quits at once, never through 
 
 describeGpu('two signals during wrn train on WebGPU (issue 20, defect 8)', () => {
   it('the second SIGINT while a Dawn step is in flight: killed by SIGINT, never a crash; the checkpoint valid', async () => {
-    check(await twice('webgpu'));
+    const r = await twice('webgpu');
+    // A fast adapter can finish the step and the checkpoint the first signal asked for within the
+    // 50 ms before the second one: then the run ends as one SIGINT ends it (exit 130, "interrupted"),
+    // which is no crash either (seen once on a clean clone here). The reference backend's test above
+    // exercises the second signal's path every time.
+    if (r.code === 130 && r.signal === null) {
+      expect(r.stderr).toMatch(/wrn train: interrupted by SIGINT after \d+ steps; resume with: wrn train --resume /);
+      expect(loadCheckpoint<{ step: number }>(join(r.dir, 'checkpoint.wrnckpt')).header.step).toBeGreaterThanOrEqual(8);
+    } else check(r);
   }, 300_000);
   it('wrn signal: SIGINT says that nothing is written before it ends (issue 20, defect 13)', async () => {
     const out = tmp();
