@@ -47,7 +47,7 @@ fi
 
 # Slurm and GNU parallel, for sweeps over many processes (wrn sweep slurm / --shard) and the test
 # that runs a real single-node Slurm cluster (tools/slurm/start.sh). Optional: without apt the
-# test is skipped and says how to enable it.
+# test fails saying what to install (WRN_TESTS_NO_SLURM=1 skips it, loudly).
 if ! command -v sbatch >/dev/null 2>&1 || [ ! -x /usr/sbin/slurmctld ] || ! command -v parallel >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1; then
     echo "[setup] installing Slurm (slurmctld slurmd slurm-client munge) and GNU parallel"
@@ -56,7 +56,7 @@ if ! command -v sbatch >/dev/null 2>&1 || [ ! -x /usr/sbin/slurmctld ] || ! comm
     $SUDO apt-get update -qq
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge parallel
   else
-    echo "[setup] no apt-get: Slurm and GNU parallel not installed; the Slurm test will be skipped"
+    echo "[setup] no apt-get: Slurm and GNU parallel not installed; the Slurm test needs them (or WRN_TESTS_NO_SLURM=1 npm test)"
   fi
 fi
 
