@@ -5,7 +5,7 @@ import { DEFAULT_TRAIN, validateTrainConfig, type TrainConfig } from '../train/t
 import { VARIANTS, checkWrnSize } from '../model/wrn.js';
 import type { DataSpec } from '../data/load.js';
 import { initWebGPU } from '../index.js';
-import { runSweep, aggregate, markdownTable, logGrid, parseArm, parseShard, shardFromEnv, readSweepRecords, readFailures, gridPoints, shardPoints, type Cell, type RunRecord, type SweepGrid } from '../sweep/sweep.js';
+import { runSweep, aggregate, markdownTable, logGrid, parseArm, parseShard, shardFromEnv, readSweepRecords, readFailures, gridPoints, type Cell, type RunRecord, type SweepGrid } from '../sweep/sweep.js';
 import { arrayScript, arraySpec, collectScript, shellQuote, type SlurmOptions } from '../sweep/slurm.js';
 import { WRN_BIN } from '../util/root.js';
 import { spawnSync } from 'node:child_process';
@@ -254,7 +254,8 @@ async function slurmCommand(argv: string[]): Promise<number> {
   if (f.time && !/^[\d:-]+$/.test(f.time)) throw new UsageError(`wrn sweep slurm: --time must be Slurm's form (minutes, H:MM:SS or D-HH:MM:SS), got '${f.time}'`);
   const out = resolve(f.out);
   const done = new Set(readSweepRecords(out).records.map((r) => r.key));
-  const indices = Array.from({ length: f.shards }, (_, i) => i).filter((i) => shardPoints(grid, { index: i, count: f.shards }).some((p) => !done.has(p.key)));
+  // The shards with a point left: a point's shard is its index mod N (as shardPoints splits the grid).
+  const indices = [...new Set(gridPoints(grid).flatMap((p, i) => (done.has(p.key) ? [] : [i % f.shards])))].sort((a, b) => a - b);
   const o: SlurmOptions = {
     shards: f.shards,
     indices,

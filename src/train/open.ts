@@ -92,9 +92,10 @@ export function openSettings(cfg: TrainConfig, data: { train: Dataset; test: Dat
   const dropped = saved.data.source.startsWith(BROWSER_FILES_SOURCE);
   if (dropped) saved.data = { ...saved.data, source: cfg.data.source };
   const want = resume.ckpt.header.dataHash;
-  if (want !== undefined && want !== dataHash(data)) {
+  const have = want === undefined ? undefined : dataHash(data);
+  if (have !== want) {
     throw new CheckpointError(
-      `checkpoint ${resume.name}: --data ${cfg.data.source} holds other images or labels than the run trained on (after --train-count, --test-count and --image-size: content hash ${dataHash(data)}, the checkpoint's ${want}); ` +
+      `checkpoint ${resume.name}: --data ${cfg.data.source} holds other images or labels than the run trained on (after --train-count, --test-count and --image-size: content hash ${have}, the checkpoint's ${want}); ` +
         (dropped ? `give --data the directory holding the same files that were dropped in the page (${resume.ckpt.header.config.data.source.slice(BROWSER_FILES_SOURCE.length).trim()})` : 'give --data the data the run was trained on'),
     );
   }
