@@ -38,6 +38,16 @@ describe('Table 1 claims', () => {
     expect(claimLine(c)).toMatch(/^- skipinit trains at depth 40, batch 32 .*: SHOWN \(lr 0\.1: loss 1\.300 ± 0\.100, .*holds on its own in 2 of 3 seeds\)$/);
   });
 
+  it("the loss in inference mode, where recorded, is the final training loss (dropout's noise does not count)", () => {
+    const recs = [1, 2].map((seed) => ({ ...run('regularized-skipinit', 0.1, seed, 1.5), trainLossInference: 1.1 }));
+    const [c] = table1Claims(recs, aggregate(recs, 2));
+    expect(c.holds).toBe(true);
+    expect(claimLine(c)).toMatch(/loss 1\.100 ± 0\.000/);
+    expect(aggregate(recs, 2)[0].trainLoss).toBeCloseTo(1.1, 12);
+    const old = [1, 2].map((seed) => run('regularized-skipinit', 0.1, seed, 1.5));
+    expect(table1Claims(old, aggregate(old, 2))[0].holds).toBe(false);
+  });
+
   it('a trainable arm above the bound, or with a diverged seed counted at chance loss, is NOT SHOWN', () => {
     const high = [run('fixup', 0.1, 0, 1.39), run('fixup', 0.1, 1, 1.41)];
     expect(table1Claims(high, aggregate(high, 2))[0].holds).toBe(false);
@@ -125,7 +135,9 @@ describe('wrn sweep presets', () => {
     const { sweepFlags, sweepConfigFromFlags, PRESETS } = await import('../src/cli/sweep.js');
     const t1 = sweepConfigFromFlags(sweepFlags([]));
     expect(t1.grid).toMatchObject({ depths: [40], lrs: [0.0316, 0.1], batchSizes: [64], seeds: 3, bestK: 3 });
-    expect(t1.grid.variants).toHaveLength(6);
+    expect(t1.grid.variants).toEqual(['bn@0.1', 'skipinit@0.1', 'regularized-skipinit@0.1', 'fixup@0.1', 'skipinit:alpha=1', 'unnormalized']);
+    expect(() => sweepConfigFromFlags(sweepFlags(['--variants', 'bn@0.1,bn']))).toThrow(/'bn@0\.1' and 'bn' are the same arm \(bn\)/);
+    expect(() => sweepConfigFromFlags(sweepFlags(['--variants', 'bn@0.1,fixup@-1']))).toThrow(/'fixup@-1': the learning rates after @ must be positive numbers/);
     const f3 = sweepConfigFromFlags(sweepFlags(['--preset', 'fig3']));
     expect(f3.grid).toMatchObject({ depths: [10], batchSizes: [8, 16, 32, 64], lrs: [0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64] });
     expect(sweepFlags(['--preset', 'fig3']).out).toBe('runs/sweep-fig3');

@@ -11,7 +11,7 @@ import { saveCheckpoint, loadCheckpoint } from '../src/train/checkpoint.js';
 import { makeSynthetic } from '../src/data/synthetic.js';
 import { parseFlags } from '../src/cli/args.js';
 import { TRAIN_FLAGS, trainConfigFromFlags } from '../src/cli/train.js';
-import { runSweep, aggregate, markdownTable, readRuns, logGrid } from '../src/sweep/sweep.js';
+import { runSweep, aggregate, markdownTable, readRuns, logGrid, parseArm, gridPoints } from '../src/sweep/sweep.js';
 import { describeGpu, requireGpu } from './helpers/optest.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'wrn-train-'));
@@ -210,6 +210,12 @@ describeGpu('training on webgpu', () => {
     const first = await runSweep({ grid, base, data, out, log: () => {} });
     expect(first).toHaveLength(4);
     expect(first.find((r) => r.variant === 'unnormalized' && r.lr === 1e6)!.diverged).toBe(true);
+    // Every finished run also has its final weights' loss on training images in inference mode:
+    // bn at lr 1e6 survives two steps in training mode, but its running statistics do not (null).
+    const bn = (lr: number) => first.find((r) => r.variant === 'bn' && r.lr === lr)!;
+    expect(bn(0.05).trainLossInference).toBeGreaterThan(0);
+    expect(bn(0.05).trainLossInference).not.toBe(bn(0.05).trainLoss);
+    expect(bn(1e6).diverged || bn(1e6).trainLossInference === null).toBe(true);
     // Interrupt: drop the last finished run; a restart redoes only that one.
     const path = join(out, 'runs.jsonl');
     const lines = readFileSync(path, 'utf8').trim().split('\n');
@@ -234,6 +240,17 @@ describe('sweep helpers', () => {
   it('logGrid is logarithmic and validates', () => {
     expect(logGrid(0.01, 1, 3)).toEqual([0.01, 0.1, 1]);
     expect(() => logGrid(0, 1, 3)).toThrow(/need 0 < min <= max/);
+  });
+
+  it('an arm may carry its own learning rates (ARM@LR/LR): its points use them, its name drops them', () => {
+    expect(parseArm('bn@0.1')).toEqual({ name: 'bn', variant: 'bn', lrs: [0.1] });
+    expect(parseArm('skipinit:alpha=1@0.1/0.0316/0.1')).toEqual({ name: 'skipinit:alpha=1', variant: 'skipinit', alphaInit: 1, lrs: [0.0316, 0.1] });
+    expect(parseArm('fixup')).toEqual({ name: 'fixup', variant: 'fixup' });
+    expect(() => parseArm('bn@')).toThrow(/'bn@' is not VARIANT, VARIANT:alpha=X, or either with @LR\/LR/);
+    expect(() => parseArm('bn@0')).toThrow(/'bn@0': the learning rates after @ must be positive numbers/);
+    const points = gridPoints({ depths: [40], variants: ['bn@0.1', 'unnormalized'], lrs: [0.01, 0.1], batchSizes: [64], seeds: 2, bestK: 2 });
+    expect(points.map((p) => p.key)).toEqual(['bn_d40_b64_lr0.1_s0', 'bn_d40_b64_lr0.1_s1', 'unnormalized_d40_b64_lr0.01_s0', 'unnormalized_d40_b64_lr0.01_s1', 'unnormalized_d40_b64_lr0.1_s0', 'unnormalized_d40_b64_lr0.1_s1']);
+    expect(points[0].variant).toBe('bn');
   });
 });
 

@@ -120,6 +120,7 @@ describe('readRuns', () => {
     // Issue 20, defect 10: values out of range, and the same run twice.
     ['an accuracy of 5', rec({ key: runKey('bn', 10, 32, 0.2, 0), lr: 0.2, testAccuracy: 5 }), /:2: not a run record: testAccuracy 5 is not a fraction in \[0, 1\]/],
     ['a finished run without a loss', rec({ key: runKey('bn', 10, 32, 0.2, 0), lr: 0.2, trainLoss: null }), /:2: not a run record: trainLoss null is not a finite number >= 0/],
+    ['a negative loss in inference mode', rec({ key: runKey('bn', 10, 32, 0.2, 0), lr: 0.2, trainLossInference: -1 }), /:2: not a run record: trainLossInference -1 is not a finite number >= 0, null or absent/],
     ['a duplicate', rec(), /:2: run bn_d10_b32_lr0\.1_s0 is recorded again \(first on line 1\)/],
   ];
   for (const [what, line, msg] of bad) {

@@ -3,7 +3,7 @@
 // size) and Figure 4 (small batch sizes). A claim holds when it holds in the aggregate over seeds;
 // each line also says in how many seeds it holds on its own, so a reader sees how close it was.
 import type { Cell, RunRecord } from './sweep.js';
-import { parseArm } from './sweep.js';
+import { finalTrainLoss, parseArm } from './sweep.js';
 
 /** A net trains when its final training loss is at most 0.6 ln 10 and its test accuracy at least 30%. */
 export const TRAIN_LOSS_BOUND = 0.6 * Math.log(10);
@@ -36,7 +36,7 @@ function margin(distance: number, spread: number, show: (d: number) => string = 
   return `margin ${show(distance)}, no spread over seeds to compare it with`;
 }
 
-const trained = (r: RunRecord) => !r.diverged && r.trainLoss <= TRAIN_LOSS_BOUND && r.testAccuracy >= TRAIN_MIN_ACCURACY;
+const trained = (r: RunRecord) => !r.diverged && finalTrainLoss(r) <= TRAIN_LOSS_BOUND && r.testAccuracy >= TRAIN_MIN_ACCURACY;
 
 function runsAt(records: RunRecord[], c: { variant: string; depth: number; batchSize: number }, lr?: number): RunRecord[] {
   return records.filter((r) => r.variant === c.variant && r.depth === c.depth && r.batchSize === c.batchSize && (lr === undefined || r.lr === lr));
@@ -57,7 +57,7 @@ function trainsClaim(records: RunRecord[], c: Cell): Claim {
   if (c.bestLr === null) return { statement, holds: false, evidence: `every run diverged (${c.diverged}/${c.runs})`, seedsHolding: 0, seeds };
   const at = runsAt(records, c, c.bestLr);
   // A seed that diverged at the optimal rate did not train: it counts against the claim at chance loss.
-  const losses = at.map((r) => (r.diverged ? Math.log(10) : r.trainLoss));
+  const losses = at.map((r) => (r.diverged ? Math.log(10) : finalTrainLoss(r)));
   const accs = at.map((r) => (r.diverged ? 0 : r.testAccuracy));
   const m = mean(losses);
   const holds = m <= TRAIN_LOSS_BOUND && mean(accs) >= TRAIN_MIN_ACCURACY;
@@ -72,7 +72,7 @@ function failsClaim(records: RunRecord[], c: Cell): Claim {
   const statement = `${c.variant} does not train at depth ${c.depth}, batch ${c.batchSize} (at no learning rate of the grid)`;
   const perLr = c.perLr.map((p) => {
     const at = runsAt(records, c, p.lr);
-    const ok = at.filter((r) => !r.diverged).map((r) => r.trainLoss);
+    const ok = at.filter((r) => !r.diverged).map(finalTrainLoss);
     return { lr: p.lr, ok, diverged: at.length - ok.length, trains: ok.length > 0 && mean(ok) <= TRAIN_LOSS_BOUND && mean(at.map((r) => (r.diverged ? 0 : r.testAccuracy))) >= TRAIN_MIN_ACCURACY };
   });
   const finite = perLr.filter((p) => p.ok.length);

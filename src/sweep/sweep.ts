@@ -16,7 +16,7 @@ import type { Dataset } from '../data/cifar.js';
 
 export interface SweepGrid {
   depths: number[];
-  /** Arms: a variant, or a variant with its own alpha at init ('skipinit:alpha=1'). */
+  /** Arms: a variant, with its own alpha at init ('skipinit:alpha=1') and its own learning rates ('bn@0.1') or not. */
   variants: string[];
   lrs: number[];
   batchSizes: number[];
@@ -35,18 +35,35 @@ export interface RunRecord {
   seed: number;
   diverged: boolean;
   testAccuracy: number;
+  /** Mean loss over the last epoch's steps (as trained: dropout active). */
   trainLoss: number;
+  /**
+   * The final weights' loss on the first test-count training images in inference mode (no
+   * dropout, BN's running statistics); null where it is not finite (BN's running statistics blown
+   * up by a huge rate); absent in records made before it was measured.
+   */
+  trainLossInference?: number | null;
   steps: number;
   seconds: number;
   message: string;
 }
 
-/** An arm of the grid: 'VARIANT' or 'VARIANT:alpha=X' (SkipInit's alpha at init for that arm). */
-export function parseArm(arm: string): { variant: Variant; alphaInit?: number } {
-  const m = /^([a-z-]+)(?::alpha=(-?[\d.]+(?:e-?\d+)?))?$/.exec(arm);
-  const v = m?.[1] as Variant | undefined;
-  if (!m || !v || !VARIANTS.includes(v)) throw new Error(`sweep: --variants: '${arm}' is not VARIANT or VARIANT:alpha=X with VARIANT one of ${VARIANTS.join(', ')}`);
-  return m[2] === undefined ? { variant: v } : { variant: v, alphaInit: Number(m[2]) };
+/** The final training loss the tables and claims use: in inference mode where measured (dropout does not count), else the last epoch's mean. */
+export const finalTrainLoss = (r: RunRecord): number => (r.trainLossInference === null ? Infinity : (r.trainLossInference ?? r.trainLoss));
+
+/**
+ * An arm of the grid: 'VARIANT', 'VARIANT:alpha=X' (SkipInit's alpha at init for that arm), either
+ * with '@LR/LR/...' (the arm runs at these learning rates instead of the grid's: 'bn@0.1'). The
+ * arm's name in the records and tables is without the rates.
+ */
+export function parseArm(arm: string): { name: string; variant: Variant; alphaInit?: number; lrs?: number[] } {
+  const num = '-?[\\d.]+(?:e-?\\d+)?';
+  const m = new RegExp(`^(([a-z-]+)(?::alpha=(${num}))?)(?:@(${num}(?:/${num})*))?$`).exec(arm);
+  const v = m?.[2] as Variant | undefined;
+  if (!m || !v || !VARIANTS.includes(v)) throw new Error(`sweep: --variants: '${arm}' is not VARIANT, VARIANT:alpha=X, or either with @LR/LR/... (its own learning rates), with VARIANT one of ${VARIANTS.join(', ')}`);
+  const lrs = m[4]?.split('/').map(Number);
+  if (lrs && !lrs.every((lr) => lr > 0 && Number.isFinite(lr))) throw new Error(`sweep: --variants: '${arm}': the learning rates after @ must be positive numbers`);
+  return { name: m[1], variant: v, ...(m[3] === undefined ? {} : { alphaInit: Number(m[3]) }), ...(lrs ? { lrs: [...new Set(lrs)].sort((a, b) => a - b) } : {}) };
 }
 
 export const runKey = (variant: string, depth: number, batchSize: number, lr: number, seed: number) => `${variant}_d${depth}_b${batchSize}_lr${lr}_s${seed}`;
@@ -73,6 +90,8 @@ function recordProblem(r: unknown): string | null {
   if (!(acc === null && o.diverged) && !(typeof acc === 'number' && acc >= 0 && acc <= 1)) return `testAccuracy ${JSON.stringify(acc)} is not a fraction in [0, 1]${o.diverged ? ' or null' : ''}`;
   const loss = o.trainLoss;
   if (!(loss === null && o.diverged) && !(typeof loss === 'number' && Number.isFinite(loss) && loss >= 0)) return `trainLoss ${JSON.stringify(loss)} is not a finite number >= 0${o.diverged ? ' or null' : ''}`;
+  const inf = o.trainLossInference;
+  if (inf !== undefined && inf !== null && !(typeof inf === 'number' && Number.isFinite(inf) && inf >= 0)) return `trainLossInference ${JSON.stringify(inf)} is not a finite number >= 0, null or absent`;
   return null;
 }
 
@@ -261,10 +280,12 @@ export type GridPoint = Pick<RunRecord, 'key' | 'variant' | 'depth' | 'batchSize
 export function gridPoints(grid: SweepGrid): GridPoint[] {
   const out: GridPoint[] = [];
   for (const depth of grid.depths)
-    for (const variant of grid.variants)
+    for (const arm of grid.variants) {
+      const { name: variant, lrs } = parseArm(arm);
       for (const batchSize of grid.batchSizes)
-        for (const lr of grid.lrs)
+        for (const lr of lrs ?? grid.lrs)
           for (let seed = 0; seed < grid.seeds; seed++) out.push({ key: runKey(variant, depth, batchSize, lr, seed), variant, depth, batchSize, lr, seed });
+    }
   return out;
 }
 
@@ -306,9 +327,10 @@ export async function runSweep(o: SweepOptions): Promise<RunRecord[]> {
     const tRun = performance.now();
     let rec: RunRecord;
     try {
-      const res = await train(cfg, o.data, { resume: existsSync(ckpt) ? ckpt : undefined, force: true, log: () => {} });
+      const res = await train(cfg, o.data, { resume: existsSync(ckpt) ? ckpt : undefined, force: true, log: () => {}, evaluateTrainImages: o.data.test.count });
       const last = res.history[res.history.length - 1];
-      rec = { ...r, diverged: false, testAccuracy: last?.testAccuracy ?? NaN, trainLoss: last?.trainLoss ?? NaN, steps: res.steps, seconds: (performance.now() - tRun) / 1000, message: res.message };
+      const inference = res.trainEval ? { trainLossInference: Number.isFinite(res.trainEval.loss) ? res.trainEval.loss : null } : {};
+      rec = { ...r, diverged: false, testAccuracy: last?.testAccuracy ?? NaN, trainLoss: last?.trainLoss ?? NaN, ...inference, steps: res.steps, seconds: (performance.now() - tRun) / 1000, message: res.message };
     } catch (e) {
       if (!(e instanceof DivergedError)) {
         // Left for --collect to report; cleared when this shard next finishes.
@@ -324,7 +346,7 @@ export async function runSweep(o: SweepOptions): Promise<RunRecord[]> {
     const eta = (elapsed / (i + 1)) * (todo.length - i - 1);
     log(
       `[${mine.length - todo.length + i + 1}/${mine.length}] ${r.variant} depth ${r.depth} batch ${r.batchSize} lr ${r.lr} seed ${r.seed}: ` +
-        (rec.diverged ? 'DIVERGED' : `test accuracy ${(100 * rec.testAccuracy).toFixed(1)}%, train loss ${rec.trainLoss.toFixed(3)}`) +
+        (rec.diverged ? 'DIVERGED' : `test accuracy ${(100 * rec.testAccuracy).toFixed(1)}%, train loss ${finalTrainLoss(rec).toFixed(3)}`) +
         ` (${rec.seconds.toFixed(0)} s; ETA ${Math.round(eta / 60)} min)`,
     );
   }
@@ -365,11 +387,11 @@ export function aggregate(records: RunRecord[], bestK: number): Cell[] {
       const mean = top.reduce((s, v) => s + v, 0) / top.length;
       // The sample standard deviation (n - 1), as the claims' margins use; 0 for one seed.
       const std = top.length < 2 ? 0 : Math.sqrt(top.reduce((s, v) => s + (v - mean) ** 2, 0) / (top.length - 1));
-      const ok = rs.filter((r) => r.lr === lr && !r.diverged && Number.isFinite(r.trainLoss)).map((r) => r.trainLoss);
+      const ok = rs.filter((r) => r.lr === lr && !r.diverged && Number.isFinite(finalTrainLoss(r))).map(finalTrainLoss);
       return { lr, mean, std, diverged: rs.filter((r) => r.lr === lr && r.diverged).length, trainLoss: ok.length ? ok.reduce((a, v) => a + v, 0) / ok.length : NaN };
     });
     const best = perLr.reduce<(typeof perLr)[number] | null>((b, p) => (p.mean > 0 && (!b || p.mean > b.mean) ? p : b), null);
-    const losses = rs.filter((r) => r.lr === best?.lr && !r.diverged && Number.isFinite(r.trainLoss)).map((r) => r.trainLoss);
+    const losses = rs.filter((r) => r.lr === best?.lr && !r.diverged && Number.isFinite(finalTrainLoss(r))).map(finalTrainLoss);
     cells.push({
       variant: rs[0].variant,
       depth: rs[0].depth,
@@ -409,7 +431,7 @@ export function markdownTable(cells: Cell[], bestK: number, seeds: number): stri
       });
       out.push(`| ${v} | ${row.join(' | ')} |`);
     }
-    out.push('', `Final training loss (mean over the runs at the optimal learning rate that did not diverge; ln 10 = 2.303 is chance); batch size ${b}.`, '');
+    out.push('', `Final training loss (mean over the runs at the optimal learning rate that did not diverge; each run's final weights on the first test-count training images in inference mode, so dropout does not count, or the last epoch's mean in records older than that measurement; ln 10 = 2.303 is chance); batch size ${b}.`, '');
     out.push(`| variant | ${depths.map((d) => `depth ${d}`).join(' | ')} |`);
     out.push(`| --- | ${depths.map(() => '---').join(' | ')} |`);
     for (const v of variants) {

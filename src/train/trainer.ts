@@ -13,7 +13,7 @@ import { dirname, resolve } from 'node:path';
 import { gpu, type Tensor } from '../tensor.js';
 import type { WideResNet } from '../model/wrn.js';
 import { datasetNorm, numBatches } from '../data/augment.js';
-import { dataHash, type Dataset } from '../data/dataset.js';
+import { dataHash, takeFirst, type Dataset } from '../data/dataset.js';
 import { appendWhole, PathError, writeFileAtomic } from '../util/fsx.js';
 import { faultPoint } from '../util/fault.js';
 import { saveCheckpoint, loadCheckpoint, CheckpointError, NonFiniteError } from './checkpoint.js';
@@ -24,7 +24,7 @@ import { CONV_IMPLEMENTATIONS_CHECKSUM } from '../gpu/programs/conv2d.js';
 import { checkTrainCheckpoint, openModel, openSettings, type Resume, type TrainCheckpoint } from './open.js';
 import { CONV_IMPLEMENTATION_NAMES, type ConvImplementationName, type TuningProfile } from '../gpu/profile.js';
 import { unknownImplementations, withChosen } from '../gpu/tuning.js';
-import { checkpointEntries } from './evaluate.js';
+import { checkpointEntries, evaluate } from './evaluate.js';
 import { trainEpochs } from './loop.js';
 
 export { DEFAULT_TRAIN, RESUME_MAY_CHANGE, learningRate, startProgress, validateTrainConfig, type TrainProgress, type CheckpointHeader, type EpochRecord, type TrainConfig } from './config.js';
@@ -54,6 +54,8 @@ export interface TrainResult {
   checkpoint: string | null;
   /** What actually ran (a resume's configuration comes from its checkpoint). */
   config: TrainConfig;
+  /** The final weights on the first `images` training images in inference mode (hooks.evaluateTrainImages, finished runs only). */
+  trainEval?: { images: number; loss: number; accuracy: number };
 }
 
 export interface TrainHooks {
@@ -70,6 +72,12 @@ export interface TrainHooks {
   verbose?: boolean;
   /** Called after every step (tests: memory over a long run). */
   onStep?: (step: number, loss: number) => void;
+  /**
+   * When the run finishes, also evaluate the final weights on the first this-many training images
+   * in inference mode (no dropout, BN's running statistics): a training loss that does not count
+   * the dropout noise (the sweep's claims use it).
+   */
+  evaluateTrainImages?: number;
 }
 
 /** Read a training checkpoint and check it (its kind and every field of its header). */
@@ -322,6 +330,8 @@ async function runLoop(
   if (stop !== 'finished' && p.batch > 0) await rec.save(p);
   const elapsed = (performance.now() - t0) / 1000;
   const last = p.history[p.history.length - 1];
+  const trainImages = stop === 'finished' && hooks.evaluateTrainImages ? takeFirst(data.train, hooks.evaluateTrainImages) : null;
+  const trainEval = trainImages ? { images: trainImages.count, ...(await evaluate(model, trainImages, cfg.evalBatchSize, cfg.device, norm)) } : undefined;
   const message =
     stop === 'finished' ? 'finished' : stop === 'max-steps' ? `stopped after ${p.step} steps (--max-steps)` : `interrupted by ${stopReason} after ${p.step} steps`;
   const result: TrainResult = {
@@ -336,6 +346,7 @@ async function runLoop(
     message,
     checkpoint: rec.lastCheckpoint,
     config: cfg,
+    ...(trainEval ? { trainEval } : {}),
   };
   const { losses: _omit, ...summary } = result;
   rec.summary(summary);
