@@ -7,7 +7,7 @@
 // A missing Chromium fails the test (unless WRN_TESTS_CPU_ONLY=1, which skips it and says so).
 import { beforeAll, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { describeGpu } from './helpers/optest.js';
@@ -295,6 +295,51 @@ describeGpu('the engine in headless Chromium (WebGPU on SwiftShader)', () => {
     expect(resumed.status, `${resumed.stdout}\n${resumed.stderr}`).toBe(0);
     expect(resumed.stdout).toMatch(/resumed at epoch 2 step 4/);
   }, 420_000);
+
+  // Issue 20: a checkpoint loaded into the page and resumed with a larger --epochs is the same run.
+  // One page: the task stops at step 6 of 8 (maxSteps), its checkpoint is downloaded; Run with the
+  // same form makes the uninterrupted 8-step run; the checkpoint is loaded back, epochs set to 3,
+  // and Run continues it: its first 8 steps must be the uninterrupted run's, bit for bit (same
+  // adapter, same kernels, no atomics), and the added epoch runs at the schedule's last rate.
+  it('a checkpoint loaded into the page and resumed with more epochs reproduces the uninterrupted run step for step', async () => {
+    const query = { data: 'synthetic', trainCount: 32, testCount: 16, imageSize: 8, batch: 8, epochs: 2, depth: 10, width: 1, lr: 0.1 };
+    type Run = { losses: number[]; lrs: number[]; steps: number; config: { epochs: number }; stop: string };
+    const runAgain = async (page: Page, name: string): Promise<Run> => {
+      await page.click('#train-run');
+      await page.waitForFunction(() => /Training: (done|stopped|\d+ failed)/.test(document.getElementById('status')?.textContent ?? '') || document.querySelector('#view-train .error'), null, { timeout: 200_000, polling: 200 });
+      return JSON.parse(readFileSync(await saveDownload(page, '#train-download', name), 'utf8')) as Run;
+    };
+    let whole: Run | null = null;
+    let resumed: Run | null = null;
+    let note = '';
+    const cut = await runInBrowser({
+      task: 'train',
+      query: { ...query, maxSteps: 6 },
+      timeoutMs: 400_000,
+      onResult: async (page) => {
+        const ckpt = await saveDownload(page, '#train-download-checkpoint', 'cut.wrnckpt');
+        whole = await runAgain(page, 'whole.json'); // the form has no maxSteps: the uninterrupted run
+        await page.setInputFiles('#train-load-checkpoint', ckpt);
+        await page.waitForFunction(() => (document.getElementById('train-load-note')?.textContent ?? '') !== '', null, { timeout: 30_000 });
+        note = await page.evaluate(() => document.getElementById('train-load-note')!.textContent!);
+        await page.fill('#train-epochs', '3');
+        resumed = await runAgain(page, 'resumed.json');
+      },
+    });
+    expect(cut.error).toBeUndefined();
+    expect(cut.steps).toBe(6);
+    expect(note).toMatch(/step 6/);
+    const w = whole as unknown as Run;
+    const r = resumed as unknown as Run;
+    expect(w.steps).toBe(8);
+    expect(w.lrs).toEqual([0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05]);
+    expect(r.config.epochs).toBe(3);
+    expect(r.steps).toBe(12);
+    expect(r.losses.slice(0, 6)).toEqual(cut.losses);
+    expect(r.losses.slice(0, 8)).toEqual(w.losses);
+    expect(r.lrs.slice(0, 8)).toEqual(w.lrs);
+    expect(r.lrs.slice(8)).toEqual([0.05, 0.05, 0.05, 0.05]); // the extension continues at the last rate
+  }, 600_000);
 
   // The served Fashion-MNIST (wrn browser --serve serves the machine's files): the page's default
   // run is the CLI's main job. 100 steps (epoch 1 of 75 steps, evaluated, then 25 of epoch 2) keep

@@ -409,8 +409,10 @@ async function trainTask(ctx: TaskContext, view: View) {
   const resume = loadedCheckpoint;
   let cfg: TrainConfig;
   if (resume) {
-    // The checkpoint's run (its schedule too) whatever epochs the form asks for now; the page runs on WebGPU.
-    cfg = resumeConfig(checkpointConfig(resume.ckpt), { epochs: intParam(p, 'epochs', resume.ckpt.header.config.epochs, 1), device: 'webgpu' });
+    // The checkpoint's run (its schedule too) whatever epochs the form asks for now; the page runs on
+    // WebGPU; the page's max steps (none from the form), not the checkpoint's: a run stopped by its
+    // max steps goes on to the end of its epochs.
+    cfg = resumeConfig(checkpointConfig(resume.ckpt), { epochs: intParam(p, 'epochs', resume.ckpt.header.config.epochs, 1), maxSteps: intParam(p, 'maxSteps', 0, 0), device: 'webgpu' });
   } else {
     const variant = (p.get('variant') ?? 'bn') as Variant;
     if (!VARIANTS.includes(variant)) throw new Error(`train: variant must be one of ${VARIANTS.join(', ')}, got '${variant}'`);
@@ -525,6 +527,7 @@ async function trainTask(ctx: TaskContext, view: View) {
     data: `${data.train.name}: ${data.train.count} train / ${data.test.count} test images of ${data.train.channels}x${data.train.height}x${data.train.width}`,
     steps: pr.step,
     losses: pr.losses,
+    lrs: pr.lrs,
     history: pr.history,
     finalTestAccuracy: last ? last.testAccuracy : NaN,
     imagesPerSecond: (stepsThisRun * cfg.batchSize) / seconds,
