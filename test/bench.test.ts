@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initWebGPU, type GpuRuntime } from '../src/index.js';
 import { describeGpu, requireGpu } from './helpers/optest.js';
-import { runKernelBench } from '../src/bench/kernels.js';
+import { runKernelBench, type KernelProgress } from '../src/bench/kernels.js';
 import { paddedGemm, recordCopy, recordSgemm } from '../src/bench/harness.js';
 import { rand } from '../src/check.js';
-import { runStepBench } from '../src/bench/step.js';
+import { runStepBench, type StepProgress } from '../src/bench/step.js';
 import { CATEGORIES, KERNELS_KIND, STEP_KIND, compareResults, formatKernels, formatStep, validateResult, type KernelBenchResult, type StepBenchResult } from '../src/bench/report.js';
 import { readResult, resultBaseName, slug, writeResult } from '../src/bench/output.js';
 import { parseConvLayer, runConv2dBench } from '../src/bench/conv2d.js';
@@ -118,8 +118,21 @@ describeGpu('wrn bench on the CPU adapter (tiny shapes)', () => {
   });
 
   it('kernels: every kernel timed, positive figures, ratios to limits measured in the same run, a valid file', async () => {
-    kernels = await runKernelBench(rt, TINY);
+    const seen: KernelProgress[] = [];
+    kernels = await runKernelBench(rt, { ...TINY, progress: (p) => seen.push(p) });
     expect(kernels.kind).toBe(KERNELS_KIND);
+    expect(kernels.partial).toBeUndefined();
+    // Progress before every measurement: the limits, the SGEMM at the one layer's GEMM, the copies at
+    // the two tensor sizes (512 and 1000 values), then every case, counted up to the total.
+    expect(seen.map((p) => p.text)).toEqual([
+      'reference 1 of 4: the copy and SGEMM limits',
+      "reference 2 of 4: SGEMM at 8x8x8's GEMM",
+      'reference 3 of 4: copy of 512 values',
+      'reference 4 of 4: copy of 1000 values',
+      ...KERNEL_NAMES.map((n, i) => `case ${i + 1} of ${KERNEL_NAMES.length}: ${n}`),
+    ]);
+    expect(seen.map((p) => p.done)).toEqual(seen.map((_, i) => i));
+    expect(seen.every((p) => p.total === 4 + KERNEL_NAMES.length)).toBe(true);
     expect(kernels.method).toBe(rt.hasTimestamps ? 'timestamp-query' : 'wall-clock');
     expect(kernels.kernels.map((k) => k.name)).toEqual(KERNEL_NAMES);
     const l = kernels.limits;
@@ -239,6 +252,76 @@ describeGpu('wrn bench on the CPU adapter (tiny shapes)', () => {
       expect(skipinit.breakdown!.bn).toBe(0);
       expect(step.bnCost.gpuShare!.fraction.median).toBeCloseTo(step.bnCost.gpuShare!.ms.median / bn.gpu!.median, 0);
     }
+  });
+
+  it('kernels: a stop takes effect before the next case and returns the kernels timed so far, marked partial', async () => {
+    // Stop requested while case 2 runs: case 3 never starts.
+    let stop = false;
+    const seen: KernelProgress[] = [];
+    const progress = (p: KernelProgress) => {
+      seen.push(p);
+      if (p.phase === 'case' && p.index === 2) stop = true;
+    };
+    const r = await runKernelBench(rt, { ...TINY, only: 'relu', progress, cancelled: () => stop });
+    expect(r.partial).toBe(true);
+    expect(r.kernels.map((k) => k.name)).toEqual(KERNEL_NAMES.filter((n) => n.includes('relu')).slice(0, 2));
+    expect(r.stoppedAt).toBe(`case 3 of 6: ${KERNEL_NAMES.filter((n) => n.includes('relu'))[2]}`);
+    expect(seen[seen.length - 1].text).toMatch(/^case 2 of 6: /); // nothing reported after the stop
+    expect(formatKernels(r)).toContain(`PARTIAL: stopped before ${r.stoppedAt}`);
+    expect(validateResult(JSON.parse(JSON.stringify(r)), 'partial')).toBeTruthy();
+    // Stopped from the start: the limits are measured (a result needs them), nothing after them.
+    const early = await runKernelBench(rt, { ...TINY, only: 'relu.fwd', cancelled: () => true });
+    expect(early).toMatchObject({ partial: true, stoppedAt: 'reference 2 of 2: copy of 512 values', kernels: [], copies: [] });
+    expect(early.limits.copyGBs).toBeGreaterThan(0);
+  });
+
+  it('step: progress before every step; a stop takes effect before the next step and returns the finished rounds, marked partial', async () => {
+    const o = { depth: 10, width: 1, batch: 1, steps: 2, warmup: 1, quick: true, variants: ['unnormalized', 'skipinit'] };
+    const profiled = rt.hasTimestamps ? 1 : 0;
+    const perRound = 2 + profiled;
+    // Complete: one progress call per step, warm-up (1 + the costed step per variant) then the rounds.
+    const all: StepProgress[] = [];
+    const done = await runStepBench(rt, { ...o, rounds: 1, progress: (p) => all.push(p) });
+    expect(done.partial).toBeUndefined();
+    expect(all).toHaveLength(2 * 2 + 2 * perRound);
+    expect(all.map((p) => p.done)).toEqual(all.map((_, i) => i));
+    expect(all.every((p) => p.total === all.length)).toBe(true);
+    expect(all.slice(0, 4).map((p) => p.text)).toEqual([
+      'warm-up, variant 1 of 2 (unnormalized), step 1 of 2',
+      'warm-up, variant 1 of 2 (unnormalized), step 2 of 2',
+      'warm-up, variant 2 of 2 (skipinit), step 1 of 2',
+      'warm-up, variant 2 of 2 (skipinit), step 2 of 2',
+    ]);
+    // The wall-timed steps alternate between the variants, then each one's profiled steps.
+    expect(all.slice(4).map((p) => [p.variant, p.step])).toEqual([[1, 1], [2, 1], [1, 2], [2, 2], ...(profiled ? [[1, 3], [2, 3]] : [])]);
+    expect(all[4].text).toBe(`round 1 of 1, variant 1 of 2 (unnormalized), step 1 of ${perRound}`);
+
+    // Stop requested while round 2's second variant runs its first step: nothing runs after that step.
+    let stop = false;
+    let after = 0;
+    const r = await runStepBench(rt, {
+      ...o,
+      rounds: 3,
+      progress: (p) => {
+        if (stop) after++;
+        if (p.round === 2 && p.variant === 2) stop = true;
+      },
+      cancelled: () => stop,
+    });
+    expect(after).toBe(0);
+    expect(r.partial).toBe(true);
+    expect(r.stoppedAt).toBe(`round 2 of 3, variant 1 of 2 (skipinit), step 2 of ${perRound}`); // round 2's order is rotated
+    expect(r.rounds).toHaveLength(1); // the unfinished round is dropped whole
+    expect(r.config.rounds).toBe(1);
+    expect(r.variants.map((v) => [v.name, v.wall.n])).toEqual([['unnormalized', 1], ['skipinit', 1]]);
+    if (profiled) for (const v of r.variants) expect(v.gpuMs, v.name).toBeGreaterThan(0);
+    expect(formatStep(r)).toContain(`PARTIAL: stopped before ${r.stoppedAt}`);
+    expect(validateResult(JSON.parse(JSON.stringify(r)), 'partial')).toBeTruthy();
+
+    // Stopped before any step: no round, no variant, still a result saying where it stopped.
+    const none = await runStepBench(rt, { ...o, rounds: 1, cancelled: () => true });
+    expect(none).toMatchObject({ partial: true, stoppedAt: 'warm-up, variant 1 of 2 (unnormalized), step 1 of 2', rounds: [], variants: [] });
+    expect(formatStep(none)).toMatch(/PARTIAL/);
   });
 
   it('step: without timestamps the breakdown is reported unavailable; bad options are refused', async () => {

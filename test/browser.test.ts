@@ -14,6 +14,7 @@ import { describeGpu } from './helpers/optest.js';
 import { runInBrowser, chromiumPath, ROOT, WEB_DIST, type BrowserCheckResult, type BrowserResult } from '../src/web/runner.js';
 import { readResult } from '../src/bench/output.js';
 import { compareResults, type KernelBenchResult, type StepBenchResult } from '../src/bench/report.js';
+import { kernelChartParts, stepChartParts } from '../src/bench/charts.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { fashionMnistInstalled } from '../src/data/load.js';
 
@@ -89,6 +90,36 @@ function chartInk(page: Page, view: string) {
   }, view);
 }
 
+/**
+ * Each ChartView chart in a view (src/web/chart.ts) as laid out: canvas pixels against CSS pixels,
+ * its aria-label, and the tooltip shown with the mouse at the centre of its plot area.
+ */
+async function chartViews(page: Page, view: string) {
+  const ids = await page.evaluate((v) => Array.from(document.querySelectorAll(`#view-${v} canvas.chart`)).map((c) => c.id), view);
+  const out: { id: string; width: number; cssWidth: number; dpr: number; role: string | null; label: string; tip: string; dataRows: number }[] = [];
+  for (const id of ids) {
+    await page.locator(`#${id}`).scrollIntoViewIfNeeded();
+    const at = await page.evaluate((i) => {
+      const c = document.getElementById(i) as HTMLCanvasElement;
+      const r = c.getBoundingClientRect();
+      const box = c.parentElement!.getBoundingClientRect(); // a chart wider than its box scrolls in it
+      const [L, T, R, B] = (c.dataset.plot ?? '0,0,0,0').split(',').map(Number);
+      const x = (Math.max(r.left + L, box.left) + Math.min(r.left + R, box.right)) / 2;
+      return { width: c.width, cssWidth: r.width, dpr: devicePixelRatio, role: c.getAttribute('role'), label: c.getAttribute('aria-label') ?? '', x, y: r.top + (T + B) / 2 };
+    }, id);
+    await page.mouse.move(at.x, at.y);
+    const tip = await page.evaluate((i) => {
+      const t = document.querySelector<HTMLElement>(`#${i}-figure .chart-tip`);
+      return t && !t.hidden ? (t.textContent ?? '') : '';
+    }, id);
+    await page.click(`#${id}-figure details.chart-data > summary`);
+    await page.waitForSelector(`#${id}-data`, { timeout: 5_000 });
+    const dataRows = await page.evaluate((i) => document.querySelectorAll(`#${i}-data tr`).length, id);
+    out.push({ id, width: at.width, cssWidth: at.cssWidth, dpr: at.dpr, role: at.role, label: at.label, tip, dataRows });
+  }
+  return out;
+}
+
 /** The cells of a table's body rows. */
 function tableRows(page: Page, id: string): Promise<string[][]> {
   return page.evaluate((t) => Array.from(document.querySelectorAll(`#${t} tr`)).slice(1).map((tr) => Array.from(tr.children).map((c) => c.textContent ?? '')), id);
@@ -162,13 +193,15 @@ describeGpu('the engine in headless Chromium (WebGPU on SwiftShader)', () => {
     for (const k of ['feature timestamp-query', 'feature subgroups', 'feature shader-f16', 'fallback adapter', 'maxStorageBufferBindingSize', 'tuning profile']) expect(kv[k], k).toBeDefined();
     expect(checkDom.checkRows.map((c) => c[1])).toEqual(r.lines!.map((l) => l.name));
     expect(checkDom.checkRows.every((c) => c[0] === 'PASS')).toBe(true);
-    expect(checkDom.progress).toMatch(new RegExp(`^${r.lines!.length} / ${r.lines!.length}`));
+    expect(checkDom.progress).toBe(`done: ${r.lines!.length} of ${r.lines!.length} cases`);
+    expect(checkDom.checkRows.every((c) => c.length === 5)).toBe(true); // no message column while no row has a message
     expect(existsSync(join(OUT, 'check.png')) && existsSync(join(OUT, 'adapter.png'))).toBe(true);
   });
 
   it('the kernel benchmark view runs, shows finite numbers and a chart, and its JSON is read by wrn bench compare', async () => {
     let rows: string[][] = [];
     let ink: Awaited<ReturnType<typeof chartInk>> = [];
+    let charts: Awaited<ReturnType<typeof chartViews>> = [];
     let file = '';
     const k = await runInBrowser({
       task: 'kernels',
@@ -177,6 +210,7 @@ describeGpu('the engine in headless Chromium (WebGPU on SwiftShader)', () => {
       onResult: async (page) => {
         rows = await tableRows(page, 'kernels-table');
         ink = await chartInk(page, 'kernels');
+        charts = await chartViews(page, 'kernels');
         file = await saveDownload(page, '#kernels-download', 'kernels-browser.json');
         await shoot(page, 'kernels');
       },
@@ -185,8 +219,19 @@ describeGpu('the engine in headless Chromium (WebGPU on SwiftShader)', () => {
     const res = k.result as KernelBenchResult;
     expect(rows.length).toBe(res.kernels.length);
     for (const row of rows) for (const c of [row[1], row[3], row[5]]) expect(Number.isFinite(Number(c)), `${row[0]}: '${c}'`).toBe(true);
-    expect(ink.length).toBe(1);
-    expect(ink[0].ink).toBeGreaterThan(1000);
+    // One chart per panel (memory-bound kernels, convolutions), each drawn at its CSS width times
+    // devicePixelRatio, labelled for screen readers, with a tooltip and a data table.
+    const parts = kernelChartParts(res);
+    expect(ink.map((c) => c.id)).toEqual(parts.map((p) => `kernels-chart-${p.key}`));
+    for (const c of ink) expect(c.ink, c.id).toBeGreaterThan(1000);
+    expect(charts.map((c) => c.id)).toEqual(ink.map((c) => c.id));
+    charts.forEach((c, i) => {
+      expect(Math.abs(c.width - c.cssWidth * c.dpr), `${c.id}: ${c.width} canvas px for ${c.cssWidth} CSS px at dpr ${c.dpr}`).toBeLessThanOrEqual(1);
+      expect(c.role).toBe('img');
+      expect(c.label).toContain(`Bar chart: ${parts[i].options.title}.`);
+      expect(c.tip, c.id).toMatch(/: \d[\d.e+-]*$/m);
+      expect(c.dataRows).toBe(parts[i].options.groups.length + 1);
+    });
     const browser = readResult(file);
     expect(browser.runtime).toMatch(/^browser: .*Chrome/);
     const table = compareResults(readResult(newestResult('kernels-node-')), browser, 'node', 'browser');
@@ -201,6 +246,7 @@ describeGpu('the engine in headless Chromium (WebGPU on SwiftShader)', () => {
     let projection: string[][] = [];
     let roofline: string[][] = [];
     let ink: Awaited<ReturnType<typeof chartInk>> = [];
+    let charts: Awaited<ReturnType<typeof chartViews>> = [];
     let file = '';
     const st = await runInBrowser({
       task: 'step',
@@ -213,6 +259,7 @@ describeGpu('the engine in headless Chromium (WebGPU on SwiftShader)', () => {
         projection = await tableRows(page, 'step-projection');
         roofline = await tableRows(page, 'step-roofline');
         ink = await chartInk(page, 'step');
+        charts = await chartViews(page, 'step');
         file = await saveDownload(page, '#step-download', 'step-browser.json');
         await shoot(page, 'step');
       },
@@ -222,7 +269,7 @@ describeGpu('the engine in headless Chromium (WebGPU on SwiftShader)', () => {
     expect(res.variants.map((v) => v.name)).toEqual(['bn', 'bn-tiled', 'bn-fused', 'skipinit', 'unnormalized']);
     expect(rows.map((r) => r[0])).toEqual(['bn', 'bn-tiled', 'bn-fused', 'skipinit', 'unnormalized']);
     for (const row of rows) for (const c of [...row.slice(1, 3), row[4]]) expect(Number.isFinite(Number(c)), `${row[0]}: '${c}'`).toBe(true);
-    for (const row of rows) expect(row[3], `${row[0]} wall ms/step`).toMatch(/^[\d.]+ \[[\d.]+, [\d.]+\]$/); // median [min, max] over the 2 rounds
+    for (const row of rows) expect(row[3], `${row[0]} wall ms/step`).toMatch(/^[\d.]+ \[[\d.]+, [\d.]+\]( \u26a0)?$/); // median [min, max] over the 2 rounds (marked when noisy)
     expect(res.rounds).toHaveLength(2);
     // The page leads with the sentence, then BN's cost both ways, from the same code as the CLI.
     expect(headline).toBe(res.bnCost.headline);
@@ -230,8 +277,19 @@ describeGpu('the engine in headless Chromium (WebGPU on SwiftShader)', () => {
     if (res.method === 'timestamp-query') expect(summary).toMatch(/\(b\) the BN kernels' share of the bn step's GPU time: /);
     expect(projection.map((r) => r[0])).toEqual(['NVIDIA H200', 'NVIDIA A100', 'NVIDIA RTX 4090', 'Apple M2', 'laptop iGPU']);
     expect(roofline.some((r) => r[0] === 'bn' && r[1] === 'bn')).toBe(true);
-    expect(ink.length).toBe(1);
-    expect(ink[0].ink).toBeGreaterThan(1000);
+    // Wall time, and with GPU timestamps the time and share by category: one chart each.
+    const parts = stepChartParts(res);
+    expect(ink.map((c) => c.id)).toEqual(parts.map((p) => `step-chart-${p.key}`));
+    for (const c of ink) expect(c.ink, c.id).toBeGreaterThan(1000);
+    charts.forEach((c, i) => {
+      expect(Math.abs(c.width - c.cssWidth * c.dpr), `${c.id}: ${c.width} canvas px for ${c.cssWidth} CSS px at dpr ${c.dpr}`).toBeLessThanOrEqual(1);
+      expect(c.role).toBe('img');
+      expect(c.label).toContain(`Bar chart: ${parts[i].options.title}.`);
+      expect(c.tip, c.id).toMatch(/^(bn|bn-tiled|bn-fused|skipinit|unnormalized)\n/);
+      expect(c.tip, c.id).toMatch(/: \d[\d.e+-]*( ms)?( \([\d.]+%\))?$/m);
+      expect(c.dataRows).toBe(res.variants.length + 1);
+    });
+    expect(charts).toHaveLength(parts.length);
     const table = compareResults(readResult(newestResult('step-node-')), readResult(file), 'node', 'browser');
     expect(table).toMatch(/bn +wall ms\/step/);
   }, 300_000);
@@ -281,9 +339,10 @@ describeGpu('the engine in headless Chromium (WebGPU on SwiftShader)', () => {
     expect(losses.length).toBe(4);
     expect(losses.every(Number.isFinite)).toBe(true);
     expect((tr.history as unknown[]).length).toBe(1);
-    expect(ink.length).toBe(1);
+    // The live curves (loss, test accuracy), then the run list's four overlay charts.
+    expect(ink.map((c) => c.id)).toEqual(['train-chart-loss', 'train-chart-accuracy', 'train-runs-loss', 'train-runs-accuracy', 'train-runs-test-loss', 'train-runs-lr']);
     expect(Number(ink[0].points)).toBeGreaterThanOrEqual(4);
-    expect(ink[0].ink).toBeGreaterThan(1000);
+    for (const c of ink) expect(c.ink, c.id).toBeGreaterThan(1000);
     expect(stats).toMatch(/step 4\/4 .* img\/s .*ETA .*test accuracy/);
     // The checkpoint is the CLI's format, and a resume of it trains on.
     const c = loadCheckpoint<{ kind: string; config: { data: { source: string } }; step: number }>(ckpt);
@@ -395,6 +454,91 @@ describeGpu('the engine in headless Chromium (WebGPU on SwiftShader)', () => {
     expect(shown).toMatch(want);
   }, 120_000);
 
+  // Issue 21: the lab as a researcher uses it. One page: a tiny training run (the task), then the
+  // tabs by keyboard, a bad field, a second run, the two overlaid and exported, and the width of
+  // every view at 400, 800 and 1280 px.
+  it('lab: tabs by arrow keys, a bad field named without a page error, two runs overlaid and exported, no view wider than the window', async () => {
+    const query = { data: 'synthetic', trainCount: 32, testCount: 16, imageSize: 8, batch: 8, epochs: 1, depth: 10, width: 1, lr: 0.1 };
+    const consoleLines: string[] = [];
+    let tabs: string[] = [];
+    let order: string[] = [];
+    let fieldError = '';
+    let invalid: string | null = null;
+    let errorsAfterBadField: string[] = [];
+    let runRows: string[][] = [];
+    let lossLabel = '';
+    let csv = '';
+    const got: { json?: { kind: string; adapter: string; commit: string; date: string; config: { lr: number }; losses: number[] } } = {};
+    const overflow: string[] = [];
+    const r = await runInBrowser({
+      task: 'train',
+      query,
+      timeoutMs: 300_000,
+      onConsole: (l) => consoleLines.push(l),
+      onResult: async (page) => {
+        const selected = () => page.evaluate(() => document.querySelector('[role="tab"][aria-selected="true"]')?.id ?? '');
+        order = await page.evaluate(() => Array.from(document.querySelectorAll('[role="tablist"] [role="tab"]')).map((t) => t.id));
+        await page.focus('#tab-train');
+        for (const key of ['Home', 'ArrowRight', 'ArrowLeft', 'ArrowLeft', 'End']) {
+          await page.keyboard.press(key);
+          tabs.push(`${key}:${await selected()}:${await page.evaluate(() => document.activeElement?.id ?? '')}`);
+        }
+        await page.click('#tab-train');
+        const before = consoleLines.length;
+        await page.fill('#train-lr', 'abc');
+        await page.click('#train-run');
+        await page.waitForSelector('#view-train pre.error', { timeout: 30_000 });
+        fieldError = await page.evaluate(() => document.querySelector('#view-train pre.error')!.textContent!);
+        invalid = await page.getAttribute('#train-lr', 'aria-invalid');
+        await page.waitForTimeout(500);
+        errorsAfterBadField = consoleLines.slice(before).filter((l) => /page error|Uncaught/i.test(l));
+        await page.fill('#train-lr', '0.05');
+        await page.click('#train-run');
+        await page.waitForFunction(() => /Training: (done|stopped)/.test(document.getElementById('status')?.textContent ?? ''), null, { timeout: 200_000, polling: 200 });
+        runRows = await page.evaluate(() => Array.from(document.querySelectorAll('#train-runs-table tr')).slice(1).map((tr) => Array.from(tr.children).map((c) => c.textContent ?? '')));
+        lossLabel = await page.evaluate(() => document.getElementById('train-runs-loss')?.getAttribute('aria-label') ?? '');
+        csv = readFileSync(await saveDownload(page, '#train-run-2-csv', 'run-2.csv'), 'utf8');
+        got.json = JSON.parse(readFileSync(await saveDownload(page, '#train-run-1-json', 'run-1.json'), 'utf8'));
+        for (const width of [400, 800, 1280]) {
+          await page.setViewportSize({ width, height: 900 });
+          for (const v of ['adapter', 'check', 'kernels', 'step', 'tune', 'train']) {
+            if (!(await page.$(`#tab-${v}`))) continue;
+            await page.click(`#tab-${v}`);
+            const [sw, iw] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+            if (sw > iw) overflow.push(`${v} at ${width} px: ${sw} px wide`);
+          }
+          await shoot(page, `lab-train-${width}`);
+        }
+      },
+    });
+    expect(r.error).toBeUndefined();
+    // Home: the first tab; right: the second; left: the first again; left: wraps to the last; End: the last.
+    const ids = tabs.map((t) => t.split(':')[1]);
+    expect(order.length).toBeGreaterThanOrEqual(5);
+    expect(ids).toEqual([order[0], order[1], order[0], order[order.length - 1], order[order.length - 1]]);
+    expect(tabs.every((t) => t.split(':')[1] === t.split(':')[2])).toBe(true); // focus follows the selection
+    expect(fieldError).toMatch(/^Training: learning rate \(lr\) must be a positive number, got 'abc'/);
+    expect(invalid).toBe('true');
+    expect(errorsAfterBadField).toEqual([]);
+    expect(runRows).toHaveLength(2);
+    expect(runRows[0][1]).toMatch(/^1: WRN-10-1 bn, lr 0\.1, batch 8/);
+    expect(runRows[1][1]).toMatch(/^2: WRN-10-1 bn, lr 0\.05, batch 8/);
+    expect(lossLabel).toContain('1: WRN-10-1 bn, lr 0.1');
+    expect(lossLabel).toContain('2: WRN-10-1 bn, lr 0.05');
+    const lines = csv.trim().split('\n');
+    expect(lines.filter((l) => l.startsWith('# '))).toEqual(expect.arrayContaining([expect.stringMatching(/^# adapter: /), expect.stringMatching(/^# commit: [0-9a-f]{12}|^# commit: unknown/), expect.stringMatching(/^# settings: \{/)]));
+    const rows = lines.filter((l) => !l.startsWith('#'));
+    expect(rows[0]).toBe('step,epoch,train_loss,lr,test_loss,test_accuracy');
+    expect(rows).toHaveLength(1 + 4);
+    expect(rows[4]).toMatch(/^4,1,[\d.e-]+,0\.05,[\d.e-]+,[\d.]+$/); // the evaluation ends step 4
+    const j = got.json!;
+    expect(j.kind).toBe('wrn-browser-train');
+    expect(j.config.lr).toBe(0.1);
+    expect(j.losses).toHaveLength(4);
+    expect(j.adapter).toMatch(/swiftshader/i);
+    expect(overflow).toEqual([]);
+  }, 420_000);
+
   it('a filter runs only the matching checks', async () => {
     const f = (await runInBrowser({ task: 'check', query: { filter: 'relu' }, timeoutMs: 60_000 })) as BrowserCheckResult;
     expect(f.error).toBeUndefined();
@@ -406,4 +550,68 @@ describeGpu('the engine in headless Chromium (WebGPU on SwiftShader)', () => {
     const e = await runInBrowser({ task: 'no-such-task', timeoutMs: 30_000 });
     expect(e.error).toMatch(/unknown task 'no-such-task' \(known: .*check/);
   }, 60_000);
+});
+
+// Issue 21: Stop in the step benchmark takes effect within one step (it used to wait for the end of
+// the variant's round), and what finished is shown, marked partial and downloadable. Its own block:
+// it does not need the kernel checks the block above runs first.
+describeGpu('the lab stops a step benchmark within one step (headless Chromium)', () => {
+  it('Stop during round 2 ends the run within one step; round 1 is shown, marked partial, and downloads', async () => {
+    requireChromium();
+    ensureBundle();
+    // Three variants at batch 16, 3 wall-timed steps each per round, no warm-up beyond the costed step:
+    // the stop is clicked while round 2's second variant runs its first step. The old stop point,
+    // after the first variant's profiled step, was 7 to 8 steps later.
+    const query = { depth: 10, width: 1, batch: 16, steps: 3, warmup: 0, rounds: 2, variants: 'bn,skipinit,unnormalized' };
+    let atClick = '';
+    let elapsed = 0;
+    let rows: string[][] = [];
+    let note = '';
+    let status = '';
+    let saveDisabled = true;
+    let file = '';
+    const st = await runInBrowser({
+      task: 'step',
+      query,
+      timeoutMs: 300_000,
+      onLoad: async (page) => {
+        await page.waitForFunction(() => /^round 2 of 2, variant 2 of 3 \(\S+\), step 1 of /.test(document.querySelector('#step-progress span')?.textContent ?? ''), null, { timeout: 280_000, polling: 50 });
+        atClick = await page.evaluate(() => document.querySelector('#step-progress span')?.textContent ?? '');
+        const t0 = Date.now();
+        await page.click('#step-stop');
+        await page.waitForFunction(() => window.__wrnResult !== undefined, null, { timeout: 120_000, polling: 50 });
+        elapsed = Date.now() - t0;
+      },
+      onResult: async (page) => {
+        rows = await tableRows(page, 'step-table');
+        note = await page.evaluate(() => document.getElementById('step-partial')?.textContent ?? '');
+        status = await page.evaluate(() => document.getElementById('status')?.textContent ?? '');
+        saveDisabled = await page.isDisabled('#step-download');
+        if (!saveDisabled) file = await saveDownload(page, '#step-download', 'step-stopped.json');
+        await shoot(page, 'step-stopped');
+      },
+    });
+    expect(st.error).toBeUndefined();
+    const res = st.result as StepBenchResult;
+    // The slowest wall-timed step of round 1: what a stop may have to wait for (the one in flight).
+    const step = Math.max(...res.rounds.flatMap((r) => Object.values(r.variants).flatMap((v) => v.wallSamples)));
+    console.log(`[browser test] stop: clicked at '${atClick}', result ${elapsed} ms later; slowest step of round 1 ${step.toFixed(0)} ms; stopped before '${res.stoppedAt}'`);
+    expect(atClick).toMatch(/^round 2 of 2, variant 2 of 3 \(\S+\), step 1 of \d$/);
+    expect(st.partial).toBe(true);
+    expect(st.stop).toBe('stopped');
+    expect(res.partial).toBe(true);
+    // Stopped before the next wall-timed step (variant 3's, or variant 1's second if the poll came late).
+    expect(res.stoppedAt).toMatch(/^round 2 of 2, variant (3 of 3 \(\S+\), step 1|1 of 3 \(\S+\), step 2) of \d$/);
+    expect(res.rounds).toHaveLength(1);
+    expect(res.variants.map((v) => v.name)).toEqual(['bn', 'skipinit', 'unnormalized']);
+    expect(rows.map((r) => r[0])).toEqual(['bn', 'skipinit', 'unnormalized']);
+    expect(note).toMatch(/^partial: stopped before round 2 of 2, .*: 1 of 2 rounds finished; the tables and chart show that round only$/);
+    expect(status).toMatch(/^Step benchmark: stopped, partial result in [\d.]+ s$/);
+    expect(saveDisabled).toBe(false);
+    const saved = readResult(file) as StepBenchResult;
+    expect([saved.partial, saved.stoppedAt, saved.rounds.length]).toEqual([true, res.stoppedAt, 1]);
+    // At most the step in flight (1.5x round 1's slowest, for a loaded 2-core host), plus 2.5 s to
+    // summarize, draw the tables and the three-panel chart, publish, and for this test's 50 ms polling.
+    expect(elapsed).toBeLessThan(1.5 * step + 2500);
+  }, 360_000);
 });

@@ -219,6 +219,70 @@ describe('charts', () => {
     expect(countColor(c, '#0072B2', [0, 0, 1, 0.05])).toBe(0);
   });
 
+  it('a reference line is drawn dashed grey on its row, with its label, and joins the y range', () => {
+    const c = lineChart({ title: 'accuracy', xLabel: 'step', yLabel: '%', yMin: 0, yMax: 100, width: 640, height: 400, series: [{ name: 'test', x: [0, 10], y: [60, 80], color: '#0072B2' }], refLines: [{ y: 10, label: 'chance' }] });
+    const { frame: f, y } = c.meta;
+    const row = Math.floor(y(10));
+    const grey = (r: number) => {
+      let n = 0;
+      for (let x = f.L; x < f.R; x++) if (c.getPixel(x, r).slice(0, 3).join() === '136,136,136') n++;
+      return n;
+    };
+    // Dashes of 6 on, 4 off: over half the row, and nothing grey two rows away.
+    expect(grey(row)).toBeGreaterThan(0.45 * (f.R - f.L));
+    expect(grey(row + 3)).toBe(0);
+    // Its label sits just above the line, at the right.
+    let labelInk = 0;
+    for (let yy = row - 30; yy < row - 2; yy++) for (let x = Math.round((f.L + f.R) / 2); x < f.R; x++) if (c.getPixel(x, yy)[0] === 0x66) labelInk++;
+    expect(labelInk).toBeGreaterThan(10);
+    // Off the data's range, the axis still reaches it.
+    const far = lineChart({ title: '', xLabel: '', yLabel: '', series: [{ name: '', x: [0, 1], y: [50, 60] }], refLines: [{ y: 10, label: 'chance' }] });
+    expect(far.meta.yRange[0]).toBeLessThanOrEqual(10);
+    // Outside an explicit range it is left out, not drawn across the margin.
+    const cut = lineChart({ title: '', xLabel: '', yLabel: '', yMin: 40, yMax: 70, series: [{ name: '', x: [0, 1], y: [50, 60] }], refLines: [{ y: 10, label: 'chance' }] });
+    expect(countColor(cut, '#888888')).toBe(0);
+    // Without refLines the drawing has no such grey.
+    const none = lineChart({ title: 'accuracy', xLabel: 'step', yLabel: '%', yMin: 0, yMax: 100, width: 640, height: 400, series: [{ name: 'test', x: [0, 10], y: [60, 80], color: '#0072B2' }] });
+    expect(countColor(none, '#888888')).toBe(0);
+  });
+
+  it('end points on the edges of the range are drawn whole: markers and line ends are not cut by the frame', () => {
+    const opts = { title: '', xLabel: 'x', yLabel: 'y', xMin: 0, xMax: 10, yMin: 0, yMax: 10, width: 400, height: 300, scale: 2 };
+    // The same marker at the right edge and in the middle: the same number of its pixels.
+    const markerInk = (x: number) => {
+      const c = lineChart({ ...opts, series: [{ name: '', x: [x], y: [5], color: '#CC79A7' }] });
+      const [cx, cy] = [c.meta.x(x), c.meta.y(5)];
+      let n = 0;
+      for (let yy = Math.floor(cy - 12); yy <= cy + 12; yy++) for (let xx = Math.floor(cx - 12); xx <= cx + 12; xx++) if (c.getPixel(xx, yy).slice(0, 3).join() === '204,121,167') n++;
+      return n;
+    };
+    expect(markerInk(5)).toBeGreaterThan(20);
+    expect(markerInk(10)).toBe(markerInk(5));
+    expect(markerInk(0)).toBe(markerInk(5));
+    // A line ending on the right edge and one running along the top keep their full width there.
+    const c = lineChart({ ...opts, series: [{ name: '', x: [0, 10], y: [2, 2], color: '#009E73' }, { name: '', x: [0, 10], y: [10, 10], color: '#0072B2' }] });
+    const f = c.meta.frame;
+    const green = (x: number) => [...Array(c.height).keys()].filter((y) => c.getPixel(x, y).slice(0, 3).join() === '0,158,115').length;
+    expect(green(f.R)).toBe(green(Math.round((f.L + f.R) / 2))); // the end cap covers the frame's column
+    const blueRows = [...Array(c.height).keys()].filter((y) => c.getPixel(Math.round((f.L + f.R) / 2), y).slice(0, 3).join() === '0,114,178');
+    expect(blueRows.length).toBeGreaterThanOrEqual(2);
+    expect(Math.min(...blueRows)).toBeLessThan(f.T); // half of the line lies above the top edge, over the frame
+    // Points outside an explicit range are still not drawn.
+    const out = lineChart({ ...opts, series: [{ name: '', x: [12], y: [5], color: '#CC79A7' }] });
+    expect(countColor(out, '#CC79A7')).toBe(0);
+  });
+
+  it('the charts report where they drew (meta) for a page to map the mouse back to data', () => {
+    const c = lineChart({ title: 't', xLabel: 'x', yLabel: 'y', xMin: 0, xMax: 4, yMin: 0, yMax: 8, series: [{ name: 'a', x: [0, 2, 4, NaN], y: [0, 4, 8, 1] }] });
+    const { frame: f, x, y, series } = c.meta;
+    expect([x(0), x(4), y(0), y(8)]).toEqual([f.L, f.R, f.B, f.T]);
+    expect(series[0]!.points.map((p) => [p.i, p.x, p.y])).toEqual([[0, 0, 0], [1, 2, 4], [2, 4, 8]]);
+    const b = barChart({ title: 'b', yLabel: 'ms', groups: ['g0', 'g1'], stacks: [{ name: 's', values: [1, -2] }] });
+    expect(b.meta.groups.map((g) => [g.name, g.values, g.total])).toEqual([['g0', [1], 1], ['g1', [0], 0]]);
+    expect(b.meta.groups[0]!.x1).toBeCloseTo(b.meta.groups[1]!.x0);
+    expect(b.meta.groups[0]!.barX0).toBeGreaterThanOrEqual(b.meta.groups[0]!.x0);
+  });
+
   it('stacked bar chart renders groups, stacks and survives bad values', () => {
     const c = barChart({
       title: 'Time per step',

@@ -29,5 +29,7 @@ export function header(r: RunInfo): string[] {
     `runtime: ${r.runtime}`,
     `timing:  ${r.method === 'timestamp-query' ? 'GPU timestamp queries (each kernel in its own compute pass)' : 'wall clock (several dispatches per submit; no timestamp-query on this adapter)'}`,
     ...r.notes.map((n) => `note:    ${n}`),
+    // Only a stopped run (the page's Stop) has it, so a complete run's report is unchanged.
+    ...(r.partial ? [`PARTIAL: stopped before ${r.stoppedAt ?? '?'}; only what finished before it is reported`] : []),
   ];
 }

@@ -85,6 +85,28 @@ export interface KernelBenchOptions {
   commit?: string | null;
   notes?: string[];
   log?: (line: string) => void;
+  /** Called before each measurement: the references (limits, SGEMMs, copies), then each kernel case. */
+  progress?: (p: KernelProgress) => void;
+  /**
+   * Polled before each measurement once the limits are measured: true stops the run there, and it
+   * returns the kernels timed so far as a partial result (partial: true, stoppedAt).
+   */
+  cancelled?: () => boolean;
+}
+
+/** Where a kernel benchmark is, reported before each measurement. */
+export interface KernelProgress {
+  /** 'reference': the copy and SGEMM the kernels are compared with; 'case': a kernel */
+  phase: 'reference' | 'case';
+  /** 1-based within the phase, and the phase's count */
+  index: number;
+  count: number;
+  name: string;
+  /** measurements done in the whole run, and how many it will make */
+  done: number;
+  total: number;
+  /** e.g. 'case 3 of 15: bn.fwd 8x8x8' */
+  text: string;
 }
 
 /** Defaults for --quick (runs in well under a minute on a 2-core CPU adapter) and for a real GPU. */
@@ -454,94 +476,126 @@ export async function runKernelBench(rt: GpuRuntime, opts: KernelBenchOptions): 
   }
   const validation: VersionValidation[] = [];
   const kernels: VersionedKernelEntry[] = [];
+  // Progress and the stop poll: the references (the limits, an SGEMM per conv layer, a copy per
+  // tensor size), then the kernel cases of every pass.
+  const gemmLayers = new Set(all.filter((c) => c.conv?.kind === 'forward').map((c) => c.conv!.layer));
+  const copySizes = new Set(all.filter((c) => c.copyValues !== undefined).map((c) => c.copyValues!));
+  const refCount = 1 + gemmLayers.size + copySizes.size;
+  const caseCount = runs.reduce((s, r) => s + all.filter(r.selects).length, 0);
+  const counter = { done: 0, ref: 0, case: 0 };
+  let stoppedAt: string | null = null;
+  /** Report the next measurement, then poll for a stop (not before the limits: a result needs them). */
+  const before = (phase: KernelProgress['phase'], name: string): boolean => {
+    const [index, count] = phase === 'reference' ? [++counter.ref, refCount] : [++counter.case, caseCount];
+    const text = `${phase} ${index} of ${count}: ${name}`;
+    if (counter.done > 0 && opts.cancelled?.()) {
+      stoppedAt = text;
+      return true;
+    }
+    opts.progress?.({ phase, index, count, name, done: counter.done, total: refCount + caseCount, text });
+    counter.done++; // not in the optional call's arguments: those are skipped without a callback
+    return false;
+  };
   try {
+    before('reference', 'the copy and SGEMM limits');
     const limits = await measureLimits(rt, { copyMiB: opts.copyMiB ?? d.copyMiB!, sgemmN: opts.sgemmN ?? d.sgemmN!, ...time });
     log(`copy ${limits.copyGBs.toPrecision(3)} GB/s, SGEMM ${limits.sgemmShape.m}^3 ${limits.sgemmGflops.toPrecision(3)} GFLOP/s`);
 
     // SGEMM at each conv layer's equivalent GEMM (only for the layers whose forward is measured).
     const gemm: KernelBenchResult['gemm'] = [];
-    for (const c of all) {
-      if (c.conv?.kind !== 'forward' || gemm.some((g) => g.layer === c.conv!.layer)) continue;
-      const s = await measureSgemm(rt, c.conv.gemm, time);
-      gemm.push({ layer: c.conv.layer, shape: s.shape, gflops: s.gflops, timing: s.timing });
-      log(`SGEMM at ${c.conv.layer}'s GEMM ${s.shape.m}x${s.shape.n}x${s.shape.k}: ${s.gflops.toPrecision(3)} GFLOP/s`);
-    }
-
-    // A copy of the same size for each memory-bound kernel: cache effects then hit both alike (a
-    // small tensor can live in a CPU adapter's caches, where a 64 MiB copy cannot).
     const copies: KernelBenchResult['copies'] = [];
-    for (const c of all) {
-      if (c.copyValues === undefined || copies.some((x) => x.values === c.copyValues)) continue;
-      const m = await measureCopy(rt, c.copyValues, time);
-      copies.push({ values: c.copyValues, gbs: m.gbs, timing: m.timing });
-      log(`copy of ${c.copyValues} values: ${m.gbs.toPrecision(3)} GB/s`);
-    }
-
     const forwardMs = new Map<string, number>();
-    for (const run of runs) {
-      const mine = all.filter(run.selects);
-      if (mine.length === 0) continue;
-      // Every version this pass times meets the CPU reference first; one that does not is not timed.
-      for (const k of run.validate) {
-        const v = await validateVersion(rt, k, layersOf(k.family), run.profile);
-        validation.push(v);
-        if (!v.ok) throw new Error(`bench kernels: ${k.family} ${k.name} fails its check against the CPU reference, so it is not timed: ${v.message}`);
-        log(`${k.family} ${k.name}: ${v.checks} checks against the CPU reference passed (max abs err ${v.maxAbsErr.toExponential(2)})`);
+    measure: {
+      for (const c of all) {
+        if (c.conv?.kind !== 'forward' || gemm.some((g) => g.layer === c.conv!.layer)) continue;
+        if (before('reference', `SGEMM at ${c.conv.layer}'s GEMM`)) break measure;
+        const s = await measureSgemm(rt, c.conv.gemm, time);
+        gemm.push({ layer: c.conv.layer, shape: s.shape, gflops: s.gflops, timing: s.timing });
+        log(`SGEMM at ${c.conv.layer}'s GEMM ${s.shape.m}x${s.shape.n}x${s.shape.k}: ${s.gflops.toPrecision(3)} GFLOP/s`);
       }
-      rt.setProfile(run.profile);
-      for (const c of mine) {
-        const { record, release } = c.setup();
-        let timing: Timing;
-        let dispatches: string[];
-        try {
-          timing = await timeIt(rt, record, time);
-          dispatches = await labelsOf(rt, record);
-        } finally {
-          release();
-        }
-        const value = c.work / (timing.medianMs * 1e6);
-        const copy = copies.find((x) => x.values === c.copyValues);
-        let reference = copy ? `copy ${copy.values} values` : `copy ${(limits.copyBytes / 2 ** 21).toFixed(0)} MiB`;
-        let referenceValue = copy ? copy.gbs : limits.copyGBs;
-        let t: Target | null = null;
-        if (c.conv) {
-          const g = gemm.find((x) => x.layer === c.conv!.layer);
-          reference = g ? `SGEMM ${g.shape.m}x${g.shape.n}x${g.shape.k}` : `SGEMM ${limits.sgemmShape.m}^3`;
-          referenceValue = g ? g.gflops : limits.sgemmGflops;
-          const key = `${c.conv.layer} ${run.tag ?? ''}`;
-          if (c.conv.kind === 'forward') {
-            forwardMs.set(key, timing.medianMs);
-            t = target(`GFLOP/s >= ${CONV_TARGET} x SGEMM at the same GEMM`, value / referenceValue, CONV_TARGET, 'min');
-          } else {
-            const f = forwardMs.get(key);
-            if (f !== undefined) t = target(`time <= ${CONV_BACKWARD_TARGET} x the forward's`, timing.medianMs / f, CONV_BACKWARD_TARGET, 'max');
+
+      // A copy of the same size for each memory-bound kernel: cache effects then hit both alike (a
+      // small tensor can live in a CPU adapter's caches, where a 64 MiB copy cannot).
+      for (const c of all) {
+        if (c.copyValues === undefined || copies.some((x) => x.values === c.copyValues)) continue;
+        if (before('reference', `copy of ${c.copyValues} values`)) break measure;
+        const m = await measureCopy(rt, c.copyValues, time);
+        copies.push({ values: c.copyValues, gbs: m.gbs, timing: m.timing });
+        log(`copy of ${c.copyValues} values: ${m.gbs.toPrecision(3)} GB/s`);
+      }
+
+      for (const run of runs) {
+        const mine = all.filter(run.selects);
+        if (mine.length === 0) continue;
+        // Every version this pass times meets the CPU reference first; one that does not is not timed.
+        for (const k of run.validate) {
+          if (opts.cancelled?.()) {
+            stoppedAt = `validating ${k.family} ${k.name}`;
+            break measure;
           }
-        } else if (c.bandwidthTarget) {
-          t = target(`GB/s >= ${BANDWIDTH_TARGET} x copy`, value / referenceValue, BANDWIDTH_TARGET, 'min');
+          const v = await validateVersion(rt, k, layersOf(k.family), run.profile);
+          validation.push(v);
+          if (!v.ok) throw new Error(`bench kernels: ${k.family} ${k.name} fails its check against the CPU reference, so it is not timed: ${v.message}`);
+          log(`${k.family} ${k.name}: ${v.checks} checks against the CPU reference passed (max abs err ${v.maxAbsErr.toExponential(2)})`);
         }
-        const entry: VersionedKernelEntry = {
-          name: run.tag ? `${c.name} [${run.tag}]` : c.name,
-          ...(run.tag ? { version: run.tag } : {}),
-          group: c.group,
-          shape: c.shape,
-          dispatches,
-          timing,
-          metric: c.metric,
-          value,
-          work: c.work,
-          formula: c.formula,
-          reference,
-          referenceValue,
-          ratio: value / referenceValue,
-          target: t,
-        };
-        kernels.push(entry);
-        log(`${entry.name}: ${timing.medianMs.toPrecision(3)} ms, ${value.toPrecision(3)} ${c.metric} (${entry.ratio.toPrecision(3)} of ${reference})`);
+        rt.setProfile(run.profile);
+        for (const c of mine) {
+          if (before('case', run.tag ? `${c.name} [${run.tag}]` : c.name)) break measure;
+          const { record, release } = c.setup();
+          let timing: Timing;
+          let dispatches: string[];
+          try {
+            timing = await timeIt(rt, record, time);
+            dispatches = await labelsOf(rt, record);
+          } finally {
+            release();
+          }
+          const value = c.work / (timing.medianMs * 1e6);
+          const copy = copies.find((x) => x.values === c.copyValues);
+          let reference = copy ? `copy ${copy.values} values` : `copy ${(limits.copyBytes / 2 ** 21).toFixed(0)} MiB`;
+          let referenceValue = copy ? copy.gbs : limits.copyGBs;
+          let t: Target | null = null;
+          if (c.conv) {
+            const g = gemm.find((x) => x.layer === c.conv!.layer);
+            reference = g ? `SGEMM ${g.shape.m}x${g.shape.n}x${g.shape.k}` : `SGEMM ${limits.sgemmShape.m}^3`;
+            referenceValue = g ? g.gflops : limits.sgemmGflops;
+            const key = `${c.conv.layer} ${run.tag ?? ''}`;
+            if (c.conv.kind === 'forward') {
+              forwardMs.set(key, timing.medianMs);
+              t = target(`GFLOP/s >= ${CONV_TARGET} x SGEMM at the same GEMM`, value / referenceValue, CONV_TARGET, 'min');
+            } else {
+              const f = forwardMs.get(key);
+              if (f !== undefined) t = target(`time <= ${CONV_BACKWARD_TARGET} x the forward's`, timing.medianMs / f, CONV_BACKWARD_TARGET, 'max');
+            }
+          } else if (c.bandwidthTarget) {
+            t = target(`GB/s >= ${BANDWIDTH_TARGET} x copy`, value / referenceValue, BANDWIDTH_TARGET, 'min');
+          }
+          const entry: VersionedKernelEntry = {
+            name: run.tag ? `${c.name} [${run.tag}]` : c.name,
+            ...(run.tag ? { version: run.tag } : {}),
+            group: c.group,
+            shape: c.shape,
+            dispatches,
+            timing,
+            metric: c.metric,
+            value,
+            work: c.work,
+            formula: c.formula,
+            reference,
+            referenceValue,
+            ratio: value / referenceValue,
+            target: t,
+          };
+          kernels.push(entry);
+          log(`${entry.name}: ${timing.medianMs.toPrecision(3)} ms, ${value.toPrecision(3)} ${c.metric} (${entry.ratio.toPrecision(3)} of ${reference})`);
+        }
       }
     }
+    if (stoppedAt !== null) log(`stopped before ${stoppedAt}: ${kernels.length} of ${caseCount} kernels timed, reported as a partial result`);
     return {
       kind: KERNELS_KIND,
       ...resultHeader(rt, opts, describeAdapter),
+      ...(stoppedAt !== null ? { partial: true as const, stoppedAt } : {}),
       method,
       config: { batch, reps: opts.reps, warmup: opts.warmup, quick: opts.quick, only, layers: layers.map(layerName), sgdParams },
       versions,

@@ -42,6 +42,10 @@ export interface RunInfo {
   method: TimingMethod;
   /** Anything the reader should know about the run (noisy shared CPU, fallbacks). */
   notes: string[];
+  /** Set when the run was stopped (the page's Stop button): the result holds only what finished. */
+  partial?: true;
+  /** Where it stopped: the step or case that did not run, e.g. 'round 2 of 3, variant 2 of 5 (bn-tiled), step 1 of 3'. */
+  stoppedAt?: string;
 }
 
 /** A target from the kernel issue: ratio >= threshold ('min') or <= threshold ('max'). */

@@ -70,7 +70,38 @@ export interface StepBenchOptions {
   /** The host's 1, 5 and 15 minute load averages (Node: os.loadavg), recorded before and after. */
   loadAverage?: () => number[];
   log?: (line: string) => void;
+  /** Called before every step (warm-up and timed): where the run is (the page's progress bar). */
+  progress?: (p: StepProgress) => void;
+  /**
+   * Polled before every step: true stops the run there, and it returns the rounds that finished as
+   * a partial result (partial: true, stoppedAt). Not polled inside a step: a stop waits for it.
+   */
+  cancelled?: () => boolean;
 }
+
+/** Where a step benchmark is, reported before each step. */
+export interface StepProgress {
+  /** 'warm-up': each variant's untimed steps (and its costed step); 'rounds': the timed rounds */
+  phase: 'warm-up' | 'rounds';
+  /** 1-based; 0 in the warm-up */
+  round: number;
+  rounds: number;
+  /** 1-based position in this round's order (the warm-up: in the run's order) */
+  variant: number;
+  variants: number;
+  name: string;
+  /** 1-based: this variant's step in this round (wall-timed, then profiled) or in its warm-up */
+  step: number;
+  steps: number;
+  /** steps run so far in the whole run, and how many it will run */
+  done: number;
+  total: number;
+  /** e.g. 'round 2 of 3, variant 1 of 5 (bn), step 2 of 3' */
+  text: string;
+}
+
+/** Reports a step about to run, then polls for a stop: true means stop before it. */
+type BeforeStep = (variant: number, name: string, step: number) => boolean;
 
 export function stepDefaults(quick: boolean): Pick<StepBenchOptions, 'depth' | 'width' | 'batch' | 'steps' | 'warmup' | 'rounds'> {
   return quick ? { depth: 10, width: 1, batch: 4, steps: 2, warmup: 1, rounds: 3 } : { depth: 16, width: 4, batch: 64, steps: 6, warmup: 2, rounds: 5 };
@@ -128,23 +159,36 @@ const median = (xs: number[]) => spreadOf(xs).median;
 /**
  * One round: `steps` wall-timed steps of every variant, alternating step by step (a drift of the
  * host's speed then falls on all variants alike), then `profiled` steps of each with timestamps.
+ * Null when `before` stopped it: an unfinished round is dropped whole (its variants' kernel times
+ * too), so every reported round still has every variant.
  */
-async function runRound(rt: GpuRuntime, order: Runner[], o: StepBenchOptions, profiled: number, onVariant: (r: Runner, res: StepRoundVariant) => void): Promise<Record<string, StepRoundVariant>> {
+async function runRound(
+  rt: GpuRuntime,
+  order: Runner[],
+  o: StepBenchOptions,
+  profiled: number,
+  before: BeforeStep,
+  onVariant: (r: Runner, res: StepRoundVariant) => void,
+): Promise<Record<string, StepRoundVariant> | null> {
   const samples = new Map<Runner, number[]>(order.map((r) => [r, []]));
   for (let i = 0; i < o.steps; i++) {
-    for (const r of order) {
+    for (const [k, r] of order.entries()) {
+      if (before(k + 1, r.v.name, i + 1)) return null;
       const t0 = performance.now();
       await r.step(r.steps);
       samples.get(r)!.push(performance.now() - t0);
     }
   }
+  // This round's kernel times, added to the runners' only once the round is complete.
+  const kernels: [Runner, string, { category: Category; ms: number; count: number }][] = [];
   const out: Record<string, StepRoundVariant> = {};
-  for (const r of order) {
+  for (const [k, r] of order.entries()) {
     const wallSamples = samples.get(r)!;
     const res: StepRoundVariant = { wallMs: median(wallSamples), wallSamples, gpuMs: null, breakdown: null };
     if (profiled > 0) {
       const breakdown = zeros();
       for (let i = 0; i < profiled; i++) {
+        if (before(k + 1, r.v.name, o.steps + i + 1)) return null;
         rt.startProfile(PROFILE_CAPACITY);
         let entries;
         try {
@@ -155,17 +199,19 @@ async function runRound(rt: GpuRuntime, order: Runner[], o: StepBenchOptions, pr
         for (const e of entries) {
           const ms = e.ns / 1e6 / profiled; // mean per step
           breakdown[e.category] += ms;
-          const k = e.label.split(' ')[0];
-          const acc = r.kernels.get(k) ?? { category: e.category, ms: 0, count: 0 };
-          acc.ms += ms;
-          acc.count += 1 / profiled;
-          r.kernels.set(k, acc);
+          kernels.push([r, e.label.split(' ')[0], { category: e.category, ms, count: 1 / profiled }]);
         }
       }
       Object.assign(res, { gpuMs: CATEGORIES.reduce((s, c) => s + breakdown[c], 0), breakdown });
     }
     out[r.v.name] = res;
     onVariant(r, res);
+  }
+  for (const [r, name, e] of kernels) {
+    const acc = r.kernels.get(name) ?? { category: e.category, ms: 0, count: 0 };
+    acc.ms += e.ms;
+    acc.count += e.count;
+    r.kernels.set(name, acc);
   }
   return out;
 }
@@ -198,12 +244,34 @@ export async function runStepBench(rt: GpuRuntime, o: StepBenchOptions): Promise
   const yardstickOpts = { warmup: 1, reps: 5, wall: !profile };
   const runners: Runner[] = [];
   const yardsticks: Yardstick[] = [];
+  // Progress and the stop poll, before every step: the warm-up's (warmup + the costed step per
+  // variant), then every round's (steps wall-timed + profiled per variant).
+  const n = chosen.length;
+  const perRound = o.steps + profiled;
+  const total = n * (o.warmup + 1) + o.rounds * n * perRound;
+  let stepsDone = 0;
+  const stop = { at: null as string | null };
+  const beforeStep = (round: number, steps: number): BeforeStep => (variant, name, step) => {
+    const text = `${round ? `round ${round} of ${o.rounds}` : 'warm-up'}, variant ${variant} of ${n} (${name}), step ${step} of ${steps}`;
+    if (o.cancelled?.()) {
+      stop.at = text;
+      return true;
+    }
+    o.progress?.({ phase: round ? 'rounds' : 'warm-up', round, rounds: o.rounds, variant, variants: n, name, step, steps, done: stepsDone, total, text });
+    stepsDone++;
+    return false;
+  };
   try {
     const costs = new Map<Runner, DispatchRecord[]>();
-    for (const v of chosen) {
+    const warm = beforeStep(0, o.warmup + 1);
+    warmup: for (const [k, v] of chosen.entries()) {
       const r = makeRunner(v, o);
       runners.push(r);
-      for (let i = 0; i < o.warmup; i++) await r.step(r.steps);
+      for (let i = 0; i < o.warmup; i++) {
+        if (warm(k + 1, v.name, i + 1)) break warmup;
+        await r.step(r.steps);
+      }
+      if (warm(k + 1, v.name, o.warmup + 1)) break;
       // One step's dispatches with their categories and costs (no GPU timing needed).
       rt.startCostLog();
       await r.step(r.steps);
@@ -213,19 +281,24 @@ export async function runStepBench(rt: GpuRuntime, o: StepBenchOptions): Promise
       log(`${v.name}: warmed up, ${records.length} dispatches per step`);
     }
     // Made once, measured every round.
-    const copy = copyYardstick(rt, copyValues);
-    yardsticks.push(copy);
-    const fma = await fmaYardstick(rt, fmaGflop);
-    yardsticks.push(fma);
+    if (stop.at === null) {
+      yardsticks.push(copyYardstick(rt, copyValues));
+      yardsticks.push(await fmaYardstick(rt, fmaGflop));
+    }
     const rounds: StepRound[] = [];
     const t0 = performance.now();
     const units = o.rounds * runners.length;
-    for (let round = 0; round < o.rounds; round++) {
+    for (let round = 0; round < o.rounds && stop.at === null; round++) {
+      if (o.cancelled?.()) {
+        stop.at = `round ${round + 1} of ${o.rounds}, its yardsticks`;
+        break;
+      }
+      const [copy, fma] = yardsticks;
       const copyGBs = (await copy.measure(yardstickOpts)).value;
       const fmaGflops = (await fma.measure(yardstickOpts)).value;
       const order = runners.map((_, i) => runners[(i + round) % runners.length]);
       let finished = 0;
-      const variants = await runRound(rt, order, o, profiled, (r, res) => {
+      const variants = await runRound(rt, order, o, profiled, beforeStep(round + 1, perRound), (r, res) => {
         const done = round * runners.length + ++finished;
         const eta = ((performance.now() - t0) / done) * (units - done);
         log(
@@ -234,14 +307,18 @@ export async function runStepBench(rt: GpuRuntime, o: StepBenchOptions): Promise
             (done < units ? `; ETA ${fmtDuration(eta)}` : ''),
         );
       });
+      if (!variants) break;
       rounds.push({ round: round + 1, order: order.map((r) => r.v.name), copyGBs, fmaGflops, variants });
     }
     const loadAfter = o.loadAverage?.() ?? null;
+    if (stop.at !== null) log(`stopped before ${stop.at}: ${rounds.length} of ${o.rounds} rounds finished, reported as a partial result`);
     return summarizeStep({
       kind: STEP_KIND,
       ...resultHeader(rt, o, describeAdapter),
+      ...(stop.at !== null ? { partial: true as const, stoppedAt: stop.at } : {}),
       method: profile ? 'timestamp-query' : 'wall-clock',
-      config: { depth: o.depth, width: o.width, batch: o.batch, steps: o.steps, profiledSteps: profiled, warmup: o.warmup, rounds: o.rounds, quick: o.quick },
+      // A partial result's rounds are those that finished (the request is in stoppedAt: 'round 2 of 5, ...').
+      config: { depth: o.depth, width: o.width, batch: o.batch, steps: o.steps, profiledSteps: profiled, warmup: o.warmup, rounds: rounds.length, quick: o.quick },
       conditions: {
         command: o.command ?? null,
         loadAverageBefore: loadBefore,
@@ -250,7 +327,8 @@ export async function runStepBench(rt: GpuRuntime, o: StepBenchOptions): Promise
         yardsticks: `per round: a vec4 copy of ${copyValues} values and an FMA kernel of at least ${fmaGflop} GFLOP and 10 ms, ${yardstickOpts.reps} repetitions each`,
       },
       copyValues,
-      runners: runners.map((r) => ({ name: r.v.name, variant: r.v.variant, fuseBnRelu: r.v.fuseBnRelu, fuseBn: !!r.v.fuseBn, tiledConvs: !!r.v.tiledConvs, parameters: r.model.parameterCount, records: costs.get(r)!, kernels: r.kernels })),
+      // Stopped before the first round finished: no variant has a measurement to summarize.
+      runners: (rounds.length ? runners : []).map((r) => ({ name: r.v.name, variant: r.v.variant, fuseBnRelu: r.v.fuseBnRelu, fuseBn: !!r.v.fuseBn, tiledConvs: !!r.v.tiledConvs, parameters: r.model.parameterCount, records: costs.get(r)!, kernels: r.kernels })),
       rounds,
     });
   } finally {

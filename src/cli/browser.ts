@@ -13,7 +13,8 @@ const FLAGS = {
   timeout: { type: 'number', default: 300, help: 'seconds to wait for the page' },
   verbose: { type: 'bool', default: false, help: "print the page's console (with --serve: every request)" },
   json: { type: 'bool', default: false, help: 'print the whole result as JSON' },
-  screenshot: { type: 'string', default: '', help: "write a PNG of the task's view (or of the page) to this file when it is done" },
+  screenshot: { type: 'string', default: '', help: 'write a PNG of the whole page to this file when the task is done (one per --widths: FILE-<width>.png when there are several)' },
+  widths: { type: 'list', default: [1280], help: 'window widths in CSS px: the page opens at the first; --screenshot takes one PNG at each' },
   serve: { type: 'bool', default: false, help: 'only serve the page (open the printed URL in Chrome) until Ctrl-C' },
   port: { type: 'int', default: 0, help: 'with --serve: the port (0: a free one)' },
   host: { type: 'string', default: '127.0.0.1', help: 'with --serve: the address to bind (WebGPU needs a secure context: 127.0.0.1, or a tunnel to it)' },
@@ -26,7 +27,9 @@ export function parseBrowserFlags(argv: string[]) {
   requireRange('browser', 'timeout', f.timeout, 1, MAX_TIMEOUT_S); // 0 would mean no timeout
   requireRange('browser', 'port', f.port, 0, 65535);
   if (!f.host) throw new UsageError('wrn browser: --host is empty; give an address such as 127.0.0.1');
-  return f;
+  const widths = (f.widths as unknown[]).map(Number);
+  if (!widths.length || !widths.every((w) => Number.isInteger(w) && w >= 200 && w <= 8000)) throw new UsageError(`wrn browser: --widths must be window widths in CSS px (integers 200-8000), got '${(f.widths as unknown[]).join(',')}'`);
+  return { ...f, widths };
 }
 
 /** The page's query: --query k=v&... and --filter (which wins over a filter in --query). */
@@ -73,12 +76,16 @@ export async function browserCommand(argv: string[]): Promise<number> {
     gpu: f.gpu ? 'default' : 'swiftshader',
     timeoutMs: f.timeout * 1000,
     verbose: f.verbose,
+    viewport: { width: f.widths[0], height: 900 },
     onResult: f.screenshot
       ? async (page) => {
-          const view = page.locator(`#view-${f.task}`);
-          if (await view.count()) await view.screenshot({ path: f.screenshot });
-          else await page.screenshot({ path: f.screenshot, fullPage: true });
-          console.log(`screenshot: ${f.screenshot}`);
+          for (const width of f.widths) {
+            const path = f.widths.length > 1 ? f.screenshot.replace(/(\.png)?$/i, `-${width}.png`) : f.screenshot;
+            await page.setViewportSize({ width, height: 900 });
+            await page.waitForTimeout(300); // charts re-draw at the new width
+            await page.screenshot({ path, fullPage: true });
+            console.log(`screenshot: ${path}`);
+          }
         }
       : undefined,
   });

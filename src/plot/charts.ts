@@ -1,5 +1,5 @@
 // Line charts (linear/log axes), stacked bar charts and panel tiling on top of the raster.
-import { Canvas, parseColor, textWidth, wrapText, CAP_HEIGHT, FONT_HEIGHT, type Color, type MarkerShape, type RGBA } from './raster.js';
+import { Canvas, clipParams, parseColor, textWidth, wrapText, CAP_HEIGHT, FONT_HEIGHT, type Color, type MarkerShape, type RGBA } from './raster.js';
 import { formatLogTicks, formatNumber, formatTicks, logMinorTicks, logTicks, niceScale, niceTicks } from './ticks.js';
 
 /** Okabe-Ito (colour-blind safe) first, yellow late because it is faint on white, then tab10 extras. */
@@ -167,7 +167,8 @@ const markerSize = (s: number) => 3 * s + 2;
 
 // ---------------------------------------------------------------- shared frame
 
-interface Frame {
+/** The plot area in canvas pixels: data x from L to R, y from B (bottom) up to T. */
+export interface Frame {
   L: number;
   T: number;
   R: number;
@@ -242,7 +243,23 @@ export interface LineChartOptions {
   scale?: number;
   /** Show the legend (default: when any series has a name). */
   legend?: boolean;
+  /** Dashed grey horizontal lines with a label (e.g. chance accuracy); their y joins the axis range. */
+  refLines?: { y: number; label: string }[];
 }
+
+/** Where a line chart put things, so a page can map the mouse back to data (drawing is unaffected). */
+export interface LineChartMeta {
+  frame: Frame;
+  /** Data to canvas pixels (continuous coordinates). */
+  x: (v: number) => number;
+  y: (v: number) => number;
+  xRange: [number, number];
+  yRange: [number, number];
+  /** Every drawn point of every series: its index in the series, its data and pixel coordinates. */
+  series: { name: string; color: RGBA; points: { i: number; x: number; y: number; px: number; py: number }[] }[];
+}
+
+export type LineChartCanvas = Canvas & { meta: LineChartMeta };
 
 /** Runs of consecutive drawable points; NaN, +-Infinity and non-positive values on log axes break the line. */
 function seriesRuns(sr: LineSeries, logX: boolean, logY: boolean): [number, number][][] {
@@ -263,7 +280,7 @@ function seriesRuns(sr: LineSeries, logX: boolean, logY: boolean): [number, numb
   return runs;
 }
 
-export function lineChart(opts: LineChartOptions): Canvas {
+export function lineChart(opts: LineChartOptions): LineChartCanvas {
   const W = Math.round(opts.width ?? 900);
   const H = Math.round(opts.height ?? 560);
   const s = Math.max(1, Math.round(opts.scale ?? autoScale(W, H)));
@@ -300,6 +317,8 @@ export function lineChart(opts: LineChartOptions): Canvas {
   const xs: number[] = [];
   const ys: number[] = [];
   for (const rs of runs) for (const r of rs) for (const [x, y] of r) (xs.push(x), ys.push(y));
+  const refLines = (opts.refLines ?? []).filter((l) => Number.isFinite(l.y) && (!logY || l.y > 0));
+  for (const l of refLines) ys.push(l.y);
 
   const yAxis = buildAxis(ys, logY, Math.min(10, Math.max(2, Math.floor(plotH / (th * 2.8)))), opts.yMin, opts.yMax);
   const yTickW = Math.max(0, ...yAxis.labels.map((l) => textWidth(l, s)));
@@ -334,26 +353,35 @@ export function lineChart(opts: LineChartOptions): Canvas {
   for (const v of xAxis.ticks) cv.fillRect(Math.round(px(v)), f.T, 1, plotH, GRID);
   drawYAxis(cv, f, yAxis, s, opts.yLabel, yLabelX, true);
 
-  cv.clip = { x0: f.L, y0: f.T, x1: f.R, y1: f.B };
+  // The frame goes under the data, and data is cut at the frame's edges by geometry, not by pixels:
+  // a line end or marker at the edge of the range then shows whole instead of half hidden.
+  drawFrame(cv, f);
+  for (const l of refLines) {
+    if (!(py(l.y) >= f.T - 0.5 && py(l.y) <= f.B + 0.5)) continue; // outside an explicit yMin/yMax
+    const w = Math.max(1, s);
+    const y = Math.round(py(l.y)) + (w % 2 ? 0.5 : 0); // whole pixel rows, not two half-covered ones
+    cv.dashedLine(f.L, y, f.R, y, REF_GREY, w, [6 * s, 4 * s]);
+    const above = y - 3 * s - th >= f.T;
+    cv.text(f.R - 4 * s, above ? y - 3 * s : y + 3 * s, l.label, { scale: s, align: 'right', valign: above ? 'bottom' : 'top', color: REF_INK });
+  }
+  const lw = Math.ceil(lineWidth / 2) + 1;
+  cv.clip = { x0: f.L - lw, y0: f.T - lw, x1: f.R + lw, y1: f.B + lw };
   runs.forEach((rs, i) => {
     const st = styles[i]!;
     for (const r of rs)
       if (r.length >= 2)
-        cv.polyline(
-          r.map(([x, y]) => [px(x), py(y)] as [number, number]),
-          st.color,
-          { width: lineWidth, dash: st.dashed ? dashFor(s) : undefined },
-        );
-  });
-  const m = Math.ceil(markerSize(s));
-  cv.clip = { x0: f.L - m, y0: f.T - m, x1: f.R + m, y1: f.B + m };
-  runs.forEach((rs, i) => {
-    const st = styles[i]!;
-    for (const r of rs) if (st.markers || r.length === 1) for (const [x, y] of r) cv.marker(px(x), py(y), st.marker, markerSize(s), st.color, '#ffffff');
+        for (const piece of clipPolyline(r.map(([x, y]) => [px(x), py(y)] as [number, number]), f))
+          cv.polyline(piece, st.color, { width: lineWidth, dash: st.dashed ? dashFor(s) : undefined });
   });
   cv.clip = null;
+  const inside = (x: number, y: number) => x >= f.L - 0.5 && x <= f.R + 0.5 && y >= f.T - 0.5 && y <= f.B + 0.5;
+  runs.forEach((rs, i) => {
+    const st = styles[i]!;
+    for (const r of rs)
+      if (st.markers || r.length === 1)
+        for (const [x, y] of r) if (inside(px(x), py(y))) cv.marker(px(x), py(y), st.marker, markerSize(s), st.color, '#ffffff');
+  });
 
-  drawFrame(cv, f);
   xAxis.ticks.forEach((v, i) => {
     const x = Math.round(px(v));
     cv.fillRect(x, f.B + 1, 1, tick, FRAME);
@@ -361,7 +389,59 @@ export function lineChart(opts: LineChartOptions): Canvas {
   });
   for (const v of xAxis.minor) cv.fillRect(Math.round(px(v)), f.B + 1, 1, Math.ceil(tick / 2), FRAME);
   if (opts.xLabel) cv.text((f.L + f.R) / 2, H - pad, opts.xLabel, { scale: s, align: 'center', valign: 'bottom', color: INK });
-  return cv;
+  const meta: LineChartMeta = {
+    frame: f,
+    x: px,
+    y: py,
+    xRange: [xAxis.lo, xAxis.hi],
+    yRange: [yAxis.lo, yAxis.hi],
+    series: opts.series.map((sr, i) => {
+      const points: LineChartMeta['series'][number]['points'] = [];
+      const n = Math.min(sr.x.length, sr.y.length);
+      for (let k = 0; k < n; k++) {
+        const [x, y] = [sr.x[k]!, sr.y[k]!];
+        if (!(Number.isFinite(x) && Number.isFinite(y) && (!logX || x > 0) && (!logY || y > 0))) continue;
+        if (inside(px(x), py(y))) points.push({ i: k, x, y, px: px(x), py: py(y) });
+      }
+      return { name: sr.name, color: styles[i]!.color, points };
+    }),
+  };
+  return Object.assign(cv, { meta });
+}
+
+const REF_GREY = '#888888';
+const REF_INK = '#666666';
+
+
+/**
+ * The parts of a polyline inside the frame; a piece breaks only where the line leaves it, so a line
+ * that stays inside is drawn exactly as given (its own points, one stroke).
+ */
+export function clipPolyline(points: readonly (readonly [number, number])[], f: Frame): [number, number][][] {
+  const pieces: [number, number][][] = [];
+  let cur: [number, number][] = [];
+  const flush = () => {
+    if (cur.length > 1) pieces.push(cur);
+    cur = [];
+  };
+  for (let k = 0; k + 1 < points.length; k++) {
+    const [ax, ay] = points[k]!;
+    const [bx, by] = points[k + 1]!;
+    const t = [ax, ay, bx, by].every(Number.isFinite) ? clipParams(ax, ay, bx, by, { x0: f.L, y0: f.T, x1: f.R, y1: f.B }) : null;
+    if (!t) {
+      flush();
+      continue;
+    }
+    // Whole ends keep their exact coordinates; a cut end is where the segment crosses the frame.
+    if (t[0] > 0) {
+      flush();
+      cur.push([ax + t[0] * (bx - ax), ay + t[0] * (by - ay)]);
+    } else if (cur.length === 0) cur.push([ax, ay]);
+    cur.push(t[1] < 1 ? [ax + t[1] * (bx - ax), ay + t[1] * (by - ay)] : [bx, by]);
+    if (t[1] < 1) flush();
+  }
+  flush();
+  return pieces;
 }
 
 // ---------------------------------------------------------------- stacked bars
@@ -395,15 +475,44 @@ export interface BarChartOptions {
   lines?: { value: number; label?: string; color?: string }[];
   /** A whisker per group from lo to hi (e.g. the range over repeated rounds); not with normalize. */
   errors?: ({ lo: number; hi: number } | null)[];
+  /** The smallest text scale labels may shrink to where they do not fit (default 1); a segment label that does not fit at it is left out. */
+  minScale?: number;
 }
 
+/** Where a bar chart put things, so a page can map the mouse back to groups (drawing is unaffected). */
+export interface BarChartMeta {
+  frame: Frame;
+  /** Value to canvas pixel row (bar heights; with normalize, percent). */
+  y: (v: number) => number;
+  /** Each group's slot [x0, x1) across the frame, its bar's left and right edges and each stack's value (non-finite or negative: 0). */
+  groups: { name: string; x0: number; x1: number; barX0: number; barX1: number; values: number[]; total: number }[];
+  stacks: { name: string; color: RGBA }[];
+}
+
+export type BarChartCanvas = Canvas & { meta: BarChartMeta };
+
 const TARGET_RED = '#d62728';
+
+/** Where the plot area starts, before the y tick labels are known (group labels wrap to slots from it). */
+function barLeftEstimate(yLabel: string, s: number): number {
+  return 6 * s + (yLabel ? FONT_HEIGHT * s + 4 * s : 0) + textWidth('100.0', s) + 3 * s + 3 * s;
+}
+
+/**
+ * The narrowest canvas at which barChart draws every group label at text scale `s`: narrower, a
+ * word that does not fit its slot makes it shrink the labels a step.
+ */
+export function barChartMinWidth(opts: Pick<BarChartOptions, 'groups' | 'yLabel'>, s: number): number {
+  const words = opts.groups.flatMap((g) => g.split(/\s+/)).filter((w) => w.length > 0);
+  const widest = Math.max(0, ...words.map((w) => textWidth(w, s)));
+  return Math.ceil(barLeftEstimate(opts.yLabel, s) + 6 * s + Math.max(1, opts.groups.length) * (widest + 2 * s));
+}
 
 function luminance(c: RGBA): number {
   return (0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]) / 255;
 }
 
-export function barChart(opts: BarChartOptions): Canvas {
+export function barChart(opts: BarChartOptions): BarChartCanvas {
   const W = Math.round(opts.width ?? 900);
   const H = Math.round(opts.height ?? 560);
   const s = Math.max(1, Math.round(opts.scale ?? autoScale(W, H)));
@@ -429,11 +538,12 @@ export function barChart(opts: BarChartOptions): Canvas {
   if (showTotals && normalize) T += th; // totals sit above full-height bars
 
   // Group labels wrap to their slot; shrink the font once if a word still does not fit.
-  const estL = pad + (opts.yLabel ? th + 4 * s : 0) + textWidth('100.0', s) + 3 * s + tick;
+  const estL = barLeftEstimate(opts.yLabel, s);
   const slot0 = (W - estL - pad) / Math.max(1, nG);
+  const minScale = Math.max(1, Math.round(opts.minScale ?? 1));
   let gs = s;
   let glines = opts.groups.map((g) => wrapText(g, slot0 - 4 * s, gs));
-  if (gs > 1 && glines.some((ls) => ls.some((l) => textWidth(l, gs) > slot0 - 2 * s))) {
+  if (gs > minScale && glines.some((ls) => ls.some((l) => textWidth(l, gs) > slot0 - 2 * s))) {
     gs -= 1;
     glines = opts.groups.map((g) => wrapText(g, slot0 - 4 * s, gs));
   }
@@ -482,7 +592,7 @@ export function barChart(opts: BarChartOptions): Canvas {
         const txt = `${share >= 9.95 ? share.toFixed(0) : share.toFixed(1)}%`;
         // Full size where it fits, one step smaller in thin segments.
         const fits = (k: number) => yBot - yTop >= CAP_HEIGHT * k + 4 * k && barW >= textWidth(txt, k) + 4 * k;
-        const ls = fits(s) ? s : Math.max(1, s - 1);
+        const ls = fits(s) ? s : Math.max(minScale, s - 1);
         if (fits(ls))
           cv.text(x0 + barW / 2, (yTop + yBot) / 2 + 0.5, txt, {
             scale: ls,
@@ -527,7 +637,16 @@ export function barChart(opts: BarChartOptions): Canvas {
     );
   }
   if (opts.xLabel) cv.text((f.L + f.R) / 2, H - pad, opts.xLabel, { scale: s, align: 'center', valign: 'bottom', color: INK });
-  return cv;
+  const meta: BarChartMeta = {
+    frame: f,
+    y: py,
+    groups: opts.groups.map((name, g) => {
+      const x0 = Math.round(f.L + slot * (g + 0.5) - barW / 2);
+      return { name, x0: f.L + slot * g, x1: f.L + slot * (g + 1), barX0: x0, barX1: x0 + barW, values: opts.stacks.map((st) => val(st, g)), total: totals[g]! };
+    }),
+    stacks: opts.stacks.map((st, i) => ({ name: st.name, color: colors[i]! })),
+  };
+  return Object.assign(cv, { meta });
 }
 
 // ---------------------------------------------------------------- panels

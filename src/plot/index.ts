@@ -3,5 +3,5 @@ export { Canvas, parseColor, textWidth, textHeight, wrapText, CAP_HEIGHT, FONT_H
 export type { Color, RGBA, MarkerShape, TextOptions, StrokeOptions, Rect } from './raster.js';
 export { savePng, encodePng } from './png.js';
 export { niceTicks, niceScale, logTicks, logMinorTicks, formatNumber, formatTicks, formatLogTicks } from './ticks.js';
-export { lineChart, barChart, panels, PALETTE, MARKERS, paletteColor } from './charts.js';
-export type { LineSeries, LineChartOptions, BarStack, BarChartOptions } from './charts.js';
+export { lineChart, barChart, barChartMinWidth, panels, clipPolyline, PALETTE, MARKERS, paletteColor } from './charts.js';
+export type { LineSeries, LineChartOptions, LineChartMeta, LineChartCanvas, BarStack, BarChartOptions, BarChartMeta, BarChartCanvas, Frame } from './charts.js';

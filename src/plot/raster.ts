@@ -343,8 +343,8 @@ function markerSdf(shape: MarkerShape, r: number): (dx: number, dy: number) => n
   }
 }
 
-/** Liang-Barsky: the part of a segment inside box, or null. */
-function clipSegment(x0: number, y0: number, x1: number, y1: number, b: Rect): [number, number, number, number] | null {
+/** Liang-Barsky: the parameter interval [t0, t1] of the segment (x0, y0)-(x1, y1) inside box, or null. */
+export function clipParams(x0: number, y0: number, x1: number, y1: number, b: Rect): [number, number] | null {
   const dx = x1 - x0;
   const dy = y1 - y0;
   let t0 = 0;
@@ -369,7 +369,16 @@ function clipSegment(x0: number, y0: number, x1: number, y1: number, b: Rect): [
       if (t < t1) t1 = t;
     }
   }
-  return [x0 + t0 * dx, y0 + t0 * dy, x0 + t1 * dx, y0 + t1 * dy];
+  return [t0, t1];
+}
+
+/** The part of a segment inside box, or null. */
+function clipSegment(x0: number, y0: number, x1: number, y1: number, b: Rect): [number, number, number, number] | null {
+  const t = clipParams(x0, y0, x1, y1, b);
+  if (!t) return null;
+  const dx = x1 - x0;
+  const dy = y1 - y0;
+  return [x0 + t[0] * dx, y0 + t[0] * dy, x0 + t[1] * dx, y0 + t[1] * dy];
 }
 
 /** Per-pixel max coverage over a canvas-sized grid, tracking the touched bounding box. */

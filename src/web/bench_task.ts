@@ -6,11 +6,21 @@ import { registerTask } from './tasks.js';
 import { kernelDefaults, runKernelBench, type KernelBenchOptions, type LayerShape } from '../bench/kernels.js';
 import { formatKernels } from '../bench/report.js';
 
+/** A page parameter (a form field, or the query in task mode) that is not of its expected form: the page names the view and the field. */
+export class ParamError extends Error {
+  constructor(
+    readonly param: string,
+    readonly problem: string,
+  ) {
+    super(`query parameter ${param} ${problem}`);
+  }
+}
+
 export function intParam(params: URLSearchParams, name: string, fallback: number, min: number): number {
   const s = params.get(name);
   if (s === null || s === '') return fallback;
   const v = Number(s);
-  if (!Number.isInteger(v) || v < min) throw new Error(`bench: query parameter ${name} must be an integer >= ${min}, got '${s}'`);
+  if (!Number.isInteger(v) || v < min) throw new ParamError(name, `must be an integer >= ${min}, got '${s}'`);
   return v;
 }
 
@@ -18,7 +28,7 @@ export function numParam(params: URLSearchParams, name: string, fallback: number
   const s = params.get(name);
   if (s === null || s === '') return fallback;
   const v = Number(s);
-  if (!(v > 0 && Number.isFinite(v))) throw new Error(`bench: query parameter ${name} must be a positive number, got '${s}'`);
+  if (!(v > 0 && Number.isFinite(v))) throw new ParamError(name, `must be a positive number, got '${s}'`);
   return v;
 }
 

@@ -9,8 +9,9 @@
 import { initWebGPU, describeAdapter } from '../index.js';
 import type { GpuRuntime } from '../gpu/runtime.js';
 import { tasks, registerTask, type TaskContext, type PageResult } from './tasks.js';
-import { VIEWS, CancelledError, applyBrowserTuning, adapterReport, renderAdapter, setDroppedFiles, loadCheckpointBytes, loadedConfig, downloadCheckpoint, type View } from './views.js';
+import { VIEWS, trainRuns, CancelledError, applyBrowserTuning, adapterReport, renderAdapter, setDroppedFiles, loadCheckpointBytes, loadedConfig, downloadCheckpoint, type View } from './views.js';
 import { el } from './ui.js';
+import { ParamError } from './bench_task.js';
 // Task modules register themselves on import.
 import './bench_task.js';
 
@@ -31,6 +32,16 @@ const taskName = params.get('task'); // null: the interactive lab
 const out = document.getElementById('out')!;
 const statusEl = document.getElementById('status')!;
 const adapterEl = document.getElementById('adapter')!;
+const adapterPanel = document.getElementById('adapter-panel') as HTMLDetailsElement;
+const adapterSummary = document.getElementById('adapter-summary')!;
+// The adapter panel is open on the first visit and folded after (it is ~270 px above every view).
+const VISITED_KEY = 'wrn-lab-visited';
+try {
+  adapterPanel.open = !localStorage.getItem(VISITED_KEY);
+  localStorage.setItem(VISITED_KEY, new Date().toISOString());
+} catch {
+  adapterPanel.open = true; // storage blocked: show it
+}
 window.__wrnProgress = [];
 
 function setStatus(text: string, cls: string): void {
@@ -62,7 +73,9 @@ function showError(where: HTMLElement, e: unknown): Error {
   if (shown.has(err)) return err;
   shown.add(err);
   setStatus(`error: ${err.message.split('\n')[0]}`, 'fail');
+  if (err instanceof NoWebGpuError) return err; // its help is in the adapter panel already
   const pre = el('pre', err.message, 'fail error');
+  pre.setAttribute('role', 'alert');
   where.appendChild(pre);
   console.error(`[wrn] error: ${err.message}`);
   return err;
@@ -85,8 +98,12 @@ const NO_WEBGPU_HELP: [string, string][] = [
   ['any browser', 'WebGPU needs a secure context: open the page as http://127.0.0.1 or localhost (wrn browser --serve), or over https.'],
 ];
 
+/** Why WebGPU is missing and what to do, shown once (in the adapter panel, opened). */
 function showNoWebGpu(why: string): void {
+  adapterPanel.open = true;
+  adapterSummary.textContent = 'adapter: none';
   adapterEl.replaceChildren(el('p', why, 'fail'));
+  if (!window.isSecureContext) return; // the fix is the address, not a browser flag
   const ul = el('ul');
   for (const [b, how] of NO_WEBGPU_HELP) {
     const li = el('li');
@@ -96,20 +113,31 @@ function showNoWebGpu(why: string): void {
   adapterEl.appendChild(ul);
 }
 
+/** An error whose help is already on the page: the status line and the views only name it. */
+class NoWebGpuError extends Error {}
+
 async function openRuntime(): Promise<GpuRuntime> {
-  if (!('gpu' in navigator) || !navigator.gpu) {
-    const why = `WebGPU is not available in this browser (navigator.gpu is missing${window.isSecureContext ? '' : '; this page is not a secure context: open it on http://127.0.0.1 or https'}).`;
+  if (!window.isSecureContext) {
+    // Served on 0.0.0.0 and opened by IP: browsers hide navigator.gpu outside a secure context.
+    const here = `${location.protocol}//${location.host}`;
+    const port = location.port || (location.protocol === 'https:' ? '443' : '80');
+    const why =
+      `WebGPU needs a secure context, and ${here} is not one (only https, localhost and 127.0.0.1 are). ` +
+      `Open the page on the machine that serves it as http://127.0.0.1:${port}${location.pathname}, or from another machine through an SSH tunnel: ` +
+      `ssh -L ${port}:127.0.0.1:${port} ${location.hostname}, then http://127.0.0.1:${port}${location.pathname} here.`;
     showNoWebGpu(why);
-    throw new Error(`${why} Use a recent Chrome; on Linux start it with --enable-unsafe-webgpu --enable-features=Vulkan.`);
+    throw new NoWebGpuError(why);
+  }
+  if (!('gpu' in navigator) || !navigator.gpu) {
+    const why = 'WebGPU is not available in this browser (navigator.gpu is missing): see the help in the adapter panel above.';
+    showNoWebGpu(why.replace(': see the help in the adapter panel above.', '. How to turn it on:'));
+    throw new NoWebGpuError(why);
   }
   return initWebGPU({ timestamps: true }).catch((e: Error) => {
     if (!/No WebGPU adapter/.test(e.message)) throw e;
-    const why = 'No WebGPU adapter found (navigator.gpu.requestAdapter() returned null).';
-    showNoWebGpu(why);
-    throw new Error(
-      `${why} In Chrome, check chrome://gpu; on Linux start it with --enable-unsafe-webgpu --enable-features=Vulkan, and on a machine without a GPU also ` +
-        '--enable-unsafe-swiftshader --use-webgpu-adapter=swiftshader (what `wrn browser` does).',
-    );
+    const why = 'No WebGPU adapter found (navigator.gpu.requestAdapter() returned null)';
+    showNoWebGpu(`${why}. How to get one:`);
+    throw new NoWebGpuError(`${why}: see the help in the adapter panel above.`);
   });
 }
 
@@ -127,19 +155,39 @@ interface ViewUi {
 }
 
 const uis = new Map<string, ViewUi>();
+/** Set by the training view's extras: what happens to its form after a run. */
+let afterTrainRun = (): void => {};
 let busy = false;
 let cancel = false;
 
 function buildViews(): void {
   const nav = document.getElementById('views-nav')!;
   const host = document.getElementById('views')!;
+  // WAI-ARIA tabs: one tab stop, the arrow keys (and Home/End) move between tabs and select.
+  nav.setAttribute('role', 'tablist');
+  nav.setAttribute('aria-label', 'views');
+  nav.onkeydown = (e) => {
+    const names = VIEWS.map((v) => v.name);
+    const at = names.indexOf(document.activeElement?.id.replace(/^tab-/, '') ?? '');
+    if (at < 0) return;
+    const to = e.key === 'ArrowRight' ? (at + 1) % names.length : e.key === 'ArrowLeft' ? (at - 1 + names.length) % names.length : e.key === 'Home' ? 0 : e.key === 'End' ? names.length - 1 : -1;
+    if (to < 0) return;
+    e.preventDefault();
+    selectView(names[to]);
+    document.getElementById(`tab-${names[to]}`)?.focus();
+  };
   for (const v of VIEWS) {
     const tab = el('button', v.title, 'tab');
     tab.id = `tab-${v.name}`;
+    tab.type = 'button';
+    tab.setAttribute('role', 'tab');
+    tab.setAttribute('aria-controls', `view-${v.name}`);
     tab.onclick = () => selectView(v.name);
     nav.appendChild(tab);
     const section = el('section', undefined, 'view');
     section.id = `view-${v.name}`;
+    section.setAttribute('role', 'tabpanel');
+    section.setAttribute('aria-labelledby', `tab-${v.name}`);
     section.hidden = true;
     section.append(el('h2', v.title), el('p', v.blurb, 'blurb'));
     const form = el('form', undefined, 'controls');
@@ -158,8 +206,14 @@ function buildViews(): void {
       input.value = c.value;
       input.name = c.name;
       input.id = `${v.name}-${c.name}`;
-      if (c.help) label.title = c.help;
       label.appendChild(input);
+      if (c.help) {
+        // Visible, not only a hover title; tied to the field for screen readers.
+        const hint = el('small', c.help, 'hint');
+        hint.id = `${input.id}-help`;
+        input.setAttribute('aria-describedby', hint.id);
+        label.appendChild(hint);
+      }
       form.appendChild(label);
       inputs.set(c.name, input);
     }
@@ -174,7 +228,9 @@ function buildViews(): void {
     form.append(run, stop, save);
     section.appendChild(form);
     const ui: ViewUi = { view: v, section, inputs, run, stop, save, log: el('div', undefined, 'logbox'), output: el('div', undefined, 'output') };
-    run.onclick = () => void runView(ui, paramsOf(ui));
+    run.type = 'button';
+    // runView shows its errors in the view; nothing is left to reject unhandled.
+    run.onclick = () => void runView(ui, paramsOf(ui)).catch(() => {});
     stop.onclick = () => {
       cancel = true;
       stop.disabled = true;
@@ -183,6 +239,7 @@ function buildViews(): void {
     save.onclick = () => v.download?.();
     if (v.name === 'train') section.appendChild(trainExtras(ui));
     section.append(ui.log, ui.output);
+    if (v.name === 'train') section.appendChild(trainRuns.element);
     host.appendChild(section);
     uis.set(v.name, ui);
   }
@@ -234,6 +291,8 @@ function trainExtras(ui: ViewUi): HTMLElement {
     try {
       loadNote.textContent = loadCheckpointBytes(new Uint8Array(await f.arrayBuffer()), f.name);
       loadNote.className = 'meta pass';
+      // The next Run continues the checkpoint's run: only epochs may change, the rest is locked.
+      for (const [k, input] of ui.inputs) input.disabled = k !== 'epochs';
       const c = loadedConfig()!;
       const set = (k: string, v: unknown) => ui.inputs.get(k) && (ui.inputs.get(k)!.value = String(v));
       set('variant', c.variant);
@@ -252,6 +311,13 @@ function trainExtras(ui: ViewUi): HTMLElement {
     }
   };
   ckptRow.append(saveCkpt, el('span', ' load a checkpoint (the next Run continues it; only epochs may change): '), load, loadNote);
+  // A run consumes the loaded checkpoint: the next Run starts afresh, so the note goes and the form opens.
+  afterTrainRun = () => {
+    if (loadedConfig()) return;
+    for (const input of ui.inputs.values()) input.disabled = false;
+    if (loadNote.className === 'meta pass') loadNote.textContent = '';
+    load.value = '';
+  };
   box.append(drop, ckptRow);
   return box;
 }
@@ -265,8 +331,25 @@ function paramsOf(ui: ViewUi): URLSearchParams {
 function selectView(name: string): void {
   for (const [n, ui] of uis) {
     ui.section.hidden = n !== name;
-    document.getElementById(`tab-${n}`)?.classList.toggle('active', n === name);
+    const tab = document.getElementById(`tab-${n}`);
+    tab?.classList.toggle('active', n === name);
+    tab?.setAttribute('aria-selected', String(n === name));
+    if (tab) tab.tabIndex = n === name ? 0 : -1;
   }
+  if (name === 'adapter') adapterPanel.open = true; // the Adapter view's tables are the panel's
+}
+
+/** A bad field, named as the view's form names it: "Training: learning rate (lr) must be ...". */
+function fieldError(ui: ViewUi, e: unknown): unknown {
+  for (const input of ui.inputs.values()) input.removeAttribute('aria-invalid');
+  if (!(e instanceof ParamError)) return e;
+  const control = ui.view.controls.find((c) => c.name === e.param);
+  const input = ui.inputs.get(e.param);
+  if (input) {
+    input.setAttribute('aria-invalid', 'true');
+    input.focus();
+  }
+  return new Error(`${ui.view.title}: ${control ? `${control.label} (${e.param})` : e.param} ${e.problem}`);
 }
 
 let rt: GpuRuntime | null = null;
@@ -281,6 +364,7 @@ async function runView(ui: ViewUi, p: URLSearchParams): Promise<Record<string, u
   ui.view.download = undefined;
   ui.output.replaceChildren();
   ui.log.replaceChildren();
+  for (const input of ui.inputs.values()) input.removeAttribute('aria-invalid');
   setStatus(`running: ${ui.view.title.toLowerCase()}`, 'running');
   const started = performance.now();
   const ctx: TaskContext = {
@@ -301,7 +385,9 @@ async function runView(ui: ViewUi, p: URLSearchParams): Promise<Record<string, u
     const s = ((performance.now() - started) / 1000).toFixed(1);
     const failed = typeof r.failed === 'number' ? r.failed : 0;
     const stopped = r.stop === 'stopped';
-    setStatus(failed ? `${ui.view.title}: ${failed} failed (${s} s)` : `${ui.view.title}: ${stopped ? 'stopped' : 'done'} in ${s} s`, failed ? 'fail' : 'pass');
+    // A stopped benchmark or check returns what finished (partial: true): downloadable like a complete one.
+    const how = stopped ? (r.partial ? 'stopped, partial result' : 'stopped') : 'done';
+    setStatus(failed ? `${ui.view.title}: ${failed} failed (${s} s)` : `${ui.view.title}: ${how} in ${s} s`, failed ? 'fail' : 'pass');
     ui.section.dataset.seconds = s;
     if (ui.view.download) ui.save.disabled = false;
     if (ui.view.name === 'train') (document.getElementById('train-download-checkpoint') as HTMLButtonElement).disabled = false;
@@ -310,14 +396,17 @@ async function runView(ui: ViewUi, p: URLSearchParams): Promise<Record<string, u
     if (e instanceof CancelledError) {
       setStatus(`${ui.view.title}: stopped`, 'fail');
       ui.output.appendChild(el('p', 'stopped by the Stop button', 'fail'));
+      if (ui.view.download) ui.save.disabled = false; // a task that set a result before the stop keeps it downloadable
       return { stop: 'stopped' };
     }
-    const err = showError(ui.output, rt.ctx.lost ? new Error(`${(e as Error).message}\n${rt.ctx.lost}`) : e);
+    const named = fieldError(ui, e);
+    const err = showError(ui.output, rt.ctx.lost ? new Error(`${(named as Error).message}\n${rt.ctx.lost}`) : named);
     throw err;
   } finally {
     busy = false;
     for (const u of uis.values()) u.run.disabled = !!rt.ctx.lost;
     ui.stop.disabled = true;
+    if (ui.view.name === 'train') afterTrainRun();
   }
 }
 
@@ -333,7 +422,12 @@ async function main(): Promise<void> {
   applyBrowserTuning(rt);
   const adapter = rt.ctx.adapter;
   const adapterName = describeAdapter(adapter);
-  renderAdapter(adapterEl, adapterReport({ rt, params, log: () => {}, progress: () => {}, output: null }));
+  const report = adapterReport({ rt, params, log: () => {}, progress: () => {}, output: null });
+  renderAdapter(adapterEl, report);
+  const yes = (f: string) => (report.features as Record<string, boolean>)[f];
+  adapterSummary.textContent =
+    `adapter: ${adapterName}${adapter.isFallbackAdapter ? ' (fallback: a CPU emulation)' : ''}; GPU timestamps ${report.timestampsInUse ? 'in use' : 'not in use'}` +
+    `; subgroups ${yes('subgroups') ? 'yes' : 'no'}; shader-f16 ${yes('shader-f16') ? 'yes' : 'no'}`;
   rt.ctx.device.lost.then((info) => {
     const msg = `the WebGPU device was lost (${info.reason}): ${info.message || 'no message'}; reload the page to get a new one`;
     document.getElementById('banner')!.replaceChildren(el('div', msg, 'fail lost'));

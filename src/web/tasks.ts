@@ -70,4 +70,8 @@ export interface CheckTaskResult {
   lines: import('../check.js').CheckLine[];
   passed: number;
   failed: number;
+  /** Stopped by the Stop button: `lines` are the cases that ran. */
+  partial?: true;
+  /** The case that did not run, e.g. 'case 5 of 40: conv2d.forward ...'. */
+  stoppedAt?: string;
 }

@@ -4,13 +4,17 @@
 import { runChecks, selectChecks, type CheckLine } from '../check.js';
 import type { Tensor } from '../tensor.js';
 import { VARIANTS, type Variant, type WideResNet } from '../model/wrn.js';
-import { runKernelBench } from '../bench/kernels.js';
-import { runStepBench, stepDefaults } from '../bench/step.js';
-import { fmt, pct, resultBaseName, type BenchResult, type KernelBenchResult } from '../bench/report.js';
+import { runKernelBench, type KernelProgress } from '../bench/kernels.js';
+import { runStepBench, stepDefaults, type StepProgress } from '../bench/step.js';
+import { fmt, pct, resultBaseName, type BenchResult, type KernelBenchResult, type Target } from '../bench/report.js';
 import { bnCostLines, conditionLines, projectionRows, rooflineRows, stepRows, type StepBenchResult } from '../bench/step_report.js';
 import { runTune, tuneRows, tuneSummary } from '../bench/tune.js';
 import { applyCache, validateCache, withEntry, type TuningCache } from '../gpu/tuning.js';
-import { kernelChart, stepChart } from '../bench/charts.js';
+import { kernelChartParts, stepChartParts } from '../bench/charts.js';
+import { ChartView, smoothSeries } from './chart.js';
+
+/** The live loss curve's smoothing weight (the run list below has a slider for its own). */
+const LIVE_SMOOTHING = 0.6;
 import { intParam, kernelOptionsFromParams, numParam } from './bench_task.js';
 import { divergedAt } from '../train/step.js';
 import { trainEpochs } from '../train/loop.js';
@@ -18,13 +22,17 @@ import { checkpointEntries } from '../train/evaluate.js';
 import { checkTrainCheckpoint, checkpointConfig, openModel, openSettings, resumeConfig } from '../train/open.js';
 import { DEFAULT_JOB, DEFAULT_TRAIN, learningRate, validateTrainConfig, type CheckpointHeader, type TrainConfig, type TrainProgress } from '../train/config.js';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../train/checkpoint_format.js';
-import { curvesChart } from '../train/curves_chart.js';
 import { datasetNorm } from '../data/augment.js';
 import { dataHash, resizeDataset, type Dataset } from '../data/dataset.js';
 import { makeSynthetic, SYNTHETIC_MAX_COUNT } from '../data/synthetic.js';
 import { readDropped, readServedFashionMnist } from './data.js';
 import type { TaskContext, TaskFn } from './tasks.js';
 import { blit, download, el, fmtSeconds, table, yieldToPage } from './ui.js';
+import { BUILD_COMMIT, RunList } from './runs.js';
+import { describeAdapter } from '../gpu/device.js';
+
+/** Every training run of this page visit, compared on one chart per metric (main.ts places it in the training view). */
+export const trainRuns = new RunList();
 
 export interface Control {
   name: string;
@@ -61,18 +69,50 @@ function downloadJson(r: BenchResult): void {
 }
 
 
-function progressBar(ctx: TaskContext, total: number): (done: number, what: string) => void {
+/** A progress bar (id `id`) and a line saying where the task is, e.g. 'case 3 of 40: conv2d.forward ...'. */
+function progressBar(ctx: TaskContext, id: string): (done: number, total: number, text: string) => void {
   const wrap = el('div', undefined, 'progress');
+  wrap.id = id;
   const bar = el('progress');
-  bar.max = total;
   bar.value = 0;
-  const label = el('span', `0 / ${total}`);
+  const label = el('span', 'starting...');
   wrap.append(bar, label);
   ctx.output?.appendChild(wrap);
-  return (done, what) => {
+  return (done, total, text) => {
+    bar.max = Math.max(1, total);
     bar.value = done;
-    label.textContent = `${done} / ${total}${what ? `: ${what}` : ''}`;
+    label.textContent = text;
   };
+}
+
+/** A wide table in a box that scrolls sideways: the page never gets wider than the window. */
+function scroll(t: HTMLElement): HTMLElement {
+  const box = el('div', undefined, 'scroll');
+  box.appendChild(t);
+  return box;
+}
+
+/** A stopped run's result holds only what finished: said above its tables, where it cannot be missed. */
+function partialNote(ctx: TaskContext, id: string, text: string): void {
+  const p = el('p', `partial: ${text}`, 'partial');
+  p.id = id;
+  ctx.output?.appendChild(p);
+}
+
+/** Spreads above this are flagged: the repetitions (or rounds) disagree too much to trust the digits. */
+const NOISY_SPREAD = 0.25;
+const NOISY = '\u26a0'; // a warning sign after the spread, explained by a footnote
+
+/** Give the cells a NOISY mark was appended to their class, for the colour. */
+function markNoisy(t: HTMLTableElement): number {
+  let n = 0;
+  for (const td of Array.from(t.querySelectorAll('td'))) {
+    if (td.textContent?.endsWith(NOISY)) {
+      td.classList.add('noisy');
+      n++;
+    }
+  }
+  return n;
 }
 
 // ---- adapter -------------------------------------------------------------------------------------
@@ -145,11 +185,11 @@ async function adapterTask(ctx: TaskContext, view: View) {
   const r = adapterReport(ctx);
   view.download = () => download('adapter-browser.json', [JSON.stringify({ kind: 'wrn-browser-adapter', date: new Date().toISOString(), ...r }, null, 2) + '\n'], 'application/json');
   if (ctx.output) {
+    // The adapter's tables are the panel at the top (opened with this view), not repeated here.
     const box = el('div');
-    renderAdapter(box, r);
-    box.querySelector('#adapter-table')?.removeAttribute('id'); // the panel at the top has it
-    const prof = el('pre', `tuning profile: ${JSON.stringify(r.profile)}`, 'json');
-    prof.style.whiteSpace = 'pre-wrap';
+    box.appendChild(el('p', "The adapter's features and limits are in the panel at the top of the page. The tuning profile these runs use:", 'meta'));
+    const prof = el('pre', JSON.stringify(r.profile, null, 2), 'json');
+    prof.id = 'adapter-profile';
     box.appendChild(prof);
     ctx.output.appendChild(box);
   }
@@ -164,62 +204,123 @@ function fmtErr(x: number): string {
 
 async function checkTask(ctx: TaskContext, view: View) {
   const filter = ctx.params.get('filter') ?? '';
-  const n = selectChecks(filter).length; // no match: an error the page reports
+  const names = selectChecks(filter).map((c) => c.name); // no match: an error the page reports
+  const n = names.length;
   ctx.log(`checking ${n} kernels${filter ? ` matching '${filter}'` : ''} against their CPU references`);
-  const bar = progressBar(ctx, n);
-  const t = table([['', 'check', 'max abs err', 'max rel err', 'ms', 'message']]);
+  const bar = progressBar(ctx, 'check-progress');
+  const caseText = (k: number) => `case ${k + 1} of ${n}: ${names[k]}`;
+  bar(0, n, caseText(0));
+  // No message column until a row has a message (a failure's): it would be empty.
+  const t = table([['result', 'check', 'max abs err', 'max rel err', 'ms']]);
   t.id = 'check-table';
-  ctx.output?.appendChild(t);
-  let done = 0;
-  const lines = await runChecks(filter, (l: CheckLine) => {
-    ctx.progress(l);
-    const tr = el('tr', undefined, l.ok ? 'pass' : 'fail');
-    for (const c of [l.ok ? 'PASS' : 'FAIL', l.name, fmtErr(l.maxAbsErr), fmtErr(l.maxRelErr), l.ms.toFixed(0), l.message]) tr.appendChild(el('td', c));
-    t.appendChild(tr);
-    bar(++done, l.name);
-    console.log(`[wrn]   ${l.ok ? 'PASS' : 'FAIL'}  ${l.name}  max abs err ${fmtErr(l.maxAbsErr)}  (${l.ms.toFixed(0)} ms)${l.ok ? '' : `: ${l.message}`}`);
-    checkCancel(ctx);
-  });
+  for (const th of Array.from(t.rows[0].cells).slice(2)) th.className = 'num';
+  ctx.output?.appendChild(scroll(t));
+  const lines: CheckLine[] = [];
+  let messages = false;
+  try {
+    await runChecks(filter, (l: CheckLine) => {
+      lines.push(l);
+      ctx.progress(l);
+      if (l.message && !messages) {
+        messages = true;
+        t.rows[0].appendChild(el('th', 'message'));
+        for (const tr of Array.from(t.rows).slice(1)) tr.appendChild(el('td'));
+      }
+      const tr = el('tr', undefined, l.ok ? 'pass' : 'fail');
+      tr.append(el('td', l.ok ? 'PASS' : 'FAIL'), el('td', l.name));
+      for (const c of [fmtErr(l.maxAbsErr), fmtErr(l.maxRelErr), l.ms.toFixed(0)]) tr.appendChild(el('td', c, 'num'));
+      if (messages) tr.appendChild(el('td', l.message));
+      t.appendChild(tr);
+      const k = lines.length;
+      bar(k, n, k < n ? caseText(k) : `done: ${n} of ${n} cases`);
+      console.log(`[wrn]   ${l.ok ? 'PASS' : 'FAIL'}  ${l.name}  max abs err ${fmtErr(l.maxAbsErr)}  (${l.ms.toFixed(0)} ms)${l.ok ? '' : `: ${l.message}`}`);
+      checkCancel(ctx); // the next case does not start: a stop takes effect within one case
+    });
+  } catch (e) {
+    if (!(e instanceof CancelledError)) throw e;
+  }
   const failed = lines.filter((l) => !l.ok).length;
-  ctx.log(`${lines.length - failed} passed, ${failed} failed`);
-  const result = { filter, lines, passed: lines.length - failed, failed };
+  // Stopped: the cases that ran are the result, marked partial (and still downloadable).
+  const stoppedAt = lines.length < n ? caseText(lines.length) : null;
+  ctx.log(`${lines.length - failed} passed, ${failed} failed${stoppedAt ? `; stopped before ${stoppedAt}` : ''}`);
+  if (stoppedAt) {
+    bar(lines.length, n, `stopped: ${lines.length} of ${n} cases done`);
+    partialNote(ctx, 'check-partial', `stopped after ${lines.length} of ${n} cases (before ${stoppedAt}); the table shows those only`);
+  }
+  const result = { filter, lines, passed: lines.length - failed, failed, ...(stoppedAt ? { partial: true as const, stoppedAt, stop: 'stopped' as const } : {}) };
   view.download = () => download('checks-browser.json', [JSON.stringify({ kind: 'wrn-browser-check', adapter: ctx.rt.ctx.adapter, userAgent: navigator.userAgent, date: new Date().toISOString(), ...result }, null, 2) + '\n'], 'application/json');
   return result;
 }
 
 // ---- kernel benchmark ----------------------------------------------------------------------------
 
+/** What a target's ratio is of, from its description: 'GB/s >= 0.7 x copy' -> 'GB/s / copy' (short: the verdict column stays narrow). */
+function targetRatioOf(t: Target): string {
+  return t.description.replace(/\s*(>=|<=)\s*[\d.]+\s*x\s*/, ' / ').replace(/ at the same GEMM$/, '');
+}
+
+/** 'met: GB/s / copy >= 0.7' or 'MISSED: wants time / the forward's <= 1.5' (the value is its own column). */
+function targetVerdict(t: Target | null): string {
+  if (!t) return '';
+  const want = `${targetRatioOf(t)} ${t.direction === 'min' ? '>=' : '<='} ${t.threshold}`;
+  return t.met ? `met: ${want}` : `MISSED: wants ${want}`;
+}
+
 function renderKernels(ctx: TaskContext, r: KernelBenchResult): void {
   const l = r.limits;
+  if (r.partial) partialNote(ctx, 'kernels-partial', `stopped before ${r.stoppedAt}: ${r.kernels.length} kernel${r.kernels.length === 1 ? '' : 's'} timed; the table and chart show ${r.kernels.length ? 'those' : 'none'} only`);
   ctx.output?.appendChild(
     el('p', `limits: copy ${fmt(l.copyGBs)} GB/s, SGEMM ${l.sgemmShape.m}x${l.sgemmShape.n}x${l.sgemmShape.k} ${fmt(l.sgemmGflops)} GFLOP/s; batch ${r.config.batch}, ${r.config.reps} repetitions; timing: ${r.method}`, 'meta'),
   );
-  const rows = [['kernel', 'median ms', 'spread', 'value', 'unit', 'ratio', 'vs', 'target']];
+  if (!r.kernels.length) return; // stopped before the first kernel: nothing to tabulate or chart
+  // 'target ratio' is what the verdict is about: the ratio, except for a conv backward (its time over the forward's).
+  const rows = [['kernel', 'median ms', 'spread', 'value', 'unit', 'ratio', 'vs', 'target ratio', 'target']];
   for (const k of r.kernels) {
     const t = k.target;
-    rows.push([k.name, fmt(k.timing.medianMs), pct(k.timing.spread), fmt(k.value), k.metric, fmt(k.ratio), k.reference, t ? `${t.met ? 'met' : 'MISSED'} (${fmt(t.value)} ${t.direction === 'min' ? '>=' : '<='} ${t.threshold})` : '']);
+    rows.push([k.name, fmt(k.timing.medianMs), `${pct(k.timing.spread)}${k.timing.spread > NOISY_SPREAD ? ` ${NOISY}` : ''}`, fmt(k.value), k.metric, fmt(k.ratio), k.reference, t ? fmt(t.value) : '', targetVerdict(t)]);
   }
   const t = table(rows, 'num');
   t.id = 'kernels-table';
-  ctx.output?.appendChild(t);
+  r.kernels.forEach((k, i) => k.target && !k.target.met && t.rows[i + 1].classList.add('missed'));
+  const noisy = markNoisy(t);
+  ctx.output?.appendChild(scroll(t));
+  const notes = el('div', undefined, 'meta');
+  notes.id = 'kernels-notes';
+  notes.appendChild(el('p', "ratio: GB/s over the copy kernel's at the same tensor size, or GFLOP/s over the SGEMM's at the same GEMM. target ratio: what the target is about: the ratio, except a conv backward's, which is its time over the forward's (target <= 1.5). Rows that miss their target are highlighted."));
+  if (noisy) notes.appendChild(el('p', `${NOISY} spread (p90 - p10 of the repetitions, over the median) above ${pct(NOISY_SPREAD)}: ${noisy} measurement${noisy === 1 ? ' is' : 's are'} noisy (a loaded host, or too few repetitions), so ${noisy === 1 ? 'its' : 'their'} figures and verdicts may not repeat.`, 'noisy'));
+  ctx.output?.appendChild(notes);
   const targets = r.kernels.filter((k) => k.target);
   ctx.output?.appendChild(el('p', `targets: ${targets.filter((k) => k.target!.met).length} of ${targets.length} met`, 'summary'));
-  const cv = blit(kernelChart(r));
-  cv.id = 'kernels-chart';
-  ctx.output?.appendChild(cv);
+  // One chart per panel, at the page's width; numbers in the tooltip and data table as in the table above (fmt).
+  for (const part of kernelChartParts(r)) {
+    const chart = new ChartView(`kernels-chart-${part.key}`, { aspect: 0.45, format: fmt });
+    ctx.output?.appendChild(chart.element);
+    chart.bars(part.options);
+  }
 }
 
 async function kernelsTask(ctx: TaskContext, view: View) {
   const quick = (ctx.params.get('mode') ?? 'quick') !== 'full';
-  const opts = kernelOptionsFromParams(ctx.params, quick, (line) => {
-    ctx.log(`  ${line}`);
-    ctx.progress(line);
-    checkCancel(ctx);
-  });
+  const bar = progressBar(ctx, 'kernels-progress');
+  let last: KernelProgress | null = null;
+  const opts = {
+    ...kernelOptionsFromParams(ctx.params, quick, (line) => {
+      ctx.log(`  ${line}`);
+      ctx.progress(line);
+    }),
+    progress: (p: KernelProgress) => {
+      last = p;
+      bar(p.done, p.total, p.text);
+    },
+    // Polled by the bench before each case: a stop returns the kernels timed so far.
+    cancelled: () => !!ctx.cancelled?.(),
+  };
   const result = await runKernelBench(ctx.rt, opts);
+  const { done, total } = (last as KernelProgress | null) ?? { done: 0, total: 1 };
+  bar(result.partial ? done : total, total, result.partial ? `stopped before ${result.stoppedAt}` : `done: ${result.kernels.length} kernels timed`);
   renderKernels(ctx, result);
   view.download = () => downloadJson(result);
-  return { result };
+  return { result, ...(result.partial ? { partial: true, stop: 'stopped' } : {}) };
 }
 
 // ---- tuning ----------------------------------------------------------------------------------------
@@ -273,7 +374,7 @@ async function tuneTask(ctx: TaskContext) {
   ctx.output?.appendChild(summary);
   const t = table(tuneRows(entry), 'num');
   t.id = 'tune-table';
-  ctx.output?.appendChild(t);
+  ctx.output?.appendChild(scroll(t));
   return { result: entry };
 }
 
@@ -283,7 +384,12 @@ async function tuneTask(ctx: TaskContext) {
 const COMMITTED_BN_COST =
   "Measured on SwiftShader (2 CPU cores, bench/results/bn-cost/, 2026-12-02): BN's cost of a WRN-16-1 training step at batch 32 is not resolved there (bn - skipinit 4.3% with a spread of 13.5% over 5 interleaved rounds; 1.0-2.7% in three earlier runs); its kernels take 4.6% ± 0.1% of the bn step's GPU time; fused into the convolutions they take 1.7% and the step moves 25% fewer bytes, but the fusion's own effect on the step is not resolved there (-3.5%, spread 11.1%); at the roofline floor on an H200 BN's kernels would be 22.6% of the step and the fused step 12% faster than bn's (a projection).";
 
-function renderStep(ctx: TaskContext, r: StepBenchResult): void {
+function renderStep(ctx: TaskContext, r: StepBenchResult, requestedRounds: number): void {
+  if (r.partial) {
+    const n = r.rounds.length;
+    partialNote(ctx, 'step-partial', `stopped before ${r.stoppedAt}: ${n} of ${requestedRounds} rounds finished; ${n ? `the tables and chart show ${n === 1 ? 'that round' : 'those rounds'} only` : 'nothing to show'}`);
+    if (!n) return;
+  }
   // The result first, with its error bar; then how it was measured, the tables and the chart.
   const headline = el('p', r.bnCost.headline, 'summary');
   headline.id = 'step-headline';
@@ -293,33 +399,51 @@ function renderStep(ctx: TaskContext, r: StepBenchResult): void {
   for (const l of bnCostLines(r)) ul.appendChild(el('li', l));
   ctx.output?.appendChild(ul);
   for (const l of conditionLines(r)) ctx.output?.appendChild(el('p', l, 'meta'));
-  const t = table(stepRows(r), 'num');
+  // A wall or GPU time whose range over the rounds exceeds NOISY_SPREAD of its median gets the mark.
+  const rows = stepRows(r);
+  const cols = [rows[0].indexOf('wall ms/step'), rows[0].indexOf('GPU ms/step')];
+  r.variants.forEach((v, i) => {
+    for (const [c, s] of [[cols[0], v.wall], [cols[1], v.gpu]] as const) {
+      if (c >= 0 && s && s.n > 1 && (s.max - s.min) / s.median > NOISY_SPREAD) rows[i + 1][c] += ` ${NOISY}`;
+    }
+  });
+  const t = table(rows, 'num');
   t.id = 'step-table';
-  ctx.output?.appendChild(t);
+  const noisy = markNoisy(t);
+  ctx.output?.appendChild(scroll(t));
+  const note = el('p', 'wall and GPU ms/step: median [min, max] over rounds; categories: median GPU ms (share).', 'meta');
+  note.id = 'step-notes';
+  if (noisy) note.appendChild(el('span', ` ${NOISY} range over the rounds above ${pct(NOISY_SPREAD)} of the median: the measurement is noisy (a loaded host, or too few rounds); a difference between variants smaller than it is not resolved.`, 'noisy'));
+  ctx.output?.appendChild(note);
   ctx.output?.appendChild(el('p', 'Roofline on this adapter: each dispatch\'s floor is its bytes over the copy bandwidth or its FLOPs over the FMA peak, both measured in the same rounds; efficiency = floor / measured.', 'meta'));
   const roof = table(rooflineRows(r), 'num');
   roof.id = 'step-roofline';
-  ctx.output?.appendChild(roof);
+  ctx.output?.appendChild(scroll(roof));
   ctx.output?.appendChild(el('p', 'PROJECTION, not a measurement: the same dispatches at the roofline floor of published peaks.', 'meta'));
   const proj = table(projectionRows(r), 'num');
   proj.id = 'step-projection';
-  ctx.output?.appendChild(proj);
-  const cv = blit(stepChart(r));
-  cv.id = 'step-chart';
-  ctx.output?.appendChild(cv);
+  ctx.output?.appendChild(scroll(proj));
+  for (const part of stepChartParts(r)) {
+    const chart = new ChartView(`step-chart-${part.key}`, { aspect: 0.5, maxWidth: 1000, format: fmt });
+    ctx.output?.appendChild(chart.element);
+    chart.bars(part.options);
+  }
 }
 
 async function stepTask(ctx: TaskContext, view: View) {
   const p = ctx.params;
   const d = stepDefaults(true);
   const variants = p.get('variants');
+  const bar = progressBar(ctx, 'step-progress');
+  let last: StepProgress | null = null;
+  const rounds = intParam(p, 'rounds', d.rounds, 1);
   const result = await runStepBench(ctx.rt, {
     depth: intParam(p, 'depth', d.depth, 4),
     width: intParam(p, 'width', d.width, 1),
     batch: intParam(p, 'batch', d.batch, 1),
     steps: intParam(p, 'steps', d.steps, 1),
     warmup: intParam(p, 'warmup', d.warmup, 0),
-    rounds: intParam(p, 'rounds', d.rounds, 1),
+    rounds,
     profiledSteps: intParam(p, 'profiledSteps', 1, 0),
     quick: true,
     variants: variants ? variants.split(',').map((s) => s.trim()) : undefined,
@@ -329,12 +453,20 @@ async function stepTask(ctx: TaskContext, view: View) {
     log: (line) => {
       ctx.log(`  ${line}`);
       ctx.progress(line);
-      checkCancel(ctx);
     },
+    progress: (s) => {
+      last = s;
+      bar(s.done, s.total, s.text);
+    },
+    // Polled by the bench before every step: a stop returns the rounds that finished.
+    cancelled: () => !!ctx.cancelled?.(),
   });
-  renderStep(ctx, result);
-  view.download = () => downloadJson(result);
-  return { result };
+  const { done, total } = (last as StepProgress | null) ?? { done: 0, total: 1 };
+  bar(result.partial ? done : total, total, result.partial ? `stopped before ${result.stoppedAt}` : `done: ${rounds} rounds of ${result.variants.length} variants`);
+  renderStep(ctx, result, rounds);
+  // A partial result is downloadable as long as a round finished (else it holds no measurement).
+  if (result.rounds.length) view.download = () => downloadJson(result);
+  return { result, ...(result.partial ? { partial: true, stop: 'stopped' } : {}) };
 }
 
 // ---- training ------------------------------------------------------------------------------------
@@ -462,28 +594,69 @@ async function trainTask(ctx: TaskContext, view: View) {
   );
   const stats = el('div', '', 'stats');
   stats.id = 'train-stats';
-  const cv = el('canvas', undefined, 'chart');
-  cv.id = 'train-chart';
-  ctx.output?.append(stats, cv);
+  // The live curves: the loss per step with its smoothed line, test accuracy with the chance line.
+  const lossView = new ChartView('train-chart-loss', { aspect: 0.55, maxWidth: 720 });
+  const accView = new ChartView('train-chart-accuracy', { aspect: 0.55, maxWidth: 720 });
+  const curves = el('div', undefined, 'chart-grid');
+  curves.append(lossView.element, accView.element);
+  ctx.output?.append(stats, curves);
+  const chance = 100 / data.train.classes.length;
   const draw = () => {
-    blit(curvesChart(pr.losses, pr.history, title, { width: 640, height: 380 }), cv);
-    cv.dataset.points = String(pr.losses.length);
+    const steps = pr.losses.map((_, i) => i + 1);
+    const lastStep = Math.max(1, totalSteps);
+    lossView.line({
+      title: `${title}: training loss`,
+      xLabel: 'step',
+      yLabel: 'cross-entropy',
+      series: [
+        { name: 'per step', x: steps, y: pr.losses, color: '#bbbbbb' },
+        { name: `smoothed (${LIVE_SMOOTHING})`, x: steps, y: smoothSeries(pr.losses, LIVE_SMOOTHING) },
+      ],
+      xMin: 0,
+      xMax: lastStep,
+    });
+    accView.line({
+      title: `${title}: test accuracy`,
+      xLabel: 'step',
+      yLabel: 'accuracy (%)',
+      series: [{ name: 'test', x: pr.history.map((e) => e.step), y: pr.history.map((e) => 100 * e.testAccuracy), markers: true }],
+      refLines: [{ y: chance, label: `chance (${chance.toFixed(0)}%)` }],
+      yMin: 0,
+      yMax: 100,
+      xMin: 0,
+      xMax: lastStep,
+    });
+    lossView.canvas.dataset.points = String(pr.losses.length);
   };
-  draw();
 
   const norm = datasetNorm(data.train);
   const totalSteps = cfg.epochs * batchesPerEpoch;
+  draw();
   const t0 = performance.now();
   let stepsThisRun = 0;
   let lastDraw = 0;
+  // Rates from steady-state steps only: the first step of a run compiles every pipeline (~30 s on
+  // a CPU adapter), and evaluations are not steps. steadySteps/steadySeconds sum steps 2.. of this run.
+  let lastMark = t0;
+  let steadySteps = 0;
+  let steadySeconds = 0;
+  const bar = el('progress');
+  bar.max = totalSteps;
+  bar.value = pr.step;
+  bar.id = 'train-progress';
+  bar.setAttribute('aria-label', 'training progress');
+  stats.before(bar);
+  stats.textContent = `compiling kernels: the first step builds every pipeline${h ? ` (resuming at step ${pr.step})` : ''}...`;
   const show = (loss: number, lr: number) => {
-    const elapsed = (performance.now() - t0) / 1000;
-    const ips = stepsThisRun ? (stepsThisRun * cfg.batchSize) / elapsed : NaN;
-    const eta = stepsThisRun ? ((totalSteps - pr.step) * elapsed) / stepsThisRun : NaN;
+    const perStep = steadySteps ? steadySeconds / steadySteps : NaN;
+    const ips = cfg.batchSize / perStep;
+    const eta = (totalSteps - pr.step) * perStep;
     const last = pr.history[pr.history.length - 1];
+    bar.value = pr.step;
     stats.textContent =
       `epoch ${Math.min(pr.epoch + 1, cfg.epochs)}/${cfg.epochs}  step ${pr.step}/${totalSteps}  loss ${Number.isFinite(loss) ? loss.toFixed(4) : '-'}  lr ${lr.toPrecision(3)}  ` +
-      `${Number.isFinite(ips) ? ips.toFixed(1) : '-'} img/s  ETA ${fmtSeconds(eta)}` + (last ? `  test accuracy ${(100 * last.testAccuracy).toFixed(2)}% (epoch ${last.epoch})` : '');
+      (steadySteps ? `${ips.toFixed(1)} img/s  ETA ${fmtSeconds(eta)}` : 'img/s and ETA after the second step') +
+      (last ? `  test accuracy ${(100 * last.testAccuracy).toFixed(2)}% (epoch ${last.epoch})` : '');
   };
   const ended = await trainEpochs(cfg, model, velocities, data, pr, norm, 'webgpu', {
     diverged: (why, lr) => {
@@ -496,6 +669,11 @@ async function trainTask(ctx: TaskContext, view: View) {
       stepsThisRun++;
       ctx.progress({ step: pr.step, loss });
       const now = performance.now();
+      if (stepsThisRun > 1) {
+        steadySteps++;
+        steadySeconds += (now - lastMark) / 1000;
+      }
+      lastMark = now;
       if (now - lastDraw > 250 || pr.step === totalSteps) {
         lastDraw = now;
         show(loss, lr);
@@ -512,6 +690,7 @@ async function trainTask(ctx: TaskContext, view: View) {
       ctx.log(line);
       show(pr.losses[pr.losses.length - 1] ?? NaN, r.lr);
       draw();
+      lastMark = performance.now(); // the evaluation is not a step
     },
   });
   const stop: 'finished' | 'max-steps' | 'stopped' = ended;
@@ -520,8 +699,30 @@ async function trainTask(ctx: TaskContext, view: View) {
   draw();
   const last = pr.history[pr.history.length - 1];
   stats.textContent += `  -- ${stop === 'finished' ? 'finished' : stop === 'stopped' ? `stopped after ${pr.step} steps` : `stopped after ${pr.step} steps (max steps)`} in ${fmtSeconds(seconds)}; download the checkpoint to resume with wrn train --resume`;
+  trainRuns.add({
+    name: `WRN-${cfg.depth}-${cfg.widen} ${cfg.variant}`,
+    date: new Date().toISOString(),
+    adapter: describeAdapter(ctx.rt.ctx.adapter),
+    userAgent: navigator.userAgent,
+    commit: BUILD_COMMIT,
+    config: cfg,
+    data: data.train.name,
+    classes: data.train.classes.length,
+    losses: [...pr.losses],
+    lrs: [...pr.lrs],
+    history: [...pr.history],
+    steps: pr.step,
+    stop,
+    seconds,
+    imagesPerSecond: steadySteps ? (steadySteps * cfg.batchSize) / steadySeconds : NaN,
+    finalTestAccuracy: last ? last.testAccuracy : NaN,
+    resumedFrom: h ? h.step : null,
+  });
   const result = {
     kind: 'wrn-browser-train',
+    date: new Date().toISOString(),
+    adapter: describeAdapter(ctx.rt.ctx.adapter),
+    commit: BUILD_COMMIT,
     config: cfg,
     parameters: model.parameterCount,
     data: `${data.train.name}: ${data.train.count} train / ${data.test.count} test images of ${data.train.channels}x${data.train.height}x${data.train.width}`,
@@ -530,7 +731,8 @@ async function trainTask(ctx: TaskContext, view: View) {
     lrs: pr.lrs,
     history: pr.history,
     finalTestAccuracy: last ? last.testAccuracy : NaN,
-    imagesPerSecond: (stepsThisRun * cfg.batchSize) / seconds,
+    // Steady-state steps only: the first step compiles the pipelines.
+    imagesPerSecond: steadySteps ? (steadySteps * cfg.batchSize) / steadySeconds : NaN,
     seconds,
     stop,
   };
