@@ -164,7 +164,7 @@ export async function sweepCommand(argv: string[]): Promise<number> {
       usage(
         'sweep',
         'Train a grid of WRNs (depth x arm x learning rate x batch size x seeds), resumably, and write the paper-style table, one line per claim with its margin, and plots.\n' +
-          'Defaults (--preset table1): Table 1 at a small scale on Fashion-MNIST (8x8, depth 40, six arms, 3 seeds, 120 steps of 64 a run; the arms that train at lr 0.1, the two that fail at 0.0316 and 0.1): TIME_TBD on a 2-core CPU adapter.\n' +
+          'Defaults (--preset table1): Table 1 at a small scale on Fashion-MNIST (8x8, depth 40, six arms, 3 seeds, 120 steps of 64 a run; the arms that train at lr 0.1, the two that fail at 0.0316 and 0.1): 57 min on a shared 2-core CPU adapter, about 50 unloaded (bench/results/sweeps/table1-default/).\n' +
           Object.entries(PRESETS).map(([k, p]) => `--preset ${k}: ${p.about}${p.argv.length ? `; it sets ${p.argv.join(' ')}` : ''}`).join('\n') +
           '\nOn a cluster: wrn sweep slurm [the grid flags] --shards N [--cpus-per-task C --gpus G --time T --partition P] [--submit] writes (or submits) a Slurm job array of N shards and a collect job; without a scheduler: parallel -j N wrn sweep [the grid flags] --shard {}/N ::: $(seq 0 N-1), then wrn sweep [the grid flags] --collect' +
           '\nFull scale on CIFAR-10 with a real GPU (Table 1): --variants bn,skipinit,regularized-skipinit,fixup,skipinit:alpha=1,unnormalized --data DIR --image-size 0 --train-count 0 --test-count 0 --depths 16,28,52,100,1000 --width 2 --batch-sizes 64 --epochs 200 --lr-decay-every 10 --seeds 7 --best-k 5 --lr-points 7 --lr-min 0.0125 --lr-max 0.8\n' +
@@ -325,11 +325,11 @@ function writeSweepPlots(out: string, cells: Cell[], records: RunRecord[]): stri
     const cs = cells.filter((c) => `${c.variant} batch ${c.batchSize}` === k).sort((a, b) => a.depth - b.depth);
     return { name: k, x: cs.map((c) => c.depth), y: cs.map((c) => (c.bestLr === null ? NaN : c.trainLoss)), markers: true };
   });
-  // Per learning rate at the deepest depth: where each arm trains, stalls at ln 10 or diverges (no point).
+  // Per learning rate at the deepest depth: where each arm trains, stalls at ln 10 or diverges in every seed (no point).
   const deep = Math.max(...cells.map((c) => c.depth));
   const lossByLr: LineSeries[] = cells
     .filter((c) => c.depth === deep)
-    .map((c) => ({ name: `${c.variant} batch ${c.batchSize}`, x: c.perLr.map((p) => p.lr), y: c.perLr.map((p) => (p.diverged ? NaN : p.trainLoss)), markers: true }));
+    .map((c) => ({ name: `${c.variant} batch ${c.batchSize}`, x: c.perLr.map((p) => p.lr), y: c.perLr.map((p) => (Number.isFinite(p.trainLoss) ? p.trainLoss : NaN)), markers: true })); // the mean over the seeds that did not diverge
   const depths = cells.map((c) => c.depth);
   const lrs = cells.flatMap((c) => c.perLr.map((p) => p.lr));
   const chance = (xs: number[]) => ({ name: 'ln 10 (chance)', x: [Math.min(...xs), Math.max(...xs)], y: [Math.log(10), Math.log(10)], color: '#aaaaaa' });
@@ -338,7 +338,7 @@ function writeSweepPlots(out: string, cells: Cell[], records: RunRecord[]): stri
   const charts = [
     lineChart({ title: 'test accuracy vs depth', xLabel: 'depth', yLabel: 'accuracy (%)', yMin: 0, series: byDepth }),
     lineChart({ title: 'final training loss vs depth (ln 10 = chance; no point: every run diverged)', xLabel: 'depth', yLabel: 'cross-entropy (at the optimal lr)', yMin: 0, series: lossByDepth }),
-    lineChart({ title: `final training loss vs learning rate, depth ${deep} (no point: diverged)`, xLabel: 'learning rate', yLabel: 'cross-entropy', logX: true, yMin: 0, series: lossByLr }),
+    lineChart({ title: `final training loss vs learning rate, depth ${deep} (no point: every seed diverged)`, xLabel: 'learning rate', yLabel: 'cross-entropy', logX: true, yMin: 0, series: lossByLr }),
   ];
   // The batch-size panels (Figures 3 and 4) only when the grid has several batch sizes.
   if (new Set(cells.map((c) => c.batchSize)).size > 1) {
