@@ -9,11 +9,14 @@ import {
   conv2dBackwardInputKernel,
   conv2dForwardKernel,
   convOutSize,
+  winogradCases,
   type Conv2dParams,
   type ConvGeometry,
 } from '../src/ops/conv2d.js';
-import { chooseConv, CONV_IMPLEMENTATIONS, CONV_KERNELS, convImplementation, DIRECT_BLOCK, filterSplits, pickTile, TILE_SHAPES, type ConvKernel } from '../src/gpu/programs/conv2d.js';
-import { makeProfile, PROFILE_NAMES } from '../src/gpu/profile.js';
+import { chooseConv, CONV_IMPLEMENTATIONS, CONV_KERNELS, convBucket, convImplementation, DIRECT_BLOCK, filterSplits, pickTile, TILE_SHAPES, winogradTolerance, type ConvKernel } from '../src/gpu/programs/conv2d.js';
+import { CONV_IMPLEMENTATION_NAMES, makeProfile, PROFILE_NAMES } from '../src/gpu/profile.js';
+import { withChosen } from '../src/gpu/tuning.js';
+import type { GpuRuntime } from '../src/gpu/runtime.js';
 import { composeWgsl } from '../src/gpu/wgsl.js';
 import { grid1d } from '../src/gpu/runtime.js';
 import { ZERO_COST } from '../src/gpu/cost.js';
@@ -100,6 +103,7 @@ describeGpu('conv2d: every implementation against the CPU reference on every cas
     'tile-64': (k) => new RegExp(`^conv2d\\.${k}\\.64x64\\.blocked(\\.bias)?$`),
     direct: (k) => new RegExp(`^conv2d\\.${k}\\.direct(\\.bias)?$`),
     'direct-subgroup': (k) => new RegExp(`^conv2d\\.${k}\\.direct_subgroup(\\.\\d+|\\.bias)?$`),
+    'winograd-f2': (k) => new RegExp(`^conv2d\\.${k}\\.winograd_f2(\\.filter|\\.input|\\.bias)?$`),
   };
   for (const kernel of CONV_KERNELS) {
     for (const impl of CONV_IMPLEMENTATIONS[kernel]) {
@@ -111,17 +115,19 @@ describeGpu('conv2d: every implementation against the CPU reference on every cas
         };
         const supported = cases.filter((c) => impl.supports(geometry(c), rt));
         if (supported.length === 0 && impl.name === 'direct-subgroup' && !rt.hasSubgroups4) ctx.skip(`${rt.adapterName} has no subgroups of >= 4: ${impl.name} cannot run here`);
-        expect(supported.length, 'cases this implementation supports').toBeGreaterThanOrEqual(impl.name.startsWith('tile') ? cases.length : 5); // direct: the 3x3 stride-1 cases (subgroup filter gradient: Cin % 4 == 0)
+        expect(supported.length, 'cases this implementation supports').toBeGreaterThanOrEqual(impl.name.startsWith('tile') ? cases.length : 5); // direct, winograd: the 3x3 stride-1 cases (subgroup filter gradient: Cin % 4 == 0)
         const prev = rt.setProfile({ ...rt.profile, conv2d: { ...rt.profile.conv2d, [KEY[kernel]]: [{ use: impl.name }] } });
         try {
           for (const c of supported) {
             const p: Conv2dParams = { stride: c.stride, pad: c.pad };
             const y = outShape(c);
+            // Winograd's rounding differs from a direct sum's: its own bound (winogradTolerance).
+            const tol = impl.tolerance?.(geometry(c)) ?? CONV_TOL;
             rt.startCostLog();
             try {
-              if (kernel === 'forward') await compareKernel({ kernel: conv2dForwardKernel, inputs: [input(c.x, 1), input(c.w, 2), input([c.w[0]], 3)], outputs: [y], params: p, tol: CONV_TOL });
-              if (kernel === 'backward_input') await compareKernel({ kernel: conv2dBackwardInputKernel, inputs: [input(y, 4), input(c.w, 2)], outputs: [c.x], params: p, tol: CONV_TOL });
-              if (kernel === 'backward_filter') await compareKernel({ kernel: conv2dBackwardFilterKernel, inputs: [input(c.x, 1), input(y, 4)], outputs: [c.w], params: p, tol: CONV_TOL });
+              if (kernel === 'forward') await compareKernel({ kernel: conv2dForwardKernel, inputs: [input(c.x, 1), input(c.w, 2), input([c.w[0]], 3)], outputs: [y], params: p, tol });
+              if (kernel === 'backward_input') await compareKernel({ kernel: conv2dBackwardInputKernel, inputs: [input(y, 4), input(c.w, 2)], outputs: [c.x], params: p, tol });
+              if (kernel === 'backward_filter') await compareKernel({ kernel: conv2dBackwardFilterKernel, inputs: [input(c.x, 1), input(y, 4)], outputs: [c.w], params: p, tol });
             } finally {
               const names = rt.stopCostLog().map((r) => r.label.split(' ')[0]).filter((n) => n !== 'conv2d.reduce_splits');
               expect(names.length, c.name).toBeGreaterThan(0);
@@ -149,7 +155,7 @@ describeGpu('conv2d: every implementation against the CPU reference on every cas
     try {
       const g: ConvGeometry = { batch: 1, cin: 2, h: 5, w: 5, cout: 3, kh: 1, kw: 1, ho: 5, wo: 5, stride: 1, pad: 0 };
       expect(() => chooseConv('forward', g)).toThrow(/none of the profile 'cpu-adapter''s implementations \(direct\) supports x\[1,2,5,5\] w\[3,2,1,1\] s1 p0; end the list with a tile implementation/);
-      expect(() => convImplementation('forward', 'winograd')).toThrow(/conv2d\.forward has no implementation 'winograd' \(it has: tile-blocked, tile-strided, direct, direct-subgroup, tile-64\)/);
+      expect(() => convImplementation('forward', 'winograd')).toThrow(/conv2d\.forward has no implementation 'winograd' \(it has: tile-blocked, tile-strided, direct, direct-subgroup, tile-64, winograd-f2\)/);
     } finally {
       rt.setProfile(noFallback);
     }
@@ -317,6 +323,108 @@ describeGpu('conv2d: the direct kernel against the CPU reference, and a delibera
     const broken = directWgsl.replace('vec4(x0.yzw, x1.x), vec4(x1.yzw, x2.x)', 'x0, vec4(x1.yzw, x2.x)');
     expect(broken).not.toBe(directWgsl);
     expect(await run(broken)).toBeGreaterThan(0.1);
+  });
+});
+
+describeGpu('conv2d winograd-f2: Winograd F(2x2, 3x3) forward and input gradient', () => {
+  beforeAll(requireGpu);
+  const geom = (x: Shape4, w: Shape4, stride: number, pad: number): ConvGeometry => ({
+    batch: x[0], cin: x[1], h: x[2], w: x[3], cout: w[0], kh: w[2], kw: w[3], ho: convOutSize(x[2], w[2], stride, pad), wo: convOutSize(x[3], w[3], stride, pad), stride, pad,
+  });
+
+  it("wrn check's cases (N=1, odd 7x5, H=W=1, Cin 3 / Cout 5, pad 0/1/2, 84 blocks) pass within the bound, with the three Winograd kernels", async () => {
+    const rt = gpu();
+    const cases = winogradCases();
+    expect(cases.map((c) => c.name)).toContain('winograd-f2: conv2d.forward (N=1, Cin=3, Cout=5, 7x5, pad 0)');
+    expect(cases).toHaveLength(12);
+    for (const c of cases) {
+      const k = c.make();
+      rt.startCostLog();
+      let err: { maxAbsErr: number };
+      try {
+        err = await compareKernel(k);
+      } finally {
+        const log = rt.stopCostLog();
+        const kernel = c.name.includes('backward_input') ? 'backward_input' : 'forward';
+        const bias = k.inputs.length === 3 ? '.bias' : '';
+        expect(log.map((r) => r.label.split(' ')[0]), c.name).toEqual([`conv2d.${kernel}.winograd_f2.filter`, `conv2d.${kernel}.winograd_f2.input`, `conv2d.${kernel}.winograd_f2${bias}`]);
+        // The conv's work, booked once (on the multiply) as every implementation books it: 2 x N x Cout x Ho x Wo x Cin x 9 (+ the bias adds).
+        const w = k.inputs[1].shape;
+        const y = kernel === 'forward' ? (k.outputs[0] as number[]) : k.inputs[0].shape; // y, or dy
+        const outputs = y.reduce((a, b) => a * b);
+        expect(log.reduce((f, r) => f + r.cost.flops, 0), c.name).toBe(2 * outputs * w[1] * 9 + (bias ? outputs : 0));
+      }
+      // The bound is loose (measured errors sit far below it) yet far below a bug's error (~0.1-10).
+      expect(err.maxAbsErr, c.name).toBeLessThan(k.tol.atol);
+      expect(k.tol.atol).toBeLessThan(1e-3);
+    }
+  });
+
+  it('the bound: sqrt(channels + 11) * 2^-24 * (64 * channels + 1) plus the reference rounding, no rtol', () => {
+    expect(winogradTolerance(3).atol).toBeCloseTo(4.47e-5, 6);
+    expect(winogradTolerance(40).atol).toBeCloseTo(1.11e-3, 4);
+    expect(winogradTolerance(640).atol).toBeCloseTo(6.26e-2, 3);
+    expect(winogradTolerance(16).rtol).toBe(0);
+    const impl = convImplementation('backward_input', 'winograd-f2');
+    expect(impl.tolerance!(geom([1, 3, 5, 5], [40, 3, 3, 3], 1, 1))).toEqual(winogradTolerance(40)); // the input gradient sums over Cout
+    expect(convImplementation('forward', 'winograd-f2').tolerance!(geom([1, 3, 5, 5], [40, 3, 3, 3], 1, 1))).toEqual(winogradTolerance(3));
+  });
+
+  it('supports 3x3 stride 1 pad 0-2 only, and only while U and V fit a buffer; no filter gradient', () => {
+    const rt = gpu();
+    for (const kernel of ['forward', 'backward_input'] as const) {
+      const impl = convImplementation(kernel, 'winograd-f2');
+      for (const pad of [0, 1, 2]) expect(impl.supports(geom([1, 3, 7, 5], [5, 3, 3, 3], 1, pad), rt), `${kernel} pad ${pad}`).toBe(true);
+      expect(impl.supports(geom([1, 3, 7, 5], [5, 3, 3, 3], 1, 3), rt)).toBe(false); // the input gradient would need pad -1
+      expect(impl.supports(geom([1, 3, 8, 8], [5, 3, 3, 3], 2, 1), rt)).toBe(false); // stride 2
+      expect(impl.supports(geom([1, 3, 8, 8], [5, 3, 1, 1], 1, 0), rt)).toBe(false); // 1x1
+      expect(impl.supports(geom([1, 3, 8, 8], [5, 3, 5, 5], 1, 2), rt)).toBe(false); // 5x5
+      // V is 64 bytes per 2x2 block and channel: 4x the source. Past the binding limit it is refused.
+      const small = { limits: { maxStorageBufferBindingSize: 64 * 3 * 16, maxBufferSize: rt.limits.maxBufferSize } } as unknown as GpuRuntime; // (Dawn's limits are getters: no spread)
+      expect(impl.supports(geom([1, 3, 8, 8], [3, 3, 3, 3], 1, 1), small)).toBe(true); // 16 blocks x 3 channels
+      expect(impl.supports(geom([1, 3, 10, 8], [3, 3, 3, 3], 1, 1), small)).toBe(false); // 20 blocks
+    }
+    expect(() => convImplementation('backward_filter', 'winograd-f2')).toThrow(/conv2d\.backward_filter has no implementation 'winograd-f2'/);
+    // Every name a profile, a cache or a checkpoint may hold is in the table.
+    const all = new Set(CONV_KERNELS.flatMap((k) => CONV_IMPLEMENTATIONS[k].map((i) => i.name)));
+    expect([...all].sort()).toEqual([...CONV_IMPLEMENTATION_NAMES].sort());
+  });
+
+  it('is no profile\'s or version\'s choice; a tuned choice selects it per bucket where it applies, elsewhere the preferences run', () => {
+    const rt = gpu();
+    const KEY = { forward: 'forward', backward_input: 'backwardInput', backward_filter: 'backwardFilter' } as const;
+    for (const choice of [...PROFILE_NAMES.map((n) => makeProfile(n).conv2d), ...KERNEL_VERSIONS.conv2d.map((k) => k.choice)]) {
+      for (const kernel of CONV_KERNELS) expect(choice[KEY[kernel]].map((p) => p.use)).not.toContain('winograd-f2');
+    }
+    const g = geom([1, 8, 9, 9], [16, 8, 3, 3], 1, 1);
+    const down = geom([1, 8, 9, 9], [16, 8, 3, 3], 2, 1);
+    for (const name of PROFILE_NAMES) {
+      const prev = rt.setProfile(makeProfile(name));
+      try {
+        for (const kernel of ['forward', 'backward_input'] as const) expect(chooseConv(kernel, g).name, `${name} ${kernel}`).not.toBe('winograd-f2');
+        const chosen = { [convBucket('forward', g)]: 'winograd-f2', [convBucket('backward_input', g)]: 'winograd-f2', [convBucket('forward', down)]: 'winograd-f2' } as const;
+        rt.setProfile(withChosen(rt.profile, chosen));
+        expect(chooseConv('forward', g).name).toBe('winograd-f2');
+        expect(chooseConv('backward_input', g).name).toBe('winograd-f2');
+        expect(chooseConv('forward', down).name).toBe(chooseConv('forward', down, { ...rt, profile: makeProfile(name) } as never).name); // stride 2: refused, the static choice runs
+        expect(chooseConv('forward', down).name).not.toBe('winograd-f2');
+      } finally {
+        rt.setProfile(prev);
+      }
+    }
+  });
+
+  it('conv2d op under a tuned winograd-f2 choice: forward and gradients match the CPU (the filter gradient on the static choice)', async () => {
+    const rt = gpu();
+    const g = geom([1, 3, 7, 5], [5, 3, 3, 3], 1, 1);
+    const prev = rt.setProfile(withChosen(rt.profile, { [convBucket('forward', g)]: 'winograd-f2', [convBucket('backward_input', g)]: 'winograd-f2' }));
+    try {
+      rt.startCostLog();
+      await compareOnDevices(([x, w, b]) => conv2d(x, w, b, { stride: 1, pad: 1 }), [input([1, 3, 7, 5], 1), input([5, 3, 3, 3], 2), input([5], 3)], { atol: Math.max(CONV_TOL.atol, winogradTolerance(5).atol), rtol: CONV_TOL.rtol }); // dx sums 5 channels; dw (tiled or direct) keeps CONV_TOL
+      expect(rt.stopCostLog().some((r) => r.label.startsWith('conv2d.backward_input.winograd_f2 '))).toBe(true);
+    } finally {
+      rt.setProfile(prev);
+    }
   });
 });
 

@@ -11,12 +11,12 @@ import { spreadOf } from '../src/bench/step_report.js';
 import { tuneCommand } from '../src/cli/tune.js';
 import { CONV_IMPLEMENTATIONS, CONV_IMPLEMENTATIONS_CHECKSUM, type ConvBuffers, type ConvGeometry, type ConvImplementation } from '../src/gpu/programs/conv2d.js';
 import { fnv1a } from '../src/gpu/hash.js';
-import { ENGINE_VERSION, findEntry, tuningKey, validateCache, withChosen, withEntry, TUNING_KIND, type TuningEntry } from '../src/gpu/tuning.js';
+import { ENGINE_VERSION, findEntry, tuningKey, unknownImplementations, validateCache, withChosen, withEntry, TUNING_KIND, type TuningEntry } from '../src/gpu/tuning.js';
 import { applyTuningCache, readTuningCache, writeTuningEntry } from '../src/cli/tuning_cache.js';
 import { train, DEFAULT_TRAIN, type TrainConfig } from '../src/train/trainer.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { makeSynthetic } from '../src/data/synthetic.js';
-import type { ConvImplementationName } from '../src/gpu/profile.js';
+import { CONV_IMPLEMENTATION_NAMES, type ConvImplementationName } from '../src/gpu/profile.js';
 import { describeGpu, requireGpu } from './helpers/optest.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wrn-tune-test-'));
@@ -52,6 +52,14 @@ describe('the tuning cache', () => {
     writeFileSync(bad, '{ nope');
     expect(() => readTuningCache(bad)).toThrow(new RegExp(`${bad.replace(/[.]/g, '\\.')}: not valid JSON`));
     expect(readTuningCache(join(dir, 'absent.json'))).toBeNull();
+  });
+
+  it("choices recorded before winograd-f2 (a checkpoint's kernels, a cache entry) still name implementations of this build", () => {
+    const before = ['tile-blocked', 'tile-strided', 'direct', 'direct-subgroup', 'tile-64'];
+    expect(CONV_IMPLEMENTATION_NAMES.slice(0, before.length)).toEqual(before); // appended, nothing renamed
+    expect(unknownImplementations(Object.fromEntries(before.map((n, i) => [`forward x${i}`, n])))).toEqual([]);
+    expect(unknownImplementations({ 'forward x': 'winograd-f2', 'backward_input x': 'winograd-f2' })).toEqual([]);
+    expect(() => validateCache(withEntry(null, entry({}, { 'forward x': 'winograd-f2', 'backward_input y': 'direct' })), 'c.json')).not.toThrow();
   });
 
   it('the engine version is the package version; the checksum is a stable 32-bit hash', () => {
@@ -118,6 +126,15 @@ describeGpu('wrn tune on the CPU adapter', () => {
       expect(r.winner).not.toBe('broken');
     }
     expect(Object.values(tuned.chosen)).not.toContain('broken');
+    // winograd-f2 is a candidate exactly where it applies (3x3 stride 1: the forward and the input
+    // gradient, not the filter gradient) and passes its check there with its own bound.
+    for (const r of tuned.table) {
+      const w = r.candidates.find((c) => c.name === 'winograd-f2');
+      expect(!!w, r.bucket).toBe(/^(forward|backward_input) x\[[\d,]+\] w\[\d+,\d+,3,3\] s1 p[012]$/.test(r.bucket));
+      if (w) expect(w.ok, `${r.bucket}: ${w.message}`).toBe(true);
+    }
+    expect(tuned.table.filter((r) => r.candidates.some((c) => c.name === 'winograd-f2')).length).toBeGreaterThan(3);
+    expect(tuned.table.some((r) => /s2 p1$/.test(r.bucket))).toBe(true); // and buckets where it does not apply were tuned
     for (const r of tuned.table) {
       expect(tuned.chosen[r.bucket]).toBe(r.winner);
       expect(r.candidates.filter((c) => c.name !== 'broken').every((c) => c.ok), r.bucket).toBe(true);

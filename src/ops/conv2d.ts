@@ -3,16 +3,18 @@
 // direct kernels of narrow 3x3 stride-1 layers) is src/gpu/programs/conv2d.ts; the WGSL is
 // shaders/conv2d_tile.wgsl (the shared tile machinery) with its column layouts,
 // conv2d_forward.wgsl, conv2d_backward_input.wgsl, conv2d_backward_filter.wgsl,
-// conv2d_reduce.wgsl (the sum of the filter gradient's split-K partials), conv2d_direct.wgsl and
-// conv2d_direct_filter.wgsl.
+// conv2d_reduce.wgsl (the sum of the filter gradient's split-K partials), conv2d_direct.wgsl,
+// conv2d_direct_filter.wgsl and Winograd F(2x2, 3x3)'s conv2d_winograd_{filter,input,output}.wgsl.
 //
 // Shapes: x [N, Cin, H, W], w [Cout, Cin, KH, KW], bias [Cout], y [N, Cout, Ho, Wo] with
 // Ho = floor((H + 2*pad - KH) / stride) + 1 (zero padding).
-import { conv2dBackwardFilterProgram, conv2dBackwardInputProgram, conv2dForwardProgram } from '../gpu/programs/conv2d.js';
+import { conv2dBackwardFilterProgram, conv2dBackwardInputProgram, conv2dForwardProgram, convImplementation, winogradTolerance, type ConvImplementation } from '../gpu/programs/conv2d.js';
+import { gpu } from '../gpu/current.js';
+import type { ConvImplementationName } from '../gpu/profile.js';
 import { fmtShape, record, runKernel, sameDevice, Tensor, type Kernel, type Shape } from '../tensor.js';
 import { sum } from './reduce.js';
 import { expectRank } from './shapes.js';
-import { input, registerChecks } from '../check.js';
+import { input, registerChecks, type KernelCase } from '../check.js';
 import type { ConvGeometry } from '../gpu/programs/conv2d.js';
 export type { ConvGeometry } from '../gpu/programs/conv2d.js';
 
@@ -217,3 +219,70 @@ registerChecks(
   { name: 'conv2d.forward (Cout=40, 3x3 pad 1 on 7x11)', make: () => ({ kernel: conv2dForwardKernel, inputs: [input(mid.x, 1), input(mid.w, 2)], outputs: [mid.y], params: mid.p, tol: CONV_TOL }) },
   { name: 'conv2d.backward_filter (Cout=40, 3x3 pad 1 on 7x11)', make: () => ({ kernel: conv2dBackwardFilterKernel, inputs: [input(mid.x, 1), input(mid.y, 4)], outputs: [mid.w], params: mid.p, tol: CONV_TOL }) },
 );
+
+// ---- one implementation forced: how `wrn check` checks those no profile selects -----------------
+
+type ForcedKernel = 'forward' | 'backward_input';
+const forced = <K extends ForcedKernel>(kernel: K, name: ConvImplementationName, g: ConvGeometry): ConvImplementation<K> => {
+  const impl = convImplementation(kernel, name);
+  if (!impl.supports(g, gpu())) throw new Error(`conv2d.${kernel} '${name}' does not support x[${g.batch},${g.cin},${g.h},${g.w}] w[${g.cout},${g.cin},${g.kh},${g.kw}] s${g.stride} p${g.pad} on this device`);
+  return impl;
+};
+
+/**
+ * conv2d's forward and input-gradient kernels with the GPU side forced to the implementation
+ * `name`, whatever the profile prefers (the CPU reference is the op's). A geometry it does not
+ * support is an error, never a silent fallback.
+ */
+export function forcedConvKernels(name: ConvImplementationName): { [K in ForcedKernel]: Kernel<Conv2dParams> } {
+  return {
+    forward: {
+      ...conv2dForwardKernel,
+      name: `conv2d.forward[${name}]`,
+      webgpu: ([x, weight, bias], [y], p, shapes) => {
+        const g = convGeometry(shapes[0], shapes[1], p);
+        forced('forward', name, g).run(g, { x, weight, bias, y });
+      },
+    },
+    backward_input: {
+      ...conv2dBackwardInputKernel,
+      name: `conv2d.backward_input[${name}]`,
+      webgpu: ([dy, weight], [dx], p, shapes) => {
+        const g = convGeometry(shapes[2], shapes[1], p);
+        forced('backward_input', name, g).run(g, { dy, weight, dx });
+      },
+    },
+  };
+}
+
+/**
+ * Winograd F(2x2, 3x3) (forward and input gradient) on awkward shapes: N=1, odd H and W with
+ * partial 2x2 output blocks, H=W=1, channel counts that are not multiples of 4 or of its 8
+ * channels per invocation, pad 0, 1 and 2, more 2x2 blocks than a workgroup (64) and not a
+ * multiple of it. Tolerance: winogradTolerance over the summed channels (Cin forward, Cout input
+ * gradient), a bound that follows from the transforms (src/gpu/programs/conv2d.ts). Named
+ * 'winograd-f2: ...', not 'conv2d....': the kernel versions' validation runs the 'conv2d.' cases
+ * under each version (src/bench/kernels.ts), and these ignore the version.
+ */
+export function winogradCases(): { name: string; make: () => KernelCase<Conv2dParams> }[] {
+  const k = forcedConvKernels('winograd-f2');
+  const shapes: { what: string; x: Shape; cout: number; pad: number; bias?: boolean }[] = [
+    { what: 'N=1, Cin=3, Cout=5, 7x5, pad 0', x: [1, 3, 7, 5], cout: 5, pad: 0 },
+    { what: 'N=1, Cin=3, Cout=5, 7x5, pad 1, bias', x: [1, 3, 7, 5], cout: 5, pad: 1, bias: true },
+    { what: 'N=1, Cin=3, Cout=5, 7x5, pad 2', x: [1, 3, 7, 5], cout: 5, pad: 2 },
+    { what: 'H=W=1, pad 1', x: [2, 3, 1, 1], cout: 5, pad: 1 },
+    { what: 'H=W=1, pad 2', x: [1, 5, 1, 1], cout: 3, pad: 2 },
+    { what: 'N=2, Cin=13, Cout=11, 13x11 (84 blocks), pad 1, bias', x: [2, 13, 13, 11], cout: 11, pad: 1, bias: true },
+  ];
+  return shapes.flatMap(({ what, x, cout, pad, bias }) => {
+    const p = { stride: 1, pad };
+    const w = [cout, x[1], 3, 3];
+    const g = convGeometry(x, w, p);
+    const y = [g.batch, g.cout, g.ho, g.wo];
+    return [
+      { name: `winograd-f2: conv2d.forward (${what})`, make: () => ({ kernel: k.forward, inputs: [input(x, 1), input(w, 2), ...(bias ? [input([cout], 3)] : [])], outputs: [y], params: p, tol: winogradTolerance(g.cin) }) },
+      { name: `winograd-f2: conv2d.backward_input (${what.replace(', bias', '')})`, make: () => ({ kernel: k.backward_input, inputs: [input(y, 4), input(w, 2)], outputs: [x], params: p, tol: winogradTolerance(g.cout) }) },
+    ];
+  });
+}
+registerChecks(...winogradCases());

@@ -4,7 +4,9 @@
 // conv2d_tile_strided.wgsl) and the kernel's own file (conv2d_forward.wgsl,
 // conv2d_backward_input.wgsl, conv2d_backward_filter.wgsl), plus conv2d_reduce.wgsl (the sum of
 // the filter gradient's split-K partials); and, for narrow 3x3 stride-1 layers, the direct
-// kernels (conv2d_direct.wgsl for the forward and the input gradient, conv2d_direct_filter.wgsl).
+// kernels (conv2d_direct.wgsl for the forward and the input gradient, conv2d_direct_filter.wgsl);
+// and Winograd F(2x2, 3x3) for 3x3 stride-1 forwards and input gradients (conv2d_winograd_filter,
+// _input and _output.wgsl), an implementation no profile selects yet (unmeasured).
 // Which of them runs, the tile shape and the grid come from the runtime's tuning profile
 // (src/gpu/profile.ts; the measured alternatives: src/gpu/versions.ts).
 import backwardFilterWgsl from '../../../shaders/conv2d_backward_filter.wgsl';
@@ -27,6 +29,9 @@ import reduceWgsl from '../../../shaders/conv2d_reduce.wgsl';
 import tileWgsl from '../../../shaders/conv2d_tile.wgsl';
 import tileBlockedWgsl from '../../../shaders/conv2d_tile_blocked.wgsl';
 import tileStridedWgsl from '../../../shaders/conv2d_tile_strided.wgsl';
+import winogradFilterWgsl from '../../../shaders/conv2d_winograd_filter.wgsl';
+import winogradInputWgsl from '../../../shaders/conv2d_winograd_input.wgsl';
+import winogradOutputWgsl from '../../../shaders/conv2d_winograd_output.wgsl';
 import { gpu } from '../current.js';
 import { addCost, cost, f32, ZERO_COST, type DispatchCost } from '../cost.js';
 import type { KernelSpec } from '../kernel.js';
@@ -34,6 +39,7 @@ import { TILES, type ConvChoice, type ConvImplementationName, type ConvPreferenc
 import { grid1d, type GpuBuf, type GpuRuntime } from '../runtime.js';
 import { composeWgsl, wgslFile, type WgslFile } from '../wgsl.js';
 import { fnv1a } from '../hash.js';
+import { sizeClass } from '../pool.js';
 
 /** The geometry of one convolution. */
 export interface ConvGeometry {
@@ -249,6 +255,100 @@ function directFilter(subgroup: boolean, g: ConvGeometry, x: GpuBuf, dy: GpuBuf,
     rt.dispatchItems(DIRECT_FILTER, bufs, uniforms, blocks * splits, opts);
   }
   if (splits > 1) reduceSplits(out, dw, count, splits);
+}
+
+// ---- Winograd F(2x2, 3x3): 3x3 stride 1, forward and input gradient -------------------------------
+// Three dispatches per call: the filter transform U = G g G^T (16 values per channel pair, once
+// per call), the input tile transform V = B^T d B (16 values per 2x2 output block and channel),
+// then the 16 GEMMs over the channels, M = V U per transformed position, with the output
+// transform A^T M A fused in (M stays in registers; only valid outputs are stored). The input
+// gradient is the same on dy with the flipped, transposed filter and pad 2 - pad, as for the
+// direct kernels. The filter gradient has no Winograd implementation (it would be F(3x3, 2x2),
+// other transforms): it keeps the others.
+const WINOGRAD_CHANNELS = 8; // output channels per invocation of the multiply (its CO)
+type WinogradKernel = 'forward' | 'backward_input';
+const winogradFilterFile = wgslFile('shaders/conv2d_winograd_filter.wgsl', winogradFilterWgsl);
+const winogradInputFile = wgslFile('shaders/conv2d_winograd_input.wgsl', winogradInputWgsl);
+const winogradOutputFile = wgslFile('shaders/conv2d_winograd_output.wgsl', winogradOutputWgsl);
+function winogradSpecs(kernel: WinogradKernel): { filter: KernelSpec; input: KernelSpec; output: KernelSpec; outputBias: KernelSpec } {
+  const name = `conv2d.${kernel}.winograd_f2`;
+  const outBindings: KernelSpec['bindings'] = { u: 'read', v: 'read', out: 'read_write', params: 'uniform' };
+  const constants = { CO: WINOGRAD_CHANNELS };
+  return {
+    filter: { name: `${name}.filter`, category: 'conv', ...composeWgsl(winogradFilterFile), bindings: { weight: 'read', u: 'read_write', params: 'uniform' } },
+    input: { name: `${name}.input`, category: 'conv', ...composeWgsl(winogradInputFile), bindings: { src: 'read', v: 'read_write', params: 'uniform' } },
+    output: { name, category: 'conv', ...composeWgsl(winogradOutputFile, { constants, includes: [NO_BIAS] }), bindings: outBindings },
+    outputBias: { name: `${name}.bias`, category: 'conv', ...composeWgsl(winogradOutputFile, { constants, includes: [BIAS.file] }), bindings: { ...outBindings, ...BIAS.bindings } },
+  };
+}
+const WINOGRAD: Record<WinogradKernel, ReturnType<typeof winogradSpecs>> = { forward: winogradSpecs('forward'), backward_input: winogradSpecs('backward_input') };
+
+/** What Winograd transforms for `kernel`: its source's channels, its output's channels and size, and the bytes of U and V. */
+function winogradShape(kernel: WinogradKernel, g: ConvGeometry) {
+  const [srcC, outC, outH, outW] = kernel === 'forward' ? [g.cin, g.cout, g.ho, g.wo] : [g.cout, g.cin, g.h, g.w];
+  const tilesH = Math.ceil(outH / 2);
+  const tilesW = Math.ceil(outW / 2);
+  const tiles = g.batch * tilesH * tilesW;
+  return { srcC, outC, outH, outW, tilesH, tilesW, tiles, uBytes: 64 * srcC * outC, vBytes: 64 * srcC * tiles };
+}
+
+/** 3x3 stride 1 pad <= 2 (as the direct kernels), with U and V within the device's buffer limits (V is 16/4 = 4x the source at least). */
+const winogradSupports = (kernel: WinogradKernel) => (g: ConvGeometry, rt: GpuRuntime): boolean => {
+  if (!directGeometry(g)) return false;
+  const { uBytes, vBytes } = winogradShape(kernel, g);
+  const { maxStorageBufferBindingSize, maxBufferSize } = rt.limits;
+  return [uBytes, vBytes].every((b) => b <= maxStorageBufferBindingSize && sizeClass(b) <= maxBufferSize);
+};
+
+/**
+ * How far Winograd F(2x2, 3x3)'s f32 result may lie from the float64 reference, for sources and
+ * weights in [-1, 1] (what the checks, the tests and the tuner feed), summing over `channels`.
+ * The transforms' coefficients are 0, +-1, +-1/2, so they add few roundings but magnify what is
+ * summed: per channel an output is sum_xi (A^T)(A^T) U V with |U| <= (|G| |g| |G^T|) and
+ * |V| <= (|B^T| |d| |B|); along one axis |A^T| diag(|G| 1) |B^T| sums to 8 per output (3 for a
+ * direct 3-tap sum), so in 2D the absolute terms sum to at most S = 64 * channels (+1 for the
+ * bias), against the direct convolution's 9 * channels. Each term meets at most n = channels + 11
+ * roundings (V: 2, U: 4, the product: 1, the channel sum: channels - 1, A^T M A: 4, the bias: 1).
+ * With the same model as the direct tolerance (CONV_TOL: independent roundings, error about
+ * sqrt(n) * 2^-24 * sum|terms|), plus the reference's own rounding to f32 (2^-24 * |y|, |y| <=
+ * 9 * channels + 1): atol = sqrt(n) * 2^-24 * S + 2^-24 * (9 * channels + 1), no rtol (the error
+ * scales with S, not with |y|). That is 4.5e-5 at 3 channels, 1.1e-3 at 40, 6.3e-2 at 640. On
+ * SwiftShader the errors are 67-1000x below it, and below the tiled and direct kernels' own at the
+ * same shapes (1.1e-5 against 3.1e-5 at 70 channels: an output sums `channels` products, not 9x
+ * as many); a wrong sign in a transform errs by ~8 (tested), an indexing bug by ~0.1-10.
+ */
+export function winogradTolerance(channels: number): { atol: number; rtol: number } {
+  const u = 2 ** -24;
+  return { atol: Math.sqrt(channels + 11) * u * (64 * channels + 1) + u * (9 * channels + 1), rtol: 0 };
+}
+
+/** The Winograd convolution of src into out (the direct kernels' d: sizes, pad and weight strides). */
+function winogradConv(
+  kernel: WinogradKernel,
+  g: ConvGeometry,
+  bufs: { src: GpuBuf; weight: GpuBuf; bias?: GpuBuf; out: GpuBuf },
+  d: { pad: number; wBase: number; wO: number; wI: number; wR: number; wS: number },
+): void {
+  const rt = gpu();
+  const specs = WINOGRAD[kernel];
+  const { srcC, outC, outH, outW, tilesH, tilesW, tiles, uBytes, vBytes } = winogradShape(kernel, g);
+  const [srcH, srcW] = kernel === 'forward' ? [g.h, g.w] : [g.ho, g.wo];
+  const { src, weight, bias, out } = bufs;
+  const u = rt.alloc(uBytes);
+  const v = rt.alloc(vBytes);
+  const label = convLabel(g);
+  // The conv's work is booked once, on the multiply, as convFlops (what every implementation
+  // books, so their rates compare); the transforms book their traffic.
+  rt.dispatchItems(specs.filter, { weight, u }, { outC, inC: srcC, wBase: d.wBase, wO: d.wO, wI: d.wI, wR: d.wR, wS: d.wS }, outC * srcC, { label, cost: cost(f32(weightValues(g)), uBytes) });
+  rt.dispatchItems(specs.input, { src, v }, { batch: g.batch, c: srcC, h: srcH, w: srcW, pad: d.pad, tilesH, tilesW }, srcC * tiles, { label, cost: cost(f32(g.batch * srcC * srcH * srcW), vBytes) });
+  const spec = bias ? specs.outputBias : specs.output;
+  const [x, y] = grid1d(tiles, rt.workgroupSize(spec)[0]);
+  const work = kernel === 'forward' ? forwardCost(g, !!bias) : backwardInputCost(g);
+  const c = cost(uBytes + vBytes + (bias ? f32(g.cout) : 0), work.written, work.flops);
+  const uniforms = { batch: g.batch, inC: srcC, outC, ho: outH, wo: outW, tilesH, tilesW };
+  rt.dispatch(spec, bias ? { u, v, bias, out } : { u, v, out }, uniforms, [x, y, Math.ceil(outC / WINOGRAD_CHANNELS)], { label, cost: c });
+  rt.release(u);
+  rt.release(v);
 }
 
 /** dw = the sum of the filter gradient's `splits` partials (then released). */
@@ -467,6 +567,11 @@ export interface ConvImplementation<K extends ConvKernel = ConvKernel> {
   run: (g: ConvGeometry, b: ConvBuffers[K]) => void;
   /** A tiled implementation's layout and tile shapes (undefined: the profile's): what the bn-fused kernels run as. */
   tiled?: TiledConfig;
+  /**
+   * How far its result may be from the float64 reference for inputs in [-1, 1], where its
+   * rounding differs from a direct sum's (Winograd); undefined: the op's CONV_TOL.
+   */
+  tolerance?: (g: ConvGeometry) => { atol: number; rtol: number };
 }
 
 export interface TiledConfig {
@@ -484,6 +589,11 @@ const directBackwardInput = (weights: keyof typeof DIRECT) => (g: ConvGeometry, 
   const d = { batch: g.batch, srcC: g.cout, srcH: g.ho, srcW: g.wo, outC: g.cin, outH: g.h, outW: g.w, pad: 2 - g.pad };
   directConv(weights, 'backward_input', g, { src: dy, weight, out: dx }, { ...d, wBase: 8, wO: 9, wI: g.cin * 9, wR: -3, wS: -1 });
 };
+const winogradForward = (g: ConvGeometry, { x, weight, bias, y }: ConvBuffers['forward']) =>
+  winogradConv('forward', g, { src: x, weight, bias, out: y }, { pad: g.pad, wBase: 0, wO: g.cin * 9, wI: 9, wR: 3, wS: 1 });
+const winogradBackwardInput = (g: ConvGeometry, { dy, weight, dx }: ConvBuffers['backward_input']) =>
+  winogradConv('backward_input', g, { src: dy, weight, out: dx }, { pad: 2 - g.pad, wBase: 8, wO: 9, wI: g.cin * 9, wR: -3, wS: -1 });
+const WINOGRAD_SUMMARY = 'Winograd F(2x2, 3x3), 3x3 stride 1: U = G g G^T once per call, V = B^T d B per 2x2 output block, 16 GEMMs over the channels with A^T M A fused';
 const TILED = 'an implicit GEMM in tiles of the profile\'s shapes (pickTile)';
 const BLOCKED = 'columns in runs of 4 per invocation';
 const STRIDED = 'columns strided over the invocations';
@@ -500,6 +610,8 @@ export const CONV_IMPLEMENTATIONS: { readonly [K in ConvKernel]: readonly ConvIm
     { name: 'direct', kernel: 'forward', summary: '3x3 stride 1: 16 pixels x 8 channels per invocation, no workgroup memory', supports: directGeometry, run: directForward('plain') },
     { name: 'direct-subgroup', kernel: 'forward', summary: "direct, each tap's weights read once per subgroup of >= 4", supports: (g, rt) => directGeometry(g) && rt.hasSubgroups4, run: directForward('subgroup') },
     { name: 'tile-64', kernel: 'forward', summary: SQUARE_SUMMARY, supports: everywhere, run: (g, b) => tiledForward('blocked', g, b, SQUARE), tiled: { layout: 'blocked', tiles: SQUARE } },
+    // Not in any profile's preferences (unmeasured): forced by a profile, a tuned choice or wrn tune.
+    { name: 'winograd-f2', kernel: 'forward', summary: WINOGRAD_SUMMARY, supports: winogradSupports('forward'), run: winogradForward, tolerance: (g) => winogradTolerance(g.cin) },
   ],
   backward_input: [
     { name: 'tile-blocked', kernel: 'backward_input', summary: `${TILED} per stride phase, ${BLOCKED}`, supports: everywhere, run: (g, b) => tiledBackwardInput('blocked', g, b), tiled: { layout: 'blocked' } },
@@ -507,6 +619,7 @@ export const CONV_IMPLEMENTATIONS: { readonly [K in ConvKernel]: readonly ConvIm
     { name: 'direct', kernel: 'backward_input', summary: 'the direct forward kernel on dy with the flipped filter, pad 2 - pad', supports: directGeometry, run: directBackwardInput('plain') },
     { name: 'direct-subgroup', kernel: 'backward_input', summary: 'direct, weights shared through subgroups of >= 4', supports: (g, rt) => directGeometry(g) && rt.hasSubgroups4, run: directBackwardInput('subgroup') },
     { name: 'tile-64', kernel: 'backward_input', summary: SQUARE_SUMMARY, supports: everywhere, run: (g, b) => tiledBackwardInput('blocked', g, b, SQUARE), tiled: { layout: 'blocked', tiles: SQUARE } },
+    { name: 'winograd-f2', kernel: 'backward_input', summary: `${WINOGRAD_SUMMARY}, on dy with the flipped filter`, supports: winogradSupports('backward_input'), run: winogradBackwardInput, tolerance: (g) => winogradTolerance(g.cout) },
   ],
   backward_filter: [
     { name: 'tile-blocked', kernel: 'backward_filter', summary: `${TILED}, split K then summed, ${BLOCKED}`, supports: everywhere, run: (g, b) => tiledBackwardFilter('blocked', g, b), tiled: { layout: 'blocked' } },
@@ -582,7 +695,8 @@ export const CONV_IMPLEMENTATIONS_CHECKSUM = fnv1a(
     ...CONV_KERNELS.flatMap((k) => CONV_IMPLEMENTATIONS[k].map((i) => `${k}:${i.name}`)),
     backwardFilterWgsl, backwardInputWgsl, biasWgsl, noBiasWgsl, inputPlainWgsl, inputBnReluWgsl, epiloguePlainWgsl, epilogueStatsWgsl, epilogueBnGradWgsl, directWgsl, directFilterWgsl, directFilterPlainWgsl, directFilterSubgroupWgsl,
     directWeightsPlainWgsl, directWeightsSubgroupWgsl, forwardWgsl, reduceWgsl, tileWgsl, tileBlockedWgsl, tileStridedWgsl,
-    JSON.stringify({ TILES, DIRECT_BLOCK }),
+    winogradFilterWgsl, winogradInputWgsl, winogradOutputWgsl,
+    JSON.stringify({ TILES, DIRECT_BLOCK, WINOGRAD_CHANNELS }),
   ].join('\n'),
 );
 
