@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { initWebGPU, type GpuRuntime } from '../src/index.js';
 import { describeGpu, requireGpu } from './helpers/optest.js';
 import { runKernelBench, type KernelProgress } from '../src/bench/kernels.js';
-import { paddedGemm, recordCopy, recordSgemm } from '../src/bench/harness.js';
+import { FMA_FLOPS_PER_ITERATION, measureFma, paddedGemm, recordCopy, recordFma, recordSgemm } from '../src/bench/harness.js';
 import { rand } from '../src/check.js';
 import { runStepBench, type StepProgress } from '../src/bench/step.js';
-import { CATEGORIES, KERNELS_KIND, STEP_KIND, compareResults, formatKernels, formatStep, validateResult, type KernelBenchResult, type StepBenchResult } from '../src/bench/report.js';
+import { CATEGORIES, KERNELS_KIND, STEP_KIND, compareResults, fmt, formatKernels, formatStep, validateResult, type KernelBenchResult, type StepBenchResult } from '../src/bench/report.js';
 import { readResult, resultBaseName, slug, writeResult } from '../src/bench/output.js';
 import { parseConvLayer, runConv2dBench } from '../src/bench/conv2d.js';
 import { BN_DISPATCH_NAMES } from '../src/bench/bn_dispatches.js';
@@ -24,7 +24,7 @@ const dir = mkdtempSync(join(tmpdir(), 'wrn-bench-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 // Tiny shapes: one 8x8x8 layer at batch 1, a few repetitions, small reference measurements.
-const TINY = { batch: 1, reps: 2, warmup: 1, quick: true, layers: [{ c: 8, h: 8 }], sgdParams: 1000, copyMiB: 0.25, sgemmN: 64, minTotalMs: 0 };
+const TINY = { batch: 1, reps: 2, warmup: 1, quick: true, layers: [{ c: 8, h: 8 }], sgdParams: 1000, copyMiB: 0.25, sgemmN: 64, fmaGflop: 0.001, minTotalMs: 0 };
 const KERNEL_NAMES = [
   'conv2d.forward 8x8x8',
   'conv2d.backward_input 8x8x8',
@@ -117,6 +117,32 @@ describeGpu('wrn bench on the CPU adapter (tiny shapes)', () => {
     expect(() => recordSgemm(rt, ga, gb, gc, { m: 60, n: 128, k: 48 })).toThrow(/multiples of 64/);
   });
 
+  it('the FMA yardstick runs every iteration of its 8 chains (nothing folded) and its GFLOP/s is 2 x FMAs over the time', async () => {
+    // Each lane's chain c -> c * 0.999 + 0.001 from the WGSL's seeds, summed over the 8 vec4s:
+    // closed form c_n = 0.999^n c_0 + 1 - 0.999^n, so the output tells how many iterations ran.
+    const workgroups = 2;
+    const iterations = 300;
+    const out = rt.alloc(4 * 64 * workgroups);
+    recordFma(rt, out, workgroups, iterations);
+    const got = await rt.read(out);
+    const q = Math.pow(0.999, iterations);
+    let worst = 0;
+    for (let i = 0; i < 64 * workgroups; i++) {
+      const seed = (i & 255) * 1e-3;
+      let want = 0;
+      for (let acc = 0; acc < 8; acc++) for (let lane = 0; lane < 4; lane++) want += q * (seed + 0.1 * lane + 0.01 * acc) + 1 - q;
+      worst = Math.max(worst, Math.abs(got[i] - want) / want);
+    }
+    expect(worst).toBeLessThan(1e-4); // f32 rounding over 300 contracting steps stays below 1e-5; one iteration fewer is off by ~1e-3
+    rt.release(out);
+    const m = await measureFma(rt, 0.001, { reps: 2, warmup: 1 });
+    expect(m.flops).toBe(m.invocations * m.iterations * FMA_FLOPS_PER_ITERATION);
+    expect(FMA_FLOPS_PER_ITERATION).toBe(8 * 4 * 2); // 8 vec4 FMAs, a multiply and an add per lane
+    expect(Number.isFinite(m.gflops) && m.gflops > 0).toBe(true);
+    expect(m.gflops).toBeCloseTo(m.flops / (m.timing.medianMs * 1e6), 9);
+    await expect(measureFma(rt, 0, {})).rejects.toThrow(/positive GFLOP/);
+  });
+
   it('kernels: every kernel timed, positive figures, ratios to limits measured in the same run, a valid file', async () => {
     const seen: KernelProgress[] = [];
     kernels = await runKernelBench(rt, { ...TINY, progress: (p) => seen.push(p) });
@@ -125,7 +151,7 @@ describeGpu('wrn bench on the CPU adapter (tiny shapes)', () => {
     // Progress before every measurement: the limits, the SGEMM at the one layer's GEMM, the copies at
     // the two tensor sizes (512 and 1000 values), then every case, counted up to the total.
     expect(seen.map((p) => p.text)).toEqual([
-      'reference 1 of 4: the copy and SGEMM limits',
+      'reference 1 of 4: the copy, SGEMM and FMA limits',
       "reference 2 of 4: SGEMM at 8x8x8's GEMM",
       'reference 3 of 4: copy of 512 values',
       'reference 4 of 4: copy of 1000 values',
@@ -137,6 +163,10 @@ describeGpu('wrn bench on the CPU adapter (tiny shapes)', () => {
     expect(kernels.kernels.map((k) => k.name)).toEqual(KERNEL_NAMES);
     const l = kernels.limits;
     for (const v of [l.copyGBs, l.sgemmGflops, l.copyTiming.medianMs, l.sgemmTiming.medianMs]) expect(v).toBeGreaterThan(0);
+    // The FMA yardstick: finite, positive, and its GFLOP/s is the flops it reports over its median time.
+    expect(Number.isFinite(l.fmaGflops) && l.fmaGflops! > 0).toBe(true);
+    expect(l.fmaFlops).toBe(l.fmaShape!.invocations * l.fmaShape!.iterations * 64);
+    expect(l.fmaGflops!).toBeCloseTo(l.fmaFlops! / (l.fmaTiming!.medianMs * 1e6), 9);
     expect(kernels.gemm).toHaveLength(1);
     expect(kernels.gemm[0].shape).toEqual({ m: 64, n: 64, k: 80 }); // 8 x 64 x 72, padded to the SGEMM's multiples
     for (const k of kernels.kernels) {
@@ -147,6 +177,9 @@ describeGpu('wrn bench on the CPU adapter (tiny shapes)', () => {
       expect(k.ratio, k.name).toBeCloseTo(k.value / k.referenceValue, 10);
       expect(k.formula.length, k.name).toBeGreaterThan(0);
       if (rt.hasTimestamps) expect(k.dispatches.length, k.name).toBeGreaterThan(0);
+      // The convs (GFLOP/s) against the FMA peak too; the memory-bound kernels not.
+      if (k.metric === 'GFLOP/s') expect(k.fmaRatio!, k.name).toBeCloseTo(k.value / l.fmaGflops!, 10);
+      else expect(k.fmaRatio, k.name).toBeUndefined();
     }
     // The documented minimal-bytes formulas, per value of one [1, 8, 8, 8] tensor.
     const n = 8 * 8 * 8;
@@ -165,6 +198,19 @@ describeGpu('wrn bench on the CPU adapter (tiny shapes)', () => {
     const text = formatKernels(kernels);
     expect(text).toMatch(/timing: +GPU timestamp queries|timing: +wall clock/);
     expect(text).toMatch(/targets: \d+ of 12 met/);
+    expect(text).toMatch(/; FMA peak [\d.]+ GFLOP\/s \(\d+ invocations x \d+ iterations/);
+    const head = text.split('\n').find((x) => x.startsWith('kernel '))!;
+    expect(head).toMatch(/ vs +of FMA peak +target$/);
+    const convRow = text.split('\n').find((x) => x.startsWith('conv2d.forward 8x8x8'))!;
+    expect(convRow).toContain(` ${fmt(kernels.kernels[0].fmaRatio)} `);
+    // A result from before the FMA yardstick (no fma fields) is still read, formatted and compared.
+    const old: KernelBenchResult = JSON.parse(JSON.stringify(kernels));
+    for (const f of ['fmaGflops', 'fmaTiming', 'fmaFlops', 'fmaShape'] as const) delete old.limits[f];
+    for (const k of old.kernels) delete k.fmaRatio;
+    expect(validateResult(JSON.parse(JSON.stringify(old)), 'old')).toBeTruthy();
+    expect(formatKernels(old)).not.toMatch(/FMA/);
+    expect(compareResults(old, kernels)).toMatch(/FMA peak GFLOP\/s: A -, B [\d.]+, B\/A -/);
+    expect(compareResults(kernels, kernels)).toMatch(/FMA peak GFLOP\/s: A [\d.]+, B [\d.]+, B\/A 1(\.00)?\b/);
 
     const files = writeResult({ ...kernels, commit: 'abc123' }, dir);
     kernelsFile = files.json;
@@ -346,6 +392,7 @@ describeGpu('wrn bench on the CPU adapter (tiny shapes)', () => {
     writeFileSync(bFile, JSON.stringify(slower));
     const text = await captureLog(() => benchCommand(['compare', kernelsFile, bFile]));
     expect(text).toMatch(/copy GB\/s: A .* B\/A 1(\.00)?\b/);
+    expect(text).toMatch(/FMA peak GFLOP\/s: A [\d.]+, B [\d.]+, B\/A 1(\.00)?\b/);
     const line = text.split('\n').find((l) => l.startsWith('relu.fwd 8x8x8'))!;
     expect(line.trim().split(/\s{2,}/)[3]).toBe('2.00'); // time B/A
     const cmp = compareResults(step, step);

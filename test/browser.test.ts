@@ -313,7 +313,7 @@ describeGpu('the engine in headless Chromium (WebGPU on SwiftShader)', () => {
     const entry = tu.result as { chosen: Record<string, string>; table: { bucket: string; winner: string }[] };
     expect(rows.length).toBe(entry.table.length);
     expect(rows.length).toBeGreaterThan(10);
-    for (const r of rows) expect(r[2], r[0]).toMatch(/^(tile-blocked|tile-strided|direct|direct-subgroup|tile-64|winograd-f2)$/);
+    for (const r of rows) expect(r[2], r[0]).toMatch(/^(tile-blocked|tile-strided|direct|direct-subgroup|tile-64|winograd-f2|direct-s2|pointwise)$/);
     expect(stored!.kind).toBe('wrn-tuning-cache');
     expect(stored!.entries[0].chosen).toEqual(entry.chosen);
     expect(panel).toMatch(new RegExp(`tuning cache${Object.keys(entry.chosen).length} convolution choices stored in this browser`));

@@ -10,6 +10,7 @@ import {
   conv2dForwardKernel,
   convOutSize,
   winogradCases,
+  directStridedCases,
   type Conv2dParams,
   type ConvGeometry,
 } from '../src/ops/conv2d.js';
@@ -23,6 +24,7 @@ import { ZERO_COST } from '../src/gpu/cost.js';
 import directWgsl from '../shaders/conv2d_direct.wgsl';
 import directWeightsPlainWgsl from '../shaders/conv2d_direct_weights_plain.wgsl';
 import noBiasWgsl from '../shaders/conv2d_no_bias.wgsl';
+import directS2Wgsl from '../shaders/conv2d_direct_s2.wgsl';
 import { compareKernel, compareOnDevices, describeGpu, describeGpuProfiles, gradCheck, input, rand, requireGpu } from './helpers/optest.js';
 
 type Shape4 = [number, number, number, number];
@@ -67,6 +69,13 @@ const cases: Case[] = [
   { name: '3x3 pad 0, odd Cin=5, Cout=9 on 6x7', x: [1, 5, 6, 7], w: [9, 5, 3, 3], stride: 1, pad: 0 },
   { name: '3x3 pad 2 on 4x5', x: [2, 4, 4, 5], w: [8, 4, 3, 3], stride: 1, pad: 2 },
   { name: 'Cin=Cout=40 (past 32 channels) on 6x6', x: [1, 40, 6, 6], w: [40, 40, 3, 3], stride: 1, pad: 1 },
+  // direct-s2 (3x3 stride 2) and pointwise (1x1): other pads, odd sizes, channel counts past one
+  // group of 8, pixel runs past one of 8.
+  { name: '3x3 stride 2 pad 0, odd Cin=5, Cout=9 on 9x7', x: [1, 5, 9, 7], w: [9, 5, 3, 3], stride: 2, pad: 0 },
+  { name: '3x3 stride 2 pad 2 on odd 5x5', x: [2, 3, 5, 5], w: [4, 3, 3, 3], stride: 2, pad: 2 },
+  { name: '1x1 stride 1, odd Cout=11 on 9x19', x: [2, 7, 9, 19], w: [11, 7, 1, 1], stride: 1, pad: 0 },
+  { name: '1x1 stride 2 pad 1 on 6x6', x: [1, 4, 6, 6], w: [9, 4, 1, 1], stride: 2, pad: 1 },
+  { name: '1x1 stride 3 pad 2 on 5x7', x: [1, 2, 5, 7], w: [3, 2, 1, 1], stride: 3, pad: 2 },
 ];
 
 function outShape(c: Case): [number, number, number, number] {
@@ -104,6 +113,8 @@ describeGpu('conv2d: every implementation against the CPU reference on every cas
     direct: (k) => new RegExp(`^conv2d\\.${k}\\.direct(\\.bias)?$`),
     'direct-subgroup': (k) => new RegExp(`^conv2d\\.${k}\\.direct_subgroup(\\.\\d+|\\.bias)?$`),
     'winograd-f2': (k) => new RegExp(`^conv2d\\.${k}\\.winograd_f2(\\.filter|\\.input|\\.bias)?$`),
+    'direct-s2': (k) => new RegExp(`^conv2d\\.${k}\\.direct_s2(\\.bias)?$`),
+    pointwise: (k) => new RegExp(`^conv2d\\.${k}\\.pointwise(\\.bias)?$`),
   };
   for (const kernel of CONV_KERNELS) {
     for (const impl of CONV_IMPLEMENTATIONS[kernel]) {
@@ -115,7 +126,7 @@ describeGpu('conv2d: every implementation against the CPU reference on every cas
         };
         const supported = cases.filter((c) => impl.supports(geometry(c), rt));
         if (supported.length === 0 && impl.name === 'direct-subgroup' && !rt.hasSubgroups4) ctx.skip(`${rt.adapterName} has no subgroups of >= 4: ${impl.name} cannot run here`);
-        expect(supported.length, 'cases this implementation supports').toBeGreaterThanOrEqual(impl.name.startsWith('tile') ? cases.length : 5); // direct, winograd: the 3x3 stride-1 cases (subgroup filter gradient: Cin % 4 == 0)
+        expect(supported.length, 'cases this implementation supports').toBeGreaterThanOrEqual(impl.name.startsWith('tile') ? cases.length : 5); // direct, winograd: the 3x3 stride-1 cases (subgroup filter gradient: Cin % 4 == 0); direct-s2: 3x3 stride 2; pointwise: 1x1
         const prev = rt.setProfile({ ...rt.profile, conv2d: { ...rt.profile.conv2d, [KEY[kernel]]: [{ use: impl.name }] } });
         try {
           for (const c of supported) {
@@ -155,7 +166,7 @@ describeGpu('conv2d: every implementation against the CPU reference on every cas
     try {
       const g: ConvGeometry = { batch: 1, cin: 2, h: 5, w: 5, cout: 3, kh: 1, kw: 1, ho: 5, wo: 5, stride: 1, pad: 0 };
       expect(() => chooseConv('forward', g)).toThrow(/none of the profile 'cpu-adapter''s implementations \(direct\) supports x\[1,2,5,5\] w\[3,2,1,1\] s1 p0; end the list with a tile implementation/);
-      expect(() => convImplementation('forward', 'winograd')).toThrow(/conv2d\.forward has no implementation 'winograd' \(it has: tile-blocked, tile-strided, direct, direct-subgroup, tile-64, winograd-f2\)/);
+      expect(() => convImplementation('forward', 'winograd')).toThrow(/conv2d\.forward has no implementation 'winograd' \(it has: tile-blocked, tile-strided, direct, direct-subgroup, tile-64, winograd-f2, direct-s2, pointwise\)/);
     } finally {
       rt.setProfile(noFallback);
     }
@@ -422,6 +433,140 @@ describeGpu('conv2d winograd-f2: Winograd F(2x2, 3x3) forward and input gradient
       rt.startCostLog();
       await compareOnDevices(([x, w, b]) => conv2d(x, w, b, { stride: 1, pad: 1 }), [input([1, 3, 7, 5], 1), input([5, 3, 3, 3], 2), input([5], 3)], { atol: Math.max(CONV_TOL.atol, winogradTolerance(5).atol), rtol: CONV_TOL.rtol }); // dx sums 5 channels; dw (tiled or direct) keeps CONV_TOL
       expect(rt.stopCostLog().some((r) => r.label.startsWith('conv2d.backward_input.winograd_f2 '))).toBe(true);
+    } finally {
+      rt.setProfile(prev);
+    }
+  });
+});
+
+describeGpu('conv2d direct-s2 (3x3 stride 2 forward) and pointwise (1x1, all three kernels)', () => {
+  beforeAll(requireGpu);
+  const geom = (x: Shape4, w: Shape4, stride: number, pad: number): ConvGeometry => ({
+    batch: x[0], cin: x[1], h: x[2], w: x[3], cout: w[0], kh: w[2], kw: w[3], ho: convOutSize(x[2], w[2], stride, pad), wo: convOutSize(x[3], w[3], stride, pad), stride, pad,
+  });
+
+  it("wrn check's cases (N=1, odd sizes, H=W=1, pads 0-3, stride 3, > 64 items, split rows) pass, each on its own kernel, counting the conv's work", async () => {
+    const rt = gpu();
+    const cases = directStridedCases();
+    expect(cases.map((c) => c.name)).toContain('pointwise: conv2d.backward_filter (H=W=1, 1x1 stride 2 pad 0)');
+    expect(cases).toHaveLength(6 + 3 * 6);
+    for (const c of cases) {
+      const k = c.make();
+      const [impl, kernel] = c.name.match(/^([\w-]+): conv2d\.(\w+) /)!.slice(1);
+      rt.startCostLog();
+      try {
+        await compareKernel(k);
+      } finally {
+        const log = rt.stopCostLog();
+        const names = log.map((r) => r.label.split(' ')[0]);
+        const bias = k.inputs.length === 3 ? '.bias' : '';
+        expect(names.filter((n) => n !== 'conv2d.reduce_splits'), c.name).toEqual([`conv2d.${kernel}.${impl.replace('-', '_')}${bias}`]);
+        // 2 x N x Cout x Ho x Wo x Cin x K x K (+ the bias adds), as every implementation books it.
+        const [w, y] = kernel === 'backward_filter' ? [k.outputs[0] as number[], k.inputs[1].shape] : kernel === 'forward' ? [k.inputs[1].shape, k.outputs[0] as number[]] : [k.inputs[1].shape, k.inputs[0].shape];
+        const outputs = y.reduce((a, b) => a * b);
+        const conv = log.filter((r) => !r.label.startsWith('conv2d.reduce_splits'));
+        expect(conv.reduce((f, r) => f + r.cost.flops, 0), c.name).toBe(2 * outputs * w[1] * w[2] * w[3] + (bias ? outputs : 0));
+      }
+    }
+    // The large pointwise filter gradient is split over the rows (partials, then their sum); H=W=1 is not.
+    const splitOf = async (name: string) => {
+      rt.startCostLog();
+      await compareKernel(cases.find((c) => c.name === name)!.make());
+      return rt.stopCostLog().some((r) => r.label.startsWith('conv2d.reduce_splits'));
+    };
+    expect(await splitOf('pointwise: conv2d.backward_filter (N=2, Cin=13, Cout=11, 35x35 (108 items, split rows), 1x1 stride 2 pad 0)')).toBe(true);
+    expect(await splitOf('pointwise: conv2d.backward_filter (H=W=1, 1x1 stride 2 pad 0)')).toBe(false);
+  });
+
+  it('direct-s2 as written matches; with the last pixel\'s third tap read one column early it does not', async () => {
+    // [2, 5, 7, 19] with 11 output channels at stride 2 pad 1: 4x10 outputs, two runs of 8 pixels
+    // (the second partial), two channel groups (the second partial); conv2d_direct_s2.wgsl dispatched directly.
+    const run = async (text: string) => {
+      const spec = {
+        name: `test.direct_s2.${text.length}`,
+        category: 'conv' as const,
+        ...composeWgsl({ path: 'shaders/conv2d_direct_s2.wgsl', text }, { constants: { PX: 8, CO: 8 }, includes: [{ path: 'shaders/conv2d_no_bias.wgsl', text: noBiasWgsl }] }),
+        bindings: { x: 'read', weight: 'read', y: 'read_write', params: 'uniform' } as const,
+      };
+      const [n, c, h, w, co] = [2, 5, 7, 19, 11];
+      const [ho, wo] = [convOutSize(h, 3, 2, 1), convOutSize(w, 3, 2, 1)];
+      const x = Tensor.from(rand([n, c, h, w], 1), [n, c, h, w], 'webgpu');
+      const wt = Tensor.from(rand([co, c, 3, 3], 2), [co, c, 3, 3], 'webgpu');
+      const y = Tensor.zeros([n, co, ho, wo], 'webgpu');
+      const [gx, gy] = grid1d(n * ho * Math.ceil(wo / 8), 64);
+      gpu().dispatch(spec, { x: x.gpuBuf(), weight: wt.gpuBuf(), y: y.gpuBuf() }, { batch: n, cin: c, h, w, cout: co, ho, wo, pad: 1 }, [gx, gy, Math.ceil(co / 8)], { cost: ZERO_COST });
+      const got = await y.toArray();
+      const want = conv2d(Tensor.from(rand([n, c, h, w], 1), [n, c, h, w]), Tensor.from(rand([co, c, 3, 3], 2), [co, c, 3, 3]), undefined, { stride: 2, pad: 1 }).cpuData();
+      for (const t of [x, wt, y]) t.release();
+      return got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i])), 0);
+    };
+    expect(await run(directS2Wgsl)).toBeLessThan(CONV_TOL.atol);
+    const broken = directS2Wgsl.replace('vec4(v2.z, v3.xz, v16)', 'vec4(v2.z, v3.xz, v3.w)');
+    expect(broken).not.toBe(directS2Wgsl);
+    expect(await run(broken)).toBeGreaterThan(0.1);
+  });
+
+  it('supports exactly: direct-s2 3x3 stride 2 (any pad; forward only), pointwise 1x1 (any stride and pad; all three kernels)', () => {
+    const rt = gpu();
+    const s2 = convImplementation('forward', 'direct-s2');
+    for (const pad of [0, 1, 2, 3]) expect(s2.supports(geom([1, 3, 9, 9], [5, 3, 3, 3], 2, pad), rt), `pad ${pad}`).toBe(true);
+    expect(s2.supports(geom([1, 3, 9, 9], [5, 3, 3, 3], 1, 1), rt)).toBe(false); // stride 1: the direct kernel's
+    expect(s2.supports(geom([1, 3, 9, 9], [5, 3, 3, 3], 3, 1), rt)).toBe(false);
+    expect(s2.supports(geom([1, 3, 9, 9], [5, 3, 1, 1], 2, 0), rt)).toBe(false);
+    expect(s2.supports(geom([1, 3, 9, 9], [5, 3, 5, 5], 2, 2), rt)).toBe(false);
+    expect(s2.supports(geom([1, 3, 9, 9], [5, 3, 3, 1], 2, 1), rt)).toBe(false);
+    for (const kernel of ['backward_input', 'backward_filter'] as const) expect(() => convImplementation(kernel, 'direct-s2')).toThrow(new RegExp(`conv2d\\.${kernel} has no implementation 'direct-s2'`));
+    for (const kernel of CONV_KERNELS) {
+      const pw = convImplementation(kernel, 'pointwise');
+      for (const [stride, pad] of [[1, 0], [2, 0], [2, 1], [3, 2]]) expect(pw.supports(geom([1, 3, 7, 5], [5, 3, 1, 1], stride, pad), rt), `${kernel} s${stride} p${pad}`).toBe(true);
+      expect(pw.supports(geom([1, 3, 7, 5], [5, 3, 3, 3], 1, 1), rt)).toBe(false);
+      expect(pw.supports(geom([1, 3, 7, 5], [5, 3, 1, 3], 1, 1), rt)).toBe(false);
+    }
+  });
+
+  it("is no profile's or version's choice; a tuned choice selects it per bucket where it applies, elsewhere the preferences run", () => {
+    const rt = gpu();
+    const KEY = { forward: 'forward', backward_input: 'backwardInput', backward_filter: 'backwardFilter' } as const;
+    for (const choice of [...PROFILE_NAMES.map((n) => makeProfile(n).conv2d), ...KERNEL_VERSIONS.conv2d.map((k) => k.choice)]) {
+      for (const kernel of CONV_KERNELS) expect(choice[KEY[kernel]].map((p) => p.use)).not.toContain('pointwise');
+      expect(choice.forward.map((p) => p.use)).not.toContain('direct-s2');
+    }
+    const down = geom([1, 8, 9, 9], [16, 8, 3, 3], 2, 1);
+    const shortcut = geom([1, 8, 9, 9], [16, 8, 1, 1], 2, 0);
+    const flat = geom([1, 8, 9, 9], [16, 8, 3, 3], 1, 1);
+    for (const name of PROFILE_NAMES) {
+      const prev = rt.setProfile(makeProfile(name));
+      try {
+        expect(chooseConv('forward', down).name).not.toBe('direct-s2');
+        for (const kernel of CONV_KERNELS) expect(chooseConv(kernel, shortcut).name).not.toBe('pointwise');
+        const staticFlat = chooseConv('forward', flat).name;
+        const chosen = Object.fromEntries([
+          [convBucket('forward', down), 'direct-s2'],
+          [convBucket('forward', flat), 'direct-s2'], // not 3x3 stride 2: refused, the static choice runs
+          ...CONV_KERNELS.map((k) => [convBucket(k, shortcut), 'pointwise']),
+        ]);
+        rt.setProfile(withChosen(rt.profile, chosen));
+        expect(chooseConv('forward', down).name).toBe('direct-s2');
+        for (const kernel of CONV_KERNELS) expect(chooseConv(kernel, shortcut).name).toBe('pointwise');
+        expect(chooseConv('forward', flat).name).toBe(staticFlat);
+      } finally {
+        rt.setProfile(prev);
+      }
+    }
+  });
+
+  it('conv2d op under tuned choices (a WRN stage entry: 3x3 stride 2 and its 1x1 stride-2 shortcut): forward and gradients match the CPU', async () => {
+    const rt = gpu();
+    const down = geom([2, 6, 9, 9], [10, 6, 3, 3], 2, 1);
+    const shortcut = geom([2, 6, 9, 9], [10, 6, 1, 1], 2, 0);
+    const chosen = Object.fromEntries([[convBucket('forward', down), 'direct-s2'], ...CONV_KERNELS.map((k) => [convBucket(k, shortcut), 'pointwise'])]);
+    const prev = rt.setProfile(withChosen(rt.profile, chosen));
+    try {
+      rt.startCostLog();
+      await compareOnDevices(([x, w, b]) => conv2d(x, w, b, { stride: 2, pad: 1 }), [input([2, 6, 9, 9], 1), input([10, 6, 3, 3], 2), input([10], 3)], CONV_TOL);
+      await compareOnDevices(([x, w]) => conv2d(x, w, undefined, { stride: 2, pad: 0 }), [input([2, 6, 9, 9], 1), input([10, 6, 1, 1], 2)], CONV_TOL);
+      const names = rt.stopCostLog().map((r) => r.label.split(' ')[0]);
+      for (const n of ['conv2d.forward.direct_s2.bias', 'conv2d.forward.pointwise', 'conv2d.backward_input.pointwise', 'conv2d.backward_filter.pointwise']) expect(names).toContain(n);
     } finally {
       rt.setProfile(prev);
     }

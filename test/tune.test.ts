@@ -55,7 +55,7 @@ describe('the tuning cache', () => {
   });
 
   it("choices recorded before winograd-f2 (a checkpoint's kernels, a cache entry) still name implementations of this build", () => {
-    const before = ['tile-blocked', 'tile-strided', 'direct', 'direct-subgroup', 'tile-64'];
+    const before = ['tile-blocked', 'tile-strided', 'direct', 'direct-subgroup', 'tile-64', 'winograd-f2'];
     expect(CONV_IMPLEMENTATION_NAMES.slice(0, before.length)).toEqual(before); // appended, nothing renamed
     expect(unknownImplementations(Object.fromEntries(before.map((n, i) => [`forward x${i}`, n])))).toEqual([]);
     expect(unknownImplementations({ 'forward x': 'winograd-f2', 'backward_input x': 'winograd-f2' })).toEqual([]);
@@ -135,6 +135,16 @@ describeGpu('wrn tune on the CPU adapter', () => {
     }
     expect(tuned.table.filter((r) => r.candidates.some((c) => c.name === 'winograd-f2')).length).toBeGreaterThan(3);
     expect(tuned.table.some((r) => /s2 p1$/.test(r.bucket))).toBe(true); // and buckets where it does not apply were tuned
+    // Likewise direct-s2 (the 3x3 stride-2 forward) and pointwise (every 1x1 kernel: the projection shortcuts).
+    for (const r of tuned.table) {
+      const s2 = r.candidates.find((c) => c.name === 'direct-s2');
+      const pw = r.candidates.find((c) => c.name === 'pointwise');
+      expect(!!s2, r.bucket).toBe(/^forward x\[[\d,]+\] w\[\d+,\d+,3,3\] s2 p\d+$/.test(r.bucket));
+      expect(!!pw, r.bucket).toBe(/ w\[\d+,\d+,1,1\] /.test(r.bucket));
+      for (const c of [s2, pw]) if (c) expect(c.ok, `${r.bucket} ${c.name}: ${c.message}`).toBe(true);
+    }
+    expect(tuned.table.filter((r) => r.candidates.some((c) => c.name === 'direct-s2')).length).toBeGreaterThan(0);
+    expect(tuned.table.filter((r) => r.candidates.some((c) => c.name === 'pointwise')).length).toBe(3 * 2); // WRN-10-1's two projections, three kernels each
     for (const r of tuned.table) {
       expect(tuned.chosen[r.bucket]).toBe(r.winner);
       expect(r.candidates.filter((c) => c.name !== 'broken').every((c) => c.ok), r.bucket).toBe(true);

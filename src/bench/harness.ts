@@ -102,10 +102,10 @@ const FMA: KernelSpec = { name: 'bench.fma', category: 'other', source: fmaWgsl,
 const FMA_WG = 64;
 const FMA_MIN_MS = 10;
 /** FLOPs per invocation and iteration of the FMA kernel: 8 vec4 FMAs of 2 operations per lane. */
-const FMA_FLOPS_PER_ITERATION = 8 * 4 * 2;
+export const FMA_FLOPS_PER_ITERATION = 8 * 4 * 2;
 
 /** Record the FMA-throughput kernel: `workgroups` of 64 invocations, `iterations` rounds each. */
-function recordFma(rt: GpuRuntime, out: GpuBuf, workgroups: number, iterations: number): void {
+export function recordFma(rt: GpuRuntime, out: GpuBuf, workgroups: number, iterations: number): void {
   const invocations = workgroups * FMA_WG;
   if (out.bytes < 4 * invocations) throw new Error(`bench: the FMA kernel writes ${invocations} values; the buffer holds ${out.bytes / 4}`);
   if (workgroups > 65535) throw new Error(`bench: the FMA kernel runs at most 65535 workgroups, asked for ${workgroups}`);
@@ -122,12 +122,20 @@ export interface Yardstick {
   release(): void;
 }
 
+/** The FMA yardstick with the work one repetition does (so its GFLOP/s can be checked against its definition). */
+export interface FmaYardstick extends Yardstick {
+  /** invocations x iterations x FMA_FLOPS_PER_ITERATION */
+  flops: number;
+  invocations: number;
+  iterations: number;
+}
+
 /**
  * The adapter's practical compute peak: the FMA kernel sized from `gflop` GFLOP, grown once (a
  * fast adapter finishes that in microseconds, where the launch dominates) until a repetition takes
  * FMA_MIN_MS by the wall clock; each measure() then times that work.
  */
-export async function fmaYardstick(rt: GpuRuntime, gflop: number): Promise<Yardstick> {
+export async function fmaYardstick(rt: GpuRuntime, gflop: number): Promise<FmaYardstick> {
   // Up to 256 iterations first, then more workgroups (one grid row of at most 65535), then more iterations.
   const perInvocation = (gflop * 1e9) / FMA_WG / FMA_FLOPS_PER_ITERATION;
   const workgroups = Math.max(1, Math.min(65535, Math.round(perInvocation / 256)));
@@ -143,6 +151,9 @@ export async function fmaYardstick(rt: GpuRuntime, gflop: number): Promise<Yards
   }
   const flops = workgroups * FMA_WG * iterations * FMA_FLOPS_PER_ITERATION;
   return {
+    flops,
+    invocations: workgroups * FMA_WG,
+    iterations,
     measure: async (opts) => {
       const timing = await timeIt(rt, () => recordFma(rt, out, workgroups, iterations), opts);
       return { value: flops / (timing.medianMs * 1e6), timing };
@@ -184,14 +195,53 @@ export interface AdapterLimits {
   sgemmGflops: number;
   sgemmTiming: Timing;
   sgemmShape: GemmShape;
+  /**
+   * The FMA kernel's GFLOP/s = fmaFlops / its median time: the adapter's compute limit (the SGEMM
+   * is a program, this is a peak). Optional: files written before it was measured lack the fma fields.
+   */
+  fmaGflops?: number;
+  fmaTiming?: Timing;
+  /** FLOPs of one repetition: invocations x iterations x 8 vec4 FMAs x 4 lanes x 2. */
+  fmaFlops?: number;
+  fmaShape?: { invocations: number; iterations: number };
 }
 
-/** The adapter's practical bandwidth (vec4 copy of copyMiB) and compute (tiled SGEMM n^3), measured now. */
-export async function measureLimits(rt: GpuRuntime, opts: { copyMiB: number; sgemmN: number } & TimeOptions): Promise<AdapterLimits> {
+/** FMA work the limits start from when none is given (grown until a repetition takes 10 ms). */
+export const FMA_GFLOP = 0.5;
+
+/**
+ * The adapter's practical bandwidth (vec4 copy of copyMiB), compute program (tiled SGEMM n^3) and
+ * compute peak (the FMA kernel, from fmaGflop GFLOP), measured now.
+ */
+export async function measureLimits(rt: GpuRuntime, opts: { copyMiB: number; sgemmN: number; fmaGflop?: number } & TimeOptions): Promise<AdapterLimits> {
   const copy = await measureCopy(rt, Math.round((opts.copyMiB * 1024 * 1024) / 4), opts);
   const shape = { m: opts.sgemmN, n: opts.sgemmN, k: opts.sgemmN };
   const sgemm = await measureSgemm(rt, shape, opts);
-  return { copyGBs: copy.gbs, copyTiming: copy.timing, copyBytes: copy.bytes, sgemmGflops: sgemm.gflops, sgemmTiming: sgemm.timing, sgemmShape: sgemm.shape };
+  const fma = await measureFma(rt, opts.fmaGflop ?? FMA_GFLOP, opts);
+  return {
+    copyGBs: copy.gbs,
+    copyTiming: copy.timing,
+    copyBytes: copy.bytes,
+    sgemmGflops: sgemm.gflops,
+    sgemmTiming: sgemm.timing,
+    sgemmShape: sgemm.shape,
+    fmaGflops: fma.gflops,
+    fmaTiming: fma.timing,
+    fmaFlops: fma.flops,
+    fmaShape: { invocations: fma.invocations, iterations: fma.iterations },
+  };
+}
+
+/** The FMA kernel's GFLOP/s (2 x FMAs over the median time) from `gflop` GFLOP (see fmaYardstick), measured once. */
+export async function measureFma(rt: GpuRuntime, gflop: number, opts: TimeOptions): Promise<{ gflops: number; timing: Timing; flops: number; invocations: number; iterations: number }> {
+  if (!(gflop > 0)) throw new Error(`bench: the FMA yardstick needs a positive GFLOP count, got ${gflop}`);
+  const fma = await fmaYardstick(rt, gflop);
+  try {
+    const { value, timing } = await fma.measure(opts);
+    return { gflops: value, timing, flops: fma.flops, invocations: fma.invocations, iterations: fma.iterations };
+  } finally {
+    fma.release();
+  }
 }
 
 /** The vec4 copy's GB/s (bytes read + written) for `values` f32 values (rounded up to whole vec4s), measured once. */

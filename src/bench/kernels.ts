@@ -1,6 +1,7 @@
 // `wrn bench kernels`: every hot kernel of a WRN training step at WRN-16-4 layer shapes, timed,
 // turned into GB/s or GFLOP/s, and set against the adapter's own limits measured in the same run
-// (vec4 copy for memory-bound kernels, tiled SGEMM at the conv's equivalent GEMM for convs).
+// (vec4 copy for memory-bound kernels, tiled SGEMM at the conv's equivalent GEMM for convs, and
+// for convs also the FMA kernel's peak).
 // Browser-safe (no node:*): the page runs this too (src/web/bench_task.ts).
 import { checkCases, compareKernel, input, rand, type CheckCase, type KernelCase } from '../check.js';
 import { gpu, runKernel, Tensor, type Kernel } from '../tensor.js';
@@ -20,7 +21,7 @@ import { addKernel, reluBackwardKernel, reluForwardKernel } from '../ops/element
 import { D_ALPHA_TOL, ELEMENTWISE as SKIPADD_TOL, skipAddBackwardKernel, skipAddKernel } from '../ops/skipadd.js';
 import { KERNEL_VERSIONS, VERSION_FAMILIES, versionsOf, withVersions, type KernelVersion, type VersionFamily, type VersionRequest } from '../gpu/versions.js';
 import { sgdKernel } from '../ops/sgd.js';
-import { measureCopy, measureLimits, measureSgemm, timeIt, type GemmShape, type TimeOptions, type Timing } from './harness.js';
+import { FMA_GFLOP, measureCopy, measureLimits, measureSgemm, timeIt, type GemmShape, type TimeOptions, type Timing } from './harness.js';
 import { fmt, KERNELS_KIND, resultHeader, table, type KernelBenchResult, type KernelEntry, type Target } from './report.js';
 import { describeAdapter } from '../gpu/device.js';
 
@@ -71,6 +72,8 @@ export interface KernelBenchOptions {
   sgdParams?: number;
   copyMiB?: number;
   sgemmN?: number;
+  /** GFLOP the FMA yardstick starts from (grown until a repetition takes 10 ms; default FMA_GFLOP). */
+  fmaGflop?: number;
   /** Time with the wall clock even when timestamp queries are available. */
   wallClock?: boolean;
   /** Repeat short kernels past `reps` until this much time is sampled (see TimeOptions). */
@@ -497,9 +500,9 @@ export async function runKernelBench(rt: GpuRuntime, opts: KernelBenchOptions): 
     return false;
   };
   try {
-    before('reference', 'the copy and SGEMM limits');
-    const limits = await measureLimits(rt, { copyMiB: opts.copyMiB ?? d.copyMiB!, sgemmN: opts.sgemmN ?? d.sgemmN!, ...time });
-    log(`copy ${limits.copyGBs.toPrecision(3)} GB/s, SGEMM ${limits.sgemmShape.m}^3 ${limits.sgemmGflops.toPrecision(3)} GFLOP/s`);
+    before('reference', 'the copy, SGEMM and FMA limits');
+    const limits = await measureLimits(rt, { copyMiB: opts.copyMiB ?? d.copyMiB!, sgemmN: opts.sgemmN ?? d.sgemmN!, fmaGflop: opts.fmaGflop ?? FMA_GFLOP, ...time });
+    log(`copy ${limits.copyGBs.toPrecision(3)} GB/s, SGEMM ${limits.sgemmShape.m}^3 ${limits.sgemmGflops.toPrecision(3)} GFLOP/s, FMA peak ${limits.fmaGflops!.toPrecision(3)} GFLOP/s`);
 
     // SGEMM at each conv layer's equivalent GEMM (only for the layers whose forward is measured).
     const gemm: KernelBenchResult['gemm'] = [];
@@ -584,10 +587,12 @@ export async function runKernelBench(rt: GpuRuntime, opts: KernelBenchOptions): 
             reference,
             referenceValue,
             ratio: value / referenceValue,
+            // compute-bound kernels against the adapter's peak too (the SGEMM is only a program)
+            ...(c.metric === 'GFLOP/s' && limits.fmaGflops ? { fmaRatio: value / limits.fmaGflops } : {}),
             target: t,
           };
           kernels.push(entry);
-          log(`${entry.name}: ${timing.medianMs.toPrecision(3)} ms, ${value.toPrecision(3)} ${c.metric} (${entry.ratio.toPrecision(3)} of ${reference})`);
+          log(`${entry.name}: ${timing.medianMs.toPrecision(3)} ms, ${value.toPrecision(3)} ${c.metric} (${entry.ratio.toPrecision(3)} of ${reference}${entry.fmaRatio !== undefined ? `, ${entry.fmaRatio.toPrecision(3)} of FMA peak` : ''})`);
         }
       }
     }

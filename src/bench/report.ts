@@ -81,6 +81,8 @@ export interface KernelEntry {
   referenceValue: number;
   /** value / referenceValue */
   ratio: number;
+  /** GFLOP/s kernels (the convs): value / limits.fmaGflops, the share of the FMA peak; absent in older files */
+  fmaRatio?: number;
   target: Target | null;
 }
 
@@ -130,20 +132,25 @@ export function formatKernels(r: KernelBenchResult): string {
   const l = r.limits;
   out.push(
     `limits:  copy ${fmt(l.copyGBs)} GB/s (${(l.copyBytes / 2 ** 20).toFixed(0)} MiB moved, spread ${pct(l.copyTiming.spread)}); ` +
-      `SGEMM ${l.sgemmShape.m}x${l.sgemmShape.n}x${l.sgemmShape.k} ${fmt(l.sgemmGflops)} GFLOP/s (spread ${pct(l.sgemmTiming.spread)})`,
+      `SGEMM ${l.sgemmShape.m}x${l.sgemmShape.n}x${l.sgemmShape.k} ${fmt(l.sgemmGflops)} GFLOP/s (spread ${pct(l.sgemmTiming.spread)})` +
+      (l.fmaGflops !== undefined ? `; FMA peak ${fmt(l.fmaGflops)} GFLOP/s (${l.fmaShape?.invocations} invocations x ${l.fmaShape?.iterations} iterations, spread ${pct(l.fmaTiming?.spread)})` : ''),
   );
   for (const g of r.gemm) out.push(`         SGEMM at ${g.layer}'s equivalent GEMM ${g.shape.m}x${g.shape.n}x${g.shape.k}: ${fmt(g.gflops)} GFLOP/s`);
   for (const c of r.copies) out.push(`         copy of ${c.values} values (${((8 * c.values) / 2 ** 20).toPrecision(3)} MiB moved): ${fmt(c.gbs)} GB/s`);
   out.push(`batch ${r.config.batch}, ${r.config.warmup} warm-up + ${r.config.reps} repetitions per kernel`, '');
-  const rows = [['kernel', 'median ms', 'spread', 'value', 'unit', 'ratio', 'vs', 'target']];
+  // The 'of FMA peak' column only where the run measured the FMA yardstick (older files did not).
+  const withFma = l.fmaGflops !== undefined;
+  const rows = [['kernel', 'median ms', 'spread', 'value', 'unit', 'ratio', 'vs', ...(withFma ? ['of FMA peak'] : []), 'target']];
   for (const k of r.kernels) {
-    rows.push([k.name, fmt(k.timing.medianMs), pct(k.timing.spread), fmt(k.value), k.metric, fmt(k.ratio), k.reference, describeTarget(k.target)]);
+    const fma = withFma ? [k.fmaRatio !== undefined ? fmt(k.fmaRatio) : ''] : [];
+    rows.push([k.name, fmt(k.timing.medianMs), pct(k.timing.spread), fmt(k.value), k.metric, fmt(k.ratio), k.reference, ...fma, describeTarget(k.target)]);
   }
   out.push(table(rows));
   const targets = r.kernels.filter((k) => k.target);
   const missed = targets.filter((k) => !k.target!.met);
   out.push('', `targets: ${targets.length - missed.length} of ${targets.length} met` + (missed.length ? `; missed: ${missed.map((k) => k.name).join(', ')}` : ''));
   out.push("ratio: GB/s over the copy kernel's at the same tensor size, or GFLOP/s over the SGEMM's at the same GEMM; a conv backward's target is its time over the forward's (<= 1.5).");
+  if (withFma) out.push("of FMA peak: a conv's GFLOP/s over the FMA kernel's, the adapter's compute limit (the SGEMM is a program, not a limit).");
   return out.join('\n');
 }
 
@@ -186,7 +193,8 @@ export function compareResults(a: BenchResult, b: BenchResult, nameA = 'A', name
   const out = [`A: ${nameA}\n   ${a.adapterName}, ${a.runtime}, ${a.date}`, `B: ${nameB}\n   ${b.adapterName}, ${b.runtime}, ${b.date}`, ''];
   if (a.kind === KERNELS_KIND && b.kind === KERNELS_KIND) {
     out.push(`copy GB/s: A ${fmt(a.limits.copyGBs)}, B ${fmt(b.limits.copyGBs)}, B/A ${fmt(ratioOf(b.limits.copyGBs, a.limits.copyGBs))}`);
-    out.push(`SGEMM GFLOP/s: A ${fmt(a.limits.sgemmGflops)}, B ${fmt(b.limits.sgemmGflops)}, B/A ${fmt(ratioOf(b.limits.sgemmGflops, a.limits.sgemmGflops))}`, '');
+    out.push(`SGEMM GFLOP/s: A ${fmt(a.limits.sgemmGflops)}, B ${fmt(b.limits.sgemmGflops)}, B/A ${fmt(ratioOf(b.limits.sgemmGflops, a.limits.sgemmGflops))}`);
+    out.push(`FMA peak GFLOP/s: A ${fmt(a.limits.fmaGflops)}, B ${fmt(b.limits.fmaGflops)}, B/A ${fmt(ratioOf(b.limits.fmaGflops, a.limits.fmaGflops))}`, ''); // '-' for a file from before the FMA yardstick
     const rows = [['kernel', 'A ms', 'B ms', 'time B/A', 'A ratio', 'B ratio', 'ratio B/A']];
     const bByName = new Map(b.kernels.map((k) => [k.name, k]));
     for (const ka of a.kernels) {

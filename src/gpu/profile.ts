@@ -25,7 +25,7 @@ export const PROFILE_NAMES = ['cpu-adapter', 'gpu'] as const;
 export type ProfileName = (typeof PROFILE_NAMES)[number];
 
 /** The implementations of a convolution kernel (src/gpu/programs/conv2d.ts, CONV_IMPLEMENTATIONS). */
-export const CONV_IMPLEMENTATION_NAMES = ['tile-blocked', 'tile-strided', 'direct', 'direct-subgroup', 'tile-64', 'winograd-f2'] as const;
+export const CONV_IMPLEMENTATION_NAMES = ['tile-blocked', 'tile-strided', 'direct', 'direct-subgroup', 'tile-64', 'winograd-f2', 'direct-s2', 'pointwise'] as const; // appended only: caches and checkpoints hold these names
 export type ConvImplementationName = (typeof CONV_IMPLEMENTATION_NAMES)[number];
 
 /**

@@ -4,7 +4,8 @@
 // shaders/conv2d_tile.wgsl (the shared tile machinery) with its column layouts,
 // conv2d_forward.wgsl, conv2d_backward_input.wgsl, conv2d_backward_filter.wgsl,
 // conv2d_reduce.wgsl (the sum of the filter gradient's split-K partials), conv2d_direct.wgsl,
-// conv2d_direct_filter.wgsl and Winograd F(2x2, 3x3)'s conv2d_winograd_{filter,input,output}.wgsl.
+// conv2d_direct_filter.wgsl, Winograd F(2x2, 3x3)'s conv2d_winograd_{filter,input,output}.wgsl,
+// conv2d_direct_s2.wgsl (3x3 stride 2) and conv2d_pointwise{,_filter}.wgsl (1x1).
 //
 // Shapes: x [N, Cin, H, W], w [Cout, Cin, KH, KW], bias [Cout], y [N, Cout, Ho, Wo] with
 // Ho = floor((H + 2*pad - KH) / stride) + 1 (zero padding).
@@ -222,7 +223,7 @@ registerChecks(
 
 // ---- one implementation forced: how `wrn check` checks those no profile selects -----------------
 
-type ForcedKernel = 'forward' | 'backward_input';
+type ForcedKernel = 'forward' | 'backward_input' | 'backward_filter';
 const forced = <K extends ForcedKernel>(kernel: K, name: ConvImplementationName, g: ConvGeometry): ConvImplementation<K> => {
   const impl = convImplementation(kernel, name);
   if (!impl.supports(g, gpu())) throw new Error(`conv2d.${kernel} '${name}' does not support x[${g.batch},${g.cin},${g.h},${g.w}] w[${g.cout},${g.cin},${g.kh},${g.kw}] s${g.stride} p${g.pad} on this device`);
@@ -250,6 +251,14 @@ export function forcedConvKernels(name: ConvImplementationName): { [K in ForcedK
       webgpu: ([dy, weight], [dx], p, shapes) => {
         const g = convGeometry(shapes[2], shapes[1], p);
         forced('backward_input', name, g).run(g, { dy, weight, dx });
+      },
+    },
+    backward_filter: {
+      ...conv2dBackwardFilterKernel,
+      name: `conv2d.backward_filter[${name}]`,
+      webgpu: ([x, dy], [dw], p, shapes) => {
+        const g = convGeometry(shapes[0], shapes[2], p);
+        forced('backward_filter', name, g).run(g, { x, dy, dw });
       },
     },
   };
@@ -286,3 +295,50 @@ export function winogradCases(): { name: string; make: () => KernelCase<Conv2dPa
   });
 }
 registerChecks(...winogradCases());
+
+/**
+ * The direct 3x3 stride-2 forward ('direct-s2') and the 1x1 kernels ('pointwise': forward, input
+ * and filter gradients) forced, on awkward shapes: N=1, odd H and W (partial runs of 8 pixels),
+ * H=W=1, channel counts that are not multiples of 4 or of the 8 channels per invocation, pads
+ * 0-3 and a stride of 3 (what `supports` claims beyond the WRN's pad 1 / pad 0), more items than
+ * a workgroup (64) and not a multiple of it, a filter gradient split over the rows and one not.
+ * Named '<implementation>: conv2d....' for the reason winogradCases gives. CONV_TOL: the sums are
+ * direct sums of at most Cin x 9 (or Cout) products.
+ */
+export function directStridedCases(): { name: string; make: () => KernelCase<Conv2dParams> }[] {
+  const cases = (impl: ConvImplementationName, kernels: readonly ForcedKernel[], k: number, shapes: { what: string; x: Shape; cout: number; stride: number; pad: number; bias?: boolean }[]) => {
+    const forcedK = forcedConvKernels(impl);
+    return shapes.flatMap(({ what, x, cout, stride, pad, bias }) => {
+      const p = { stride, pad };
+      const w = [cout, x[1], k, k];
+      const g = convGeometry(x, w, p);
+      const y = [g.batch, g.cout, g.ho, g.wo];
+      const at = `${what}, ${k}x${k} stride ${stride} pad ${pad}`;
+      const all: Record<ForcedKernel, { name: string; make: () => KernelCase<Conv2dParams> }> = {
+        forward: { name: `${impl}: conv2d.forward (${at}${bias ? ', bias' : ''})`, make: () => ({ kernel: forcedK.forward, inputs: [input(x, 1), input(w, 2), ...(bias ? [input([cout], 3)] : [])], outputs: [y], params: p, tol: CONV_TOL }) },
+        backward_input: { name: `${impl}: conv2d.backward_input (${at})`, make: () => ({ kernel: forcedK.backward_input, inputs: [input(y, 4), input(w, 2)], outputs: [x], params: p, tol: CONV_TOL }) },
+        backward_filter: { name: `${impl}: conv2d.backward_filter (${at})`, make: () => ({ kernel: forcedK.backward_filter, inputs: [input(x, 1), input(y, 4)], outputs: [w], params: p, tol: CONV_TOL }) },
+      };
+      return kernels.map((kernel) => all[kernel]);
+    });
+  };
+  return [
+    ...cases('direct-s2', ['forward'], 3, [
+      { what: 'N=1, Cin=3, Cout=5, odd 7x5', x: [1, 3, 7, 5], cout: 5, stride: 2, pad: 1 },
+      { what: 'N=1, Cin=3, Cout=5, odd 7x5', x: [1, 3, 7, 5], cout: 5, stride: 2, pad: 0, bias: true },
+      { what: 'H=W=1', x: [2, 3, 1, 1], cout: 5, stride: 2, pad: 1 },
+      { what: 'pad 2 on 4x5', x: [1, 4, 4, 5], cout: 9, stride: 2, pad: 2 },
+      { what: 'pad 3 on 5x5', x: [1, 2, 5, 5], cout: 3, stride: 2, pad: 3 },
+      { what: 'N=2, Cin=13, Cout=11, 35x19 (72 items, 2 channel groups)', x: [2, 13, 35, 19], cout: 11, stride: 2, pad: 1, bias: true },
+    ]),
+    ...cases('pointwise', ['forward', 'backward_input', 'backward_filter'], 1, [
+      { what: 'N=1, Cin=3, Cout=5, odd 7x5', x: [1, 3, 7, 5], cout: 5, stride: 1, pad: 0 },
+      { what: 'N=1, Cin=3, Cout=5, odd 7x5', x: [1, 3, 7, 5], cout: 5, stride: 2, pad: 0, bias: true },
+      { what: 'H=W=1', x: [1, 6, 1, 1], cout: 3, stride: 2, pad: 0 }, // one output row: the filter gradient is not split
+      { what: 'pad 1 on 6x6', x: [1, 4, 6, 6], cout: 9, stride: 2, pad: 1 },
+      { what: 'pad 2 on 5x7', x: [1, 2, 5, 7], cout: 3, stride: 3, pad: 2 },
+      { what: 'N=2, Cin=13, Cout=11, 35x35 (108 items, split rows)', x: [2, 13, 35, 35], cout: 11, stride: 2, pad: 0, bias: true },
+    ]),
+  ];
+}
+registerChecks(...directStridedCases());

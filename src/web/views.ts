@@ -27,7 +27,7 @@ import { dataHash, resizeDataset, type Dataset } from '../data/dataset.js';
 import { makeSynthetic, SYNTHETIC_MAX_COUNT } from '../data/synthetic.js';
 import { readDropped, readServedFashionMnist } from './data.js';
 import type { TaskContext, TaskFn } from './tasks.js';
-import { blit, download, el, fmtSeconds, table, yieldToPage } from './ui.js';
+import { download, el, fmtSeconds, table, yieldToPage } from './ui.js';
 import { BUILD_COMMIT, RunList } from './runs.js';
 import { describeAdapter } from '../gpu/device.js';
 
@@ -274,10 +274,12 @@ function renderKernels(ctx: TaskContext, r: KernelBenchResult): void {
   );
   if (!r.kernels.length) return; // stopped before the first kernel: nothing to tabulate or chart
   // 'target ratio' is what the verdict is about: the ratio, except for a conv backward (its time over the forward's).
-  const rows = [['kernel', 'median ms', 'spread', 'value', 'unit', 'ratio', 'vs', 'target ratio', 'target']];
+  // 'of FMA peak': a conv's GFLOP/s over the FMA kernel's (absent in results from before that yardstick).
+  const fma = l.fmaGflops !== undefined ? `of FMA peak (${fmt(l.fmaGflops)} GFLOP/s)` : 'of FMA peak';
+  const rows = [['kernel', 'median ms', 'spread', 'value', 'unit', 'ratio', 'vs', fma, 'target ratio', 'target']];
   for (const k of r.kernels) {
     const t = k.target;
-    rows.push([k.name, fmt(k.timing.medianMs), `${pct(k.timing.spread)}${k.timing.spread > NOISY_SPREAD ? ` ${NOISY}` : ''}`, fmt(k.value), k.metric, fmt(k.ratio), k.reference, t ? fmt(t.value) : '', targetVerdict(t)]);
+    rows.push([k.name, fmt(k.timing.medianMs), `${pct(k.timing.spread)}${k.timing.spread > NOISY_SPREAD ? ` ${NOISY}` : ''}`, fmt(k.value), k.metric, fmt(k.ratio), k.reference, k.fmaRatio !== undefined ? fmt(k.fmaRatio) : '', t ? fmt(t.value) : '', targetVerdict(t)]);
   }
   const t = table(rows, 'num');
   t.id = 'kernels-table';

@@ -6,7 +6,9 @@
 // the filter gradient's split-K partials); and, for narrow 3x3 stride-1 layers, the direct
 // kernels (conv2d_direct.wgsl for the forward and the input gradient, conv2d_direct_filter.wgsl);
 // and Winograd F(2x2, 3x3) for 3x3 stride-1 forwards and input gradients (conv2d_winograd_filter,
-// _input and _output.wgsl), an implementation no profile selects yet (unmeasured).
+// _input and _output.wgsl), the direct 3x3 stride-2 forward (conv2d_direct_s2.wgsl) and the 1x1
+// kernels (conv2d_pointwise.wgsl, conv2d_pointwise_filter.wgsl): implementations no profile
+// selects yet (unmeasured).
 // Which of them runs, the tile shape and the grid come from the runtime's tuning profile
 // (src/gpu/profile.ts; the measured alternatives: src/gpu/versions.ts).
 import backwardFilterWgsl from '../../../shaders/conv2d_backward_filter.wgsl';
@@ -32,6 +34,9 @@ import tileStridedWgsl from '../../../shaders/conv2d_tile_strided.wgsl';
 import winogradFilterWgsl from '../../../shaders/conv2d_winograd_filter.wgsl';
 import winogradInputWgsl from '../../../shaders/conv2d_winograd_input.wgsl';
 import winogradOutputWgsl from '../../../shaders/conv2d_winograd_output.wgsl';
+import directS2Wgsl from '../../../shaders/conv2d_direct_s2.wgsl';
+import pointwiseWgsl from '../../../shaders/conv2d_pointwise.wgsl';
+import pointwiseFilterWgsl from '../../../shaders/conv2d_pointwise_filter.wgsl';
 import { gpu } from '../current.js';
 import { addCost, cost, f32, ZERO_COST, type DispatchCost } from '../cost.js';
 import type { KernelSpec } from '../kernel.js';
@@ -351,6 +356,79 @@ function winogradConv(
   rt.release(v);
 }
 
+// ---- direct 3x3 stride 2 (forward) and 1x1 (all three kernels) ---------------------------------
+// The WRN's other convolutions: the 3x3 stride-2 first conv of stages 2 and 3, and the 1x1
+// projection shortcut (stride 1 or 2). Like the stride-1 direct kernels: no GEMM tile, no
+// workgroup memory, each invocation a run of pixels of one row times 8 output channels.
+const S2_BLOCK = { PX: 8, CO: 8 };
+const POINTWISE_BLOCK = { PX: 8, CO: 8 };
+const s2File = wgslFile('shaders/conv2d_direct_s2.wgsl', directS2Wgsl);
+const pointwiseFile = wgslFile('shaders/conv2d_pointwise.wgsl', pointwiseWgsl);
+const pointwiseBindings: KernelSpec['bindings'] = { src: 'read', weight: 'read', out: 'read_write', params: 'uniform' };
+const DIRECT_S2 = {
+  plain: { name: 'conv2d.forward.direct_s2', category: 'conv', ...composeWgsl(s2File, { constants: S2_BLOCK, includes: [NO_BIAS] }), bindings: { x: 'read', weight: 'read', y: 'read_write', params: 'uniform' } } as KernelSpec,
+  bias: { name: 'conv2d.forward.direct_s2.bias', category: 'conv', ...composeWgsl(s2File, { constants: S2_BLOCK, includes: [BIAS.file] }), bindings: { x: 'read', weight: 'read', ...BIAS.bindings, y: 'read_write', params: 'uniform' } } as KernelSpec,
+};
+const POINTWISE = {
+  forward: { name: 'conv2d.forward.pointwise', category: 'conv', ...composeWgsl(pointwiseFile, { constants: POINTWISE_BLOCK, includes: [NO_BIAS] }), bindings: pointwiseBindings } as KernelSpec,
+  forward_bias: { name: 'conv2d.forward.pointwise.bias', category: 'conv', ...composeWgsl(pointwiseFile, { constants: POINTWISE_BLOCK, includes: [BIAS.file] }), bindings: { ...pointwiseBindings, ...BIAS.bindings } } as KernelSpec,
+  backward_input: { name: 'conv2d.backward_input.pointwise', category: 'conv', ...composeWgsl(pointwiseFile, { constants: POINTWISE_BLOCK, includes: [NO_BIAS] }), bindings: pointwiseBindings } as KernelSpec,
+  backward_filter: {
+    name: 'conv2d.backward_filter.pointwise',
+    category: 'conv',
+    ...composeWgsl(wgslFile('shaders/conv2d_pointwise_filter.wgsl', pointwiseFilterWgsl), { constants: { CO: POINTWISE_BLOCK.CO } }),
+    bindings: { x: 'read', dy: 'read', partials: 'read_write', params: 'uniform' },
+  } as KernelSpec,
+};
+
+/** The stride-2 direct forward: 3x3, stride 2, any pad (the loads are masked on both sides). */
+const directS2Geometry = (g: ConvGeometry) => g.kh === 3 && g.kw === 3 && g.stride === 2;
+/** The pointwise kernels: 1x1, any stride and pad (a term outside the source, or skipped by the stride, is 0). */
+const pointwiseGeometry = (g: ConvGeometry) => g.kh === 1 && g.kw === 1;
+
+/** Grid of a direct kernel: items of `px` pixels of a row, a z layer per group of `co` output channels. */
+function runGrid(rt: GpuRuntime, spec: KernelSpec, batch: number, outH: number, outW: number, outC: number, block: { PX: number; CO: number }): [number, number, number] {
+  const [x, y] = grid1d(batch * outH * Math.ceil(outW / block.PX), rt.workgroupSize(spec)[0]);
+  return [x, y, Math.ceil(outC / block.CO)];
+}
+
+function directS2Forward(g: ConvGeometry, { x, weight, bias, y }: ConvBuffers['forward']): void {
+  const rt = gpu();
+  const spec = bias ? DIRECT_S2.bias : DIRECT_S2.plain;
+  const uniforms = { batch: g.batch, cin: g.cin, h: g.h, w: g.w, cout: g.cout, ho: g.ho, wo: g.wo, pad: g.pad };
+  rt.dispatch(spec, bias ? { x, weight, bias, y } : { x, weight, y }, uniforms, runGrid(rt, spec, g.batch, g.ho, g.wo, g.cout, S2_BLOCK), { label: convLabel(g), cost: forwardCost(g, !!bias) });
+}
+
+// Forward: src x, source coordinate oh * stride - pad; weight (o, i) at o * Cin + i.
+function pointwiseForward(g: ConvGeometry, { x, weight, bias, y }: ConvBuffers['forward']): void {
+  const rt = gpu();
+  const spec = bias ? POINTWISE.forward_bias : POINTWISE.forward;
+  const uniforms = { batch: g.batch, cin: g.cin, h: g.h, w: g.w, cout: g.cout, ho: g.ho, wo: g.wo, mul: g.stride, add: -g.pad, div: 1, wO: g.cin, wI: 1 };
+  const bufs: Record<string, GpuBuf> = bias ? { src: x, weight, bias, out: y } : { src: x, weight, out: y };
+  rt.dispatch(spec, bufs, uniforms, runGrid(rt, spec, g.batch, g.ho, g.wo, g.cout, POINTWISE_BLOCK), { label: convLabel(g), cost: forwardCost(g, !!bias) });
+}
+
+// Input gradient: src dy, dx[ih] takes dy[(ih + pad) / stride] where that divides; out channel i
+// reads weight (o, i) at o * Cin + i (transposed).
+function pointwiseBackwardInput(g: ConvGeometry, { dy, weight, dx }: ConvBuffers['backward_input']): void {
+  const rt = gpu();
+  const spec = POINTWISE.backward_input;
+  const uniforms = { batch: g.batch, cin: g.cout, h: g.ho, w: g.wo, cout: g.cin, ho: g.h, wo: g.w, mul: 1, add: g.pad, div: g.stride, wO: 1, wI: g.cin };
+  rt.dispatch(spec, { src: dy, weight, out: dx }, uniforms, runGrid(rt, spec, g.batch, g.h, g.w, g.cin, POINTWISE_BLOCK), { label: convLabel(g), cost: backwardInputCost(g) });
+}
+
+/** The pointwise filter gradient: the batch's output rows split as the direct one's (directFilterSplits), then the splits summed. */
+function pointwiseBackwardFilter(g: ConvGeometry, { x, dy, dw }: ConvBuffers['backward_filter']): void {
+  const rt = gpu();
+  const { chunk, splits } = directFilterSplits(g, rt);
+  const count = g.cout * g.cin;
+  const out: GpuBuf = splits === 1 ? dw : rt.alloc(4 * splits * count);
+  const { batch, cin, h, w, cout, ho, wo, stride, pad } = g;
+  const items = cin * Math.ceil(cout / POINTWISE_BLOCK.CO) * splits;
+  rt.dispatchItems(POINTWISE.backward_filter, { x, dy, partials: out }, { batch, cin, h, w, cout, ho, wo, stride, pad, chunk }, items, { label: `${convLabel(g)} splits=${splits}`, cost: backwardFilterCost(g, splits) });
+  if (splits > 1) reduceSplits(out, dw, count, splits);
+}
+
 /** dw = the sum of the filter gradient's `splits` partials (then released). */
 function reduceSplits(partials: GpuBuf, dw: GpuBuf, count: number, splits: number): void {
   const rt = gpu();
@@ -612,6 +690,9 @@ export const CONV_IMPLEMENTATIONS: { readonly [K in ConvKernel]: readonly ConvIm
     { name: 'tile-64', kernel: 'forward', summary: SQUARE_SUMMARY, supports: everywhere, run: (g, b) => tiledForward('blocked', g, b, SQUARE), tiled: { layout: 'blocked', tiles: SQUARE } },
     // Not in any profile's preferences (unmeasured): forced by a profile, a tuned choice or wrn tune.
     { name: 'winograd-f2', kernel: 'forward', summary: WINOGRAD_SUMMARY, supports: winogradSupports('forward'), run: winogradForward, tolerance: (g) => winogradTolerance(g.cin) },
+    // Likewise unmeasured: the stride-2 3x3 and the 1x1 convolutions without a GEMM tile.
+    { name: 'direct-s2', kernel: 'forward', summary: '3x3 stride 2: 8 pixels x 8 channels per invocation, no workgroup memory', supports: directS2Geometry, run: directS2Forward },
+    { name: 'pointwise', kernel: 'forward', summary: '1x1 (the projection shortcut): 8 pixels x 8 channels per invocation, no workgroup memory', supports: pointwiseGeometry, run: pointwiseForward },
   ],
   backward_input: [
     { name: 'tile-blocked', kernel: 'backward_input', summary: `${TILED} per stride phase, ${BLOCKED}`, supports: everywhere, run: (g, b) => tiledBackwardInput('blocked', g, b), tiled: { layout: 'blocked' } },
@@ -620,6 +701,7 @@ export const CONV_IMPLEMENTATIONS: { readonly [K in ConvKernel]: readonly ConvIm
     { name: 'direct-subgroup', kernel: 'backward_input', summary: 'direct, weights shared through subgroups of >= 4', supports: (g, rt) => directGeometry(g) && rt.hasSubgroups4, run: directBackwardInput('subgroup') },
     { name: 'tile-64', kernel: 'backward_input', summary: SQUARE_SUMMARY, supports: everywhere, run: (g, b) => tiledBackwardInput('blocked', g, b, SQUARE), tiled: { layout: 'blocked', tiles: SQUARE } },
     { name: 'winograd-f2', kernel: 'backward_input', summary: `${WINOGRAD_SUMMARY}, on dy with the flipped filter`, supports: winogradSupports('backward_input'), run: winogradBackwardInput, tolerance: (g) => winogradTolerance(g.cout) },
+    { name: 'pointwise', kernel: 'backward_input', summary: '1x1: the pointwise forward kernel on dy with the weights transposed, each input pixel reading dy where the stride divides', supports: pointwiseGeometry, run: pointwiseBackwardInput },
   ],
   backward_filter: [
     { name: 'tile-blocked', kernel: 'backward_filter', summary: `${TILED}, split K then summed, ${BLOCKED}`, supports: everywhere, run: (g, b) => tiledBackwardFilter('blocked', g, b), tiled: { layout: 'blocked' } },
@@ -633,6 +715,7 @@ export const CONV_IMPLEMENTATIONS: { readonly [K in ConvKernel]: readonly ConvIm
       run: (g, { x, dy, dw }) => directFilter(true, g, x, dy, dw),
     },
     { name: 'tile-64', kernel: 'backward_filter', summary: SQUARE_SUMMARY, supports: everywhere, run: (g, b) => tiledBackwardFilter('blocked', g, b, SQUARE), tiled: { layout: 'blocked', tiles: SQUARE } },
+    { name: 'pointwise', kernel: 'backward_filter', summary: '1x1: 8 channels over a share of the rows, then the shares summed', supports: pointwiseGeometry, run: pointwiseBackwardFilter },
   ],
 };
 
@@ -695,8 +778,8 @@ export const CONV_IMPLEMENTATIONS_CHECKSUM = fnv1a(
     ...CONV_KERNELS.flatMap((k) => CONV_IMPLEMENTATIONS[k].map((i) => `${k}:${i.name}`)),
     backwardFilterWgsl, backwardInputWgsl, biasWgsl, noBiasWgsl, inputPlainWgsl, inputBnReluWgsl, epiloguePlainWgsl, epilogueStatsWgsl, epilogueBnGradWgsl, directWgsl, directFilterWgsl, directFilterPlainWgsl, directFilterSubgroupWgsl,
     directWeightsPlainWgsl, directWeightsSubgroupWgsl, forwardWgsl, reduceWgsl, tileWgsl, tileBlockedWgsl, tileStridedWgsl,
-    winogradFilterWgsl, winogradInputWgsl, winogradOutputWgsl,
-    JSON.stringify({ TILES, DIRECT_BLOCK, WINOGRAD_CHANNELS }),
+    winogradFilterWgsl, winogradInputWgsl, winogradOutputWgsl, directS2Wgsl, pointwiseWgsl, pointwiseFilterWgsl,
+    JSON.stringify({ TILES, DIRECT_BLOCK, WINOGRAD_CHANNELS, S2_BLOCK, POINTWISE_BLOCK }),
   ].join('\n'),
 );
 
