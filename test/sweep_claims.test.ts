@@ -111,6 +111,11 @@ describe('Figure 3 and 4 claims', () => {
     // The order broken: unnormalized stable further than skipinit.
     for (const r of recs) if (r.variant === 'unnormalized' && r.batchSize === 64) Object.assign(r, { diverged: false, testAccuracy: 0.5, trainLoss: 1 });
     expect(figure3Claims(recs, aggregate(recs, 1))[0].holds).toBe(false);
+    // Every arm stable at the grid's largest rate: a tie the grid makes, not an order (not resolved).
+    for (const r of recs) if (r.batchSize === 64) Object.assign(r, { diverged: false, testAccuracy: 0.5, trainLoss: 1 });
+    const tied = figure3Claims(recs, aggregate(recs, 1))[0];
+    expect(tied.holds).toBe(false);
+    expect(tied.evidence).toMatch(/bn 0\.8, skipinit 0\.8, unnormalized 0\.8 .*not resolved: arms stable at the grid's largest rate \(0\.8\) tie only because the grid stops there/);
   });
 
   it('Regularized SkipInit against BN at the smallest batch; BN rises with batch; SkipInit flat', () => {

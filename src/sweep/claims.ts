@@ -153,11 +153,19 @@ export function figure3Claims(records: RunRecord[], cells: Cell[]): Claim[] {
     const order = ['bn', 'skipinit', 'unnormalized'].map((v) => at.find((c) => c.variant === v && c.batchSize === big)).filter((c): c is Cell => !!c);
     if (order.length >= 2) {
       const lrs = order.map((c) => maxStableLr(records, c));
-      const holds = lrs.every((lr, i) => i === 0 || (lr ?? 0) <= (lrs[i - 1] ?? 0));
+      const ordered = lrs.every((lr, i) => i === 0 || (lr ?? 0) <= (lrs[i - 1] ?? 0));
+      // Two arms stable up to the grid's largest rate are tied only because the grid stops there:
+      // their order is not measured, so the claim is not shown by them.
+      const top = Math.max(...order.flatMap((c) => c.perLr.map((p) => p.lr)));
+      const censored = lrs.some((lr, i) => i > 0 && lr === top && lrs[i - 1] === top);
+      const holds = ordered && !censored;
       out.push({
         statement: `at the largest batch (${big}), depth ${depth}, the maximum stable learning rate is ordered ${order.map((c) => c.variant).join(' >= ')}`,
         holds,
-        evidence: order.map((c, i) => `${c.variant} ${lrs[i] ?? 'none'}`).join(', ') + ' (the largest rate of the grid at which no seed diverged)',
+        evidence:
+          order.map((c, i) => `${c.variant} ${lrs[i] ?? 'none'}`).join(', ') +
+          ' (the largest rate of the grid at which no seed diverged)' +
+          (censored ? `; not resolved: arms stable at the grid's largest rate (${top}) tie only because the grid stops there (extend --lr-max)` : ''),
         seedsHolding: null,
         seeds: null,
       });
