@@ -195,7 +195,7 @@ export class RunList {
         this.views.set(metric, view);
         this.charts.appendChild(view.element);
       }
-      view.line({ ...o, series: overlaySeries(shown, metric, metric === 'loss' ? this.smoothing : 0), legend: true });
+      view.line({ ...o, series: overlaySeries(shown, metric, metric === 'loss' ? this.smoothing : 0), legend: true, xMin: 0 });
     }
   }
 }
