@@ -431,6 +431,33 @@ describeGpu('the engine in headless Chromium (WebGPU on SwiftShader)', () => {
     expect(resumed.stdout).toMatch(/epoch 3\/3 done: .*test accuracy/);
   }, 720_000);
 
+  // Issue 21: a checkpoint trained on dropped files resumes with --data DIR holding the same files
+  // (the run's data is checked by content hash, not by name).
+  it.skipIf(NO_FASHION_MNIST)('a checkpoint trained on dropped Fashion-MNIST files resumes with wrn train --resume --data DIR', async () => {
+    if (!fashionMnistInstalled()) throw new Error('Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist (npm run setup does), or WRN_TESTS_NO_FASHION_MNIST=1 to skip this test');
+    const dir = '/usr/share/datasets/fashion-mnist';
+    let ckpt = '';
+    const tr = await runInBrowser({
+      task: 'train',
+      query: { data: 'files', trainCount: 64, testCount: 32, imageSize: 8, batch: 16, epochs: 1, depth: 10, width: 1 },
+      timeoutMs: 240_000,
+      onLoad: async (page) => {
+        await page.waitForSelector('#train-files', { state: 'attached' });
+        await page.setInputFiles('#train-files', readdirSync(dir).filter((f) => f.endsWith('.gz')).map((f) => join(dir, f)));
+      },
+      onResult: async (page) => {
+        ckpt = await saveDownload(page, '#train-download-checkpoint', 'dropped-files.wrnckpt');
+      },
+    });
+    expect(tr.error).toBeUndefined();
+    expect(loadCheckpoint<{ config: { data: { source: string } } }>(ckpt).header.config.data.source).toMatch(/^browser-files: /);
+    const out = join(OUT, 'resumed-dropped');
+    rmSync(out, { recursive: true, force: true });
+    const resumed = spawnSync(process.execPath, ['bin/wrn.js', 'train', '--resume', ckpt, '--data', dir, '--epochs', '2', '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 180_000 });
+    expect(resumed.status, `${resumed.stdout}\n${resumed.stderr}`).toBe(0);
+    expect(resumed.stdout).toMatch(/resumed at epoch 2 step 4/);
+  }, 420_000);
+
   it('a dropped bad file gives the readable error of the Node reader', async () => {
     let shown = '';
     const bad = await runInBrowser({
