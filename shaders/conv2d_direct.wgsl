@@ -55,16 +55,6 @@ fn load4(i: i32, ok: vec4<bool>) -> vec4<f32> {
   return select(vec4<f32>(0.0), vec4<f32>(src[j.x], src[j.y], src[j.z], src[j.w]), ok);
 }
 
-// out[n, o, oh, ow .. ow + 3] = v (plus the bias), within the output.
-fn store4(n: u32, o: u32, oh: u32, ow: u32, v: vec4<f32>) {
-  if (o >= params.cout) { return; }
-  let b = biasOf(o);
-  let row = ((n * params.cout + o) * params.ho + oh) * params.wo;
-  for (var e = 0u; e < 4u; e++) {
-    if (ow + e < params.wo) { out[row + ow + e] = v[e] + b; }
-  }
-}
-
 @compute @workgroup_size(64)
 fn main(ids: Ids) {
   // The channel group is the grid's z, so every invocation of a workgroup shares its weights;

@@ -17,7 +17,7 @@ struct Params {
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> weight: array<f32>;
 // binding 2: the bias, where conv2d_bias.wgsl declares it
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;  // y
 @group(0) @binding(4) var<uniform> params: Params;
 
 // PX and CO are composed by src/gpu/programs/conv2d.ts, which sizes the grid with them; the code
@@ -46,16 +46,6 @@ fn load4(i: i32, ok: vec4<bool>) -> vec4<f32> {
 }
 
 fn w4(i: vec4<i32>) -> vec4<f32> { return vec4<f32>(weight[i.x], weight[i.y], weight[i.z], weight[i.w]); }
-
-// y[n, o, oh, ow .. ow + 3] = v (plus the bias), within the output.
-fn store4(n: u32, o: u32, oh: u32, ow: u32, v: vec4<f32>) {
-  if (o >= params.cout) { return; }
-  let b = biasOf(o);
-  let row = ((n * params.cout + o) * params.ho + oh) * params.wo;
-  for (var e = 0u; e < 4u; e++) {
-    if (ow + e < params.wo) { y[row + ow + e] = v[e] + b; }
-  }
-}
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

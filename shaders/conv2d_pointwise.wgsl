@@ -51,16 +51,6 @@ fn w8(o0: u32, i: u32) -> array<vec4<f32>, 2> {
   return array<vec4<f32>, 2>(vec4<f32>(weight[a.x], weight[a.y], weight[a.z], weight[a.w]), vec4<f32>(weight[b.x], weight[b.y], weight[b.z], weight[b.w]));
 }
 
-// out[n, o, oh, ow .. ow + 3] = v (plus the bias), within the output.
-fn store4(n: u32, o: u32, oh: u32, ow: u32, v: vec4<f32>) {
-  if (o >= params.cout) { return; }
-  let b = biasOf(o);
-  let row = ((n * params.cout + o) * params.ho + oh) * params.wo;
-  for (var e = 0u; e < 4u; e++) {
-    if (ow + e < params.wo) { out[row + ow + e] = v[e] + b; }
-  }
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let item = gid.x + gid.y * nwg.x * 64u;

@@ -25,6 +25,9 @@ import directWgsl from '../shaders/conv2d_direct.wgsl';
 import directWeightsPlainWgsl from '../shaders/conv2d_direct_weights_plain.wgsl';
 import noBiasWgsl from '../shaders/conv2d_no_bias.wgsl';
 import directS2Wgsl from '../shaders/conv2d_direct_s2.wgsl';
+import directStoreWgsl from '../shaders/conv2d_direct_store.wgsl';
+
+const STORE = { path: 'shaders/conv2d_direct_store.wgsl', text: directStoreWgsl };
 import { compareKernel, compareOnDevices, describeGpu, describeGpuProfiles, gradCheck, input, rand, requireGpu } from './helpers/optest.js';
 
 type Shape4 = [number, number, number, number];
@@ -314,7 +317,7 @@ describeGpu('conv2d: the direct kernel against the CPU reference, and a delibera
     const spec = {
       name: `test.direct.${text.length}`,
       category: 'conv' as const,
-      ...composeWgsl({ path: 'shaders/conv2d_direct.wgsl', text }, { constants: DIRECT_BLOCK, includes: [{ path: 'shaders/conv2d_direct_weights_plain.wgsl', text: directWeightsPlainWgsl }, { path: 'shaders/conv2d_no_bias.wgsl', text: noBiasWgsl }] }),
+      ...composeWgsl({ path: 'shaders/conv2d_direct.wgsl', text }, { constants: DIRECT_BLOCK, includes: [{ path: 'shaders/conv2d_direct_weights_plain.wgsl', text: directWeightsPlainWgsl }, { path: 'shaders/conv2d_no_bias.wgsl', text: noBiasWgsl }, STORE] }),
       bindings: { src: 'read', weight: 'read', out: 'read_write', params: 'uniform' } as const,
     };
     const [n, c, h, w, co] = [2, 5, 7, 19, 11];
@@ -485,8 +488,8 @@ describeGpu('conv2d direct-s2 (3x3 stride 2 forward) and pointwise (1x1, all thr
       const spec = {
         name: `test.direct_s2.${text.length}`,
         category: 'conv' as const,
-        ...composeWgsl({ path: 'shaders/conv2d_direct_s2.wgsl', text }, { constants: { PX: 8, CO: 8 }, includes: [{ path: 'shaders/conv2d_no_bias.wgsl', text: noBiasWgsl }] }),
-        bindings: { x: 'read', weight: 'read', y: 'read_write', params: 'uniform' } as const,
+        ...composeWgsl({ path: 'shaders/conv2d_direct_s2.wgsl', text }, { constants: { PX: 8, CO: 8 }, includes: [{ path: 'shaders/conv2d_no_bias.wgsl', text: noBiasWgsl }, STORE] }),
+        bindings: { x: 'read', weight: 'read', out: 'read_write', params: 'uniform' } as const,
       };
       const [n, c, h, w, co] = [2, 5, 7, 19, 11];
       const [ho, wo] = [convOutSize(h, 3, 2, 1), convOutSize(w, 3, 2, 1)];
@@ -494,7 +497,7 @@ describeGpu('conv2d direct-s2 (3x3 stride 2 forward) and pointwise (1x1, all thr
       const wt = Tensor.from(rand([co, c, 3, 3], 2), [co, c, 3, 3], 'webgpu');
       const y = Tensor.zeros([n, co, ho, wo], 'webgpu');
       const [gx, gy] = grid1d(n * ho * Math.ceil(wo / 8), 64);
-      gpu().dispatch(spec, { x: x.gpuBuf(), weight: wt.gpuBuf(), y: y.gpuBuf() }, { batch: n, cin: c, h, w, cout: co, ho, wo, pad: 1 }, [gx, gy, Math.ceil(co / 8)], { cost: ZERO_COST });
+      gpu().dispatch(spec, { x: x.gpuBuf(), weight: wt.gpuBuf(), out: y.gpuBuf() }, { batch: n, cin: c, h, w, cout: co, ho, wo, pad: 1 }, [gx, gy, Math.ceil(co / 8)], { cost: ZERO_COST });
       const got = await y.toArray();
       const want = conv2d(Tensor.from(rand([n, c, h, w], 1), [n, c, h, w]), Tensor.from(rand([co, c, 3, 3], 2), [co, c, 3, 3]), undefined, { stride: 2, pad: 1 }).cpuData();
       for (const t of [x, wt, y]) t.release();

@@ -701,8 +701,9 @@ async function trainTask(ctx: TaskContext, view: View) {
   draw();
   const last = pr.history[pr.history.length - 1];
   stats.textContent += `  -- ${stop === 'finished' ? 'finished' : stop === 'stopped' ? `stopped after ${pr.step} steps` : `stopped after ${pr.step} steps (max steps)`} in ${fmtSeconds(seconds)}; download the checkpoint to resume with wrn train --resume`;
-  trainRuns.add({
-    name: `WRN-${cfg.depth}-${cfg.widen} ${cfg.variant}`,
+  // The run list keeps copies; the result (the page's JSON) shares its metadata and rates.
+  const run = trainRuns.add({
+    name: title,
     date: new Date().toISOString(),
     adapter: describeAdapter(ctx.rt.ctx.adapter),
     userAgent: navigator.userAgent,
@@ -716,15 +717,16 @@ async function trainTask(ctx: TaskContext, view: View) {
     steps: pr.step,
     stop,
     seconds,
+    // Steady-state steps only: the first step compiles the pipelines.
     imagesPerSecond: steadySteps ? (steadySteps * cfg.batchSize) / steadySeconds : NaN,
     finalTestAccuracy: last ? last.testAccuracy : NaN,
     resumedFrom: h ? h.step : null,
   });
   const result = {
     kind: 'wrn-browser-train',
-    date: new Date().toISOString(),
-    adapter: describeAdapter(ctx.rt.ctx.adapter),
-    commit: BUILD_COMMIT,
+    date: run.date,
+    adapter: run.adapter,
+    commit: run.commit,
     config: cfg,
     parameters: model.parameterCount,
     data: `${data.train.name}: ${data.train.count} train / ${data.test.count} test images of ${data.train.channels}x${data.train.height}x${data.train.width}`,
@@ -732,9 +734,8 @@ async function trainTask(ctx: TaskContext, view: View) {
     losses: pr.losses,
     lrs: pr.lrs,
     history: pr.history,
-    finalTestAccuracy: last ? last.testAccuracy : NaN,
-    // Steady-state steps only: the first step compiles the pipelines.
-    imagesPerSecond: steadySteps ? (steadySteps * cfg.batchSize) / steadySeconds : NaN,
+    finalTestAccuracy: run.finalTestAccuracy,
+    imagesPerSecond: run.imagesPerSecond,
     seconds,
     stop,
   };

@@ -36,6 +36,7 @@ import winogradInputWgsl from '../../../shaders/conv2d_winograd_input.wgsl';
 import winogradOutputWgsl from '../../../shaders/conv2d_winograd_output.wgsl';
 import directS2Wgsl from '../../../shaders/conv2d_direct_s2.wgsl';
 import pointwiseWgsl from '../../../shaders/conv2d_pointwise.wgsl';
+import directStoreWgsl from '../../../shaders/conv2d_direct_store.wgsl';
 import pointwiseFilterWgsl from '../../../shaders/conv2d_pointwise_filter.wgsl';
 import { gpu } from '../current.js';
 import { addCost, cost, f32, ZERO_COST, type DispatchCost } from '../cost.js';
@@ -162,6 +163,8 @@ export function convSpec(kernel: ConvKernel, t: TileShape, layout: ColumnLayout,
 // One WGSL per way of reading the weights, two names each, so that profiles and reports tell the
 // forward from the input gradient.
 const directFile = wgslFile('shaders/conv2d_direct.wgsl', directWgsl);
+/** store4 of the direct-style kernels (direct, direct-s2, pointwise). */
+const DIRECT_STORE = wgslFile('shaders/conv2d_direct_store.wgsl', directStoreWgsl);
 const directBindings: KernelSpec['bindings'] = { src: 'read', weight: 'read', out: 'read_write', params: 'uniform' };
 type DirectKernel = 'forward' | 'forward_bias' | 'backward_input';
 // The direct kernels' block per invocation, composed into their WGSL (PX, CO): adjacent pixels
@@ -170,8 +173,8 @@ const DIRECT_PIXELS = 16;
 const DIRECT_CHANNELS = 8;
 export const DIRECT_BLOCK = { PX: DIRECT_PIXELS, CO: DIRECT_CHANNELS };
 function directSpecs(suffix: string, weights: ReturnType<typeof wgslFile>): Record<DirectKernel, KernelSpec> {
-  const source = composeWgsl(directFile, { constants: DIRECT_BLOCK, includes: [weights, NO_BIAS] });
-  const withBias = composeWgsl(directFile, { constants: DIRECT_BLOCK, includes: [weights, BIAS.file] });
+  const source = composeWgsl(directFile, { constants: DIRECT_BLOCK, includes: [weights, NO_BIAS, DIRECT_STORE] });
+  const withBias = composeWgsl(directFile, { constants: DIRECT_BLOCK, includes: [weights, BIAS.file, DIRECT_STORE] });
   return {
     forward: { name: `conv2d.forward.${suffix}`, category: 'conv', ...source, bindings: directBindings },
     forward_bias: { name: `conv2d.forward.${suffix}.bias`, category: 'conv', ...withBias, bindings: { ...directBindings, ...BIAS.bindings } },
@@ -366,13 +369,13 @@ const s2File = wgslFile('shaders/conv2d_direct_s2.wgsl', directS2Wgsl);
 const pointwiseFile = wgslFile('shaders/conv2d_pointwise.wgsl', pointwiseWgsl);
 const pointwiseBindings: KernelSpec['bindings'] = { src: 'read', weight: 'read', out: 'read_write', params: 'uniform' };
 const DIRECT_S2 = {
-  plain: { name: 'conv2d.forward.direct_s2', category: 'conv', ...composeWgsl(s2File, { constants: S2_BLOCK, includes: [NO_BIAS] }), bindings: { x: 'read', weight: 'read', y: 'read_write', params: 'uniform' } } as KernelSpec,
-  bias: { name: 'conv2d.forward.direct_s2.bias', category: 'conv', ...composeWgsl(s2File, { constants: S2_BLOCK, includes: [BIAS.file] }), bindings: { x: 'read', weight: 'read', ...BIAS.bindings, y: 'read_write', params: 'uniform' } } as KernelSpec,
+  plain: { name: 'conv2d.forward.direct_s2', category: 'conv', ...composeWgsl(s2File, { constants: S2_BLOCK, includes: [NO_BIAS, DIRECT_STORE] }), bindings: { x: 'read', weight: 'read', out: 'read_write', params: 'uniform' } } as KernelSpec,
+  bias: { name: 'conv2d.forward.direct_s2.bias', category: 'conv', ...composeWgsl(s2File, { constants: S2_BLOCK, includes: [BIAS.file, DIRECT_STORE] }), bindings: { x: 'read', weight: 'read', ...BIAS.bindings, out: 'read_write', params: 'uniform' } } as KernelSpec,
 };
 const POINTWISE = {
-  forward: { name: 'conv2d.forward.pointwise', category: 'conv', ...composeWgsl(pointwiseFile, { constants: POINTWISE_BLOCK, includes: [NO_BIAS] }), bindings: pointwiseBindings } as KernelSpec,
-  forward_bias: { name: 'conv2d.forward.pointwise.bias', category: 'conv', ...composeWgsl(pointwiseFile, { constants: POINTWISE_BLOCK, includes: [BIAS.file] }), bindings: { ...pointwiseBindings, ...BIAS.bindings } } as KernelSpec,
-  backward_input: { name: 'conv2d.backward_input.pointwise', category: 'conv', ...composeWgsl(pointwiseFile, { constants: POINTWISE_BLOCK, includes: [NO_BIAS] }), bindings: pointwiseBindings } as KernelSpec,
+  forward: { name: 'conv2d.forward.pointwise', category: 'conv', ...composeWgsl(pointwiseFile, { constants: POINTWISE_BLOCK, includes: [NO_BIAS, DIRECT_STORE] }), bindings: pointwiseBindings } as KernelSpec,
+  forward_bias: { name: 'conv2d.forward.pointwise.bias', category: 'conv', ...composeWgsl(pointwiseFile, { constants: POINTWISE_BLOCK, includes: [BIAS.file, DIRECT_STORE] }), bindings: { ...pointwiseBindings, ...BIAS.bindings } } as KernelSpec,
+  backward_input: { name: 'conv2d.backward_input.pointwise', category: 'conv', ...composeWgsl(pointwiseFile, { constants: POINTWISE_BLOCK, includes: [NO_BIAS, DIRECT_STORE] }), bindings: pointwiseBindings } as KernelSpec,
   backward_filter: {
     name: 'conv2d.backward_filter.pointwise',
     category: 'conv',
@@ -396,7 +399,7 @@ function directS2Forward(g: ConvGeometry, { x, weight, bias, y }: ConvBuffers['f
   const rt = gpu();
   const spec = bias ? DIRECT_S2.bias : DIRECT_S2.plain;
   const uniforms = { batch: g.batch, cin: g.cin, h: g.h, w: g.w, cout: g.cout, ho: g.ho, wo: g.wo, pad: g.pad };
-  rt.dispatch(spec, bias ? { x, weight, bias, y } : { x, weight, y }, uniforms, runGrid(rt, spec, g.batch, g.ho, g.wo, g.cout, S2_BLOCK), { label: convLabel(g), cost: forwardCost(g, !!bias) });
+  rt.dispatch(spec, bias ? { x, weight, bias, out: y } : { x, weight, out: y }, uniforms, runGrid(rt, spec, g.batch, g.ho, g.wo, g.cout, S2_BLOCK), { label: convLabel(g), cost: forwardCost(g, !!bias) });
 }
 
 // Forward: src x, source coordinate oh * stride - pad; weight (o, i) at o * Cin + i.
@@ -778,7 +781,7 @@ export const CONV_IMPLEMENTATIONS_CHECKSUM = fnv1a(
     ...CONV_KERNELS.flatMap((k) => CONV_IMPLEMENTATIONS[k].map((i) => `${k}:${i.name}`)),
     backwardFilterWgsl, backwardInputWgsl, biasWgsl, noBiasWgsl, inputPlainWgsl, inputBnReluWgsl, epiloguePlainWgsl, epilogueStatsWgsl, epilogueBnGradWgsl, directWgsl, directFilterWgsl, directFilterPlainWgsl, directFilterSubgroupWgsl,
     directWeightsPlainWgsl, directWeightsSubgroupWgsl, forwardWgsl, reduceWgsl, tileWgsl, tileBlockedWgsl, tileStridedWgsl,
-    winogradFilterWgsl, winogradInputWgsl, winogradOutputWgsl, directS2Wgsl, pointwiseWgsl, pointwiseFilterWgsl,
+    winogradFilterWgsl, winogradInputWgsl, winogradOutputWgsl, directS2Wgsl, pointwiseWgsl, pointwiseFilterWgsl, directStoreWgsl,
     JSON.stringify({ TILES, DIRECT_BLOCK, WINOGRAD_CHANNELS, S2_BLOCK, POINTWISE_BLOCK }),
   ].join('\n'),
 );
