@@ -436,9 +436,13 @@ describe('smaller defects (issue 20, defect 13)', () => {
 // at the end of the step, the second lands while that step runs. process.exit there ran the
 // exit handlers (Dawn's destructors) with a GPU step in flight: exit 139 once in 7 tries. The
 // second signal now ends the process by the signal's default action, in the kernel.
+// On the reference backend a step and the checkpoint can end within those 50 ms (seen once on a
+// clean clone: exit 130 by the first signal alone), so each step there waits 500 ms after it is
+// logged (WRN_FAULT=slow:step:500): both signals arrive within that wait, every time.
 const twice = async (device: string) => {
   const dir = tmp();
-  const child = spawn(process.execPath, [WRN, 'train', ...T_LONG, '--device', device, '--out', dir], { cwd: ROOT });
+  const env = device === 'cpu' ? { ...process.env, WRN_FAULT: 'slow:step:500' } : process.env;
+  const child = spawn(process.execPath, [WRN, 'train', ...T_LONG, '--device', device, '--out', dir], { cwd: ROOT, env });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
   let ended = false;

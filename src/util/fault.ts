@@ -3,12 +3,19 @@
 // a power cut or `kill -9` would; WRN_FAULT=enospc:FILE[@N] makes the Nth write (default: the
 // first) of FILE fail as a full disk does (an append after half its bytes: a torn line). Points:
 // `step` (after a step is logged), `mid-write:FILE` (half of FILE's bytes written),
-// `before-rename:FILE` (FILE's temporary complete, not yet renamed). Unset: no effect.
+// `before-rename:FILE` (FILE's temporary complete, not yet renamed). WRN_FAULT=slow:POINT:MS
+// blocks the process MS milliseconds each time it reaches POINT (signals sent meanwhile are handled
+// after it, together: the two-signal test). Unset: no effect.
 const spec = typeof process !== 'undefined' ? process.env?.WRN_FAULT ?? '' : '';
 const [point, nth] = spec.split('@');
+const slow = /^slow:([^:]+):(\d+)$/.exec(spec);
 let hits = 0;
 
 export function faultPoint(name: string): void {
+  if (slow) {
+    if (name === slow[1]) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(slow[2]));
+    return;
+  }
   if (!spec || name !== point) return;
   if (++hits === Number(nth ?? 1)) process.kill(process.pid, 'SIGKILL');
 }
