@@ -3,8 +3,9 @@
 // 3, 3]; the input gradient reads it transposed and flipped through the same strides as the
 // direct kernels (conv2d_direct.wgsl): g[r][s] = weight[wBase + o*wO + i*wI + r*wR + s*wS].
 //   G = [1, 0, 0; 1/2, 1/2, 1/2; 1/2, -1/2, 1/2; 0, 0, 1]
-// Layout: u[(i * outC + o) * 4 + q] = row q of the 4x4 U (element xi = 4q + col): the 16 values
-// the multiply (conv2d_winograd_output.wgsl) reads for one channel pair are contiguous.
+// Layout: u[(xi * outC + o) * inC + i] = element xi (row xi / 4, column xi % 4) of the 4x4 U:
+// for each xi the row-major [outC, inC] A matrix of that position's GEMM (conv2d_winograd_gemm.wgsl);
+// adjacent invocations (adjacent i) store adjacent floats.
 
 struct Params {
   outC: u32,   // output channels of the convolution computed (Cout forward, Cin input gradient)
@@ -13,7 +14,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<storage, read> weight: array<f32>;
-@group(0) @binding(1) var<storage, read_write> u: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> u: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
 
 const WG: u32 = 64u;
@@ -32,16 +33,25 @@ fn rowTimesGt(a: vec3<f32>) -> vec4<f32> {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let item = gid.x + gid.y * nwg.x * WG;
   if (item >= params.outC * params.inC) { return; }
-  let o = item % params.outC;
-  let i = item / params.outC;
+  let i = item % params.inC;
+  let o = item / params.inC;
   let at = params.wBase + i32(o) * params.wO + i32(i) * params.wI;
   let g0 = tapRow(at);
   let g1 = tapRow(at + params.wR);
   let g2 = tapRow(at + 2 * params.wR);
   // G g, row by row.
   let g02 = g0 + g2;
-  u[4u * item] = rowTimesGt(g0);
-  u[4u * item + 1u] = rowTimesGt(0.5 * (g02 + g1));
-  u[4u * item + 2u] = rowTimesGt(0.5 * (g02 - g1));
-  u[4u * item + 3u] = rowTimesGt(g2);
+  let plane = params.outC * params.inC;
+  storeRow(item, plane, rowTimesGt(g0));
+  storeRow(item + 4u * plane, plane, rowTimesGt(0.5 * (g02 + g1)));
+  storeRow(item + 8u * plane, plane, rowTimesGt(0.5 * (g02 - g1)));
+  storeRow(item + 12u * plane, plane, rowTimesGt(g2));
+}
+
+// One row of U: its four values, a plane (outC * inC floats) apart.
+fn storeRow(at: u32, plane: u32, r: vec4<f32>) {
+  u[at] = r.x;
+  u[at + plane] = r.y;
+  u[at + 2u * plane] = r.z;
+  u[at + 3u * plane] = r.w;
 }

@@ -5,8 +5,9 @@
 // not stored). The forward runs it on x, the input gradient on dy (pad 2 - pad).
 //   B^T = [1, 0, -1, 0; 0, 1, 1, 0; 0, -1, 1, 0; 0, 1, 0, -1]
 // One invocation per (channel, tile), the tile fastest; t = (n * tilesH + th) * tilesW + tw.
-// Layout: v[(c * tiles + t) * 4 + q] = row q of the tile's V: the multiply reads a tile's 16
-// values of one channel contiguously, and adjacent invocations there read adjacent tiles.
+// Layout: v[(xi * c + ch) * tiles + t] = element xi (row xi / 4, column xi % 4) of tile t's V in
+// channel ch: for each xi the row-major [channels, tiles] B matrix of that position's GEMM
+// (conv2d_winograd_gemm.wgsl); adjacent invocations (adjacent tiles) store adjacent floats.
 
 struct Params {
   batch: u32,
@@ -17,7 +18,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<storage, read> src: array<f32>;
-@group(0) @binding(1) var<storage, read_write> v: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> v: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
 
 const WG: u32 = 64u;
@@ -53,8 +54,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let d2 = windowRow(plane, ih + 2, iw);
   let d3 = windowRow(plane, ih + 3, iw);
   // B^T d, row by row, then each row times B.
-  v[4u * item] = rowTimesB(d0 - d2);
-  v[4u * item + 1u] = rowTimesB(d1 + d2);
-  v[4u * item + 2u] = rowTimesB(d2 - d1);
-  v[4u * item + 3u] = rowTimesB(d1 - d3);
+  let vPlane = tiles * params.c;
+  storeRow(item, vPlane, rowTimesB(d0 - d2));
+  storeRow(item + 4u * vPlane, vPlane, rowTimesB(d1 + d2));
+  storeRow(item + 8u * vPlane, vPlane, rowTimesB(d2 - d1));
+  storeRow(item + 12u * vPlane, vPlane, rowTimesB(d1 - d3));
+}
+
+// One row of V: its four values, a plane (channels * tiles floats) apart.
+fn storeRow(at: u32, plane: u32, r: vec4<f32>) {
+  v[at] = r.x;
+  v[at + plane] = r.y;
+  v[at + 2u * plane] = r.z;
+  v[at + 3u * plane] = r.w;
 }

@@ -115,7 +115,7 @@ describeGpu('conv2d: every implementation against the CPU reference on every cas
     'tile-64': (k) => new RegExp(`^conv2d\\.${k}\\.64x64\\.blocked(\\.bias)?$`),
     direct: (k) => new RegExp(`^conv2d\\.${k}\\.direct(\\.bias)?$`),
     'direct-subgroup': (k) => new RegExp(`^conv2d\\.${k}\\.direct_subgroup(\\.\\d+|\\.bias)?$`),
-    'winograd-f2': (k) => new RegExp(`^conv2d\\.${k}\\.winograd_f2(\\.filter|\\.input|\\.bias)?$`),
+    'winograd-f2': (k) => new RegExp(`^conv2d\\.${k}\\.winograd_f2\\.(filter|input|\\d+x\\d+|output|output\\.bias)$`),
     'direct-s2': (k) => new RegExp(`^conv2d\\.${k}\\.direct_s2(\\.bias)?$`),
     pointwise: (k) => new RegExp(`^conv2d\\.${k}\\.pointwise(\\.bias)?$`),
   };
@@ -276,7 +276,7 @@ describeGpu('conv2d: which program runs a convolution (conv2d v4)', () => {
   };
   it('every program counts the conv work it does: 2 x N x Cout x Ho x Wo x Cin x KH x KW per kernel', async () => {
     const rt = gpu();
-    for (const version of ['v2', 'v4', 'v5']) {
+    for (const version of ['v2', 'v4', 'v5', 'v6']) {
       const prev = rt.setProfile(withVersions(rt.profile, [findVersion('conv2d', version)]));
       try {
         rt.startCostLog();
@@ -306,6 +306,17 @@ describeGpu('conv2d: which program runs a convolution (conv2d v4)', () => {
     expect((await programs([2, 3, 9, 9], [16, 3, 3, 3], 1, 1, 'v5'))[2]).toBe('conv2d.backward_filter.direct');
     // pad 3: the input gradient would need pad -1; one rule for both kernels, so both use the tiles.
     expect(await kinds([1, 4, 5, 5], [8, 4, 3, 3], 1, 3)).toEqual(['tile', 'tile', 'tile']);
+  });
+  it('conv2d v6: Winograd where the GEMMs sum >= 32 channels (forward: Cin, input gradient: Cout), the pointwise kernel for 1x1 forwards, v5 elsewhere', async () => {
+    // One name per convolution: Winograd's four dispatches counted once (its output transform).
+    const kinds = async (x: Shape4, w: Shape4, stride: number, pad: number) =>
+      (await programs(x, w, stride, pad, 'v6')).filter((n) => !/winograd_f2\.(filter|input|\d+x\d+)$/.test(n)).map((n) => (n.includes('winograd') ? 'winograd' : n.includes('pointwise') ? 'pointwise' : n.includes('.direct') ? 'direct' : 'tile'));
+    expect(await kinds([1, 40, 8, 8], [33, 40, 3, 3], 1, 1)).toEqual(['winograd', 'winograd', 'tile']); // sums 40 and 33; dw: 33 > 32 channels
+    expect(await kinds([1, 40, 8, 8], [16, 40, 3, 3], 1, 1)).toEqual(['winograd', 'tile', 'direct']); // dx sums only 16 (and has 40 channels)
+    expect(await kinds([1, 31, 7, 5], [32, 31, 3, 3], 1, 0)).toEqual(['direct', 'winograd', 'direct']); // the forward sums 31
+    expect(await kinds([2, 8, 16, 16], [16, 8, 3, 3], 1, 1)).toEqual(['direct', 'direct', 'direct']);
+    expect(await kinds([1, 40, 9, 9], [48, 40, 3, 3], 2, 1)).toEqual(['tile', 'tile', 'tile']); // stride 2
+    expect(await kinds([1, 8, 9, 9], [16, 8, 1, 1], 2, 0)).toEqual(['pointwise', 'tile', 'tile']); // the shortcut
   });
 });
 
@@ -361,8 +372,10 @@ describeGpu('conv2d winograd-f2: Winograd F(2x2, 3x3) forward and input gradient
         const log = rt.stopCostLog();
         const kernel = c.name.includes('backward_input') ? 'backward_input' : 'forward';
         const bias = k.inputs.length === 3 ? '.bias' : '';
-        expect(log.map((r) => r.label.split(' ')[0]), c.name).toEqual([`conv2d.${kernel}.winograd_f2.filter`, `conv2d.${kernel}.winograd_f2.input`, `conv2d.${kernel}.winograd_f2${bias}`]);
-        // The conv's work, booked once (on the multiply) as every implementation books it: 2 x N x Cout x Ho x Wo x Cin x 9 (+ the bias adds).
+        const names = log.map((r) => r.label.split(' ')[0]);
+        expect(names.length, c.name).toBe(4);
+        expect(names, c.name).toEqual([`conv2d.${kernel}.winograd_f2.filter`, `conv2d.${kernel}.winograd_f2.input`, expect.stringMatching(new RegExp(`^conv2d\\.${kernel}\\.winograd_f2\\.\\d+x\\d+$`)), `conv2d.${kernel}.winograd_f2.output${bias}`]);
+        // The conv's work, booked once (on the GEMMs) as every implementation books it: 2 x N x Cout x Ho x Wo x Cin x 9 (+ the bias adds).
         const w = k.inputs[1].shape;
         const y = kernel === 'forward' ? (k.outputs[0] as number[]) : k.inputs[0].shape; // y, or dy
         const outputs = y.reduce((a, b) => a * b);
@@ -404,11 +417,17 @@ describeGpu('conv2d winograd-f2: Winograd F(2x2, 3x3) forward and input gradient
     expect([...all].sort()).toEqual([...CONV_IMPLEMENTATION_NAMES].sort());
   });
 
-  it('is no profile\'s or version\'s choice; a tuned choice selects it per bucket where it applies, elsewhere the preferences run', () => {
+  it('conv2d v6 (the cpu-adapter profile) prefers it where its GEMMs sum >= 32 channels, no older version and not the gpu profile; a tuned choice selects it per bucket where it applies, elsewhere the preferences run', () => {
     const rt = gpu();
     const KEY = { forward: 'forward', backward_input: 'backwardInput', backward_filter: 'backwardFilter' } as const;
-    for (const choice of [...PROFILE_NAMES.map((n) => makeProfile(n).conv2d), ...KERNEL_VERSIONS.conv2d.map((k) => k.choice)]) {
-      for (const kernel of CONV_KERNELS) expect(choice[KEY[kernel]].map((p) => p.use)).not.toContain('winograd-f2');
+    const uses = (choice: (typeof KERNEL_VERSIONS.conv2d)[number]['choice'], kernel: ConvKernel) => choice[KEY[kernel]].filter((p) => p.use === 'winograd-f2');
+    for (const choice of [makeProfile('gpu').conv2d, ...KERNEL_VERSIONS.conv2d.filter((k) => k.name < 'v6').map((k) => k.choice)]) {
+      for (const kernel of CONV_KERNELS) expect(uses(choice, kernel)).toEqual([]);
+    }
+    for (const choice of [KERNEL_VERSIONS.conv2d.find((k) => k.name === 'v6')!.choice, makeProfile('cpu-adapter').conv2d]) {
+      expect(uses(choice, 'forward')).toEqual([{ use: 'winograd-f2', minSummedChannels: 32 }]);
+      expect(uses(choice, 'backward_input')).toEqual([{ use: 'winograd-f2', minSummedChannels: 32 }]);
+      expect(uses(choice, 'backward_filter')).toEqual([]);
     }
     const g = geom([1, 8, 9, 9], [16, 8, 3, 3], 1, 1);
     const down = geom([1, 8, 9, 9], [16, 8, 3, 3], 2, 1);
@@ -435,7 +454,7 @@ describeGpu('conv2d winograd-f2: Winograd F(2x2, 3x3) forward and input gradient
     try {
       rt.startCostLog();
       await compareOnDevices(([x, w, b]) => conv2d(x, w, b, { stride: 1, pad: 1 }), [input([1, 3, 7, 5], 1), input([5, 3, 3, 3], 2), input([5], 3)], { atol: Math.max(CONV_TOL.atol, winogradTolerance(5).atol), rtol: CONV_TOL.rtol }); // dx sums 5 channels; dw (tiled or direct) keeps CONV_TOL
-      expect(rt.stopCostLog().some((r) => r.label.startsWith('conv2d.backward_input.winograd_f2 '))).toBe(true);
+      expect(rt.stopCostLog().some((r) => r.label.startsWith('conv2d.backward_input.winograd_f2.output '))).toBe(true);
     } finally {
       rt.setProfile(prev);
     }
@@ -527,11 +546,16 @@ describeGpu('conv2d direct-s2 (3x3 stride 2 forward) and pointwise (1x1, all thr
     }
   });
 
-  it("is no profile's or version's choice; a tuned choice selects it per bucket where it applies, elsewhere the preferences run", () => {
+  it("direct-s2 is no profile's or version's choice, pointwise only v6's (the cpu-adapter profile's) 1x1 forward; a tuned choice selects either per bucket where it applies, elsewhere the preferences run", () => {
     const rt = gpu();
     const KEY = { forward: 'forward', backward_input: 'backwardInput', backward_filter: 'backwardFilter' } as const;
-    for (const choice of [...PROFILE_NAMES.map((n) => makeProfile(n).conv2d), ...KERNEL_VERSIONS.conv2d.map((k) => k.choice)]) {
-      for (const kernel of CONV_KERNELS) expect(choice[KEY[kernel]].map((p) => p.use)).not.toContain('pointwise');
+    const choices = [...PROFILE_NAMES.map((n) => [n, makeProfile(n).conv2d] as const), ...KERNEL_VERSIONS.conv2d.map((k) => [k.name, k.choice] as const)];
+    for (const [label, choice] of choices) {
+      for (const kernel of CONV_KERNELS) {
+        const uses = choice[KEY[kernel]].map((p) => p.use);
+        if (kernel === 'forward' && (label === 'v6' || label === 'cpu-adapter')) expect(uses[0], label).toBe('pointwise');
+        else expect(uses, `${label} ${kernel}`).not.toContain('pointwise');
+      }
       expect(choice.forward.map((p) => p.use)).not.toContain('direct-s2');
     }
     const down = geom([1, 8, 9, 9], [16, 8, 3, 3], 2, 1);
@@ -541,7 +565,11 @@ describeGpu('conv2d direct-s2 (3x3 stride 2 forward) and pointwise (1x1, all thr
       const prev = rt.setProfile(makeProfile(name));
       try {
         expect(chooseConv('forward', down).name).not.toBe('direct-s2');
-        for (const kernel of CONV_KERNELS) expect(chooseConv(kernel, shortcut).name).not.toBe('pointwise');
+        for (const kernel of CONV_KERNELS) {
+          const picked = chooseConv(kernel, shortcut).name;
+          if (kernel === 'forward' && name === 'cpu-adapter') expect(picked).toBe('pointwise');
+          else expect(picked, `${name} ${kernel}`).not.toBe('pointwise');
+        }
         const staticFlat = chooseConv('forward', flat).name;
         const chosen = Object.fromEntries([
           [convBucket('forward', down), 'direct-s2'],

@@ -30,10 +30,10 @@ describe('kernel version registry', () => {
       expect(new Set(KERNEL_VERSIONS[f].map((k) => JSON.stringify(k.choice))).size).toBe(KERNEL_VERSIONS[f].length);
     }
     // what each profile runs is its own choice, not "the newest" (a GPU-only version may come later)
-    expect(versionsOf(makeProfile('cpu-adapter'))).toEqual({ conv2d: 'v5', batchnorm: 'v2', skipadd: 'v2' });
+    expect(versionsOf(makeProfile('cpu-adapter'))).toEqual({ conv2d: 'v6', batchnorm: 'v2', skipadd: 'v2' });
     // the gpu profile: every tile shape, one vec4 per BN invocation, skipadd in workgroups of 64
     expect(versionsOf(makeProfile('gpu'))).toEqual({ conv2d: 'v2', batchnorm: 'v1', skipadd: 'v1' });
-    expect(latestVersion('conv2d').name).toBe('v5');
+    expect(latestVersion('conv2d').name).toBe('v6');
     expect(versionOf({ ...makeProfile('gpu'), skipadd: { forwardWorkgroupSize: 128, backwardVec4sPerInvocation: 4 } }, 'skipadd')).toBeNull();
   });
 
@@ -59,7 +59,7 @@ describe('kernel version registry', () => {
     expect(parseVersionRequest('skipadd,conv2d')).toEqual({ kind: 'compare', families: ['conv2d', 'skipadd'] });
     const sel = parseVersionRequest('batchnorm=v1,conv2d=v1');
     expect(sel.kind === 'select' && sel.versions.map((k) => `${k.family} ${k.name}`)).toEqual(['conv2d v1', 'batchnorm v1']);
-    expect(() => parseVersionRequest('conv2d=v9')).toThrow(/unknown version 'v9' of conv2d \(versions: v1, v2, v3, v4, v5\)/);
+    expect(() => parseVersionRequest('conv2d=v9')).toThrow(/unknown version 'v9' of conv2d \(versions: v1, v2, v3, v4, v5, v6\)/);
     expect(() => parseVersionRequest('matmul=v1')).toThrow(/unknown kernel family 'matmul' \(families with versions: conv2d, batchnorm, skipadd\)/);
     expect(() => parseVersionRequest('conv2d=v1,conv2d=v2')).toThrow(/conv2d is given twice/);
     expect(() => parseVersionRequest('conv2d,batchnorm=v1')).toThrow(/mixes family=version items with bare families/);
@@ -103,7 +103,7 @@ describeGpu('kernel versions against the CPU reference (the benchmark validation
     expect(rt.profile).toBe(before);
     // the same run with the registered versions compares them side by side, each validated
     const r = await runKernelBench(rt, { ...opts, versions: { kind: 'compare', families: ['conv2d'] } });
-    const all = ['v1', 'v2', 'v3', 'v4', 'v5'];
+    const all = ['v1', 'v2', 'v3', 'v4', 'v5', 'v6'];
     expect(r.versions.conv2d).toEqual(all);
     expect(r.validation.map((v) => [v.version, v.ok])).toEqual(all.map((n) => [n, true]));
     expect(r.kernels.map((k) => k.name)).toEqual(all.map((n) => `conv2d.forward 8x8x32 [conv2d ${n}]`));

@@ -30,12 +30,14 @@ export type ConvImplementationName = (typeof CONV_IMPLEMENTATION_NAMES)[number];
 
 /**
  * One entry of a convolution kernel's preference list: use this implementation where it supports
- * the geometry and the kernel's output has at most `maxChannels` channels (a measured crossover,
- * not a limit of the implementation).
+ * the geometry, the kernel's output has at most `maxChannels` channels and its result sums over
+ * at least `minSummedChannels` (Cin for the forward, Cout for the input gradient); both are
+ * measured crossovers, not limits of the implementation.
  */
 export interface ConvPreference {
   use: ConvImplementationName;
   maxChannels?: number;
+  minSummedChannels?: number;
 }
 
 /** Which implementation each convolution kernel runs: the first preference that applies. */
@@ -111,6 +113,11 @@ export const CONV_V4: ConvChoice = { ...CONV_V2, forward: directUpTo32('direct')
 // does not support the geometry and v4's direct kernel runs.
 const subgroupFirst: readonly ConvPreference[] = [{ use: 'direct-subgroup', maxChannels: 32 }, ...directUpTo32('direct')];
 export const CONV_V5: ConvChoice = { ...CONV_V4, forward: subgroupFirst, backwardInput: subgroupFirst, backwardFilter: subgroupFirst };
+// Winograd where its GEMMs sum over >= 32 channels (below that the transforms' traffic outweighs
+// the saved multiplies: 16 summed channels ran 0.95-1.3x the best other's time), and the 1x1
+// forward (the projection shortcut) without a GEMM tile.
+const winogradFirst: readonly ConvPreference[] = [{ use: 'winograd-f2', minSummedChannels: 32 }, ...subgroupFirst];
+export const CONV_V6: ConvChoice = { ...CONV_V5, forward: [{ use: 'pointwise' }, ...winogradFirst], backwardInput: winogradFirst };
 
 /**
  * A software adapter (SwiftShader, llvmpipe, lavapipe) runs the kernels on the host's cores: there
@@ -120,9 +127,12 @@ export const CONV_V5: ConvChoice = { ...CONV_V4, forward: subgroupFirst, backwar
  * of the channel's constants, not the arithmetic, cost the time: normalize took 1.0-1.3x a copy's
  * time at 8, 1.9-9x at 1, WRN shapes at batch 2 and 16); skipadd's forward runs in workgroups of
  * 256 (1.5-2x the add's time at 64) and its backward gives an invocation 64 vec4s (41-57 ms
- * against 77-90 ms at 16 for [32, 64, 32, 32]); the 3x3 stride-1 convolutions of <= 32 channels
- * run directly, sharing weights through subgroups (conv2d v5: at WRN-16-1's 16 and 32 channels
- * 1.2-2.5x the tile's speed, src/gpu/versions.ts); Dawn's polling during a wait runs on a 1 ms
+ * against 77-90 ms at 16 for [32, 64, 32, 32]); the 3x3 stride-1 convolutions that sum >= 32
+ * channels run as Winograd F(2x2, 3x3) (conv2d v6: 1.5-2x the best other's speed at WRN-16-4's
+ * 64-256 channels, ~1.3x at 32 and 64 channels of WRN-16-1), the other 3x3 stride-1 ones of <= 32
+ * channels directly, sharing weights through subgroups (conv2d v5: at WRN-16-1's 16 and 32
+ * channels 1.2-2.5x the tile's speed), the 1x1 forwards without a GEMM tile (src/gpu/versions.ts);
+ * Dawn's polling during a wait runs on a 1 ms
  * timer (a busy loop took a core from the kernels: src/gpu/poll.ts).
  */
 function cpuAdapterProfile(): TuningProfile {
@@ -130,7 +140,7 @@ function cpuAdapterProfile(): TuningProfile {
   const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 4;
   return {
     name: 'cpu-adapter',
-    conv2d: { ...CONV_V5, maxWorkgroups: 2 * cores, directFilterInvocations: 1024, filterTargetWorkgroups: 512, minSplitK: 512 },
+    conv2d: { ...CONV_V6, maxWorkgroups: 2 * cores, directFilterInvocations: 1024, filterTargetWorkgroups: 512, minSplitK: 512 },
     batchnorm: { valuesPerSlice: 256, maxSlices: 1024, maxSpan: 8 },
     skipadd: { forwardWorkgroupSize: 256, backwardVec4sPerInvocation: 64 },
     pollIntervalMs: 1,

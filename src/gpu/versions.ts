@@ -6,7 +6,7 @@
 // src/gpu/programs/conv2d.ts, and the tile shapes): one mechanism, the programs read the profile
 // and nothing else. Versions are numbered in the order they were written; a profile may run any
 // of them (a GPU-only version need not become a CPU default).
-import { CONV_V1, CONV_V2, CONV_V3, CONV_V4, CONV_V5, type ConvChoice, type TuningProfile } from './profile.js';
+import { CONV_V1, CONV_V2, CONV_V3, CONV_V4, CONV_V5, CONV_V6, type ConvChoice, type TuningProfile } from './profile.js';
 
 /** The kernel families that have versions (a section of the tuning profile each). */
 export const VERSION_FAMILIES = ['conv2d', 'batchnorm', 'skipadd'] as const;
@@ -42,6 +42,7 @@ export const KERNEL_VERSIONS: { readonly [F in VersionFamily]: readonly KernelVe
     v('conv2d', 'v3', "v2's tiles, columns strided over the invocations (adjacent invocations, adjacent columns: a CPU adapter's SIMD lanes load B and store C as vectors)", CONV_V3),
     v('conv2d', 'v4', "v2, with the 3x3 stride-1 convolutions of few channels computed directly, without a GEMM tile or workgroup memory: forward and input gradient up to 32 output channels (16 pixels x 8 channels per invocation; SwiftShader, batch 32: 16 channels at 32x32 1.5x, 32 at 16x16 1.2x the tile's speed, 64 at 8x8 0.5x), filter gradient up to 32 (8 channels x 9 taps over a share of the rows: 16 channels 2.5x, 32 channels 1.0-1.2x, 64 at 8x8 0.4x)", CONV_V4),
     v('conv2d', 'v5', "v4, the direct kernels sharing loads through subgroups: the forward and input gradient read each tap's weights once per subgroup (lane l loads channel l % 4, subgroupBroadcast shares them; SwiftShader: 17% faster), the filter gradient, in workgroups of Cin invocations, a run of dy once per subgroup (1.5x; Cin % 4 == 0); needs subgroups of >= 4, else v4's reads", CONV_V5),
+    v('conv2d', 'v6', "v5, with Winograd F(2x2, 3x3) for the 3x3 stride-1 forwards and input gradients that sum over >= 32 channels (the 16 GEMMs on the tile machinery; SwiftShader, wrn tune: WRN-16-4 batch 8 at 64-256 channels 0.49-0.68x the best other's time, WRN-16-1 batch 32 at 32 and 64 channels ~0.75x; at 16 summed channels 0.95-1.3x, so not there) and the pointwise kernel for 1x1 forwards (0.6-0.75x the tile's time)", CONV_V6),
   ],
   batchnorm: [
     v('batchnorm', 'v1', 'one vec4 per invocation in normalize and dx', { maxSpan: 1 }),

@@ -33,6 +33,7 @@ import tileBlockedWgsl from '../../../shaders/conv2d_tile_blocked.wgsl';
 import tileStridedWgsl from '../../../shaders/conv2d_tile_strided.wgsl';
 import winogradFilterWgsl from '../../../shaders/conv2d_winograd_filter.wgsl';
 import winogradInputWgsl from '../../../shaders/conv2d_winograd_input.wgsl';
+import winogradGemmWgsl from '../../../shaders/conv2d_winograd_gemm.wgsl';
 import winogradOutputWgsl from '../../../shaders/conv2d_winograd_output.wgsl';
 import directS2Wgsl from '../../../shaders/conv2d_direct_s2.wgsl';
 import pointwiseWgsl from '../../../shaders/conv2d_pointwise.wgsl';
@@ -266,46 +267,56 @@ function directFilter(subgroup: boolean, g: ConvGeometry, x: GpuBuf, dy: GpuBuf,
 }
 
 // ---- Winograd F(2x2, 3x3): 3x3 stride 1, forward and input gradient -------------------------------
-// Three dispatches per call: the filter transform U = G g G^T (16 values per channel pair, once
+// Four dispatches per call: the filter transform U = G g G^T (16 values per channel pair, once
 // per call), the input tile transform V = B^T d B (16 values per 2x2 output block and channel),
-// then the 16 GEMMs over the channels, M = V U per transformed position, with the output
-// transform A^T M A fused in (M stays in registers; only valid outputs are stored). The input
-// gradient is the same on dy with the flipped, transposed filter and pad 2 - pad, as for the
-// direct kernels. The filter gradient has no Winograd implementation (it would be F(3x3, 2x2),
-// other transforms): it keeps the others.
-const WINOGRAD_CHANNELS = 8; // output channels per invocation of the multiply (its CO)
+// the 16 GEMMs over the channels, M[xi] = U[xi] V[xi] per transformed position xi, on the conv
+// tile machinery (the tile shape the profile picks for outC rows; 2.25x fewer multiplies than
+// the direct sum), and the output transform A^T M A with the bias. The input gradient is the same
+// on dy with the flipped, transposed filter and pad 2 - pad, as for the direct kernels. The filter
+// gradient has no Winograd implementation (it would be F(3x3, 2x2), other transforms): it keeps
+// the others.
 type WinogradKernel = 'forward' | 'backward_input';
 const winogradFilterFile = wgslFile('shaders/conv2d_winograd_filter.wgsl', winogradFilterWgsl);
 const winogradInputFile = wgslFile('shaders/conv2d_winograd_input.wgsl', winogradInputWgsl);
+const winogradGemmFile = wgslFile('shaders/conv2d_winograd_gemm.wgsl', winogradGemmWgsl);
 const winogradOutputFile = wgslFile('shaders/conv2d_winograd_output.wgsl', winogradOutputWgsl);
 function winogradSpecs(kernel: WinogradKernel): { filter: KernelSpec; input: KernelSpec; output: KernelSpec; outputBias: KernelSpec } {
   const name = `conv2d.${kernel}.winograd_f2`;
-  const outBindings: KernelSpec['bindings'] = { u: 'read', v: 'read', out: 'read_write', params: 'uniform' };
-  const constants = { CO: WINOGRAD_CHANNELS };
+  const outBindings: KernelSpec['bindings'] = { m: 'read', out: 'read_write', params: 'uniform' };
   return {
     filter: { name: `${name}.filter`, category: 'conv', ...composeWgsl(winogradFilterFile), bindings: { weight: 'read', u: 'read_write', params: 'uniform' } },
     input: { name: `${name}.input`, category: 'conv', ...composeWgsl(winogradInputFile), bindings: { src: 'read', v: 'read_write', params: 'uniform' } },
-    output: { name, category: 'conv', ...composeWgsl(winogradOutputFile, { constants, includes: [NO_BIAS] }), bindings: outBindings },
-    outputBias: { name: `${name}.bias`, category: 'conv', ...composeWgsl(winogradOutputFile, { constants, includes: [BIAS.file] }), bindings: { ...outBindings, ...BIAS.bindings } },
+    output: { name: `${name}.output`, category: 'conv', ...composeWgsl(winogradOutputFile, { includes: [NO_BIAS] }), bindings: outBindings },
+    outputBias: { name: `${name}.output.bias`, category: 'conv', ...composeWgsl(winogradOutputFile, { includes: [BIAS.file] }), bindings: { ...outBindings, ...BIAS.bindings } },
   };
 }
 const WINOGRAD: Record<WinogradKernel, ReturnType<typeof winogradSpecs>> = { forward: winogradSpecs('forward'), backward_input: winogradSpecs('backward_input') };
+/** The batched GEMM of one kernel for one tile shape (the blocked column layout). */
+function winogradGemmSpec(kernel: WinogradKernel, t: TileShape): KernelSpec {
+  const name = `conv2d.${kernel}.winograd_f2.${t.tm}x${t.tn}`;
+  let spec = specCache.get(name);
+  if (!spec) {
+    spec = { name, category: 'conv', ...composeWgsl(winogradGemmFile, { constants: { TM: t.tm, TN: t.tn, TK: t.tk }, includes: [tile, LAYOUTS.blocked] }), bindings: { u: 'read', v: 'read', m: 'read_write', params: 'uniform' } };
+    specCache.set(name, spec);
+  }
+  return spec;
+}
 
-/** What Winograd transforms for `kernel`: its source's channels, its output's channels and size, and the bytes of U and V. */
+/** What Winograd transforms for `kernel`: its source's channels, its output's channels and size, and the bytes of U, V and M. */
 function winogradShape(kernel: WinogradKernel, g: ConvGeometry) {
   const [srcC, outC, outH, outW] = kernel === 'forward' ? [g.cin, g.cout, g.ho, g.wo] : [g.cout, g.cin, g.h, g.w];
   const tilesH = Math.ceil(outH / 2);
   const tilesW = Math.ceil(outW / 2);
   const tiles = g.batch * tilesH * tilesW;
-  return { srcC, outC, outH, outW, tilesH, tilesW, tiles, uBytes: 64 * srcC * outC, vBytes: 64 * srcC * tiles };
+  return { srcC, outC, outH, outW, tilesH, tilesW, tiles, uBytes: 64 * srcC * outC, vBytes: 64 * srcC * tiles, mBytes: 64 * outC * tiles };
 }
 
-/** 3x3 stride 1 pad <= 2 (as the direct kernels), with U and V within the device's buffer limits (V is 16/4 = 4x the source at least). */
+/** 3x3 stride 1 pad <= 2 (as the direct kernels), with U, V and M within the device's buffer limits (V and M are 16/4 = 4x the source and output at least). */
 const winogradSupports = (kernel: WinogradKernel) => (g: ConvGeometry, rt: GpuRuntime): boolean => {
   if (!directGeometry(g)) return false;
-  const { uBytes, vBytes } = winogradShape(kernel, g);
+  const { uBytes, vBytes, mBytes } = winogradShape(kernel, g);
   const { maxStorageBufferBindingSize, maxBufferSize } = rt.limits;
-  return [uBytes, vBytes].every((b) => b <= maxStorageBufferBindingSize && sizeClass(b) <= maxBufferSize);
+  return [uBytes, vBytes, mBytes].every((b) => b <= maxStorageBufferBindingSize && sizeClass(b) <= maxBufferSize);
 };
 
 /**
@@ -339,24 +350,26 @@ function winogradConv(
 ): void {
   const rt = gpu();
   const specs = WINOGRAD[kernel];
-  const { srcC, outC, outH, outW, tilesH, tilesW, tiles, uBytes, vBytes } = winogradShape(kernel, g);
+  const { srcC, outC, outH, outW, tilesH, tilesW, tiles, uBytes, vBytes, mBytes } = winogradShape(kernel, g);
   const [srcH, srcW] = kernel === 'forward' ? [g.h, g.w] : [g.ho, g.wo];
   const { src, weight, bias, out } = bufs;
   const u = rt.alloc(uBytes);
   const v = rt.alloc(vBytes);
+  const m = rt.alloc(mBytes);
   const label = convLabel(g);
-  // The conv's work is booked once, on the multiply, as convFlops (what every implementation
-  // books, so their rates compare); the transforms book their traffic.
+  // The conv's work is booked once, on the GEMMs, as convFlops (what every implementation books,
+  // so their rates compare); the transforms book their traffic.
+  const work = kernel === 'forward' ? forwardCost(g, !!bias) : backwardInputCost(g);
   rt.dispatchItems(specs.filter, { weight, u }, { outC, inC: srcC, wBase: d.wBase, wO: d.wO, wI: d.wI, wR: d.wR, wS: d.wS }, outC * srcC, { label, cost: cost(f32(weightValues(g)), uBytes) });
   rt.dispatchItems(specs.input, { src, v }, { batch: g.batch, c: srcC, h: srcH, w: srcW, pad: d.pad, tilesH, tilesW }, srcC * tiles, { label, cost: cost(f32(g.batch * srcC * srcH * srcW), vBytes) });
+  const t = profileTile(outC, tiles);
+  rt.dispatch(winogradGemmSpec(kernel, t), { u, v, m }, { outC, srcC, tiles }, tileGrid(t, outC, tiles, 16), { label, cost: cost(uBytes + vBytes, mBytes, work.flops) });
   const spec = bias ? specs.outputBias : specs.output;
-  const [x, y] = grid1d(tiles, rt.workgroupSize(spec)[0]);
-  const work = kernel === 'forward' ? forwardCost(g, !!bias) : backwardInputCost(g);
-  const c = cost(uBytes + vBytes + (bias ? f32(g.cout) : 0), work.written, work.flops);
-  const uniforms = { batch: g.batch, inC: srcC, outC, ho: outH, wo: outW, tilesH, tilesW };
-  rt.dispatch(spec, bias ? { u, v, bias, out } : { u, v, out }, uniforms, [x, y, Math.ceil(outC / WINOGRAD_CHANNELS)], { label, cost: c });
+  const uniforms = { batch: g.batch, outC, ho: outH, wo: outW, tilesH, tilesW };
+  rt.dispatchItems(spec, bias ? { m, bias, out } : { m, out }, uniforms, outC * tiles, { label, cost: cost(mBytes + (bias ? f32(g.cout) : 0), work.written) });
   rt.release(u);
   rt.release(v);
+  rt.release(m);
 }
 
 // ---- direct 3x3 stride 2 (forward) and 1x1 (all three kernels) ---------------------------------
@@ -725,6 +738,8 @@ export const CONV_IMPLEMENTATIONS: { readonly [K in ConvKernel]: readonly ConvIm
 const PREFERENCES: Record<ConvKernel, keyof Omit<ConvChoice, 'tiles'>> = { forward: 'forward', backward_input: 'backwardInput', backward_filter: 'backwardFilter' };
 /** The channels of a kernel's result: what a preference's maxChannels bounds. */
 const outChannels = (kernel: ConvKernel, g: ConvGeometry) => (kernel === 'backward_input' ? g.cin : g.cout);
+/** The channels a kernel's result sums over (its GEMM's K per tap): what minSummedChannels bounds. */
+const summedChannels = (kernel: ConvKernel, g: ConvGeometry) => (kernel === 'backward_input' ? g.cout : g.cin);
 
 const findImplementation = <K extends ConvKernel>(kernel: K, name: string) => CONV_IMPLEMENTATIONS[kernel].find((i) => i.name === name) as ConvImplementation<K> | undefined;
 
@@ -751,10 +766,11 @@ export function chooseConv<K extends ConvKernel>(kernel: K, g: ConvGeometry, rt:
   const prefs = rt.profile.conv2d[PREFERENCES[kernel]];
   for (const p of prefs) {
     if (p.maxChannels !== undefined && outChannels(kernel, g) > p.maxChannels) continue;
+    if (p.minSummedChannels !== undefined && summedChannels(kernel, g) < p.minSummedChannels) continue;
     const impl = convImplementation(kernel, p.use);
     if (impl.supports(g, rt)) return impl;
   }
-  const listed = prefs.map((p) => p.use + (p.maxChannels !== undefined ? ` (<= ${p.maxChannels} channels)` : '')).join(', ');
+  const listed = prefs.map((p) => p.use + (p.maxChannels !== undefined ? ` (<= ${p.maxChannels} channels)` : '') + (p.minSummedChannels !== undefined ? ` (summing >= ${p.minSummedChannels} channels)` : '')).join(', ');
   throw new Error(`conv2d.${kernel}: none of the profile '${rt.profile.name}''s implementations (${listed || 'none'}) supports ${convLabel(g)}; end the list with a tile implementation`);
 }
 
@@ -781,8 +797,8 @@ export const CONV_IMPLEMENTATIONS_CHECKSUM = fnv1a(
     ...CONV_KERNELS.flatMap((k) => CONV_IMPLEMENTATIONS[k].map((i) => `${k}:${i.name}`)),
     backwardFilterWgsl, backwardInputWgsl, biasWgsl, noBiasWgsl, inputPlainWgsl, inputBnReluWgsl, epiloguePlainWgsl, epilogueStatsWgsl, epilogueBnGradWgsl, directWgsl, directFilterWgsl, directFilterPlainWgsl, directFilterSubgroupWgsl,
     directWeightsPlainWgsl, directWeightsSubgroupWgsl, forwardWgsl, reduceWgsl, tileWgsl, tileBlockedWgsl, tileStridedWgsl,
-    winogradFilterWgsl, winogradInputWgsl, winogradOutputWgsl, directS2Wgsl, pointwiseWgsl, pointwiseFilterWgsl, directStoreWgsl,
-    JSON.stringify({ TILES, DIRECT_BLOCK, WINOGRAD_CHANNELS, S2_BLOCK, POINTWISE_BLOCK }),
+    winogradFilterWgsl, winogradInputWgsl, winogradGemmWgsl, winogradOutputWgsl, directS2Wgsl, pointwiseWgsl, pointwiseFilterWgsl, directStoreWgsl,
+    JSON.stringify({ TILES, DIRECT_BLOCK, S2_BLOCK, POINTWISE_BLOCK }),
   ].join('\n'),
 );
 
