@@ -46,11 +46,12 @@ load() { cut -d' ' -f1 /proc/loadavg; }
 run_side() { # side round
   local side=$1 r=$2 dir cli commit args=() a given
   if [ "$side" = base ]; then cli="$wt/dist/cli.js" commit=${sha:0:12} given=("${BASE_ARGS[@]}"); else cli="$root/dist/cli.js" commit=$head_sha given=("${ARGS[@]}"); fi
+  # Both run from this checkout's root (relative paths mean the same); WRN_COMMIT names the code that ran.
   dir="$out/$side/round-$r"
   for a in "${given[@]}"; do args+=("${a//\{out\}/$dir}"); done
   local l0 t0 t1
   l0=$(load); t0=$(date +%s.%N)
-  node "$cli" "${args[@]}" > "$dir.log" 2>&1 || { echo "ab-worktree: $side round $r failed (exit $?): see $dir.log" >&2; exit 1; }
+  WRN_COMMIT=$commit node "$cli" "${args[@]}" > "$dir.log" 2>&1 || { echo "ab-worktree: $side round $r failed (exit $?): see $dir.log" >&2; exit 1; }
   t1=$(date +%s.%N)
   printf '%s\t%s\t%s\t%.1f\t%s\t%s\twrn %s\n' "$r" "$side" "$commit" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" "$l0" "$(load)" "${given[*]}" >> "$runs"
   echo "round $r $side ($commit): $(tail -n 1 "$runs" | cut -f4) s"
