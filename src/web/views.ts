@@ -812,7 +812,7 @@ view(
     name: 'train',
     title: 'Training',
     blurb:
-      "Train a WRN here with live curves. The defaults are the CLI's main job (wrn train with no flags: 82.6% ± 0.2% over 3 seeds on Fashion-MNIST in the CLI) on the machine's Fashion-MNIST, served with this page by wrn browser --serve; or the embedded synthetic set, or Fashion-MNIST / CIFAR-10 files dropped onto this view. The checkpoint downloads in the format wrn train --resume reads (served Fashion-MNIST: with no flags; dropped files: with --data DIR).",
+      "Train a WRN here with live curves. The defaults are the CLI's main job (wrn train with no flags: 82.8% ± 0.8% over 3 seeds on Fashion-MNIST in the CLI) on the machine's Fashion-MNIST, served with this page by wrn browser --serve; or the embedded synthetic set, or Fashion-MNIST / CIFAR-10 files dropped onto this view. The checkpoint downloads in the format wrn train --resume reads (served Fashion-MNIST: with no flags; dropped files: with --data DIR).",
     controls: [
       { name: 'variant', label: 'variant', value: DEFAULT_JOB.variant, options: VARIANTS },
       { name: 'depth', label: 'depth', value: String(DEFAULT_JOB.depth) },
