@@ -387,6 +387,28 @@ describeGpu('conv2d winograd-f2: Winograd F(2x2, 3x3) forward and input gradient
     }
   });
 
+  it('its GEMMs under every tile shape a profile can pick, with partial tiles in M, N and K (forward and input gradient)', async () => {
+    const rt = gpu();
+    // Cin 37 and Cout 19: K = 37 is one full K-step and a partial one at TK 32, M = 19 or 37 is a
+    // partial 16-row tile and a partial 64-row one; 7x9 images: odd, 4x5 blocks, 40 columns.
+    const x: Shape4 = [2, 37, 7, 9];
+    const w: Shape4 = [19, 37, 3, 3];
+    const p: Conv2dParams = { stride: 1, pad: 1 };
+    const y: Shape4 = [2, 19, 7, 9];
+    for (const t of TILE_SHAPES) {
+      const prev = rt.setProfile({ ...rt.profile, conv2d: { ...rt.profile.conv2d, tiles: [t], forward: [{ use: 'winograd-f2' }, { use: 'tile-blocked' }], backwardInput: [{ use: 'winograd-f2' }, { use: 'tile-blocked' }] } });
+      rt.startCostLog();
+      try {
+        await compareKernel({ kernel: conv2dForwardKernel, inputs: [input(x, 1), input(w, 2), input([19], 3)], outputs: [y], params: p, tol: winogradTolerance(37) });
+        await compareKernel({ kernel: conv2dBackwardInputKernel, inputs: [input(y, 4), input(w, 2)], outputs: [x], params: p, tol: winogradTolerance(19) });
+      } finally {
+        const gemms = rt.stopCostLog().map((r) => r.label.split(' ')[0]).filter((n) => /winograd_f2\.\d+x\d+$/.test(n));
+        rt.setProfile(prev);
+        expect(gemms).toEqual([`conv2d.forward.winograd_f2.${t.tm}x${t.tn}`, `conv2d.backward_input.winograd_f2.${t.tm}x${t.tn}`]);
+      }
+    }
+  });
+
   it('the bound: sqrt(channels + 11) * 2^-24 * (64 * channels + 1) plus the reference rounding, no rtol', () => {
     expect(winogradTolerance(3).atol).toBeCloseTo(4.47e-5, 6);
     expect(winogradTolerance(40).atol).toBeCloseTo(1.11e-3, 4);
