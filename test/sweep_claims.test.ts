@@ -140,7 +140,7 @@ describe('wrn sweep presets', () => {
     const { sweepFlags, sweepConfigFromFlags, PRESETS } = await import('../src/cli/sweep.js');
     const t1 = sweepConfigFromFlags(sweepFlags([]));
     expect(t1.grid).toMatchObject({ depths: [40], lrs: [0.0316, 0.1], batchSizes: [64], seeds: 3, bestK: 3 });
-    expect(t1.grid.variants).toEqual(['bn@0.1', 'skipinit@0.1', 'regularized-skipinit@0.1', 'fixup@0.1', 'skipinit:alpha=1', 'unnormalized']);
+    expect(t1.grid.variants).toEqual(['bn@0.1', 'skipinit@0.1', 'regularized-skipinit@0.1', 'fixup@0.0316', 'skipinit:alpha=1', 'unnormalized']);
     expect(() => sweepConfigFromFlags(sweepFlags(['--variants', 'bn@0.1,bn']))).toThrow(/'bn@0\.1' and 'bn' are the same arm \(bn\)/);
     expect(() => sweepConfigFromFlags(sweepFlags(['--variants', 'bn@0.1,fixup@-1']))).toThrow(/'fixup@-1': the learning rates after @ must be positive numbers/);
     const f3 = sweepConfigFromFlags(sweepFlags(['--preset', 'fig3']));
