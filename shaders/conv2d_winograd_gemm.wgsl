@@ -20,9 +20,13 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> m: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
-fn gather(index: vec4<u32>, ok: vec4<bool>, fromU: bool) -> vec4<f32> {
+// Four values of U (gatherA) or V (gatherB) at `index`, 0 where `ok` is false.
+fn gatherA(index: vec4<u32>, ok: vec4<bool>) -> vec4<f32> {
   let i = select(vec4<u32>(0u), index, ok);
-  if (fromU) { return select(vec4<f32>(0.0), vec4<f32>(u[i.x], u[i.y], u[i.z], u[i.w]), ok); }
+  return select(vec4<f32>(0.0), vec4<f32>(u[i.x], u[i.y], u[i.z], u[i.w]), ok);
+}
+fn gatherB(index: vec4<u32>, ok: vec4<bool>) -> vec4<f32> {
+  let i = select(vec4<u32>(0u), index, ok);
   return select(vec4<f32>(0.0), vec4<f32>(v[i.x], v[i.y], v[i.z], v[i.w]), ok);
 }
 
@@ -52,12 +56,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (li < STAGERS_A) {
         for (var j = 0u; j < RUN_A; j++) {
           let k = k0 + sg.kRunA + j;
-          stageA(sg.kRunA + j, sg.qa, gather(uRow + k, rowOk & vec4<bool>(k < K), true));
+          stageA(sg.kRunA + j, sg.qa, gatherA(uRow + k, rowOk & vec4<bool>(k < K)));
         }
       }
       for (var j = 0u; j < RUN_B; j++) {
         let k = k0 + sg.kRunB + j;
-        stageB(sg.kRunB + j, sg.qb, gather(vBase + k * N + cols, colOk & vec4<bool>(k < K), false));
+        stageB(sg.kRunB + j, sg.qb, gatherB(vBase + k * N + cols, colOk & vec4<bool>(k < K)));
       }
       multiplyStaged(&acc, blk);
     }

@@ -21,7 +21,7 @@ import { fashionMnistInstalled } from '../src/data/load.js';
 /** Where the browser tests write their screenshots and downloads. */
 const OUT = join(ROOT, 'runs', 'browser-test');
 const NO_FASHION_MNIST = process.env.WRN_TESTS_NO_FASHION_MNIST === '1';
-if (NO_FASHION_MNIST) console.warn('[wrn-webgpu tests] WRN_TESTS_NO_FASHION_MNIST=1: SKIPPING the served Fashion-MNIST training test');
+if (NO_FASHION_MNIST) console.warn('[wrn-webgpu tests] WRN_TESTS_NO_FASHION_MNIST=1: SKIPPING the two Fashion-MNIST browser tests (the served default run, the dropped-files resume)');
 
 const BUNDLE = join(WEB_DIST, 'main.js');
 
